@@ -1,0 +1,55 @@
+"""The record types every stage passes along.
+
+Frozen dataclasses: one type per stage output, behind every output format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Address:
+    """A parsed, normalized address. Empty string means "not present".
+
+    Values are upper case, USPS Publication 28 abbreviations (`ST`, `N`, `APT`, `VT`).
+    """
+
+    number: str = ""  # house number as written: "12", "12A", "18 1/2", "12-14"
+    predir: str = ""  # "N", "SW" ...
+    street: str = ""  # street name without directionals/suffix: "COLLEGE", "VT ROUTE 12A", "1ST"
+    suffix: str = ""  # Pub 28 C1 standard abbreviation: "ST", "AVE"
+    postdir: str = ""
+    unit_type: str = ""  # Pub 28 C2 designator: "APT", "STE", "UNIT", "#"
+    unit_id: str = ""
+    po_box: str = ""  # box number of "PO BOX 12"
+    rural_route: str = ""  # "RR 2" / "HC 1" route, with its box in po_box
+    city: str = ""
+    state: str = ""  # two-letter code
+    postcode: str = ""  # ZIP5
+    zip4: str = ""
+    leftover: str = ""  # text that could not be placed
+    warnings: tuple[str, ...] = field(default=())
+
+    def street_line(self) -> str:
+        """`12 N MAIN ST APT 3` (or `PO BOX 5`)."""
+        parts = [self.number, self.predir, self.street, self.suffix, self.postdir]
+        if self.unit_type or self.unit_id:
+            parts += [self.unit_type, self.unit_id]
+        line = " ".join(p for p in parts if p)
+        if self.rural_route:
+            line = " ".join(p for p in [line, self.rural_route, "BOX " + self.po_box if self.po_box else ""] if p)
+        elif self.po_box:
+            line = " ".join(p for p in [line, "PO BOX " + self.po_box] if p)
+        return line
+
+    def line(self) -> str:
+        """The canonical one-line form: `637 COLLEGE ST, MIDDLEBURY, VT 05753`."""
+        zipcode = self.postcode + ("-" + self.zip4 if self.zip4 else "")
+        last = " ".join(p for p in [self.state, zipcode] if p)
+        return ", ".join(p for p in [self.street_line(), self.city, last] if p)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["warnings"] = list(self.warnings)
+        return d
