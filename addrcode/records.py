@@ -53,3 +53,25 @@ class Address:
         d = asdict(self)
         d["warnings"] = list(self.warnings)
         return d
+
+
+PRECISIONS = ("point", "interpolated", "street", "postcode", "locality", "none")
+"""Geocode precision levels, best first (`--min-precision` compares by this order)."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where an address landed in the reference, and how sure we are.
+
+    `precision` is one of PRECISIONS; `score` in [0, 1] is calibrated (see README): among
+    results with score >= 0.9, at least 98 % are within 50 m of the truth on the test set.
+    """
+
+    precision: str = "none"
+    score: float = 0.0
+    lon: float | None = None
+    lat: float | None = None
+    matched: str = ""  # canonical line of the reference address matched
+    ref_id: str = ""  # reference ID of the matched point (empty unless precision is point)
+    reason: str = ""  # why the score is low / what went wrong ("ambiguous: 2 streets", "no such street")
+    address: Address | None = None  # the normalized query
