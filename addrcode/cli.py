@@ -1,0 +1,249 @@
+"""The `addrcode` command line: parses options and calls the library, nothing more.
+
+Exit codes: 0 every record ok · 1 finished, some records rejected or errored · 2 usage error ·
+3 data or configuration error. Data goes to stdout (or `-o FILE`), messages to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from addrcode import __version__
+from addrcode.errors import AddrcodeError, UsageError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
+
+
+class AddrcodeGroup(click.Group):
+    """Turns library errors into a one-line message and the documented exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except AddrcodeError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_DATA)
+
+
+@click.group(cls=AddrcodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="addrcode")
+def cli():
+    """Short opaque delivery codes instead of addresses on parcel labels.
+
+    Normalize and geocode addresses, encode them to codes, and resolve codes at sorting stations
+    from a signed table that holds no addresses.
+    """
+
+
+# --------------------------------------------------------------------------- shared options
+
+
+def input_options(f):
+    """TEXT arguments, or stdin lines, or `-i FILE` as CSV with column choices."""
+    for decorator in reversed([
+        click.argument("texts", nargs=-1, metavar="[TEXT]..."),
+        click.option("-i", "--input", "input_path", metavar="FILE",
+                     help="Read a CSV file (`-` = stdin). Without it: TEXT arguments, else stdin lines."),
+        click.option("--column", metavar="NAME", help="CSV column holding the one-line address."),
+        click.option("--street", "street_col", metavar="NAME", help="CSV column of the street line."),
+        click.option("--city", "city_col", metavar="NAME", help="CSV column of the city."),
+        click.option("--state", "state_col", metavar="NAME", help="CSV column of the state."),
+        click.option("--postcode", "postcode_col", metavar="NAME", help="CSV column of the ZIP / postcode."),
+        click.option("--delimiter", default=",", show_default=True, help="CSV delimiter (`\\t` for tab)."),
+        click.option("--encoding", default=None, help="Input encoding (default: UTF-8 with or without BOM, "
+                     "UTF-16 with BOM; lines that are not UTF-8 are read as cp1252 with a warning)."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def output_options(f):
+    for decorator in reversed([
+        click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
+                     help="Output file (`-` = stdout); written to a temporary file and renamed at the end."),
+        click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "json"]), default=None,
+                     help="Output format [default: csv for CSV input, else text]."),
+        click.option("--rejects", metavar="FILE", help="Write rejected and failed records here instead of the output."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def config_options(f):
+    for decorator in reversed([
+        click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG",
+                     help="TOML configuration file (also $ADDRCODE_CONFIG)."),
+        click.option("--locale", default=None, help="Address locale (default: us)."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def _delimiter(value: str) -> str:
+    value = {"\\t": "\t", "tab": "\t"}.get(value, value)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- the batch frame
+
+
+def run_batch(job, *, texts, input_path, column, street_col, city_col, state_col, postcode_col,
+              delimiter, encoding, output, fmt, rejects, quiet, flush_each=None) -> None:
+    """Read input records, run `job` on each, write one output record per input record, exit."""
+    from addrcode import batch, io
+
+    delimiter = _delimiter(delimiter)
+    components = {k: v for k, v in (("street", street_col), ("city", city_col), ("state", state_col),
+                                   ("postcode", postcode_col)) if v}
+    if texts and input_path:
+        raise UsageError("give addresses as arguments or with -i FILE, not both")
+    if (column or components) and not input_path:
+        raise UsageError("--column/--street/--city/--state/--postcode need a CSV input (-i FILE)")
+    if column and components:
+        raise UsageError("use either --column or --street/--city/--state/--postcode, not both")
+
+    stream = None
+    progress = None
+    if input_path:
+        stream = io.open_input(input_path)
+        name = "<stdin>" if input_path == "-" else input_path
+        header, records = io.read_csv(stream, name=name, delimiter=delimiter, encoding=encoding,
+                                      progress=lambda n: progress and progress.update_to(n))
+        column, components = _choose_columns(header, column, components, name)
+        out_columns = header + ["addrcode_" + f for f in job.fields]
+        fmt = fmt or "csv"
+    else:
+        header = None
+        if texts:
+            records = (io.InputRecord(line=0, text=t) for t in texts)
+        else:
+            stream = sys.stdin.buffer
+            records = io.read_lines(stream, encoding=encoding)
+        out_columns = ["input"] + job.fields
+        fmt = fmt or "text"
+
+    if not quiet and input_path not in (None, "-") and sys.stderr.isatty():
+        progress = _Progress(os.path.getsize(input_path))
+    if flush_each is None:  # answer each line at once when fed interactively or through a pipe
+        flush_each = not input_path and not texts and output == "-"
+
+    summary = batch.Summary()
+
+    def as_output(record, result) -> dict:
+        if header is not None:
+            out = dict(record.fields)
+            out.update({"addrcode_" + k: v for k, v in result.items()})
+            return out
+        return {"input": record.text, **result}
+
+    with io.AtomicOutput(output) as out, io.AtomicOutput(rejects) if rejects else _nullcontext() as rej:
+        text_fn = job.text if header is None else (lambda r: _csv_text(job, r))
+        writer = io.RecordWriter(out, fmt, out_columns, text_fn, flush_each=flush_each, delimiter=delimiter
+                                 if fmt == "csv" and header is not None else ",")
+        rej_writer = io.RecordWriter(rej, "csv" if fmt == "text" else fmt, out_columns, text_fn) if rej else None
+        for record, result in batch.run(records, job, column=column, components=components or None):
+            summary.add(result)
+            target = rej_writer if rej_writer and result.get("status") != "ok" else writer
+            target.write(as_output(record, result))
+        writer.close()
+        if rej_writer:
+            rej_writer.close()
+    if progress:
+        progress.finish()
+    if not quiet:
+        click.echo(summary.text(), err=True)
+    sys.exit(EXIT_OK if summary.ok == summary.rows else EXIT_SOME_FAILED)
+
+
+def _csv_text(job, record: dict) -> str:
+    return job.text({k[len("addrcode_"):]: v for k, v in record.items() if k.startswith("addrcode_")})
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Progress:
+    """A progress bar on stderr, by bytes of input read."""
+
+    def __init__(self, total: int):
+        self._bar = click.progressbar(length=total, file=sys.stderr, label="addrcode")
+        self._bar.__enter__()
+        self._done = 0
+
+    def update_to(self, n: int) -> None:
+        if n > self._done:
+            self._bar.update(n - self._done)
+            self._done = n
+
+    def finish(self) -> None:
+        self._bar.__exit__(None, None, None)
+
+
+def _choose_columns(header, column, components, name):
+    """Check the chosen columns exist; with none chosen, guess a column named like `address`."""
+    lower = {h.lower(): h for h in header}
+    missing = [c for c in ([column] if column else []) + list(components.values()) if c not in header]
+    if missing:
+        raise UsageError(f"{name}: no column named {', '.join(missing)}; columns are: {', '.join(header)}")
+    if column or components:
+        return column, components
+    for guess in ("address", "addr", "full_address", "address_line", "input"):
+        if guess in lower:
+            return lower[guess], {}
+    guessed = {part: lower[c] for part, cands in (("street", ("street", "address1", "street_address")),
+                                                  ("city", ("city", "town")), ("state", ("state", "region")),
+                                                  ("postcode", ("postcode", "zip", "zipcode", "postal_code")))
+               for c in cands if c in lower}
+    if "street" in guessed:
+        return None, guessed
+    if len(header) == 1:
+        return header[0], {}
+    raise UsageError(f"{name}: say which column holds the address: --column NAME, or "
+                     f"--street/--city/--state/--postcode; columns are: {', '.join(header)}")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@cli.command()
+@input_options
+@output_options
+@config_options
+def normalize(config_path, locale, **options):
+    """Parse and normalize US addresses (USPS Publication 28 style).
+
+    \b
+    echo "637 college street middlebury vermont 05753" | addrcode normalize
+    addrcode normalize --format jsonl "12 1/2 N Main St Apt 3, Barre VT"
+    addrcode normalize -i orders.csv --column address -o normalized.csv
+    """
+    from addrcode.config import load_config
+    from addrcode.jobs import NormalizeJob
+
+    config = load_config(config_path, locale=locale)
+    run_batch(NormalizeJob(config.locale), **options)
+
+
+def main() -> None:
+    """Console-script entry point: quiet on a closed pipe (`addrcode ... | head`)."""
+    try:
+        cli(prog_name="addrcode")
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_SOME_FAILED)

@@ -1,0 +1,107 @@
+"""Layered configuration: defaults -> TOML file -> ADDRCODE_* environment -> command-line flags.
+
+The TOML file is `--config PATH`, else `$ADDRCODE_CONFIG`, else none (the embedded default data is
+used). Relative paths in a TOML file are relative to that file. Nothing is printed while loading.
+
+```toml
+# addrcode.toml
+reference = "vt.sqlite"       # built with `addrcode reference build`
+zones = "zones.geojson"
+keyring = "keys/addrcode.keyring"
+table = "station.sqlite"
+locale = "us"
+crs = "EPSG:5070"
+cell_size_m = 100
+min_precision = "interpolated"
+min_score = 0.5
+```
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+from addrcode.errors import DataError, UsageError
+
+PATH_KEYS = ("reference", "zones", "keyring", "table", "cache_dir")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the data files are and how the grid is laid out. `None` paths mean the embedded default."""
+
+    reference: Path | None = None
+    zones: Path | None = None
+    keyring: Path | None = None
+    table: Path | None = None
+    cache_dir: Path | None = None
+    locale: str = "us"
+    crs: str = "EPSG:5070"
+    cell_size_m: float = 100.0
+    min_precision: str = "interpolated"
+    min_score: float = 0.5
+
+    def cache(self) -> Path:
+        """The directory for built defaults (reference, station table); created on demand."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        from platformdirs import user_cache_dir
+
+        return Path(user_cache_dir("addrcode"))
+
+
+def _coerce(key: str, value, base: Path | None):
+    if value is None or value == "":
+        return None if key in PATH_KEYS else value
+    if key in PATH_KEYS:
+        path = Path(os.path.expanduser(str(value)))
+        return path if path.is_absolute() or base is None else base / path
+    if key in ("cell_size_m", "min_score"):
+        try:
+            return float(value)
+        except ValueError:
+            raise UsageError(f"{key} must be a number, got {value!r}") from None
+    return str(value)
+
+
+def load_config(path: str | os.PathLike | None = None, *, env: Mapping[str, str] | None = None,
+                **overrides) -> Config:
+    """Build the configuration from the layers; `overrides` are flag values (None = not given)."""
+    env = os.environ if env is None else env
+    known = {f.name for f in fields(Config)}
+    values: dict = {}
+    path = path or env.get("ADDRCODE_CONFIG") or None
+    if path:
+        values.update(_read_toml(Path(path), known))
+    for key in known:
+        env_value = env.get("ADDRCODE_" + key.upper())
+        if env_value:
+            values[key] = _coerce(key, env_value, None)
+    for key, value in overrides.items():
+        if key not in known:
+            raise TypeError(f"unknown configuration key {key}")
+        if value is not None:
+            values[key] = _coerce(key, value, None)
+    return replace(Config(), **values)
+
+
+def _read_toml(path: Path, known: set[str]) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{path}: not a valid TOML configuration file ({exc})") from None
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise DataError(f"{path}: unknown configuration keys: {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(known))})")
+    return {k: _coerce(k, v, path.parent) for k, v in data.items()}

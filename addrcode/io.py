@@ -1,0 +1,359 @@
+"""Reading input records and writing output records, for every command.
+
+Input comes as plain lines (arguments or stdin, one item per line) or as CSV (`-i FILE`).
+Output goes to text, CSV, JSON Lines or JSON, always one output record per input record,
+in input order, written to a temporary file that is renamed into place at the end.
+
+Real-world CSV is messy, and Python's `csv` module silently merges every following line into
+one field after an unclosed quote. `read_csv` therefore parses strictly and recovers: a record
+that spans several physical lines is accepted only if it has the header's number of cells;
+otherwise its first line is rejected ("unclosed quote") and parsing restarts on the next line.
+So rows in = rows out + rejects, always.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator
+
+from addrcode.errors import DataError, UsageError
+
+# A multi-line quoted field may span at most this many physical lines: past it, the record is
+# taken for an unclosed quote (and the buffered lines are re-read), which keeps memory bounded.
+MAX_RECORD_LINES = 50
+
+FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+
+csv.field_size_limit(2**31 - 1)  # very long fields are data, not errors
+
+
+@dataclass
+class InputRecord:
+    """One input item: a text line, or a CSV row mapped to the header.
+
+    `error` is set when the row itself is unusable (ragged, unclosed quote); such a record is
+    still passed along so that it yields exactly one output record (a reject with the reason).
+    """
+
+    line: int  # 1-based physical line where the record starts (0 for positional arguments)
+    text: str = ""  # one-line item (text input, or the `--column` cell)
+    fields: dict[str, str] = field(default_factory=dict)  # CSV cells by header name
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class _LineSource:
+    """Physical lines of a byte stream, decoded, with line numbers and push-back.
+
+    UTF-16 with a BOM is decoded as a whole; otherwise each line is decoded as UTF-8 and, when
+    that fails, as cp1252 with a warning (files that mix encodings line by line exist).
+    NUL bytes are dropped with a warning.
+    """
+
+    def __init__(self, stream: IO[bytes], encoding: str | None = None, name: str = "<stdin>"):
+        self.name = name
+        self.lineno = 0
+        self.bytes_read = 0
+        self.warnings: dict[int, list[str]] = {}
+        self._pushback: deque[tuple[int, str]] = deque()
+        head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
+        if encoding is None and head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            encoding = "utf-16"
+        self._encoding = encoding
+        if encoding and encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
+            import io
+
+            text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+            self._lines = (ln.encode("utf-8") for ln in text)
+            self._encoding = "utf-8"
+        else:
+            self._lines = iter(stream)
+        self._first = True
+
+    def _decode(self, raw: bytes, lineno: int) -> str:
+        if self._first:
+            self._first = False
+            if raw.startswith(codecs.BOM_UTF8):
+                raw = raw[3:]
+        if b"\0" in raw:
+            raw = raw.replace(b"\0", b"")
+            self.warnings.setdefault(lineno, []).append("NUL bytes removed")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.warnings.setdefault(lineno, []).append("not UTF-8: read as cp1252")
+            return raw.decode("cp1252", errors="replace")
+
+    def __iter__(self) -> "_LineSource":
+        return self
+
+    def __next__(self) -> tuple[int, str]:
+        if self._pushback:
+            return self._pushback.popleft()
+        raw = next(self._lines)
+        self.lineno += 1
+        self.bytes_read += len(raw)
+        return self.lineno, self._decode(raw, self.lineno)
+
+    def push_back(self, items: Iterable[tuple[int, str]]) -> None:
+        self._pushback.extendleft(reversed(list(items)))
+
+
+def _strip_eol(text: str) -> str:
+    if text.endswith("\n"):
+        text = text[:-1]
+    if text.endswith("\r"):
+        text = text[:-1]
+    return text
+
+
+def read_lines(stream: IO[bytes], *, encoding: str | None = None) -> Iterator[InputRecord]:
+    """One record per line of `stream` (stdin mode). Empty lines are records too."""
+    source = _LineSource(stream, encoding)
+    for lineno, text in source:
+        yield InputRecord(line=lineno, text=_strip_eol(text), warnings=source.warnings.pop(lineno, []))
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+class _TooManyLines(Exception):
+    pass
+
+
+def read_csv(
+    stream: IO[bytes],
+    *,
+    name: str = "<stdin>",
+    delimiter: str = ",",
+    encoding: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[str], Iterator[InputRecord]]:
+    """Parse a CSV byte stream. Returns the header and an iterator of records.
+
+    Raises DataError for an empty file or an unusable header. Bad rows do not raise: they come
+    back as records with `error` set and the line number in the message.
+    """
+    source = _LineSource(stream, encoding, name)
+    try:
+        header_line, header_text = next(source)
+    except StopIteration:
+        raise DataError(f"{name}: the file is empty; expected a CSV header line") from None
+    try:
+        header = next(csv.reader([header_text], delimiter=delimiter, strict=True))
+    except (csv.Error, StopIteration) as exc:
+        raise DataError(f"{name}: line 1: cannot read the CSV header ({exc})") from None
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise DataError(f"{name}: line 1: the CSV header is empty")
+    seen: dict[str, int] = {}
+    unique = []
+    for h in header:  # duplicate header names get a suffix so no column is lost
+        n = seen.get(h, 0)
+        seen[h] = n + 1
+        unique.append(h if n == 0 else f"{h}_{n + 1}")
+    return unique, _csv_records(source, unique, delimiter, progress)
+
+
+def _csv_records(source: _LineSource, header: list[str], delimiter: str, progress) -> Iterator[InputRecord]:
+    ncols = len(header)
+    while True:
+        consumed: list[tuple[int, str]] = []
+
+        def feed() -> Iterator[str]:
+            for item in source:
+                consumed.append(item)
+                if len(consumed) > MAX_RECORD_LINES:
+                    raise _TooManyLines
+                yield item[1]
+
+        reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, _TooManyLines) as exc:
+            if not consumed:
+                return
+            row, problem = None, str(exc) or "unclosed quote"
+        else:
+            problem = ""
+        if progress:
+            progress(source.bytes_read)
+        first_line = consumed[0][0]
+        warnings = [w for ln, _ in consumed for w in source.warnings.pop(ln, [])]
+        if row is not None and len(consumed) > 1 and len(row) != ncols:
+            row, problem = None, "unclosed quote"
+        if row is None:
+            # Re-read everything after the first line: only the line with the bad quote is lost.
+            source.push_back(consumed[1:])
+            for ln, _ in consumed[1:]:
+                source.warnings.pop(ln, None)
+            msg = f"line {first_line}: unclosed quote or malformed CSV" if "quote" in problem or "end of data" in problem \
+                else f"line {first_line}: malformed CSV ({problem})"
+            yield InputRecord(line=first_line, fields=_cells(header, _loose_split(consumed[0][1], delimiter)),
+                              error=msg, warnings=warnings)
+            continue
+        if row == [] or (len(row) == 1 and row[0] == "" and ncols > 1):
+            continue  # a blank line is not a record
+        if len(row) != ncols:
+            yield InputRecord(line=first_line, fields=_cells(header, row),
+                              error=f"line {first_line}: {len(row)} cells, expected {ncols}", warnings=warnings)
+            continue
+        yield InputRecord(line=first_line, fields=dict(zip(header, row)), warnings=warnings)
+
+
+def _loose_split(text: str, delimiter: str) -> list[str]:
+    return _strip_eol(text).split(delimiter)
+
+
+def _cells(header: list[str], row: list[str]) -> dict[str, str]:
+    """Map a ragged row onto the header: missing cells empty, extra cells joined into the last."""
+    cells = dict(zip(header, row + [""] * (len(header) - len(row))))
+    if len(row) > len(header) and header:
+        cells[header[-1]] = " ".join(row[len(header) - 1:])
+    return cells
+
+
+# --------------------------------------------------------------------------- output
+
+
+def neutralise(value: str) -> str:
+    """Defuse spreadsheet formula injection: prefix a quote to cells starting with = + - @ TAB CR."""
+    if value and value[0] in FORMULA_CHARS:
+        return "'" + value
+    return value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(round(value, 7))
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+class RecordWriter:
+    """Writes records (ordered dicts) in one of the output formats.
+
+    `columns` is the full ordered column list for CSV; `text` renders one record as one line
+    for the text format. Call `write` per record and `close` at the end.
+    """
+
+    FORMATS = ("text", "csv", "jsonl", "json")
+
+    def __init__(self, out: IO[str], fmt: str, columns: list[str], text: Callable[[dict], str],
+                 *, flush_each: bool = False, delimiter: str = ","):
+        if fmt not in self.FORMATS:
+            raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(self.FORMATS)}")
+        self.out, self.fmt, self.columns, self.text = out, fmt, columns, text
+        self.flush_each = flush_each
+        self.count = 0
+        if fmt == "csv":
+            self._csv = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+            self._csv.writerow([neutralise(c) for c in columns])
+        elif fmt == "json":
+            out.write("[")
+
+    def write(self, record: dict) -> None:
+        if self.fmt == "csv":
+            self._csv.writerow([neutralise(_cell(record.get(c))) for c in self.columns])
+        elif self.fmt == "jsonl":
+            self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif self.fmt == "json":
+            self.out.write(("\n" if self.count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
+        else:
+            self.out.write(self.text(record).replace("\n", " ") + "\n")
+        self.count += 1
+        if self.flush_each:
+            self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.out.write("\n]\n" if self.count else "]\n")
+        self.out.flush()
+
+
+class AtomicOutput:
+    """A text file written under a temporary name and renamed into place on success.
+
+    `-` (or None) means stdout. On failure the temporary file is removed, so a crash never leaves
+    a half-written file under the final name.
+    """
+
+    def __init__(self, path: str | os.PathLike | None, *, newline: str = ""):
+        self.path = None if path in (None, "-") else Path(path)
+        self._newline = newline
+        self._tmp: str | None = None
+        self.stream: IO[str] | None = None
+
+    def __enter__(self) -> IO[str]:
+        if self.path is None:
+            self.stream = sys.stdout
+            return self.stream
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        if not directory.is_dir():
+            raise UsageError(f"{self.path}: the output directory {directory} does not exist")
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline=self._newline)
+        return self.stream
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.path is None:
+            return
+        assert self.stream is not None and self._tmp is not None
+        try:
+            if exc_type is None:
+                self.stream.flush()
+                os.fsync(self.stream.fileno())
+                self.stream.close()
+                os.chmod(self._tmp, 0o666 & ~_umask())
+                os.replace(self._tmp, self.path)
+                return
+        except OSError as err:
+            self._discard()
+            raise DataError(f"{self.path}: cannot write the output file ({err.strerror}); nothing was written") from None
+        self._discard()
+
+    def _discard(self) -> None:
+        try:
+            self.stream.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self._tmp)
+        except OSError:
+            pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def open_input(path: str | os.PathLike | None) -> IO[bytes]:
+    """A binary stream for `-i PATH` (`-` = stdin). Raises UsageError when the file is missing."""
+    if path in (None, "-"):
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such input file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, expected a CSV file") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied reading the input file") from None

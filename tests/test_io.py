@@ -1,0 +1,178 @@
+"""The input/output layer: strict CSV with recovery, encodings, writers, atomic output."""
+
+import codecs
+import csv
+import io as stdio
+import json
+import os
+
+import pytest
+
+from addrcode import io
+from addrcode.errors import DataError, UsageError
+
+
+def parse(data: bytes, **kw):
+    header, records = io.read_csv(stdio.BufferedReader(stdio.BytesIO(data)), name="t.csv", **kw)
+    return header, list(records)
+
+
+def test_plain_csv_keeps_order_and_cells():
+    header, recs = parse(b"id,address\n1,12 Main St\n2,\"3 Elm St, Barre\"\n")
+    assert header == ["id", "address"]
+    assert [r.fields for r in recs] == [{"id": "1", "address": "12 Main St"}, {"id": "2", "address": "3 Elm St, Barre"}]
+    assert [r.line for r in recs] == [2, 3]
+    assert not any(r.error for r in recs)
+
+
+def test_bom_and_crlf():
+    header, recs = parse(codecs.BOM_UTF8 + b"id,address\r\n1,a\r\n2,b\r\n")
+    assert header == ["id", "address"]
+    assert [r.fields["address"] for r in recs] == ["a", "b"]
+
+
+def test_utf16_with_bom():
+    data = "id,address\n1,Café St\n".encode("utf-16")
+    header, recs = parse(data)
+    assert header == ["id", "address"] and recs[0].fields["address"] == "Café St"
+
+
+def test_latin1_line_is_decoded_with_warning():
+    header, recs = parse(b"id,address\n1,Caf\xe9 St\n2,ok\n")
+    assert recs[0].fields["address"] == "Café St"
+    assert recs[0].warnings and not recs[1].warnings
+
+
+def test_other_delimiter():
+    header, recs = parse(b"id;address\n1;12 Main St, Barre\n", delimiter=";")
+    assert recs[0].fields["address"] == "12 Main St, Barre"
+
+
+def test_nul_bytes_removed_with_warning():
+    header, recs = parse(b"id,address\n1,12 Ma\x00in St\n")
+    assert recs[0].fields["address"] == "12 Main St" and recs[0].warnings
+
+
+def test_very_long_field():
+    big = "x" * 5_000_000
+    header, recs = parse(f"id,address\n1,{big}\n".encode())
+    assert len(recs[0].fields["address"]) == 5_000_000
+
+
+def test_ragged_rows_are_rejected_with_line_numbers():
+    header, recs = parse(b"a,b,c\n1,2,3\n1,2\n1,2,3,4\n5,6,7\n")
+    assert len(recs) == 4
+    assert [bool(r.error) for r in recs] == [False, True, True, False]
+    assert recs[1].error.startswith("line 3:") and "2 cells" in recs[1].error
+    assert recs[2].error.startswith("line 4:")
+
+
+def test_unclosed_quote_loses_only_its_own_line():
+    # Python's csv module alone would merge the next lines into one field (3 rows become 1).
+    data = b'id,address,zip\n1,"12 Main St,05753\n2,3 Elm St,05641\n3,4 Oak St,05602\n'
+    header, recs = parse(data)
+    assert len(recs) == 3
+    assert recs[0].error and "line 2" in recs[0].error and "quote" in recs[0].error
+    assert [r.fields["id"] for r in recs[1:]] == ["2", "3"]
+    assert not recs[1].error and not recs[2].error
+
+
+def test_unclosed_quote_closed_by_a_later_quote_is_still_recovered():
+    data = b'id,address,zip\n1,"12 Main St,05753\n2,3 Elm St,05641\n3,"4 Oak St",05602\n'
+    header, recs = parse(data)
+    assert [r.line for r in recs] == [2, 3, 4]
+    assert recs[0].error and not recs[1].error and not recs[2].error
+    assert recs[2].fields["address"] == "4 Oak St"
+
+
+def test_legitimate_multiline_field_is_kept():
+    data = b'id,address,zip\n1,"12 Main St\nApt 3",05753\n2,x,y\n'
+    header, recs = parse(data)
+    assert len(recs) == 2 and not recs[0].error
+    assert recs[0].fields["address"] == "12 Main St\nApt 3"
+
+
+def test_rows_in_equal_records_out_on_random_garbage():
+    import random
+
+    rnd = random.Random(7)
+    alphabet = 'ab,"\n\r; x'
+    for _ in range(300):
+        body = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 200)))
+        data = ("h1,h2\n" + body).encode()
+        header, recs = parse(data)
+        # every physical line is either inside an accepted record or is itself a reject
+        lines = {r.line for r in recs}
+        assert len(lines) == len(recs)
+        for r in recs:
+            assert r.error or len(r.fields) == 2
+
+
+def test_empty_file_and_header_only():
+    with pytest.raises(DataError, match="empty"):
+        parse(b"")
+    header, recs = parse(b"id,address\n")
+    assert header == ["id", "address"] and recs == []
+
+
+def test_duplicate_header_names_are_kept_apart():
+    header, recs = parse(b"a,a,b\n1,2,3\n")
+    assert header == ["a", "a_2", "b"]
+    assert recs[0].fields == {"a": "1", "a_2": "2", "b": "3"}
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_cells_are_neutralised(value):
+    assert io.neutralise(value).startswith("'")
+    assert io.neutralise("12 Main St") == "12 Main St"
+
+
+def test_writers_emit_one_record_each():
+    for fmt in io.RecordWriter.FORMATS:
+        buf = stdio.StringIO()
+        w = io.RecordWriter(buf, fmt, ["input", "status"], lambda r: r["status"])
+        w.write({"input": "=cmd", "status": "ok"})
+        w.write({"input": "b\nc", "status": "rejected"})
+        w.close()
+        text = buf.getvalue()
+        if fmt == "csv":
+            rows = list(csv.reader(stdio.StringIO(text)))
+            assert rows == [["input", "status"], ["'=cmd", "ok"], ["b\nc", "rejected"]]
+        elif fmt == "jsonl":
+            assert [json.loads(x)["status"] for x in text.splitlines()] == ["ok", "rejected"]
+        elif fmt == "json":
+            assert [r["input"] for r in json.loads(text)] == ["=cmd", "b\nc"]
+        else:
+            assert text.splitlines() == ["ok", "rejected"]
+
+
+def test_empty_json_output_is_valid():
+    buf = stdio.StringIO()
+    w = io.RecordWriter(buf, "json", ["a"], str)
+    w.close()
+    assert json.loads(buf.getvalue()) == []
+
+
+def test_atomic_output_renames_on_success_and_discards_on_failure(tmp_path):
+    target = tmp_path / "out.csv"
+    with io.AtomicOutput(target) as f:
+        f.write("hello\n")
+        assert not target.exists()  # nothing under the final name until the end
+    assert target.read_text() == "hello\n"
+    with pytest.raises(RuntimeError):
+        with io.AtomicOutput(target) as f:
+            f.write("half")
+            raise RuntimeError
+    assert target.read_text() == "hello\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_atomic_output_into_missing_directory(tmp_path):
+    with pytest.raises(UsageError):
+        with io.AtomicOutput(tmp_path / "nope" / "out.csv"):
+            pass
+
+
+def test_open_input_missing_file(tmp_path):
+    with pytest.raises(UsageError, match="no such input file"):
+        io.open_input(tmp_path / "missing.csv")
