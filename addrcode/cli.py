@@ -239,6 +239,99 @@ def normalize(config_path, locale, **options):
     run_batch(NormalizeJob(config.locale), **options)
 
 
+# --------------------------------------------------------------------------- keys
+
+
+def _keyring_path(config_path, keyring) -> Path:
+    from addrcode.config import load_config
+
+    path = load_config(config_path, keyring=keyring).keyring
+    if path is None:
+        raise UsageError("say which keyring: --keyring FILE (or `keyring` in the config, or $ADDRCODE_KEYRING); "
+                         "the packaged demo keyring cannot be changed")
+    return path
+
+
+keyring_option = click.option("--keyring", metavar="FILE", help="Keyring file (default: from the configuration).")
+
+
+@cli.group()
+def key():
+    """Create and manage keyrings (code key epochs + the table signing key)."""
+
+
+@key.command("new")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing keyring (codes made with it become undecodable).")
+def key_new(path, force):
+    """Create a keyring at PATH (mode 0600) and its public key PATH.pub for stations.
+
+    Secrets are never printed. Keep PATH private and backed up; give stations only PATH.pub.
+    """
+    from addrcode import keys
+
+    ring = keys.new_keyring(path, force=force)
+    click.echo(f"created keyring {path} (epoch {ring.active.id} active, mode 0600)", err=True)
+    click.echo(f"public key for stations: {keys.pub_path(path)} (fingerprint {ring.verify_key.fingerprint})", err=True)
+
+
+@key.command("list")
+@keyring_option
+@click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def key_list(keyring, config_path, fmt):
+    """List the epochs of a keyring (ids, creation time, status; never secrets)."""
+    import json
+
+    from addrcode import keys
+
+    from_config = keyring is None
+    path = None
+    try:
+        path = _keyring_path(config_path, keyring)
+    except UsageError:
+        if not from_config:
+            raise
+    ring = keys.load_keyring(path or keys.demo_keyring_path())
+    rows = [info.__dict__ for info in keys.list_epochs(ring)]
+    if fmt == "json":
+        click.echo(json.dumps({"keyring": str(ring.path), "demo": ring.is_demo,
+                               "public_key_fingerprint": ring.verify_key.fingerprint, "epochs": rows}, indent=2))
+        return
+    click.echo(f"keyring {ring.path}{'  (DEMO: codes are not private)' if ring.is_demo else ''}")
+    click.echo(f"public key fingerprint {ring.verify_key.fingerprint}")
+    for row in rows:
+        click.echo(f"  epoch {row['id']}  {row['status']:<8} created {row['created']}")
+
+
+@key.command("rotate")
+@keyring_option
+@click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
+def key_rotate(keyring, config_path):
+    """Start a new epoch: new codes use it; the previous epoch is retired and still resolves.
+
+    Rebuild and redeploy station tables afterwards so stations know the new epoch.
+    """
+    from addrcode import keys
+
+    path = _keyring_path(config_path, keyring)
+    ring = keys.rotate(path)
+    click.echo(f"{path}: epoch {ring.active.id} is now active; rebuild the station tables", err=True)
+
+
+@key.command("revoke")
+@click.argument("epoch")
+@keyring_option
+@click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
+def key_revoke(epoch, keyring, config_path):
+    """Revoke a retired EPOCH: stations refuse its codes once their table is rebuilt."""
+    from addrcode import keys
+
+    path = _keyring_path(config_path, keyring)
+    keys.revoke(path, epoch)
+    click.echo(f"{path}: epoch {epoch.upper()} revoked; rebuild the station tables", err=True)
+
+
 def main() -> None:
     """Console-script entry point: quiet on a closed pipe (`addrcode ... | head`)."""
     try:
