@@ -6,6 +6,7 @@ File format (JSON, UTF-8, written as ``json.dumps(doc, indent=2, sort_keys=True)
       "checksum": "sha256:<hex>",      # SHA-256 of the canonical JSON of every other field
       "created": "2025-01-01T00:00:00Z",
       "demo": false,                   # true: a published demo keyring, its codes are NOT private
+                                       # (a demo keyring also carries a "note" saying so)
       "epochs": [
         {"created": "...Z", "id": "0", "secret": "<64 hex>", "status": "retired"},
         {"created": "...Z", "id": "1", "secret": "<64 hex>", "status": "active"}
@@ -51,6 +52,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 STATUSES = ("active", "retired", "revoked")
 SECRET_BYTES = 32
 DEMO_KEYRING_NAME = "demo-keyring.json"
+DEMO_NOTE = "DEMO KEYRING: its secrets are published, so codes made with it are NOT private. Never use it for real parcels."
 
 
 # --------------------------------------------------------------------------- records
@@ -216,6 +218,8 @@ def _render(keyring: Keyring) -> bytes:
             "public": keyring.verify_key.hex,
         },
     }
+    if keyring.demo:
+        body["note"] = DEMO_NOTE
     doc = dict(body, checksum="sha256:" + hashlib.sha256(_canonical(body)).hexdigest())
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
 
