@@ -271,10 +271,24 @@ def _check_epoch(epoch: "Epoch") -> None:
         raise EpochError("epoch id must be one character of the alphabet", kind="unknown-epoch")
 
 
-def _make(district: int, epoch_id: str, opaque: int) -> Code:
+# Batch speed-ups for building codes: base32 pairs, a two-character Damm step, and the Damm state
+# after prefix + epoch per (district, epoch). Same results as check_char (tested).
+_PAIRS = tuple(ALPHABET[i >> 5] + ALPHABET[i & 31] for i in range(1024))
+_DAMM2 = tuple(tuple(DAMM[DAMM[s][p >> 5]][p & 31] for p in range(1024)) for s in range(32))
+_CHECK_OF_STATE = tuple(ALPHABET[gf32_mul(DAMM_MULTIPLIER, s)] for s in range(32))
+
+
+@lru_cache(maxsize=4096)
+def _head(district: int, epoch_id: str) -> tuple[str, int]:
     prefix = _int_to_b32(district, PREFIX_LEN)
-    opaque_text = _int_to_b32(opaque, OPAQUE_LEN)
-    return Code(prefix, epoch_id, opaque_text, check_char(prefix + epoch_id + opaque_text))
+    return prefix, _damm_state(prefix + epoch_id)
+
+
+def _make(district: int, epoch_id: str, opaque: int) -> Code:
+    prefix, state = _head(district, epoch_id)
+    hi, lo = opaque >> 10, opaque & 0x3FF
+    check = _CHECK_OF_STATE[_DAMM2[_DAMM2[state][hi]][lo]]
+    return Code(prefix, epoch_id, _PAIRS[hi] + _PAIRS[lo], check)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -304,8 +318,8 @@ def encode_cells(cells: Iterable[tuple[int, int]], epoch: "Epoch") -> list[Code]
         return []
     cells = [_check_cell(district, index) for district, index in cells]
     unique = list(dict.fromkeys(cells))
-    opaque = _ff1_batch(epoch.secret, epoch.id, [c[0] for c in unique], [c[1] for c in unique])
-    made = {cell: _make(cell[0], epoch.id, int(o)) for cell, o in zip(unique, opaque)}
+    opaque = _ff1_batch(epoch.secret, epoch.id, [c[0] for c in unique], [c[1] for c in unique]).tolist()
+    made = {cell: _make(cell[0], epoch.id, o) for cell, o in zip(unique, opaque)}
     return [made[cell] for cell in cells]
 
 

@@ -199,6 +199,14 @@ def test_check_detects_all_errors_on_real_codes():
                     parse_code(swapped)
 
 
+def test_fast_code_builder_matches_check_char():
+    rng = random.Random(13)
+    cells = [(rng.randrange(DISTRICTS), rng.randrange(CELLS_PER_DISTRICT)) for _ in range(3000)]
+    for code in encode_cells(cells, EPOCH):
+        body = code.compact()[:-1]
+        assert code.check == check_char(body)
+
+
 def test_check_char_makes_state_zero():
     body = "K7Q3M9QX"
     assert codes.is_valid_check(body + check_char(body))
