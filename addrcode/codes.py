@@ -273,9 +273,13 @@ def _check_epoch(epoch: "Epoch") -> None:
 
 # Batch speed-ups for building codes: base32 pairs, a two-character Damm step, and the Damm state
 # after prefix + epoch per (district, epoch). Same results as check_char (tested).
-_PAIRS = tuple(ALPHABET[i >> 5] + ALPHABET[i & 31] for i in range(1024))
-_DAMM2 = tuple(tuple(DAMM[DAMM[s][p >> 5]][p & 31] for p in range(1024)) for s in range(32))
-_CHECK_OF_STATE = tuple(ALPHABET[gf32_mul(DAMM_MULTIPLIER, s)] for s in range(32))
+# Built on first use, not at import: `addrcode resolve` start-up only needs parse_code.
+@lru_cache(maxsize=None)
+def _fast_tables():
+    pairs = tuple(ALPHABET[i >> 5] + ALPHABET[i & 31] for i in range(1024))
+    damm2 = tuple(tuple(DAMM[DAMM[s][p >> 5]][p & 31] for p in range(1024)) for s in range(32))
+    check_of_state = tuple(ALPHABET[gf32_mul(DAMM_MULTIPLIER, s)] for s in range(32))
+    return pairs, damm2, check_of_state
 
 
 @lru_cache(maxsize=4096)
@@ -285,10 +289,11 @@ def _head(district: int, epoch_id: str) -> tuple[str, int]:
 
 
 def _make(district: int, epoch_id: str, opaque: int) -> Code:
+    pairs, damm2, check_of_state = _fast_tables()
     prefix, state = _head(district, epoch_id)
     hi, lo = opaque >> 10, opaque & 0x3FF
-    check = _CHECK_OF_STATE[_DAMM2[_DAMM2[state][hi]][lo]]
-    return Code(prefix, epoch_id, _PAIRS[hi] + _PAIRS[lo], check)
+    check = check_of_state[damm2[damm2[state][hi]][lo]]
+    return Code(prefix, epoch_id, pairs[hi] + pairs[lo], check)
 
 
 @lru_cache(maxsize=1 << 16)

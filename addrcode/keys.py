@@ -326,8 +326,13 @@ def pub_path(path: str | os.PathLike) -> Path:
 
 
 def _write(keyring: Keyring, path: Path) -> None:
-    _atomic_write(path, _render(keyring), 0o600)
-    _atomic_write(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), 0o644)
+    if not path.parent.is_dir():
+        raise KeyringError(f"{path}: directory {path.parent} does not exist; create it first")
+    try:
+        _atomic_write(path, _render(keyring), 0o600)
+        _atomic_write(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), 0o644)
+    except PermissionError:
+        raise KeyringError(f"{path}: cannot write there (permission denied); check the directory's owner") from None
 
 
 def demo_keyring_path() -> Path:

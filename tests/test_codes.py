@@ -239,6 +239,21 @@ def test_parse_code_accepts_sloppy_input():
     assert parse_code("." + text + "_") == code
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, DISTRICTS - 1),
+    st.integers(0, CELLS_PER_DISTRICT - 1),
+    st.lists(st.sampled_from(["", "-", " ", ".", "_", "--", " - "]), min_size=10, max_size=10),
+    st.lists(st.booleans(), min_size=9, max_size=9),
+)
+def test_parse_code_any_separators_and_case(district, index, seps, lower):
+    code = encode_cell(district, index, EPOCH)
+    chars = [c.lower() if low else c for c, low in zip(code.compact(), lower)]
+    chars = ["l" if c == "1" and low else "O" if c == "0" and not low else c for c, low in zip(chars, lower)]
+    text = "".join(sep + ch for sep, ch in zip(seps, chars)) + seps[-1]
+    assert parse_code(text) == code
+
+
 @pytest.mark.parametrize("text", ["", "K7Q", "K7Q3M9QXTT", "K7Q-3M9QX"])
 def test_parse_code_wrong_length_is_malformed(text):
     with pytest.raises(CodeFormatError) as err:

@@ -80,6 +80,11 @@ def test_new_keyring_refuses_to_overwrite(ring_path):
     assert ring_path.read_bytes() != before
 
 
+def test_new_keyring_in_missing_directory(tmp_path):
+    with pytest.raises(KeyringError, match="does not exist"):
+        new_keyring(tmp_path / "missing" / "k")
+
+
 def test_no_temp_files_left(ring_path):
     rotate(ring_path)
     names = sorted(p.name for p in ring_path.parent.iterdir())
