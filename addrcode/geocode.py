@@ -1,0 +1,720 @@
+"""Geocoding: a normalized `Address` + a local reference -> `Match` (point, precision, score).
+
+How a query is matched (the same shape as addok / Pelias: block first, then compare a few):
+
+1. Matching keys. Street names are re-tokenized by `street_key` into a *core* (the name proper,
+   every token canonicalized: `MOUNTAIN`->`MTN`, `SAINT`->`ST`, ordinals `FIRST`->`1ST`, route forms
+   `VT ROUTE 12A` / `RTE 12A` / `VT-12A` -> `RTE 12A`) and a *full* key (directionals + core + suffix).
+   The reference stores the same keys, so both sides go through one function and stay symmetric
+   whatever the normalize stage does with odd forms.
+2. Blocking. The query's ZIP and city each name a set of towns (city by exact key, else fuzzy over
+   the bounded list of city keys); the block is their union, so a wrong ZIP of the right town, or a
+   wrong town of the right ZIP, still finds the street. Without either, the street key is looked
+   up across the whole reference through its index.
+3. Street candidates in the block: exact full key, then exact core key, and only when both miss,
+   rapidfuzz over the block's core keys (a few hundred strings at most).
+4. House number on each candidate street: exact -> `point`; else between the nearest lower and
+   higher numbers of the same parity -> `interpolated`; else the nearest number -> `street`.
+   No street: ZIP centroid -> `postcode`, town centroid -> `locality`, else `none`.
+5. Score: a product of street similarity, town/ZIP agreement and number evidence, then lowered when
+   a second candidate is nearly as good but far away ("ambiguous"). The factors were calibrated on
+   the noisy query set (docs/ACCURACY.md) so that score >= 0.9 means "within 50 m" >= 98 % of the time.
+
+Everything is read from the on-disk SQLite reference through its indexes, with bounded LRU caches
+of per-town street lists and per-street number lists: memory does not grow with the reference.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from bisect import bisect_left
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from addrcode.records import Address, Match
+
+def _normalize_fields(**fields) -> Address:
+    """The normalize stage's `normalize_fields`, or a bare pass-through while it is unavailable.
+
+    Matching does not depend on which one ran: `street_key` re-reads the street either way.
+    """
+    try:
+        from addrcode.normalize import normalize_fields
+    except ImportError:
+        f = {k: (v or "").strip().upper() for k, v in fields.items()}
+        return Address(number=f.get("number", ""), street=f.get("street", ""), unit_id=f.get("unit", ""),
+                       city=f.get("city", ""), state=f.get("state", ""), postcode=f.get("postcode", ""))
+    return normalize_fields(**fields)
+
+
+def _normalize(text: str) -> Address:
+    from addrcode.normalize import normalize
+
+    return normalize(text, locale="us")
+
+
+# --------------------------------------------------------------------------------------------
+# Matching keys
+# --------------------------------------------------------------------------------------------
+
+_DIRECTIONALS = {
+    "N": "N", "NORTH": "N", "S": "S", "SOUTH": "S", "E": "E", "EAST": "E", "W": "W", "WEST": "W",
+    "NE": "NE", "NORTHEAST": "NE", "NW": "NW", "NORTHWEST": "NW",
+    "SE": "SE", "SOUTHEAST": "SE", "SW": "SW", "SOUTHWEST": "SW",
+}
+
+# USPS Publication 28 C1 street suffixes (common written forms -> standard abbreviation).
+# Written out here (a US Government table) so that matching does not depend on how the
+# normalize stage splits a name; both sides of a comparison go through the same map.
+_SUFFIX_GROUPS = {
+    "ALY": "ALLEY ALLEE ALLY", "ANX": "ANNEX ANNX ANEX", "ARC": "ARCADE", "AVE": "AVENUE AV AVEN AVENU AVN AVNUE",
+    "BCH": "BEACH", "BND": "BEND", "BLF": "BLUFF BLUF", "BLVD": "BOULEVARD BOUL BOULV", "BR": "BRANCH BRNCH",
+    "BRG": "BRIDGE BRDGE", "BRK": "BROOK", "BYP": "BYPASS BYPA BYPAS BYPS", "CMP": "CAMP CP", "CYN": "CANYON CNYN",
+    "CPE": "CAPE", "CSWY": "CAUSEWAY CAUSWA", "CTR": "CENTER CEN CENT CENTR CENTRE CNTER CNTR",
+    "CIR": "CIRCLE CIRC CIRCL CRCL CRCLE", "CLF": "CLIFF", "CLFS": "CLIFFS", "CLB": "CLUB", "CMN": "COMMON",
+    "COR": "CORNER", "CORS": "CORNERS", "CRSE": "COURSE", "CT": "COURT", "CTS": "COURTS", "CV": "COVE",
+    "CRK": "CREEK", "CRES": "CRESCENT CRSNT CRSENT", "XING": "CROSSING CRSSNG", "XRD": "CROSSROAD",
+    "CURV": "CURVE", "DL": "DALE", "DM": "DAM", "DV": "DIVIDE DIV DVD", "DR": "DRIVE DRIV DRV",
+    "EST": "ESTATE", "ESTS": "ESTATES", "EXPY": "EXPRESSWAY EXPR EXPRESS EXPW", "EXT": "EXTENSION EXTN EXTNSN",
+    "FLS": "FALLS", "FRY": "FERRY FRRY", "FLD": "FIELD", "FLDS": "FIELDS", "FLT": "FLAT", "FRD": "FORD",
+    "FRST": "FOREST FORESTS", "FRG": "FORGE FORG", "FRK": "FORK", "FT": "FORT FRT", "FWY": "FREEWAY FREEWY FRWAY FRWY",
+    "GDN": "GARDEN GARDN GRDEN GRDN", "GDNS": "GARDENS GRDNS", "GTWY": "GATEWAY GATEWY GATWAY GTWAY",
+    "GLN": "GLEN", "GRN": "GREEN", "GRV": "GROVE GROV", "HBR": "HARBOR HARB HARBR HRBOR", "HVN": "HAVEN",
+    "HTS": "HEIGHTS HT", "HWY": "HIGHWAY HIGHWY HIWAY HIWY HWAY", "HL": "HILL", "HLS": "HILLS",
+    "HOLW": "HOLLOW HLLW HOLLOWS HOLWS", "INLT": "INLET", "IS": "ISLAND ISLND", "ISLE": "ISLES",
+    "JCT": "JUNCTION JCTION JCTN JUNCTN JUNCTON", "KNL": "KNOLL KNOL", "LK": "LAKE", "LKS": "LAKES",
+    "LNDG": "LANDING LNDNG", "LN": "LANE", "LGT": "LIGHT", "LF": "LOAF", "LCK": "LOCK", "LDG": "LODGE LDGE LODG",
+    "LOOP": "LOOPS", "MNR": "MANOR", "MDW": "MEADOW", "MDWS": "MEADOWS MEDOWS", "ML": "MILL", "MLS": "MILLS",
+    "MSN": "MISSION MISSN MSSN", "MT": "MOUNT MNT", "MTN": "MOUNTAIN MNTAIN MNTN MOUNTIN MTIN",
+    "NCK": "NECK", "ORCH": "ORCHARD ORCHRD", "OVAL": "OVL", "PARK": "PARKS PRK", "PKWY": "PARKWAY PARKWY PKWAY PKY",
+    "PASS": "PASS", "PATH": "PATHS", "PIKE": "PIKES", "PNE": "PINE", "PNES": "PINES", "PL": "PLACE",
+    "PLN": "PLAIN", "PLNS": "PLAINS", "PLZ": "PLAZA PLZA", "PT": "POINT", "PTS": "POINTS", "PRT": "PORT",
+    "PR": "PRAIRIE PRR", "RADL": "RADIAL RAD RADIEL", "RNCH": "RANCH RANCHES RNCHS", "RPD": "RAPID",
+    "RPDS": "RAPIDS", "RST": "REST", "RDG": "RIDGE RDGE", "RIV": "RIVER RVR RIVR", "RD": "ROAD",
+    "RDS": "ROADS", "RTE": "ROUTE RT", "ROW": "ROW", "RUN": "RUN", "SHR": "SHORE", "SHRS": "SHORES",
+    "SPG": "SPRING SPNG SPRNG", "SPGS": "SPRINGS SPNGS SPRNGS", "SQ": "SQUARE SQR SQRE SQU", "STA": "STATION STATN STN",
+    "STRM": "STREAM STREME", "ST": "STREET STRT STR", "SMT": "SUMMIT SUMIT SUMITT", "TER": "TERRACE TERR",
+    "TRCE": "TRACE TRACES", "TRAK": "TRACK TRACKS TRK TRKS", "TRL": "TRAIL TRAILS TRLS", "TUNL": "TUNNEL TUNEL TUNLS TUNNELS TUNNL",
+    "TPKE": "TURNPIKE TRNPK TURNPK", "UN": "UNION", "VLY": "VALLEY VALLY VLLY", "VIA": "VIADUCT VDCT VIADCT",
+    "VW": "VIEW", "VWS": "VIEWS", "VLG": "VILLAGE VILL VILLAG VILLG VILLIAGE", "VL": "VILLE", "VIS": "VISTA VIST VST VSTA",
+    "WALK": "WALKS", "WAY": "WY", "WL": "WELL", "WLS": "WELLS", "ACRES": "ACRE", "LOT": "LOTS",
+}
+_SUFFIXES: dict[str, str] = {}
+for _abbr, _forms in _SUFFIX_GROUPS.items():
+    _SUFFIXES[_abbr] = _abbr
+    for _f in _forms.split():
+        _SUFFIXES.setdefault(_f, _abbr)
+# Name words that are not suffixes but are written both ways.
+_NAME_WORDS = {"SAINT": "ST", "STE": "ST", "FORT": "FT", "MOUNT": "MT", "MT": "MT", "CO": "COUNTY", "CNTY": "COUNTY",
+               "TWP": "TOWNSHIP", "TWN": "TOWN", "HGWY": "HWY"}
+_ORD_UNITS = {"FIRST": 1, "SECOND": 2, "THIRD": 3, "FOURTH": 4, "FIFTH": 5, "SIXTH": 6, "SEVENTH": 7, "EIGHTH": 8,
+              "NINTH": 9, "TENTH": 10, "ELEVENTH": 11, "TWELFTH": 12, "THIRTEENTH": 13, "FOURTEENTH": 14,
+              "FIFTEENTH": 15, "SIXTEENTH": 16, "SEVENTEENTH": 17, "EIGHTEENTH": 18, "NINETEENTH": 19,
+              "TWENTIETH": 20, "THIRTIETH": 30, "FORTIETH": 40, "FIFTIETH": 50}
+_TENS = {"TWENTY": 20, "THIRTY": 30, "FORTY": 40, "FIFTY": 50, "SIXTY": 60, "SEVENTY": 70, "EIGHTY": 80, "NINETY": 90}
+_CARDINALS = {"ONE": "1", "TWO": "2", "THREE": "3", "FOUR": "4", "FIVE": "5", "SIX": "6", "SEVEN": "7",
+              "EIGHT": "8", "NINE": "9", "TEN": "10", "ELEVEN": "11", "TWELVE": "12"}
+_ROUTE_WORDS = {"ROUTE", "RTE", "RT", "HWY", "HIGHWAY", "SR", "STATE"}
+_ROUTE_PREFIX = {"VT": "", "VERMONT": "", "STATE": "", "SR": "", "US": "US", "USHWY": "US", "USRTE": "US"}
+_NUMTOK = re.compile(r"^\d+[A-Z]?$")
+_NONALNUM = re.compile(r"[^0-9A-Z/]+")
+
+
+def _ordinal(n: int) -> str:
+    if 10 <= n % 100 <= 20:
+        return f"{n}TH"
+    return f"{n}" + {1: "ST", 2: "ND", 3: "RD"}.get(n % 10, "TH")
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _NONALNUM.split(text.upper()) if t]
+
+
+def _ordinals(toks: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t in _TENS and i + 1 < len(toks) and toks[i + 1] in _ORD_UNITS and _ORD_UNITS[toks[i + 1]] < 10:
+            out.append(_ordinal(_TENS[t] + _ORD_UNITS[toks[i + 1]]))
+            i += 2
+            continue
+        if t in _ORD_UNITS:
+            out.append(_ordinal(_ORD_UNITS[t]))
+        else:
+            out.append(t)
+        i += 1
+    return out
+
+
+@dataclass(frozen=True)
+class StreetKey:
+    """Matching keys of one street name. `core` is the name proper, `full` adds directionals/suffix."""
+
+    predir: str
+    core: str
+    suffix: str
+    postdir: str
+    route: bool = False
+
+    @property
+    def full(self) -> str:
+        return " ".join(p for p in (self.predir, self.core, self.suffix, self.postdir) if p)
+
+
+def street_key_text(text: str) -> StreetKey:
+    """Matching keys of a street written as free text (`N Main Street`, `VT-12A`, `Rte 12 A`)."""
+    toks = _ordinals(_tokens(text))
+    # "RTE 12 A" -> "RTE 12A": a lone letter after a route number belongs to it
+    if len(toks) >= 2:
+        merged: list[str] = []
+        for t in toks:
+            if merged and len(t) == 1 and t.isalpha() and t not in ("N", "S", "E", "W") and merged[-1].isdigit():
+                merged[-1] += t
+            else:
+                merged.append(t)
+        toks = merged
+    predir = postdir = suffix = ""
+    if len(toks) >= 2 and toks[-1] in _DIRECTIONALS:
+        postdir = _DIRECTIONALS[toks.pop()]
+    # route forms: [VT|US|STATE] [ROUTE|RTE|HWY] 12A [extra]
+    route = _route(toks)
+    if route is not None:
+        return StreetKey(predir="", core=route[0], suffix="", postdir=postdir, route=True) if not route[1] else \
+            StreetKey(predir="", core=route[0], suffix="", postdir=postdir, route=True)
+    if len(toks) >= 2 and toks[-1] in _SUFFIXES:
+        suffix = _SUFFIXES[toks.pop()]
+    if len(toks) >= 2 and toks[0] in _DIRECTIONALS:
+        predir = _DIRECTIONALS[toks.pop(0)]
+    if not postdir and len(toks) >= 2 and toks[-1] in _DIRECTIONALS:
+        postdir = _DIRECTIONALS[toks.pop()]
+    core = " ".join(_NAME_WORDS.get(t) or _SUFFIXES.get(t) or t for t in toks)
+    if not core and suffix:  # a name that is only a suffix word ("PARK", "LOOP")
+        core, suffix = suffix, ""
+    return StreetKey(predir=predir, core=core, suffix=suffix, postdir=postdir)
+
+
+def _route(toks: list[str]) -> tuple[str, str] | None:
+    """`VT ROUTE 12A` -> ("RTE 12A", ""); `US 7` -> ("US 7", "US"); `TOWN HWY 28` -> ("TH 28", ...)."""
+    if not toks:
+        return None
+    i = 0
+    prefix = None
+    if toks[0] in ("I", "INTERSTATE") and len(toks) >= 2 and _NUMTOK.match(toks[1]):
+        return ("I " + " ".join(toks[1:]), "I")
+    if toks[0] in ("TOWN", "TH") and len(toks) >= 2:
+        j = 1
+        if toks[0] == "TOWN" and toks[1] in ("HWY", "HIGHWAY", "RD", "ROAD"):
+            j = 2
+        elif toks[0] == "TOWN":
+            return None
+        if j < len(toks) and _NUMTOK.match(toks[j]):
+            return ("TH " + " ".join(toks[j:]), "TH")
+        return None
+    if toks[0] in _ROUTE_PREFIX:
+        prefix = _ROUTE_PREFIX[toks[0]]
+        i = 1
+    has_word = False
+    if i < len(toks) and toks[i] in _ROUTE_WORDS:
+        has_word = True
+        i += 1
+    if i < len(toks) and toks[i] in _CARDINALS and (has_word or prefix is not None):
+        toks = toks[:i] + [_CARDINALS[toks[i]]] + toks[i + 1:]
+    if i < len(toks) and _NUMTOK.match(toks[i]) and (has_word or prefix is not None):
+        core = ("US " if prefix == "US" else "RTE ") + " ".join(toks[i:])
+        return (core, prefix or "")
+    return None
+
+
+def street_key(address: Address) -> StreetKey:
+    """Matching keys of an `Address`'s street (its directionals, name and suffix re-read together)."""
+    text = " ".join(p for p in (address.predir, address.street, address.suffix, address.postdir) if p)
+    return street_key_text(text)
+
+
+_CITY_WORDS = {"ST": "SAINT", "STE": "SAINTE", "MT": "MOUNT", "FT": "FORT", "N": "NORTH", "S": "SOUTH", "E": "EAST",
+               "W": "WEST", "JCT": "JUNCTION", "CTR": "CENTER", "VLG": "VILLAGE", "SPGS": "SPRINGS", "FLS": "FALLS"}
+_CITY_TAIL = {"CITY", "TOWN", "VILLAGE", "TWP", "TOWNSHIP"}
+
+
+def city_keys(name: str) -> list[str]:
+    """Keys under which a town is found: canonical words, plus the form without `CITY`/`TOWN`."""
+    toks = [_CITY_WORDS.get(t, t) for t in _tokens(name)]
+    if not toks:
+        return []
+    keys = [" ".join(toks)]
+    if len(toks) >= 2 and toks[-1] in _CITY_TAIL:
+        keys.append(" ".join(toks[:-1]))
+    return keys
+
+
+def city_key(name: str) -> str:
+    """The canonical matching key of a city name written by a user."""
+    ks = city_keys(name)
+    return ks[0] if ks else ""
+
+
+_NUM_RE = re.compile(r"\d+")
+
+
+def number_key(number: str) -> tuple[str, int | None]:
+    """(`12A`, 12): the canonical house number string and its integer part (for interpolation)."""
+    s = " ".join(number.upper().replace("-", " ").split()) if "/" in number else "".join(number.upper().split())
+    m = _NUM_RE.search(s)
+    return s, (int(m.group()) if m else None)
+
+
+# --------------------------------------------------------------------------------------------
+# Geocoder
+# --------------------------------------------------------------------------------------------
+
+_M_PER_DEG = 111_195.0
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Distance in metres (equirectangular: exact enough below a few km, and fast)."""
+    k = math.cos(math.radians((lat1 + lat2) / 2))
+    return math.hypot((lon2 - lon1) * k, lat2 - lat1) * _M_PER_DEG
+
+
+class _LRU(OrderedDict):
+    """A small bounded cache (least recently used entry evicted first)."""
+
+    def __init__(self, maxsize: int):
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get_or(self, key, load):
+        try:
+            self.move_to_end(key)
+            return self[key]
+        except KeyError:
+            value = self[key] = load(key)
+            if len(self) > self.maxsize:
+                self.popitem(last=False)
+            return value
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One scored candidate (used by `explain`): how each factor of its score came about."""
+
+    label: str
+    precision: str
+    score: float
+    lon: float | None
+    lat: float | None
+    ref_id: str = ""
+    street_factor: float = 0.0
+    town_factor: float = 0.0
+    number_factor: float = 0.0
+    notes: tuple[str, ...] = ()
+    street_id: int = 0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a query matched what it matched: components, keys, block, top candidates, verdict."""
+
+    components: dict
+    keys: dict
+    block: dict
+    candidates: list
+    match: dict
+    why: str
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (the CLI's `--format json`)."""
+        return asdict(self)
+
+    def to_text(self) -> str:
+        """A human-readable multi-line report (the CLI's text format)."""
+        comp = ", ".join(f"{k}={v!r}" for k, v in self.components.items() if v and k != "warnings")
+        lines = [f"components: {comp}",
+                 "keys:       " + ", ".join(f"{k}={v!r}" for k, v in self.keys.items()),
+                 "block:      " + ", ".join(f"{k}={v}" for k, v in self.block.items()),
+                 "candidates:"]
+        for i, c in enumerate(self.candidates, 1):
+            lines.append(f"  {i}. {c['score']:.3f} {c['precision']:<12} {c['label']}  "
+                         f"(street {c['street_factor']:.2f} x town {c['town_factor']:.2f} x number "
+                         f"{c['number_factor']:.2f}{'; ' + '; '.join(c['notes']) if c['notes'] else ''})")
+        if not self.candidates:
+            lines.append("  (none)")
+        m = self.match
+        lines.append(f"result:     {m['precision']} score={m['score']:.3f} {m['matched']}"
+                     + (f"  [{m['reason']}]" if m["reason"] else ""))
+        lines.append(f"why:        {self.why}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Street:
+    sid: int
+    city_id: int
+    name: str
+    core: str
+    full: str
+    lon: float
+    lat: float
+    nums: list  # sorted integer parts
+    rows: list  # (number, num, lon, lat, ref_id, postcode, unit) sorted by num
+    by_number: dict  # canonical number -> [row index]
+
+
+@dataclass
+class _Town:
+    cid: int
+    name: str
+    state: str
+    lon: float
+    lat: float
+    by_core: dict  # core -> [street ids]
+    cores: list  # distinct cores, for fuzzy matching
+
+
+class Geocoder:
+    """Geocode addresses against a reference built by `addrcode.reference.build_reference`.
+
+    Thread-compatible (one instance per thread/process). Memory is bounded by the caches:
+    `cache_size` streets (their numbers) and `cache_size // 8` towns (their street lists).
+    """
+
+    def __init__(self, reference_path: Path | str, *, cache_size: int = 20_000, max_city_list: int = 100_000):
+        from addrcode.reference import open_reference
+
+        self.path = Path(reference_path)
+        self._db = open_reference(self.path)
+        self._streets = _LRU(cache_size)
+        self._towns = _LRU(max(64, cache_size // 8))
+        self._zips = _LRU(max(256, cache_size // 4))
+        self._citykeys = _LRU(max(256, cache_size // 4))
+        self._global = _LRU(max(256, cache_size // 4))
+        self._max_city_list = max_city_list
+        self._city_list: tuple[list, list] | None = None
+
+    # -- loading (all through indexes) -------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the reference."""
+        self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _load_town(self, cid: int) -> _Town:
+        row = self._db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
+        by_core: dict[str, list[int]] = {}
+        for sid, core in self._db.execute("SELECT id, core FROM streets WHERE city_id=?", (cid,)):
+            by_core.setdefault(core, []).append(sid)
+        return _Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core))
+
+    def _town(self, cid: int) -> _Town:
+        return self._towns.get_or(cid, self._load_town)
+
+    def _load_street(self, sid: int) -> _Street:
+        cid, name, core, full, lon, lat = self._db.execute(
+            "SELECT city_id, name, core, full, lon, lat FROM streets WHERE id=?", (sid,)).fetchone()
+        rows = self._db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
+                                "WHERE street_id=? ORDER BY num, id", (sid,)).fetchall()
+        by_number: dict[str, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_number.setdefault(r[0], []).append(i)
+        return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, by_number)
+
+    def _street(self, sid: int) -> _Street:
+        return self._streets.get_or(sid, self._load_street)
+
+    def _zip_towns(self, postcode: str) -> dict:
+        def load(pc):
+            return {cid: (n, lon, lat) for cid, n, lon, lat in
+                    self._db.execute("SELECT city_id, n, lon, lat FROM zips WHERE postcode=?", (pc,))}
+        return self._zips.get_or(postcode, load)
+
+    def _city_ids(self, key: str) -> tuple:
+        def load(k):
+            return tuple(r[0] for r in self._db.execute("SELECT city_id FROM city_keys WHERE key=?", (k,)))
+        return self._citykeys.get_or(key, load)
+
+    def _fuzzy_cities(self, key: str) -> list[tuple[int, float]]:
+        """Towns whose key is within a couple of edits of `key` (bounded list, loaded once)."""
+        from rapidfuzz import fuzz, process
+
+        if self._city_list is None:
+            rows = self._db.execute("SELECT key, city_id FROM city_keys LIMIT ?", (self._max_city_list,)).fetchall()
+            self._city_list = ([r[0] for r in rows], [r[1] for r in rows])
+        keys, ids = self._city_list
+        out: dict[int, float] = {}
+        for _k, sc, i in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=75, limit=5):
+            out[ids[i]] = max(out.get(ids[i], 0.0), sc / 100)
+        return sorted(out.items(), key=lambda t: -t[1])
+
+    def _global_core(self, core: str) -> tuple:
+        def load(c):
+            return tuple(r[0] for r in self._db.execute("SELECT id FROM streets WHERE core=? LIMIT 200", (c,)))
+        return self._global.get_or(core, load)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def geocode(self, text: str) -> Match:
+        """Geocode one free-text address. Never raises on odd input: returns precision "none"."""
+        try:
+            address = _normalize(text)
+        except Exception as e:  # a bad row is data, not a crash
+            return Match(reason=f"could not parse the address ({type(e).__name__})")
+        return self.geocode_address(address)
+
+    def geocode_fields(self, **components) -> Match:
+        """Geocode from separate fields: number, street, unit, city, state, postcode."""
+        fields = {k: components.get(k, "") or "" for k in ("number", "street", "unit", "city", "state", "postcode")}
+        return self.geocode_address(_normalize_fields(**fields))
+
+    def geocode_address(self, address: Address) -> Match:
+        """Geocode a normalized `Address`."""
+        return self._run(address, explain=False)[0]
+
+    def geocode_many(self, texts) -> list[Match]:
+        """Geocode a batch of free-text addresses, in order."""
+        return [self.geocode(t) for t in texts]
+
+    def explain(self, text: str) -> Explanation:
+        """Geocode `text` and say why: components, keys, block, top candidates, verdict."""
+        address = _normalize(text)
+        return self._run(address, explain=True)[1]
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def _run(self, a: Address, explain: bool):
+        sk = street_key(a)
+        number, num = number_key(a.number) if a.number else ("", None)
+        postcode = a.postcode[:5] if a.postcode else ""
+        ckey = city_key(a.city) if a.city else ""
+        notes_block: dict = {}
+
+        # 1. towns named by the city (exact key, else fuzzy) and by the ZIP
+        town_ev: dict[int, float] = {}  # city_id -> confidence the query names this town
+        if ckey:
+            ids = self._city_ids(ckey)
+            if ids:
+                for cid in ids:
+                    town_ev[cid] = 1.0
+            else:
+                for cid, sim in self._fuzzy_cities(ckey):
+                    town_ev[cid] = 0.97 if sim >= 0.85 else 0.9
+        zip_towns = self._zip_towns(postcode) if postcode else {}
+        block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
+        if explain:
+            notes_block = {"towns_from_city": len(town_ev), "towns_from_zip": len(zip_towns),
+                           "towns": [self._town(c).name for c in block[:12]]}
+
+        cands: list[Candidate] = []
+        how = ""
+        if sk.core:
+            sids, how = self._street_candidates(sk, block)
+            if not sids and block:
+                sids, how = list(self._global_core(sk.core)), "exact street key outside the named town/ZIP"
+            for sid, sfac, snotes in sids:
+                cands.append(self._score(a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how))
+            cands.sort(key=lambda c: -c.score)
+        if explain:
+            notes_block["streets_considered"] = len(cands)
+            notes_block["street_match"] = how or "no street in the query"
+
+        if cands:
+            best = cands[0]
+            reason = ""
+            # ambiguity: a runner-up nearly as good, somewhere else
+            for other in cands[1:4]:
+                if other.score >= best.score - 0.06 and other.lon is not None and best.lon is not None and \
+                        distance_m(best.lon, best.lat, other.lon, other.lat) > 100:
+                    reason = f"ambiguous: {1 + sum(1 for o in cands[1:] if o.score >= best.score - 0.06)} " \
+                             "candidates far apart score alike"
+                    best = Candidate(**{**asdict(best), "score": best.score * 0.6,
+                                        "notes": best.notes + ("ambiguous",)})
+                    break
+            if not reason and best.notes:
+                reason = "; ".join(n for n in best.notes if not n.startswith("_"))
+            m = Match(precision=best.precision, score=round(min(best.score, 1.0), 3), lon=best.lon, lat=best.lat,
+                      matched=best.label, ref_id=best.ref_id, reason=reason, address=a)
+            why = self._why(best, cands) if explain else ""
+        else:
+            m = self._fallback(a, sk, town_ev, zip_towns, postcode)
+            why = f"no street candidate; fell back to {m.precision}"
+        if not explain:
+            return m, None
+        comps = a.to_dict()
+        exp = Explanation(components=comps,
+                          keys={"street_core": sk.core, "street_full": sk.full, "number": number,
+                                "city": ckey, "postcode": postcode},
+                          block=notes_block,
+                          candidates=[{k: v for k, v in asdict(c).items() if k != "street_id"} for c in cands[:5]],
+                          match={"precision": m.precision, "score": m.score, "matched": m.matched,
+                                 "reason": m.reason, "lon": m.lon, "lat": m.lat},
+                          why=why)
+        return m, exp
+
+    def _street_candidates(self, sk: StreetKey, block: list[int]):
+        """[(street id, street factor, notes)] in the block: exact core key first, fuzzy if none."""
+        out = []
+        for cid in block:
+            for sid in self._town(cid).by_core.get(sk.core, ()):
+                out.append((sid, 1.0, ()))
+        if out or not block:
+            if not block:
+                out = [(sid, 1.0, ()) for sid in self._global_core(sk.core)]
+                return out, "exact street key, no town or ZIP in the query"
+            return out, "exact street key in the block"
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        q = sk.core
+        max_edits = 1 if len(q) <= 4 else 2 if len(q) <= 12 else 3
+        qn = q.replace(" ", "")
+        for cid in block:
+            town = self._town(cid)
+            for core, dist, _i in process.extract(q, town.cores, scorer=Levenshtein.distance,
+                                                   score_cutoff=max_edits, limit=8):
+                # the same name with or without a space ("MC DONALD") is not a typo
+                if core.replace(" ", "") == qn:
+                    dist = 0.5
+                f = max(0.0, 0.93 - 0.1 * dist - (0.1 if len(q) <= 5 and dist >= 1 else 0.0))
+                for sid in town.by_core[core]:
+                    out.append((sid, f, (f"street name {dist:g} edit(s) away",)))
+        return out, "fuzzy street name in the block"
+
+    def _score(self, a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how) -> Candidate:
+        st = self._street(sid)
+        notes = list(snotes)
+        rk = street_key_text(st.full)
+        # suffix and directionals: same evidence whichever side of the name they were written on
+        if sk.suffix != rk.suffix:
+            if sk.suffix and rk.suffix:
+                sfac *= 0.88
+                notes.append("different street suffix")
+            elif rk.suffix:
+                sfac *= 0.97
+            else:
+                sfac *= 0.93
+        qd, rd = sk.predir or sk.postdir, rk.predir or rk.postdir
+        if qd != rd:
+            if qd and rd:
+                sfac *= 0.6
+                notes.append("different directional")
+            elif rd:
+                sfac *= 0.9
+            else:
+                sfac *= 0.9
+        # town / ZIP agreement
+        town = self._town(st.city_id)
+        ev = town_ev.get(st.city_id, 0.0)
+        in_zip = st.city_id in zip_towns
+        if ev >= 1.0:
+            tfac = 1.0 if (not postcode or in_zip) else 0.95
+        elif ev > 0:
+            tfac = ev if (not postcode or in_zip) else ev * 0.9
+        elif in_zip:
+            tfac = 0.97 if not a.city else 0.88
+            if a.city:
+                notes.append("town differs from the query")
+        elif how.startswith("exact street key, no town"):
+            tfac = 0.8
+        else:
+            tfac = 0.55
+            notes.append("street found outside the named town/ZIP")
+        # house number
+        label_street = st.name
+        unit = " ".join(p for p in (a.unit_type, a.unit_id) if p)
+        if unit:
+            label_street += " " + unit
+        tail = f", {town.name}, {town.state}"
+        if number and number in st.by_number:
+            idx = st.by_number[number]
+            r = st.rows[idx[0]]
+            nfac = 1.0
+            if len(idx) > 1:
+                far = max(distance_m(r[2], r[3], st.rows[j][2], st.rows[j][3]) for j in idx[1:])
+                if far > 50:
+                    nfac = 0.6
+                    notes.append(f"ambiguous: {len(idx)} points with this number")
+            if postcode and r[5] and r[5] != postcode and tfac >= 1.0:
+                tfac = 0.97
+            return Candidate(f"{r[0]} {label_street}{tail} {r[5]}".rstrip(), "point", sfac * tfac * nfac,
+                             r[2], r[3], r[4], sfac, tfac, nfac, tuple(notes), sid)
+        zipc = ""
+        if num is not None and st.nums:
+            i = bisect_left(st.nums, num)
+            if i < len(st.nums) and st.nums[i] == num:  # same integer, other letter/fraction ("12" vs "12A")
+                r = st.rows[i]
+                notes.append("house number differs in its suffix")
+                return Candidate(f"{r[0]} {label_street}{tail} {r[5]}".rstrip(), "point", sfac * tfac * 0.85,
+                                 r[2], r[3], r[4], sfac, tfac, 0.85, tuple(notes), sid)
+            lo = hi = None
+            for j in range(i - 1, max(-1, i - 60), -1):
+                if st.nums[j] % 2 == num % 2:
+                    lo = j
+                    break
+            for j in range(i, min(len(st.nums), i + 60)):
+                if st.nums[j] % 2 == num % 2:
+                    hi = j
+                    break
+            nfac = 0.75
+            if lo is None or hi is None:  # no same-side bracket: use the other side
+                lo = i - 1 if i > 0 else None
+                hi = i if i < len(st.nums) else None
+                nfac = 0.65
+            if lo is not None and hi is not None:
+                r0, r1 = st.rows[lo], st.rows[hi]
+                t = (num - r0[1]) / (r1[1] - r0[1]) if r1[1] != r0[1] else 0.5
+                lon, lat = r0[2] + t * (r1[2] - r0[2]), r0[3] + t * (r1[3] - r0[3])
+                gap = distance_m(r0[2], r0[3], r1[2], r1[3])
+                if gap > 400:  # long gaps interpolate poorly
+                    nfac *= 0.85
+                zipc = r0[5] if r0[5] == r1[5] else ""
+                notes.append("house number not in the reference: interpolated")
+                return Candidate(f"{number} {label_street}{tail} {zipc}".rstrip(), "interpolated",
+                                 sfac * tfac * nfac, lon, lat, "", sfac, tfac, nfac, tuple(notes), sid)
+            # outside the street's range: the nearest number on the street
+            r = st.rows[0] if i == 0 else st.rows[-1]
+            notes.append("house number outside the street's range")
+            return Candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.4, r[2], r[3], "",
+                             sfac, tfac, 0.4, tuple(notes), sid)
+        if number or a.po_box:
+            notes.append("house number not usable")
+        else:
+            notes.append("no house number in the query")
+        mid = st.rows[len(st.rows) // 2]
+        return Candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.5, mid[2], mid[3], "",
+                         sfac, tfac, 0.5, tuple(notes), sid)
+
+    def _fallback(self, a, sk, town_ev, zip_towns, postcode) -> Match:
+        why = "no such street in the town/ZIP" if sk.core else "no street in the query"
+        if postcode and zip_towns:
+            n = sum(v[0] for v in zip_towns.values())
+            lon = sum(v[0] * v[1] for v in zip_towns.values()) / n
+            lat = sum(v[0] * v[2] for v in zip_towns.values()) / n
+            agree = not town_ev or any(c in zip_towns for c in town_ev)
+            return Match(precision="postcode", score=0.3 if agree else 0.2, lon=lon, lat=lat,
+                         matched=f"{postcode}", reason=why + "; ZIP centroid", address=a)
+        if town_ev:
+            cid = max(town_ev, key=town_ev.get)
+            t = self._town(cid)
+            return Match(precision="locality", score=0.2 if len(town_ev) == 1 else 0.1, lon=t.lon, lat=t.lat,
+                         matched=f"{t.name}, {t.state}", reason=why + "; town centroid", address=a)
+        if a.city or postcode:
+            return Match(reason="town and ZIP not in the reference", address=a)
+        return Match(reason="nothing to match (no street, town or ZIP)", address=a)
+
+    @staticmethod
+    def _why(best: Candidate, cands: list) -> str:
+        parts = [f"{best.precision} match, score {best.score:.3f} = street {best.street_factor:.2f} "
+                 f"x town {best.town_factor:.2f} x number {best.number_factor:.2f}"]
+        if len(cands) > 1:
+            parts.append(f"runner-up scored {cands[1].score:.3f}")
+        else:
+            parts.append("only candidate")
+        return "; ".join(parts)
