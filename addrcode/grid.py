@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .errors import UsageError
 
@@ -45,6 +46,24 @@ DISTRICTS_PER_SIDE = 128
 N_DISTRICTS = DISTRICTS_PER_SIDE * DISTRICTS_PER_SIDE  # 32768
 N_INDEX = CELLS_PER_DISTRICT_SIDE * CELLS_PER_DISTRICT_SIDE  # 2**20
 _HALF = DISTRICTS_PER_SIDE // 2  # origin offset in districts
+
+
+@lru_cache(maxsize=8)
+def _transformers_for(crs_text: str):
+    """(forward, inverse) Transformers for one CRS, shared by Grids of any cell size (building one costs ~20 ms)."""
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(crs_text)
+    except CRSError:
+        raise UsageError(f"grid CRS {crs_text!r} is not known to PROJ; give an EPSG code such as EPSG:5070") from None
+    units = {ax.unit_name for ax in crs.axis_info}
+    if not crs.is_projected or not units <= {"metre", "meter"}:
+        raise UsageError(f"grid CRS {crs_text!r} must be a projected CRS in metres (e.g. EPSG:5070, EPSG:3577)")
+    fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    inv = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return fwd, inv
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,8 @@ class Grid:
     """A fixed square grid in a projected metric CRS (see module docstring for the layout).
 
     Two Grids are equal when their CRS string and cell size are equal; the pyproj transformers
-    are built on first use and cached on the instance (not pickled, rebuilt in worker processes).
+    are built on first use, shared by Grids of the same CRS and cached on the instance (not pickled:
+    rebuilt lazily in worker processes).
     """
 
     crs: str = "EPSG:5070"
@@ -118,20 +138,7 @@ class Grid:
         """(forward lon/lat -> x/y, inverse) pyproj Transformers, built once per Grid."""
         pair = self._cache.get("tr")
         if pair is None:
-            from pyproj import CRS, Transformer
-            from pyproj.exceptions import CRSError
-
-            try:
-                crs = CRS.from_user_input(self.crs)
-            except CRSError:
-                raise UsageError(f"grid CRS {self.crs!r} is not known to PROJ; give an EPSG code such as EPSG:5070") from None
-            units = {ax.unit_name for ax in crs.axis_info}
-            if not crs.is_projected or not units <= {"metre", "meter"}:
-                raise UsageError(f"grid CRS {self.crs!r} must be a projected CRS in metres (e.g. EPSG:5070, EPSG:3577)")
-            fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-            inv = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-            pair = (fwd, inv)
-            self._cache["tr"] = pair
+            pair = self._cache["tr"] = _transformers_for(self.crs)
         return pair
 
     def project(self, lon, lat):
