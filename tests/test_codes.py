@@ -452,9 +452,10 @@ def test_every_populated_vermont_cell_roundtrips_without_collision():
     assert [(d.district, d.index) for d in back] == cells
     # The routing prefix is readable without the key and names the district.
     assert all(c.district == d for c, (d, _) in zip(made, cells))
-    # After a rotation: still no collision, and no code is shared with the first epoch.
+    # After a rotation: still no collision, and opaque parts are re-drawn: the number of cells that
+    # keep theirs is what chance gives (166k cells / 2**20 values: expected ~0.2, allow 5).
     rotated = encode_cells(cells, make_epoch("1", seed=50))
     assert len({c.compact() for c in rotated}) == len(cells)
-    assert not {c.compact() for c in rotated} & {c.compact() for c in made}
+    assert sum(a.opaque == b.opaque for a, b in zip(made, rotated)) <= 5
     # Vermont spans only a handful of ~100 km districts: hubs can pre-sort on the prefix.
     assert len({d for d, _ in cells}) <= 12
