@@ -1,0 +1,119 @@
+"""Address normalization: free text or components -> `Address` (upper case, USPS Pub 28 forms).
+
+```python
+from addrcode.normalize import normalize, normalize_fields
+normalize("637 college street middlebury vermont 05753").line()   # '637 COLLEGE ST, MIDDLEBURY, VT 05753'
+normalize_fields(number="18 1/2", street="N MAIN ST", city="St. Albans", state="VT", postcode="05478")
+```
+
+A locale is an ordered tuple of small step functions over one parse state plus its tables
+(addok-style): adding a country means registering another `Locale`, not adding `if` branches.
+Only `us` exists today. Neither function ever raises on bad text: odd input gives what was found plus
+`warnings` (short fixed phrases that never quote the input, so they are safe to log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from addrcode.records import Address
+
+__all__ = ["normalize", "normalize_fields", "Locale", "register_locale", "get_locale", "LOCALES"]
+
+_FIELDS = ("number", "predir", "street", "suffix", "postdir", "unit_type", "unit_id", "po_box",
+           "rural_route", "city", "state", "postcode", "zip4", "leftover")
+
+
+@dataclass(frozen=True)
+class Locale:
+    """A country's rules: `steps` run in order over a parse state; `fields` parses components."""
+
+    name: str
+    load_tables: Callable[[], object]
+    make_state: Callable[..., object]  # (text, tables, cities) -> state with .f, .warnings, .done
+    steps: tuple[Callable[[object], None], ...]
+    parse_fields: Callable[..., tuple[dict, list]]  # (tables, number, street, unit, city, state, postcode)
+
+
+LOCALES: dict[str, Locale] = {}
+
+
+def register_locale(locale: Locale) -> None:
+    """Make `locale` available to `normalize(..., locale=locale.name)`."""
+    LOCALES[locale.name] = locale
+
+
+def get_locale(name: str) -> Locale:
+    """The registered locale `name` (case-insensitive); `UsageError` if unknown."""
+    loc = LOCALES.get(name.lower()) if isinstance(name, str) else None
+    if loc is None:
+        from addrcode.errors import UsageError
+
+        raise UsageError(f"unknown address locale {name!r}; available: {', '.join(sorted(LOCALES))}")
+    return loc
+
+
+def _us_locale() -> Locale:
+    from addrcode.normalize import us
+    from addrcode.normalize.tables import load_us_tables
+
+    return Locale(
+        name="us",
+        load_tables=load_us_tables,
+        make_state=us.Parse,
+        steps=us.TEXT_STEPS,
+        parse_fields=us.parse_fields,
+    )
+
+
+register_locale(_us_locale())
+
+
+def _address(f: dict, warnings: Iterable[str]) -> Address:
+    values = {k: f[k] for k in _FIELDS if f.get(k)}
+    # keep order, drop repeats: the same warning twice says nothing more
+    return Address(**values, warnings=tuple(dict.fromkeys(warnings)))
+
+
+def normalize(text: str, locale: str = "us", *, cities: frozenset[str] | set[str] | None = None) -> Address:
+    """Parse one free-text address line. Never raises on any text.
+
+    `cities`: optional set of canonical city names (as `normalize_fields(city=...).city` gives them,
+    e.g. the towns of the geocoder's reference); when given, it settles where the street stops and
+    the city begins in lines without commas (`12 Main St North Hero VT`).
+    """
+    loc = get_locale(locale)
+    try:
+        state = loc.make_state(text if isinstance(text, str) else ("" if text is None else str(text)),
+                               loc.load_tables(), cities)
+        for step in loc.steps:
+            step(state)
+        return _address(state.f, state.warnings)
+    except Exception as exc:  # the promise is "never raises": report the kind of failure, not the text
+        return Address(warnings=(f"internal error ({type(exc).__name__}): input not parsed",))
+
+
+def normalize_fields(
+    *,
+    number: str = "",
+    street: str = "",
+    unit: str = "",
+    city: str = "",
+    state: str = "",
+    postcode: str = "",
+    locale: str = "us",
+) -> Address:
+    """Parse component-wise input (CSV columns, reference rows). Never raises on any text.
+
+    `street` may be the full street line (`12 Main St Apt 3`) or just the street (`MAIN ST`) when
+    `number` is given; `unit` may be `APT 3`, `#3` or a bare id (`3`, given designator `#`).
+    """
+    loc = get_locale(locale)
+    try:
+        args = [x if isinstance(x, str) else ("" if x is None else str(x))
+                for x in (number, street, unit, city, state, postcode)]
+        f, warnings = loc.parse_fields(loc.load_tables(), *args)
+        return _address(f, warnings)
+    except Exception as exc:
+        return Address(warnings=(f"internal error ({type(exc).__name__}): input not parsed",))
