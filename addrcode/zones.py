@@ -86,7 +86,7 @@ class Zones:
         return by_id.get(zone_id)
 
     def _tree(self, grid=None):
-        """STRtree over the zone polygons, in lon/lat (grid None) or projected into grid's CRS once."""
+        """(STRtree, prepared polygons) of the zones, in lon/lat (grid None) or projected into grid's CRS once."""
         import numpy as np
         import shapely
 
@@ -103,22 +103,32 @@ class Zones:
                     )
                     for g in geoms
                 ]
-            tree = shapely.STRtree(geoms)
+            geoms = np.array(geoms, dtype=object)
+            # Prepared polygons make the exact point-in-polygon test ~4x faster than letting the tree
+            # run the predicate (which would prepare the points, not the polygons).
+            shapely.prepare(geoms)
+            tree = (shapely.STRtree(geoms), geoms)
             self._cache[key] = tree
         return tree
 
     def _first_hit(self, tree, points):
-        """For each point, the position (= id order) of the lowest-id zone covering it, or -1."""
-        import numpy as np
+        """For each point, the position (= id order) of the lowest-id zone covering it, or -1.
 
+        `tree` is a (STRtree, polygons) pair; the polygons' order is the zones' (id) order.
+        """
+        import numpy as np
+        import shapely
+
+        strtree, geoms = tree
         n = len(points)
-        best = np.full(n, len(self.zones), dtype=np.int64)
-        if n and len(self.zones):
+        best = np.full(n, len(geoms), dtype=np.int64)
+        if n and len(geoms):
+            pi, ti = strtree.query(points)  # bounding-box candidates
             # "intersects" (not "within"): a point on a polygon's boundary belongs to it, so a centre on a
             # shared border hits both zones and the lowest id wins instead of falling through to None.
-            pi, ti = tree.query(points, predicate="intersects")
-            np.minimum.at(best, pi, ti)
-        best[best == len(self.zones)] = -1
+            hit = shapely.intersects(geoms[ti], points[pi])
+            np.minimum.at(best, pi[hit], ti[hit])
+        best[best == len(geoms)] = -1
         return best
 
     def zone_positions_of_cells(self, grid, district, index):

@@ -190,8 +190,8 @@ def test_border_rule_in_projected_space(grid):
     zs = load_zones(DATA / "zones_pair.geojson")
     c = grid.cell(*COLLEGE_ST)
     x, y = (float(v) for v in grid.center_xy(c.district, c.index))
-    tree = shapely.STRtree([shapely.box(x - 500, y - 500, x, y + 500), shapely.box(x, y - 500, x + 500, y + 500)])
-    pos = zs._first_hit(tree, shapely.points([x, x - 1, x + 1, x + 600], [y, y, y, y]))
+    boxes = np.array([shapely.box(x - 500, y - 500, x, y + 500), shapely.box(x, y - 500, x + 500, y + 500)])
+    pos = zs._first_hit((shapely.STRtree(boxes), boxes), shapely.points([x, x - 1, x + 1, x + 600], [y, y, y, y]))
     assert pos.tolist() == [0, 0, 1, -1]
 
 
