@@ -53,6 +53,19 @@ class Config:
         return Path(user_cache_dir("addrcode"))
 
 
+def embedded(name: str) -> Path:
+    """Path of a file of the embedded default data (`data/` in the source tree, `addrcode.data` installed)."""
+    from importlib import resources
+
+    try:
+        candidate = Path(str(resources.files("addrcode.data") / name))
+        if candidate.exists():
+            return candidate
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[1] / "data" / name
+
+
 def _coerce(key: str, value, base: Path | None):
     if value is None or value == "":
         return None if key in PATH_KEYS else value

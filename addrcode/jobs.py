@@ -59,3 +59,216 @@ class NormalizeJob:
 
 def _query_text(query) -> str:
     return " ".join(query.values()) if isinstance(query, dict) else query
+
+
+# --------------------------------------------------------------------------- resources
+
+
+def reference_path(config, notify=None):
+    """The configured reference, or the embedded default built once into the cache directory."""
+    from pathlib import Path
+
+    from addrcode.errors import DataError
+
+    if config.reference is not None:
+        if not Path(config.reference).is_file():
+            raise DataError(f"{config.reference}: reference not found; build one with "
+                            "`addrcode reference build SRC.csv -o REF.sqlite`")
+        return Path(config.reference)
+    from addrcode.config import embedded
+    from addrcode.reference import default_reference
+
+    return default_reference(config.cache(), notify, source=embedded("vt-e911/vt_e911_addresses_oa.csv.gz"))
+
+
+def open_geocoder(config, notify=None):
+    from addrcode.geocode import Geocoder
+
+    return Geocoder(reference_path(config, notify))
+
+
+def open_zones(config):
+    from addrcode.config import embedded
+    from addrcode.zones import load_zones
+
+    return load_zones(config.zones or embedded("vt-zones.geojson"))
+
+
+def open_keyring(config, notify=None):
+    """The configured keyring, or the packaged demo keyring (with a warning through `notify`)."""
+    from addrcode.config import embedded
+    from addrcode.keys import load_keyring
+
+    ring = load_keyring(config.keyring or embedded("demo-keyring.json"))
+    if ring.is_demo and notify is not None:
+        notify("warning: using the DEMO keyring: its codes are NOT private (anyone can decode them). "
+               "Create your own with `addrcode key new FILE` and pass --keyring FILE.")
+    return ring
+
+
+def open_grid(config):
+    from addrcode.grid import Grid
+
+    return Grid(crs=config.crs, cell_size_m=config.cell_size_m)
+
+
+def _geocode_query(geocoder, query):
+    if isinstance(query, dict):
+        return geocoder.geocode_fields(**query)
+    return geocoder.geocode(query)
+
+
+def _round(value, digits):
+    return None if value is None else round(value, digits)
+
+
+# --------------------------------------------------------------------------- geocode
+
+
+class GeocodeJob:
+    """`addrcode geocode`: text -> lon, lat, precision, score, matched reference address."""
+
+    fields = ["status", "reason", "lon", "lat", "precision", "score", "matched", "ref_id"]
+
+    def __init__(self, geocoder):
+        self.geocoder = geocoder
+
+    def __call__(self, query) -> dict:
+        match = _geocode_query(self.geocoder, query)
+        ok = match.precision != "none"
+        return {"status": "ok" if ok else "rejected",
+                "reason": match.reason if match.reason or ok else "no match",
+                "lon": _round(match.lon, 7), "lat": _round(match.lat, 7), "precision": match.precision,
+                "score": round(match.score, 3), "matched": match.matched, "ref_id": match.ref_id}
+
+    @staticmethod
+    def text(record: dict) -> str:
+        return status_text(record, f"{record['lat']:.7f},{record['lon']:.7f}\t{record['precision']}\t"
+                                   f"{record['score']:.3f}\t{record['matched']}" if record.get("lon") is not None else "")
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def precision_rank(precision: str) -> int:
+    """0 for the best precision ("point"), larger is coarser."""
+    from addrcode.records import PRECISIONS
+
+    return PRECISIONS.index(precision) if precision in PRECISIONS else len(PRECISIONS)
+
+
+class EncodeJob:
+    """`addrcode encode`: text -> geocode -> grid cell -> zone -> delivery code.
+
+    A row is refused (status rejected, with the reason) when the match is coarser than
+    `min_precision`, scores below `min_score`, or lands outside every delivery zone.
+    Coordinates are only in the output with `with_coords` (privacy by default).
+    """
+
+    def __init__(self, geocoder, zones, keyring, grid, *, min_precision="interpolated", min_score=0.5,
+                 with_coords=False):
+        from addrcode.records import PRECISIONS
+        from addrcode.errors import UsageError
+
+        if min_precision not in PRECISIONS:
+            raise UsageError(f"--min-precision must be one of {', '.join(PRECISIONS)}")
+        if not 0.0 <= min_score <= 1.0:
+            raise UsageError("--min-score must be between 0 and 1")
+        self.geocoder, self.zones, self.keyring, self.grid = geocoder, zones, keyring, grid
+        self.epoch = keyring.active
+        self.min_rank, self.min_score = precision_rank(min_precision), min_score
+        self.min_precision = min_precision
+        self.with_coords = with_coords
+        self.fields = ["status", "reason", "code", "zone", "sort_center", "route", "precision", "score", "matched"]
+        if with_coords:
+            self.fields += ["lon", "lat"]
+        self._cells: dict = {}  # (district, index) -> (code text, zone); bounded below
+
+    def __call__(self, query) -> dict:
+        match = _geocode_query(self.geocoder, query)
+        out = {"status": "rejected", "reason": "", "code": "", "zone": "", "sort_center": "", "route": "",
+               "precision": match.precision, "score": round(match.score, 3), "matched": match.matched}
+        if self.with_coords:
+            out["lon"], out["lat"] = _round(match.lon, 7), _round(match.lat, 7)
+        if match.precision == "none" or match.lon is None:
+            out["reason"] = match.reason or "no match"
+            return out
+        if precision_rank(match.precision) > self.min_rank:
+            out["reason"] = f"precision {match.precision} is coarser than --min-precision {self.min_precision}"
+            return out
+        if match.score < self.min_score:
+            out["reason"] = f"score {match.score:.2f} below --min-score {self.min_score:g}" + (
+                f" ({match.reason})" if match.reason else "")
+            return out
+        cell = self.grid.cell(match.lon, match.lat)
+        if cell is None:
+            out["reason"] = "outside the grid"
+            return out
+        code, zone = self._cell_code(cell.district, cell.index)
+        if zone is None:
+            out["reason"] = "outside every delivery zone"
+            return out
+        out.update(status="ok", reason=match.reason, code=code, zone=zone.id, sort_center=zone.sort_center,
+                   route=zone.route)
+        return out
+
+    def _cell_code(self, district: int, index: int):
+        key = (district, index)
+        hit = self._cells.get(key)
+        if hit is None:
+            from addrcode.codes import encode_cell
+
+            zone = self.zones.zone_of_cells(self.grid, [district], [index])[0]
+            hit = (encode_cell(district, index, self.epoch).text(), zone)
+            if len(self._cells) >= 200_000:
+                self._cells.clear()
+            self._cells[key] = hit
+        return hit
+
+    @staticmethod
+    def text(record: dict) -> str:
+        return status_text(record, record.get("code", ""))
+
+
+# --------------------------------------------------------------------------- decode
+
+
+class DecodeJob:
+    """`addrcode decode` (key holders): code -> district, cell, cell centre, current zone."""
+
+    fields = ["status", "reason", "code", "epoch", "district", "cell_ix", "cell_iy", "cell_lon", "cell_lat",
+              "zone", "sort_center", "route"]
+
+    def __init__(self, keyring, grid, zones):
+        self.keyring, self.grid, self.zones = keyring, grid, zones
+
+    def __call__(self, query) -> dict:
+        from addrcode.codes import CodeError, decode_code, parse_code
+        from addrcode.grid import Cell
+
+        text = query if isinstance(query, str) else " ".join(query.values())
+        out = dict.fromkeys(self.fields, "")
+        try:
+            code = parse_code(text)
+            decoded = decode_code(code, self.keyring, allow_revoked=True)
+        except CodeError as exc:
+            out.update(status="rejected", reason=str(exc))
+            return out
+        cell = Cell(decoded.district, decoded.index)
+        lon, lat = self.grid.center(decoded.district, decoded.index)
+        zone = self.zones.zone_of_cells(self.grid, [decoded.district], [decoded.index])[0]
+        status = "ok"
+        reason = ""
+        if self.keyring.epoch(decoded.epoch).status == "revoked":
+            reason = f"epoch {decoded.epoch} is revoked"
+        out.update(status=status, reason=reason, code=code.text(), epoch=decoded.epoch, district=code.prefix,
+                   cell_ix=cell.ix, cell_iy=cell.iy, cell_lon=round(float(lon), 6), cell_lat=round(float(lat), 6),
+                   zone=zone.id if zone else "", sort_center=zone.sort_center if zone else "",
+                   route=zone.route if zone else "")
+        return out
+
+    @staticmethod
+    def text(record: dict) -> str:
+        return status_text(record, f"{record['code']}\tdistrict {record['district']} cell "
+                                   f"({record['cell_ix']},{record['cell_iy']})\tcentre {record['cell_lat']},"
+                                   f"{record['cell_lon']}\tzone {record['zone'] or '-'}")

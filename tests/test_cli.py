@@ -1,0 +1,193 @@
+"""The CLI frame shared by every batch command, exercised through `addrcode normalize`.
+
+Most tests use click's CliRunner; the ones about pipes, exit codes and stdin streaming run the
+real console script in a subprocess.
+"""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from addrcode import __version__
+from addrcode.cli import cli
+
+RUNNER = CliRunner()
+
+
+def run(args, input=None):
+    return RUNNER.invoke(cli, args, input=input, catch_exceptions=False)
+
+
+def addrcode(*args, input=None, env=None):
+    """Run the real command in a subprocess (python -m addrcode, same interpreter)."""
+    return subprocess.run([sys.executable, "-m", "addrcode", *args], input=input, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_version_and_help():
+    result = run(["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+    result = run(["normalize", "--help"])
+    assert result.exit_code == 0 and "--column" in result.output and "--format" in result.output
+
+
+def test_issue_example_through_a_real_pipe():
+    proc = addrcode("normalize", input="637 college street middlebury vermont 05753\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "637 COLLEGE ST, MIDDLEBURY, VT 05753\n"
+
+
+def test_jsonl_has_components():
+    proc = addrcode("normalize", "--format", "jsonl", "637 college street middlebury vermont 05753")
+    record = json.loads(proc.stdout)
+    assert record["number"] == "637" and record["street"] == "COLLEGE" and record["suffix"] == "ST"
+    assert record["city"] == "MIDDLEBURY" and record["state"] == "VT" and record["postcode"] == "05753"
+    assert record["status"] == "ok" and record["input"] == "637 college street middlebury vermont 05753"
+
+
+def test_one_output_line_per_input_line_in_order_with_exit_1_on_rejects():
+    lines = ["12 Main St, Barre VT 05641", "", "!!!", "5 Elm Street Montpelier VT"]
+    proc = addrcode("normalize", "--format", "jsonl", input="\n".join(lines) + "\n")
+    records = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [r["input"] for r in records] == lines
+    assert [r["status"] for r in records] == ["ok", "rejected", "rejected", "ok"]
+    assert records[1]["reason"] == "empty input"
+    assert proc.returncode == 1
+    assert "4 rows, 2 ok, 2 rejected" in proc.stderr
+
+
+def test_csv_in_csv_out_keeps_columns_and_neutralises(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('id,address,note\n1,"12 Main St, Barre VT 05641",=HYPERLINK("x")\n2,"5 Elm St, Montpelier VT",ok\n')
+    out = tmp_path / "out.csv"
+    result = run(["normalize", "-i", str(src), "--column", "address", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["id"] for r in rows] == ["1", "2"]
+    assert rows[0]["note"].startswith("'=")
+    assert rows[0]["addrcode_line"] == "12 MAIN ST, BARRE, VT 05641"
+    assert rows[1]["addrcode_status"] == "ok"
+    assert list(rows[0])[:3] == ["id", "address", "note"]
+
+
+def test_component_columns(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("street,town,st,zip\n637 College Street,Middlebury,Vermont,05753\n")
+    result = run(["normalize", "-i", str(src), "--street", "street", "--city", "town", "--state", "st",
+                  "--postcode", "zip", "--format", "jsonl"])
+    record = json.loads(result.stdout.splitlines()[0])
+    assert record["addrcode_line"] == "637 COLLEGE ST, MIDDLEBURY, VT 05753"
+
+
+def test_ragged_rows_rejected_with_line_and_rejects_file(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('id,address\n1,12 Main St Barre VT\n2\n3,"5 Elm St\n4,9 Oak St Barre VT\n')
+    out, rej = tmp_path / "out.csv", tmp_path / "rej.csv"
+    result = run(["normalize", "-i", str(src), "--column", "address", "-o", str(out), "--rejects", str(rej)])
+    assert result.exit_code == 1
+    ok_rows = list(csv.DictReader(out.open()))
+    bad_rows = list(csv.DictReader(rej.open()))
+    assert [r["id"] for r in ok_rows] == ["1", "4"]
+    assert [r["id"] for r in bad_rows] == ["2", "3"]
+    assert bad_rows[0]["addrcode_reason"].startswith("line 3:")
+    assert "line 4" in bad_rows[1]["addrcode_reason"] and "quote" in bad_rows[1]["addrcode_reason"]
+    # rows in = rows out + rejects
+    assert len(ok_rows) + len(bad_rows) == 4
+
+
+def test_column_is_guessed_or_asked_for(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("id,Address\n1,12 Main St Barre VT\n")
+    assert run(["normalize", "-i", str(src), "-q"]).exit_code == 0
+    src.write_text("id,where\n1,12 Main St Barre VT\n")
+    result = RUNNER.invoke(cli, ["normalize", "-i", str(src)])
+    assert result.exit_code == 2 and "--column" in result.output
+    result = RUNNER.invoke(cli, ["normalize", "-i", str(src), "--column", "nope"])
+    assert result.exit_code == 2 and "no column named nope" in result.output
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert RUNNER.invoke(cli, ["normalize", "-i", str(tmp_path / "missing.csv")]).exit_code == 2
+    assert RUNNER.invoke(cli, ["normalize", "--column", "a", "x"]).exit_code == 2
+    assert RUNNER.invoke(cli, ["normalize", "--format", "xml", "x"]).exit_code == 2
+    assert RUNNER.invoke(cli, ["normalize", "--delimiter", ";;", "-i", "-"], input="a\n").exit_code == 2
+
+
+def test_empty_csv_is_a_data_error_and_leaves_no_output(tmp_path):
+    src = tmp_path / "empty.csv"
+    src.write_bytes(b"")
+    out = tmp_path / "out.csv"
+    result = RUNNER.invoke(cli, ["normalize", "-i", str(src), "-o", str(out)])
+    assert result.exit_code == 3 and "empty" in result.output
+    assert list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize("fmt", ["text", "csv", "jsonl", "json"])
+def test_every_format_has_one_record_per_input(fmt):
+    inputs = ["12 Main St Barre VT", "", "5 Elm St Montpelier VT 05602"]
+    result = run(["normalize", "--format", fmt, *inputs])
+    out = result.stdout
+    if fmt == "text":
+        n = len(out.splitlines())
+    elif fmt == "csv":
+        n = len(list(csv.DictReader(io.StringIO(out))))
+    elif fmt == "jsonl":
+        n = len([json.loads(x) for x in out.splitlines()])
+    else:
+        n = len(json.loads(out))
+    assert n == 3
+
+
+def test_stdin_csv_with_semicolons_and_bom():
+    data = "\ufeffid;address\r\n1;12 Main St, Barre VT\r\n"
+    result = run(["normalize", "-i", "-", "--delimiter", ";", "--column", "address", "-q"], input=data.encode())
+    rows = list(csv.DictReader(io.StringIO(result.stdout), delimiter=";"))
+    assert rows[0]["id"] == "1" and rows[0]["addrcode_status"] == "ok"
+
+
+def test_closed_pipe_is_quiet(tmp_path):
+    lines = "".join(f"{i} Main St Barre VT\n" for i in range(1, 20001))
+    proc = subprocess.run(f"{sys.executable} -m addrcode normalize | head -1", shell=True, input=lines,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout == "1 MAIN ST, BARRE, VT\n"
+    assert "Traceback" not in proc.stderr
+
+
+def test_streaming_answers_each_line_before_the_next_arrives():
+    proc = subprocess.Popen([sys.executable, "-m", "addrcode", "normalize", "-q"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("12 Main St Barre VT\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "12 MAIN ST, BARRE, VT\n"  # would hang without per-line flush
+        proc.stdin.write("5 Elm St Montpelier VT\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "5 ELM ST, MONTPELIER, VT\n"
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def test_record_failure_never_stops_the_batch(monkeypatch):
+    from addrcode import jobs
+
+    real = jobs.parse_query
+
+    def flaky(query, locale="us"):
+        if "boom" in str(query):
+            raise ValueError("secret address text must not leak")
+        return real(query, locale)
+
+    monkeypatch.setattr(jobs, "parse_query", flaky)
+    result = RUNNER.invoke(cli, ["normalize", "--format", "jsonl", "12 Main St Barre VT", "boom", "5 Elm St Barre VT"])
+    records = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["status"] for r in records] == ["ok", "error", "ok"]
+    assert records[1]["reason"] == "internal error (ValueError)"
+    assert "secret" not in result.output
+    assert result.exit_code == 1
