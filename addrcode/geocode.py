@@ -268,10 +268,93 @@ def number_key(number: str) -> tuple[str, int | None]:
 
 
 # --------------------------------------------------------------------------------------------
+# Reference-guided re-reading of free text
+# --------------------------------------------------------------------------------------------
+
+_UNIT_WORDS = {"APT", "APARTMENT", "UNIT", "STE", "SUITE", "LOT", "FL", "FLOOR", "RM", "ROOM", "BLDG", "BUILDING",
+               "TRLR", "TRAILER", "SPC", "SPACE", "DEPT", "OFC", "OFFICE", "#", "NO"}
+_STATE_WORDS = {"VT", "VERMONT"}
+_HOUSE_NUM = re.compile(r"^(\d+[A-Z]?|[A-Z]\d+|\d+-\d+)$")
+_TEXT_TOK = re.compile(r"#|[0-9A-Za-z/'.-]+|,")
+
+
+def guided_parse(text: str, known_city) -> Address:
+    """Re-read free text with the reference's help: ZIP at the end, a town name the reference knows
+    just before it, the first house-number-like token, the street between them, units cut off.
+
+    Used when the rule-based parse finds no good candidate (odd order, leading names, stray words).
+    `known_city(key) -> bool` says whether the reference has a town under that key.
+    """
+    toks = [t.strip(".").upper() for t in _TEXT_TOK.findall(text)]
+    toks = [t for t in toks if t and t != "'"]
+    postcode = ""
+    while toks and toks[-1] in (",",):
+        toks.pop()
+    if toks and re.match(r"^\d{5}(-\d{4})?$", toks[-1]):
+        postcode = toks.pop()[:5]
+    while toks and toks[-1] in (",",) or (toks and toks[-1] in _STATE_WORDS):
+        toks.pop()
+    city = ""
+    words = [t for t in toks]
+    # longest run of words ending the text that names a known town
+    for n in (4, 3, 2, 1):
+        if len(words) > n:
+            span = [w for w in words[-n:] if w != ","]
+            if span and "," not in words[-n:][1:] and known_city(city_key(" ".join(span))):
+                city = " ".join(span)
+                words = words[:-n]
+                break
+    while words and words[-1] in (",",) or (words and words[-1] in _STATE_WORDS):
+        words.pop()
+    if not city and "," in words:
+        # no town the reference knows: the last comma-separated part, if it has no digits, is the town
+        j = len(words) - 1 - words[::-1].index(",")
+        tail = words[j + 1:]
+        if tail and not any(ch.isdigit() for w in tail for ch in w) and any(_HOUSE_NUM.match(w) for w in words[:j]):
+            city, words = " ".join(tail), words[:j]
+    number = ""
+    start = 0
+    for i, w in enumerate(words):
+        if _HOUSE_NUM.match(w) and i + 1 < len(words) and words[i + 1] != "," and not (
+                i > 0 and words[i - 1] in _UNIT_WORDS):
+            number, start = w, i + 1
+            if start < len(words) and re.match(r"^\d/\d$", words[start]):
+                number += " " + words[start]
+                start += 1
+            break
+    street_toks: list[str] = []
+    unit_type = unit_id = ""
+    rest = words[start:] if number else words
+    i = 0
+    while i < len(rest):
+        w = rest[i]
+        if w == ",":
+            if street_toks:
+                # a comma ends the street, unless only a unit follows
+                tail = [x for x in rest[i + 1:] if x != ","]
+                if tail and tail[0] in _UNIT_WORDS:
+                    unit_type, unit_id = tail[0], " ".join(tail[1:2])
+                break
+            i += 1
+            continue
+        if w in _UNIT_WORDS and street_toks and (i + 1 < len(rest) or w == "#"):
+            unit_type, unit_id = w, rest[i + 1] if i + 1 < len(rest) else ""
+            break
+        if w.startswith("#") and len(w) > 1 and street_toks:
+            unit_type, unit_id = "#", w[1:]
+            break
+        street_toks.append(w)
+        i += 1
+    return Address(number=number, street=" ".join(street_toks), unit_type=unit_type, unit_id=unit_id,
+                   city=city, state="", postcode=postcode, warnings=("re-read with the reference",))
+
+
+# --------------------------------------------------------------------------------------------
 # Geocoder
 # --------------------------------------------------------------------------------------------
 
 _M_PER_DEG = 111_195.0
+_RANK = {"none": 0, "locality": 1, "postcode": 2, "street": 3, "interpolated": 4, "point": 5}
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -441,6 +524,9 @@ class Geocoder:
             return tuple(r[0] for r in self._db.execute("SELECT city_id FROM city_keys WHERE key=?", (k,)))
         return self._citykeys.get_or(key, load)
 
+    def _known_city(self, key: str) -> bool:
+        return bool(key) and bool(self._city_ids(key))
+
     def _fuzzy_cities(self, key: str) -> list[tuple[int, float]]:
         """Towns whose key is within a couple of edits of `key` (bounded list, loaded once)."""
         from rapidfuzz import fuzz, process
@@ -463,11 +549,23 @@ class Geocoder:
 
     def geocode(self, text: str) -> Match:
         """Geocode one free-text address. Never raises on odd input: returns precision "none"."""
+        if not isinstance(text, str) or not text.strip():
+            return Match(reason="empty address")
         try:
             address = _normalize(text)
         except Exception as e:  # a bad row is data, not a crash
-            return Match(reason=f"could not parse the address ({type(e).__name__})")
-        return self.geocode_address(address)
+            address = Address(warnings=(f"normalize failed ({type(e).__name__})",))
+        m = self.geocode_address(address)
+        if m.precision == "point" and m.score >= 0.9:
+            return m
+        # the rules could not place everything: re-read the text with what the reference knows
+        alt = guided_parse(text, self._known_city)
+        if (alt.number, alt.street, alt.postcode) != (address.number, address.street, address.postcode) or \
+                city_key(alt.city) != city_key(address.city):
+            m2 = self.geocode_address(alt)
+            if (_RANK[m2.precision], m2.score) > (_RANK[m.precision], m.score):
+                return Match(**{**m2.__dict__, "address": address if address.street else alt})
+        return m
 
     def geocode_fields(self, **components) -> Match:
         """Geocode from separate fields: number, street, unit, city, state, postcode."""
@@ -517,7 +615,8 @@ class Geocoder:
         if sk.core:
             sids, how = self._street_candidates(sk, block)
             if not sids and block:
-                sids, how = list(self._global_core(sk.core)), "exact street key outside the named town/ZIP"
+                sids = [(sid, 1.0, ()) for sid in self._global_core(sk.core)]
+                how = "exact street key outside the named town/ZIP"
             for sid, sfac, snotes in sids:
                 cands.append(self._score(a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how))
             cands.sort(key=lambda c: -c.score)
