@@ -33,6 +33,7 @@ Public API: `Code`, `encode_cell`, `encode_cells`, `decode_code`, `decode_codes`
 from __future__ import annotations
 
 import operator
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
@@ -214,15 +215,30 @@ def parse_code(text: str) -> Code:
 _P = bytes([1, 2, 1]) + (32).to_bytes(3, "big") + bytes([10, 2]) + (4).to_bytes(4, "big") + (3).to_bytes(4, "big")
 
 
-@lru_cache(maxsize=64)
-def _cipher(secret: bytes):
-    """(AES-ECB encryptor, CBC-MAC state after P as int) for one epoch secret."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+_TLS = threading.local()
 
-    if len(secret) != 32:
-        raise EpochError("epoch secret must be 256 bits", kind="unknown-epoch")
-    enc = Cipher(algorithms.AES(secret), modes.ECB()).encryptor()
-    return enc, int.from_bytes(enc.update(_P), "big")
+
+def _cipher(secret: bytes):
+    """(AES-ECB encryptor, CBC-MAC state after P as int) for one epoch secret, per thread.
+
+    A `cryptography` cipher context must not be used by two threads at once (it raises
+    "Already borrowed"), and batch engines such as Dask run partitions in threads; so each
+    thread keeps its own contexts (the AES key schedule then runs once per thread and key).
+    """
+    cache = getattr(_TLS, "ciphers", None)
+    if cache is None:
+        cache = _TLS.ciphers = {}
+    hit = cache.get(secret)
+    if hit is None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        if len(secret) != 32:
+            raise EpochError("epoch secret must be 256 bits", kind="unknown-epoch")
+        if len(cache) >= 64:
+            cache.clear()
+        enc = Cipher(algorithms.AES(secret), modes.ECB()).encryptor()
+        hit = cache[secret] = (enc, int.from_bytes(enc.update(_P), "big"))
+    return hit
 
 
 def tweak(district: int, epoch_id: str) -> bytes:

@@ -14,6 +14,7 @@ convention). The domain radix**n must be at least 1,000,000, as SP 800-38G Rev. 
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Sequence
 
@@ -54,25 +55,31 @@ def _str(x: int, radix: int, m: int) -> list[int]:
 class FF1:
     """FF1 with AES under `key` for numerals of base `radix`.
 
-    The key never appears in `repr()`. Instances are cheap to keep and reuse: the AES key
-    schedule runs once, and the CBC-MAC state after the constant block P is cached per
-    (length, tweak length).
+    The key never appears in `repr()`. Instances are cheap to keep, reuse and share between
+    threads: the AES key schedule runs once per thread, and the CBC-MAC state after the
+    constant block P is cached per (length, tweak length).
     """
 
-    __slots__ = ("radix", "_enc", "_p_state")
+    __slots__ = ("radix", "_key", "_local", "_p_state")
 
     def __init__(self, key: bytes, radix: int):
         if not 2 <= radix <= MAX_RADIX:
             raise UsageError(f"FF1 radix must be in [2, {MAX_RADIX}]")
         self.radix = radix
-        self._enc = _ecb_encryptor(bytes(key))
+        self._key = bytes(key)
+        _ecb_encryptor(self._key)  # validate the key length now
+        # One AES context per thread: `cryptography` contexts refuse concurrent use.
+        self._local = threading.local()
         self._p_state: dict[tuple[int, int], bytes] = {}
 
     def __repr__(self) -> str:
         return f"FF1(radix={self.radix}, key=<hidden>)"
 
     def _ciph(self, block: bytes) -> bytes:
-        return self._enc.update(block)
+        enc = getattr(self._local, "enc", None)
+        if enc is None:
+            enc = self._local.enc = _ecb_encryptor(self._key)
+        return enc.update(block)
 
     def _prf_after_p(self, n: int, t: int) -> bytes:
         """CBC-MAC state after the 16-byte block P (it depends only on radix, n and t)."""

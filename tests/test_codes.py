@@ -459,3 +459,35 @@ def test_every_populated_vermont_cell_roundtrips_without_collision():
     assert sum(a.opaque == b.opaque for a, b in zip(made, rotated)) <= 5
     # Vermont spans only a handful of ~100 km districts: hubs can pre-sort on the prefix.
     assert len({d for d, _ in cells}) <= 12
+
+
+def test_thread_safe_encoding():
+    """Threads sharing an epoch (Dask's threaded scheduler does this) get correct codes, no errors."""
+    import threading
+
+    rng = random.Random(31)
+    cells = [(rng.randrange(DISTRICTS), rng.randrange(CELLS_PER_DISTRICT)) for _ in range(3000)]
+    expected = encode_cells(cells, EPOCH)
+    general = FF1(EPOCH.secret, 32)
+    errors, mismatches = [], []
+
+    def work(k):
+        try:
+            for _ in range(3):
+                codes._encode_cached.cache_clear()
+                if encode_cells(cells, EPOCH) != expected:
+                    mismatches.append(k)
+                if [encode_cell(d, i, EPOCH) for d, i in cells[:500]] != expected[:500]:
+                    mismatches.append(k)
+                for (d, i), code in zip(cells[:100], expected[:100]):
+                    if general.encrypt(_digits(i), codes.tweak(d, "0")) != _digits(codes._b32_to_int(code.opaque)):
+                        mismatches.append(k)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and mismatches == []
