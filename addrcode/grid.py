@@ -196,11 +196,30 @@ class Grid:
         return district, index, valid & ok
 
     def cell(self, lon: float, lat: float) -> Cell | None:
-        """The Cell of one lon/lat point, or None if it is outside the grid."""
-        district, index, valid = self.cells([lon], [lat])
-        if not valid[0]:
+        """The Cell of one lon/lat point, or None if it is invalid or outside the grid.
+
+        A scalar path without numpy (~10x faster per call than a 1-element `cells`); it performs the same
+        floating-point operations, so it always agrees with the vectorised path (tested).
+        """
+        try:
+            lon, lat = float(lon), float(lat)
+        except (TypeError, ValueError):
             return None
-        return Cell(int(district[0]), int(index[0]))
+        if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
+            return None
+        fwd, _ = self._transformers()
+        x, y = fwd.transform(lon, lat, errcheck=False)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        x0, y0 = self.origin
+        gx = math.floor((x - x0) / self.cell_size_m)
+        gy = math.floor((y - y0) / self.cell_size_m)
+        side = DISTRICTS_PER_SIDE * CELLS_PER_DISTRICT_SIDE
+        if not (0 <= gx < side and 0 <= gy < side):
+            return None
+        dx, ix = divmod(gx, CELLS_PER_DISTRICT_SIDE)
+        dy, iy = divmod(gy, CELLS_PER_DISTRICT_SIDE)
+        return Cell(dx * DISTRICTS_PER_SIDE + dy, iy * CELLS_PER_DISTRICT_SIDE + ix)
 
     def _check_ids(self, district, index):
         import numpy as np

@@ -205,3 +205,18 @@ def test_every_vermont_point_gets_a_cell_and_cells_are_few():
     assert 4 <= len(np.unique(d)) <= 12
     cells = np.unique(d.astype(np.int64) << 20 | i)
     assert 150_000 < len(cells) < 180_000  # measured 165,759 populated cells at 100 m
+
+
+def test_scalar_path_agrees_with_vectorised_worldwide(grid):
+    """`cell` has its own numpy-free code path: it must agree everywhere, invalid points included."""
+    rng = np.random.default_rng(2)
+    lon = np.concatenate([rng.uniform(-180, 180, 20000), rng.uniform(-73.5, -71.4, 5000), [np.nan, 181.0, -180.0]])
+    lat = np.concatenate([rng.uniform(-90, 90, 20000), rng.uniform(42.7, 45.1, 5000), [44.0, 44.0, 90.0]])
+    d, i, v = grid.cells(lon, lat)
+    assert 0.2 < v.mean() < 0.6  # both valid and invalid points are exercised
+    for k in range(len(lon)):
+        c = grid.cell(lon[k], lat[k])
+        assert (c is None) == (not v[k])
+        if c is not None:
+            assert (c.district, c.index) == (d[k], i[k])
+    assert grid.cell("x", 1) is None
