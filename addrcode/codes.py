@@ -18,8 +18,8 @@ Format (9 significant characters, printed ``PPP-EOOOO-C``, e.g. ``K7Q-3M9QX-T``)
            including those involving the check character itself (proved exhaustively in tests).
 
 Alphabet: Crockford base32 ``0123456789ABCDEFGHJKMNPQRSTVWXYZ``. Input is case-insensitive,
-I and L read as 1, O as 0; hyphens, spaces, dots and underscores are ignored; U (and anything
-else) is invalid.
+I and L read as 1, O as 0; hyphens, spaces, dots and underscores are ignored (full-width
+characters and typographic dashes are folded first, NFKC); U (and anything else) is invalid.
 
 Guarantees: a code depends only on (district, index, epoch secret) -- never on zones -- so
 re-zoning never changes a printed label. Within a district and epoch the opaque part is a
@@ -51,6 +51,7 @@ CODE_LEN = PREFIX_LEN + 1 + OPAQUE_LEN + 1  # 9 significant characters
 DISTRICTS = 32**PREFIX_LEN  # 32768 = 128 x 128 districts
 CELLS_PER_DISTRICT = 32**OPAQUE_LEN  # 1,048,576 = 1024 x 1024 cells
 
+_UNICODE_DASHES = {c: "-" for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE63)}
 # Separators dropped and look-alikes folded on input (Crockford's decoding rules).
 _NORMALIZE = str.maketrans({"-": None, " ": None, ".": None, "_": None, "\t": None, "I": "1", "L": "1", "O": "0"})
 
@@ -186,7 +187,13 @@ def normalize_code(text: str) -> str:
     Raises `CodeFormatError` (kind "malformed") if a character outside the alphabet remains.
     The message never echoes the input (it might be an address typed in the wrong field).
     """
-    out = str(text).strip().upper().translate(_NORMALIZE)
+    out = str(text).strip()
+    if not out.isascii():
+        # Full-width forms from IMEs and typographic dashes from word processors.
+        import unicodedata
+
+        out = unicodedata.normalize("NFKC", out).translate(_UNICODE_DASHES)
+    out = out.upper().translate(_NORMALIZE)
     for ch in out:
         if ch not in VALUE:
             raise CodeFormatError("code has a character outside the alphabet (0-9, A-Z without I L O U)")

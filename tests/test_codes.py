@@ -223,6 +223,7 @@ def test_normalize_code_rules():
     assert normalize_code(" k7q-3m9qx-t ") == "K7Q3M9QXT"
     assert normalize_code("i.l_o O") == "1100"
     assert normalize_code("a b\tc") == "ABC"
+    assert normalize_code("Ｋ７Ｑ\u2013３ｍ９") == "K7Q3M9"  # full-width and an en dash
 
 
 @pytest.mark.parametrize("bad", ["K7Q-3M9QU-T", "K7Q/3M9QX", "K7Q-3M9QX-T!", "ÄBC"])
