@@ -151,6 +151,19 @@ class Zones:
         zones = self.zones
         return [zones[p] if p >= 0 else None for p in pos.tolist()]
 
+    def zone_of_cell(self, grid, district: int, index: int) -> Zone | None:
+        """Scalar `zone_of_cells` for row-at-a-time callers, memoised per cell (rows often share cells).
+
+        The memo is bounded (cleared past 200,000 cells) so a long stream keeps constant memory.
+        """
+        memo = self._cache.get(("memo", grid.crs, grid.cell_size_m))
+        if memo is None or len(memo) > 200_000:
+            memo = self._cache[("memo", grid.crs, grid.cell_size_m)] = {}
+        key = (int(district), int(index))
+        if key not in memo:
+            memo[key] = self.zone_of_cells(grid, [key[0]], [key[1]])[0]
+        return memo[key]
+
     def zones_at(self, lon, lat) -> list[Zone | None]:
         """The zone containing each lon/lat point itself (not its cell), vectorised."""
         import numpy as np
@@ -167,7 +180,7 @@ class Zones:
             cell = grid.cell(lon, lat)
             if cell is None:
                 return None
-            return self.zone_of_cells(grid, [cell.district], [cell.index])[0]
+            return self.zone_of_cell(grid, cell.district, cell.index)
         return self.zones_at([lon], [lat])[0]
 
 

@@ -213,6 +213,7 @@ def test_vectorised_equals_scalar(vt, grid):
     many = vt.zone_of_cells(grid, d, i)
     for k in range(0, 300, 10):
         assert vt.zone_at(lon[k], lat[k], grid=grid) == many[k]
+        assert vt.zone_of_cell(grid, d[k], i[k]) == many[k] == vt.zone_of_cell(grid, d[k], i[k])  # memo agrees
     assert vt.zone_of_cells(grid, [], []) == []
 
 
