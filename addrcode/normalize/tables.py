@@ -31,7 +31,7 @@ def default_tables_dir() -> Path:
 # ("12 Main St Hyde Park"). Words like PARK, HILL or FALLS are suffixes too but also begin or end town
 # names, so they only mark the end of a street when nothing stronger is found.
 _STRONG_SUFFIXES = frozenset(
-    "ST AVE RD LN DR CT CIR PL TER BLVD WAY HWY PKWY TRL EXT TPKE ALY CSWY EXPY FWY".split()
+    "ST AVE RD LN DR CT CIR PL TER BLVD WAY HWY PKWY TRL EXT TPKE ALY CSWY EXPY FWY LOOP PATH ROW WALK".split()
 )
 
 

@@ -276,8 +276,6 @@ def step_start(p: Parse) -> None:
     explicit = False
     if t and (t[0] in _RECIPIENT_MARKERS) and _is_recipient_marker(t):
         explicit = True
-        if "," in t:
-            start = t.index(",") + 1
     anchor = -1
     kind = ""
     i = start
@@ -298,10 +296,17 @@ def step_start(p: Parse) -> None:
             break
         i += 1
     if anchor < 0:
-        if explicit and start == 0:
-            # "ATTN John Smith" and nothing to anchor on: nothing usable
+        # "Shipping Dept 1909 Airport Rd": a number after a unit word is the house number when
+        # nothing else is
+        for i in range(start + 1, n):
+            if t[i - 1] in tb.units and t[i - 1] != "#" and _HOUSE.match(t[i]) and i + 1 < n and t[i + 1] != ",":
+                anchor, kind = i, "number"
+                break
+    if anchor < 0:
+        if explicit:
+            # "ATTN John Smith, Main St, ...": the marked segment goes; with no comma nothing is usable
+            start = t.index(",") + 1 if "," in t else n
             p.warnings.append("leading text dropped")
-            start = n
         p.pos = start
         return
     # text before the anchor: units are kept, the rest is a recipient / company and dropped
@@ -495,6 +500,16 @@ def _find_street_end(p: Parse, s: int, e: int):
             u = _unit_at(t, k, e, tb, False)
             if u and (tok in tb.units or t[k + 1] in ("FL", "FLOOR", "FLR")):
                 return k
+    if e < len(t):
+        # a comma closes the street ("96 High Manor Parks, Waltham", "VT ROUTE 7B CENTRAL,") unless a
+        # unit follows the street type inside the segment ("Boulder Lane Lot 37,")
+        for k in range(s + 1, e):
+            if t[k] in tb.strong_suffixes:
+                end = _after_suffix(t, k + 1, e, tb)
+                if end < e and _unit_at(t, end, e, tb, True):
+                    return end
+                break
+        return e
     # 2. the reference's own town names (when the caller passes them)
     if p.cities:
         for k in range(max(s + 1, e - 5), e):
@@ -518,10 +533,14 @@ def _find_street_end(p: Parse, s: int, e: int):
     for k in range(s + 1, e):
         tok = t[k]
         if tok in tb.strong_suffixes:
+            # "DEER RUN LN", "OLD TURNPIKE RD": a second street type right after belongs to the street
+            # (but not "ST": "MAIN ST ST ALBANS" is Saint Albans)
+            while k + 1 < e and t[k + 1] in tb.strong_suffixes and t[k + 1] not in ("ST", "MT", "FT"):
+                k += 1
             return _after_suffix(t, k + 1, e, tb)
         if weak < 0 and tok in tb.suffixes and k + 1 < e:
             weak = k
-    if weak >= 0:
+    if weak >= 0 and e == len(t):  # before a comma, the whole segment is the street
         return _after_suffix(t, weak + 1, e, tb)
     if s < e and t[e - 1] in tb.suffixes:
         return e
