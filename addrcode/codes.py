@@ -27,7 +27,7 @@ permutation of the cell index, so codes never collide. Without the key, neighbou
 codes look unrelated, and known address->code pairs reveal nothing about other cells.
 
 Public API: `Code`, `encode_cell`, `encode_cells`, `decode_code`, `decode_codes`, `parse_code`,
-`normalize_code`, `check_char`, `CodeFormatError`, `EpochError`.
+`normalize_code`, `check_char`, `corrections`, `CodeFormatError`, `EpochError`.
 """
 
 from __future__ import annotations
@@ -211,6 +211,27 @@ def parse_code(text: str) -> Code:
     if not is_valid_check(compact):
         raise CodeFormatError("check character does not match: probable typo, re-read the code", kind="bad-check")
     return Code(compact[:PREFIX_LEN], compact[PREFIX_LEN], compact[PREFIX_LEN + 1 : -1], compact[-1])
+
+
+def corrections(text: str) -> list[Code]:
+    """Well-formed codes one typo away from `text`: one substitution or one adjacent swap.
+
+    For a "bad-check" code a station can look these up in its table and offer the ones that
+    exist ("did you mean"). About 9 of the 287 neighbours pass the check, so a table lookup is
+    what makes a suggestion meaningful; the input itself is never returned.
+    """
+    compact = normalize_code(text)
+    if len(compact) != CODE_LEN:
+        return []
+    seen: dict[str, None] = {}
+    for p in range(CODE_LEN):
+        for ch in ALPHABET:
+            if ch != compact[p]:
+                seen[compact[:p] + ch + compact[p + 1 :]] = None
+    for p in range(CODE_LEN - 1):
+        if compact[p] != compact[p + 1]:
+            seen[compact[:p] + compact[p + 1] + compact[p] + compact[p + 2 :]] = None
+    return [parse_code(c) for c in seen if is_valid_check(c)]
 
 
 # --------------------------------------------------------------------------- FF1, specialised

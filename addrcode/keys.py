@@ -172,6 +172,11 @@ class Keyring:
                 return ep
         raise KeyringError(f"{self.path}: no active epoch; run `addrcode key rotate`")
 
+    @property
+    def usable_epochs(self) -> tuple[Epoch, ...]:
+        """Active and retired epochs: the ones station tables carry rows for."""
+        return tuple(e for e in self.epochs if e.usable)
+
     def epoch(self, epoch_id: str) -> Epoch:
         """The epoch with this id (case-insensitive); `KeyError` if the keyring has none."""
         key = epoch_id.upper()

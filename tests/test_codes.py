@@ -22,6 +22,7 @@ from addrcode.codes import (
     CodeFormatError,
     EpochError,
     check_char,
+    corrections,
     decode_code,
     decode_codes,
     encode_cell,
@@ -492,3 +493,17 @@ def test_thread_safe_encoding():
     for t in threads:
         t.join()
     assert errors == [] and mismatches == []
+
+
+def test_corrections_recover_the_original_typo():
+    rng = random.Random(37)
+    for _ in range(200):
+        code = encode_cell(rng.randrange(DISTRICTS), rng.randrange(CELLS_PER_DISTRICT), EPOCH)
+        text = code.compact()
+        p = rng.randrange(9)
+        typo = text[:p] + rng.choice([c for c in ALPHABET if c != text[p]]) + text[p + 1 :]
+        found = corrections(typo)
+        assert code in found
+        assert all(codes.is_valid_check(c.compact()) for c in found)
+        assert len(found) < 20  # a handful, for a table lookup to settle
+    assert corrections("K7Q") == []

@@ -235,8 +235,10 @@ def test_rotate_and_revoke(ring_path):
 
     with pytest.raises(KeyringError, match="rotate"):
         revoke(ring_path, "1")  # the active epoch
+    assert [e.id for e in ring.usable_epochs] == ["0", "1"]
     ring = revoke(ring_path, "0")
     assert [(e.id, e.status) for e in ring.epochs] == [("0", "revoked"), ("1", "active")]
+    assert [e.id for e in ring.usable_epochs] == ["1"]
     assert revoke(ring_path, "0") == ring  # idempotent
     with pytest.raises(EpochError) as err:
         decode_code(code0, load_keyring(ring_path))
