@@ -24,7 +24,13 @@ characters and typographic dashes are folded first, NFKC); U (and anything else)
 Guarantees: a code depends only on (district, index, epoch secret) -- never on zones -- so
 re-zoning never changes a printed label. Within a district and epoch the opaque part is a
 permutation of the cell index, so codes never collide. Without the key, neighbouring cells'
-codes look unrelated, and known address->code pairs reveal nothing about other cells.
+codes look unrelated, and known address->code pairs say nothing about other cells' opaque parts
+(FF1 is a tweakable pseudo-random permutation under AES). What a code does reveal on purpose:
+its district (~100 km square) and its epoch.
+
+Limits: the FF1 domain is 32**4, just above the standard's 10**6 floor, which was set because
+of known attacks on small-domain Feistel FPE needing very many plaintext/ciphertext pairs under
+one tweak; rotate epochs (`addrcode key rotate`) rather than issue one epoch for ever.
 
 Public API: `Code`, `encode_cell`, `encode_cells`, `decode_code`, `decode_codes`, `parse_code`,
 `normalize_code`, `check_char`, `corrections`, `CodeFormatError`, `EpochError`.
