@@ -1,0 +1,148 @@
+"""Resolve delivery codes at a sorting station: code -> destination, from a signed station table.
+
+`Resolver(table_path, public_key)` verifies the table's signature once (every byte, see
+`addrcode.table`), keeps the verified bytes open in memory, then answers each code with a dict::
+
+    status   ok | bad-check | malformed | unknown | revoked | foreign
+    reason   why, for anything but ok (never echoes the input)
+    code     the code as printed (PPP-EOOOO-C), when well-formed
+    zone, sort_center, route, <extra zone fields>    when ok
+    next_hop the sort center to send the parcel to, when foreign
+
+Order of checks: characters and length (malformed) -> check character (bad-check: a probable
+typo, caught before any lookup) -> epoch (revoked / unknown epoch) -> table lookup (ok, or in a
+per-station extract foreign / unknown). `ResolveJob` wraps a Resolver for the CLI batch frame.
+
+Start-up stays light: this module imports only the code parser and `addrcode.table` (stdlib);
+the signature check imports `cryptography`'s Ed25519 only.
+"""
+
+from __future__ import annotations
+
+import json
+
+from addrcode.codes import CODE_LEN, CodeFormatError, is_valid_check, normalize_code
+from addrcode.table import _TO_PY32, open_table
+
+STATUSES = ("ok", "bad-check", "malformed", "unknown", "revoked", "foreign")
+BASE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route"]
+
+
+class Resolver:
+    """A verified station table, ready to answer codes. Build once, call `resolve` many times."""
+
+    def __init__(self, table_path, public_key):
+        self.db, self.info = open_table(table_path, public_key)
+        db = self.db
+        self.epochs = dict(db.execute("SELECT id, status FROM epochs"))
+        self.destinations = {}
+        extra = []
+        for idx, zone, sc, route, fields in db.execute("SELECT idx, zone, sort_center, route, fields FROM zones"):
+            dest = {"zone": zone, "sort_center": sc, "route": route}
+            for k, v in json.loads(fields).items():
+                if k not in dest and k not in BASE_FIELDS:
+                    dest[k] = v
+                    if k not in extra:
+                        extra.append(k)
+            self.destinations[idx] = dest
+        self.extra_fields = extra
+        self.next_hops = {p: (sc, json.loads(all_)) for p, sc, all_ in
+                          db.execute("SELECT prefix, sort_center, sort_centers FROM next_hop")}
+        self.station = self.info.station
+        self._lookup = db.cursor()
+
+    @property
+    def fields(self) -> list[str]:
+        """Output fields, in order: status, reason, code, zone, sort_center, route, extras, next_hop."""
+        return BASE_FIELDS + self.extra_fields + ["next_hop"]
+
+    def close(self) -> None:
+        """Release the in-memory table."""
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def resolve(self, text: str) -> dict:
+        """Answer one code (see the module docstring for statuses and fields)."""
+        try:
+            compact = normalize_code(text)
+        except CodeFormatError as exc:
+            return {"status": "malformed", "reason": str(exc)}
+        if len(compact) != CODE_LEN:
+            if not compact:
+                return {"status": "malformed", "reason": "empty input"}
+            return {"status": "malformed",
+                    "reason": f"a code has {CODE_LEN} characters (not counting separators); got {len(compact)}"}
+        if not is_valid_check(compact):
+            return {"status": "bad-check", "reason": "check character does not match: probable typo, re-read the code"}
+        code = f"{compact[:3]}-{compact[3:8]}-{compact[8]}"
+        epoch = compact[3]
+        status = self.epochs.get(epoch)
+        if status == "revoked":
+            return {"status": "revoked", "reason": f"key epoch {epoch} is revoked: this code is no longer valid",
+                    "code": code}
+        if status is None:
+            return {"status": "unknown", "code": code,
+                    "reason": f"key epoch {epoch} is not known to this table (table too old? install the current one)"}
+        body = int(compact[:8].translate(_TO_PY32), 32)
+        row = self._lookup.execute("SELECT zone FROM codes WHERE body = ?", (body,)).fetchone()
+        if row is not None:
+            out = {"status": "ok", "reason": "", "code": code}
+            out.update(self.destinations[row[0]])
+            return out
+        if self.station != "all":
+            hop = self.next_hops.get(body >> 25)
+            if hop is not None:
+                others = [sc for sc in hop[1] if sc != self.station]
+                if others:
+                    return {"status": "foreign", "code": code, "next_hop": others[0],
+                            "reason": f"not a code of station {self.station}; next hop {others[0]}"}
+        return {"status": "unknown", "code": code, "reason": "well-formed code that was never issued (check the label)"}
+
+    __call__ = resolve
+
+
+class ResolveJob:
+    """`addrcode resolve`: code -> destination, one record per input line (a job for `addrcode.batch`)."""
+
+    def __init__(self, table_path, public_key):
+        self.resolver = Resolver(table_path, public_key)
+        self.fields = self.resolver.fields
+
+    @property
+    def info(self):
+        """The verified table's `TableInfo` (serial, station, epochs...) for the CLI to report."""
+        return self.resolver.info
+
+    def __call__(self, query) -> dict:
+        if isinstance(query, dict):  # CSV input with component columns: take the first non-empty value
+            query = next((v for v in query.values() if v), "")
+        return self.resolver.resolve(query)
+
+    @staticmethod
+    def text(record: dict) -> str:
+        """`--format text`: ``CODE<TAB>zone<TAB>sort_center<TAB>route`` when ok, else ``status: reason``."""
+        status = record.get("status")
+        if status == "ok":
+            return "\t".join(str(record.get(k, "")) for k in ("code", "zone", "sort_center", "route"))
+        if status == "foreign":
+            return f"foreign: next hop {record.get('next_hop', '')}"
+        return f"{status}: {record.get('reason', '')}"
+
+    def close(self) -> None:
+        """Release the table."""
+        self.resolver.close()
+
+
+def resolve_codes(table_path, public_key, codes) -> list[dict]:
+    """Resolve an iterable of codes with one verification of the table (convenience for scripts)."""
+    with Resolver(table_path, public_key) as r:
+        return [r.resolve(c) for c in codes]
+
+
+__all__ = ["Resolver", "ResolveJob", "resolve_codes", "STATUSES"]
