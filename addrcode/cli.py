@@ -323,7 +323,7 @@ def encode(config_path, locale, reference, zones, keyring, min_precision, min_sc
 
     config = load_config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring,
                          min_precision=min_precision, min_score=min_score)
-    job = EncodeJob(open_geocoder(config, _notify), open_zones(config), open_keyring(config, _notify),
+    job = EncodeJob(open_geocoder(config, _notify), open_zones(config, _notify), open_keyring(config, _notify),
                     open_grid(config), min_precision=config.min_precision, min_score=config.min_score,
                     with_coords=with_coords)
     run_batch(job, **options)
@@ -340,7 +340,7 @@ def decode(config_path, locale, zones, keyring, **options):
     from addrcode.jobs import DecodeJob, open_grid, open_keyring, open_zones
 
     config = load_config(config_path, locale=locale, zones=zones, keyring=keyring)
-    run_batch(DecodeJob(open_keyring(config, _notify), open_grid(config), open_zones(config)), **options)
+    run_batch(DecodeJob(open_keyring(config, _notify), open_grid(config), open_zones(config, _notify)), **options)
 
 
 # --------------------------------------------------------------------------- reference

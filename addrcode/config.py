@@ -6,7 +6,7 @@ used). Relative paths in a TOML file are relative to that file. Nothing is print
 ```toml
 # addrcode.toml
 reference = "vt.sqlite"       # built with `addrcode reference build`
-zones = "zones.geojson"
+zones = "zones.geojson"      # default: the embedded data/vt-zones.geojson
 keyring = "keys/addrcode.keyring"
 table = "station.sqlite"
 locale = "us"

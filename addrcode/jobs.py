@@ -87,11 +87,16 @@ def open_geocoder(config, notify=None):
     return Geocoder(reference_path(config, notify))
 
 
-def open_zones(config):
+def open_zones(config, notify=None):
+    """The configured zones file, or the embedded Vermont zones; repaired polygons are reported."""
     from addrcode.config import embedded
     from addrcode.zones import load_zones
 
-    return load_zones(config.zones or embedded("vt-zones.geojson"))
+    zones = load_zones(config.zones or embedded("vt-zones.geojson"))
+    if zones.repairs and notify is not None:
+        shown = ", ".join(zones.repairs[:10]) + (" ..." if len(zones.repairs) > 10 else "")
+        notify(f"warning: {zones.path}: {len(zones.repairs)} invalid zone polygons repaired: {shown}")
+    return zones
 
 
 def open_keyring(config, notify=None):
@@ -206,7 +211,9 @@ class EncodeJob:
             return out
         code, zone = self._cell_code(cell.district, cell.index)
         if zone is None:
-            out["reason"] = "outside every delivery zone"
+            from addrcode.zones import OUTSIDE_REASON
+
+            out["reason"] = OUTSIDE_REASON
             return out
         out.update(status="ok", reason=match.reason, code=code, zone=zone.id, sort_center=zone.sort_center,
                    route=zone.route)
@@ -218,7 +225,7 @@ class EncodeJob:
         if hit is None:
             from addrcode.codes import encode_cell
 
-            zone = self.zones.zone_of_cells(self.grid, [district], [index])[0]
+            zone = self.zones.zone_of_cell(self.grid, district, index)
             hit = (encode_cell(district, index, self.epoch).text(), zone)
             if len(self._cells) >= 200_000:
                 self._cells.clear()
@@ -256,7 +263,7 @@ class DecodeJob:
             return out
         cell = Cell(decoded.district, decoded.index)
         lon, lat = self.grid.center(decoded.district, decoded.index)
-        zone = self.zones.zone_of_cells(self.grid, [decoded.district], [decoded.index])[0]
+        zone = self.zones.zone_of_cell(self.grid, decoded.district, decoded.index)
         status = "ok"
         reason = ""
         if self.keyring.epoch(decoded.epoch).status == "revoked":
