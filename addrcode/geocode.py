@@ -187,11 +187,12 @@ def street_key_text(text: str) -> StreetKey:
             StreetKey(predir="", core=route[0], suffix="", postdir=postdir, route=True)
     if len(toks) >= 2 and toks[-1] in _SUFFIXES:
         suffix = _SUFFIXES[toks.pop()]
-    if len(toks) >= 2 and toks[0] in _DIRECTIONALS:
+    # a leading directional is a predir only if a real name word remains ("SOUTH ST EXT" is South Street)
+    if len(toks) >= 2 and toks[0] in _DIRECTIONALS and any(t not in _SUFFIXES for t in toks[1:]):
         predir = _DIRECTIONALS[toks.pop(0)]
     if not postdir and len(toks) >= 2 and toks[-1] in _DIRECTIONALS:
         postdir = _DIRECTIONALS[toks.pop()]
-    core = " ".join(_NAME_WORDS.get(t) or _SUFFIXES.get(t) or t for t in toks)
+    core = " ".join(_NAME_WORDS.get(t) or _SUFFIXES.get(t) or _DIRECTIONALS.get(t) or t for t in toks)
     if not core and suffix:  # a name that is only a suffix word ("PARK", "LOOP")
         core, suffix = suffix, ""
     return StreetKey(predir=predir, core=core, suffix=suffix, postdir=postdir)
@@ -224,9 +225,36 @@ def _route(toks: list[str]) -> tuple[str, str] | None:
     if i < len(toks) and toks[i] in _CARDINALS and (has_word or prefix is not None):
         toks = toks[:i] + [_CARDINALS[toks[i]]] + toks[i + 1:]
     if i < len(toks) and _NUMTOK.match(toks[i]) and (has_word or prefix is not None):
-        core = ("US " if prefix == "US" else "RTE ") + " ".join(toks[i:])
+        core = ("US RTE " if prefix == "US" else "RTE ") + " ".join(toks[i:])
         return (core, prefix or "")
     return None
+
+
+_LONG = {abbr: forms.split()[0] for abbr, forms in _SUFFIX_GROUPS.items() if forms.split()[0] != abbr}
+_LONG.update({"1ST": "FIRST", "2ND": "SECOND", "3RD": "THIRD", "4TH": "FOURTH", "5TH": "FIFTH", "6TH": "SIXTH",
+              "7TH": "SEVENTH", "8TH": "EIGHTH", "9TH": "NINTH", "10TH": "TENTH"})
+_LONG.update({"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST", "NE": "NORTHEAST", "NW": "NORTHWEST",
+              "SE": "SOUTHEAST", "SW": "SOUTHWEST"})
+_LONG.update({"ST": "SAINT", "FT": "FORT", "MT": "MOUNT", "RTE": "ROUTE", "TH": "TOWN HIGHWAY", "I": "INTERSTATE"})
+_DIGITS = re.compile(r"\d+")
+
+
+def fuzzy_form(core: str) -> str:
+    """The core key spelled out (`IRISH HL` -> `IRISH HILL`), for edit distances against typed text,
+    whose typos land in the long words people write (`HXILL` is one edit from `HILL`, not from `HL`)."""
+    toks = [_LONG.get(t, t) for t in core.split()]
+    if len(toks) > 1 and toks[0] in ("VT", "US", "STATE", "VERMONT"):
+        toks = toks[1:]
+    return " ".join(toks)
+
+
+_FUZZY_LEVELS = ("full", "name_suffix", "name")
+
+
+def _fuzzy_level(sk: StreetKey, level: str) -> str:
+    parts = {"full": (sk.predir, sk.core, sk.suffix, sk.postdir), "name_suffix": (sk.core, sk.suffix),
+             "name": (sk.core,)}[level]
+    return fuzzy_form(" ".join(p for p in parts if p))
 
 
 def street_key(address: Address) -> StreetKey:
@@ -455,7 +483,8 @@ class _Town:
     lon: float
     lat: float
     by_core: dict  # core -> [street ids]
-    cores: list  # distinct cores, for fuzzy matching
+    cores: list  # distinct cores
+    fuzzy: dict  # level -> ([fuzzy forms], [core of each form]); levels in _FUZZY_LEVELS
 
 
 class Geocoder:
@@ -493,9 +522,16 @@ class Geocoder:
     def _load_town(self, cid: int) -> _Town:
         row = self._db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
         by_core: dict[str, list[int]] = {}
-        for sid, core in self._db.execute("SELECT id, core FROM streets WHERE city_id=?", (cid,)):
+        forms: dict[str, dict[str, str]] = {lv: {} for lv in _FUZZY_LEVELS}
+        for sid, core, full in self._db.execute(
+                "SELECT id, core, full FROM streets WHERE city_id=? UNION ALL "
+                "SELECT street_id, core, full FROM street_aliases WHERE city_id=?", (cid, cid)):
             by_core.setdefault(core, []).append(sid)
-        return _Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core))
+            sk = street_key_text(full)
+            for lv in _FUZZY_LEVELS:
+                forms[lv].setdefault(_fuzzy_level(sk, lv), core)
+        fuzzy = {lv: (list(d), list(d.values())) for lv, d in forms.items()}
+        return _Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fuzzy)
 
     def _town(self, cid: int) -> _Town:
         return self._towns.get_or(cid, self._load_town)
@@ -542,7 +578,9 @@ class Geocoder:
 
     def _global_core(self, core: str) -> tuple:
         def load(c):
-            return tuple(r[0] for r in self._db.execute("SELECT id FROM streets WHERE core=? LIMIT 200", (c,)))
+            return tuple(dict.fromkeys(r[0] for r in self._db.execute(
+                "SELECT id FROM streets WHERE core=? UNION ALL SELECT street_id FROM street_aliases WHERE core=? "
+                "LIMIT 200", (c, c))))
         return self._global.get_or(core, load)
 
     # -- public API ---------------------------------------------------------------------------
@@ -660,30 +698,54 @@ class Geocoder:
     def _street_candidates(self, sk: StreetKey, block: list[int]):
         """[(street id, street factor, notes)] in the block: exact core key first, fuzzy if none."""
         out = []
+        alts = [(sk.core, 1.0)]
+        if sk.route and sk.core.startswith("RTE "):
+            alts.append(("US " + sk.core, 0.97))  # "Route 7" may be US Route 7
+        elif sk.route and sk.core.startswith("US RTE "):
+            alts.append((sk.core[3:], 0.9))
         for cid in block:
-            for sid in self._town(cid).by_core.get(sk.core, ()):
-                out.append((sid, 1.0, ()))
+            town = self._town(cid)
+            for core, f in alts:
+                for sid in town.by_core.get(core, ()):
+                    out.append((sid, f, ()))
         if out or not block:
             if not block:
                 out = [(sid, 1.0, ()) for sid in self._global_core(sk.core)]
                 return out, "exact street key, no town or ZIP in the query"
             return out, "exact street key in the block"
         from rapidfuzz import process
-        from rapidfuzz.distance import Levenshtein
+        from rapidfuzz.distance import OSA
 
-        q = sk.core
-        max_edits = 1 if len(q) <= 4 else 2 if len(q) <= 12 else 3
-        qn = q.replace(" ", "")
-        for cid in block:
-            town = self._town(cid)
-            for core, dist, _i in process.extract(q, town.cores, scorer=Levenshtein.distance,
-                                                   score_cutoff=max_edits, limit=8):
-                # the same name with or without a space ("MC DONALD") is not a typo
-                if core.replace(" ", "") == qn:
-                    dist = 0.5
-                f = max(0.0, 0.93 - 0.1 * dist - (0.1 if len(q) <= 5 and dist >= 1 else 0.0))
-                for sid in town.by_core[core]:
-                    out.append((sid, f, (f"street name {dist:g} edit(s) away",)))
+        # as typed with directionals and suffix first ("W IHLL RD"), then name + suffix ("JOHNSON
+        # LOYOP" is one edit from "JOHNSON LOOP"), then the name alone (typo and a missing suffix)
+        tried = set()
+        for level in _FUZZY_LEVELS:
+            q = _fuzzy_level(sk, level)
+            if q in tried:
+                continue
+            tried.add(q)
+            qdigits = _DIGITS.findall(q)
+            n = len(q.replace(" ", ""))
+            max_edits = 1 if n <= 4 else 2 if n <= 12 else 3
+            qn = q.replace(" ", "")
+            seen = set()
+            for cid in block:
+                town = self._town(cid)
+                forms, cores = town.fuzzy[level]
+                for form, dist, i in process.extract(q, forms, scorer=OSA.distance,
+                                                     score_cutoff=max_edits, limit=8):
+                    if _DIGITS.findall(form) != qdigits:  # route 118 is not a typo of route 103
+                        continue
+                    if form.replace(" ", "") == qn:  # "MC DONALD" / "MCDONALD": not a typo
+                        dist = 0.3
+                    # evidence falls with the share of the name that had to change
+                    f = 0.95 * (1.0 - min(dist, n) / max(n, 1)) ** 1.5
+                    for sid in town.by_core[cores[i]]:
+                        if sid not in seen:
+                            seen.add(sid)
+                            out.append((sid, f, (f"street name {dist:g} edit(s) away",)))
+            if out:
+                break
         return out, "fuzzy street name in the block"
 
     def _score(self, a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how) -> Candidate:
@@ -693,7 +755,7 @@ class Geocoder:
         # suffix and directionals: same evidence whichever side of the name they were written on
         if sk.suffix != rk.suffix:
             if sk.suffix and rk.suffix:
-                sfac *= 0.88
+                sfac *= 0.85
                 notes.append("different street suffix")
             elif rk.suffix:
                 sfac *= 0.97
@@ -717,13 +779,13 @@ class Geocoder:
         elif ev > 0:
             tfac = ev if (not postcode or in_zip) else ev * 0.9
         elif in_zip:
-            tfac = 0.97 if not a.city else 0.88
+            tfac = 0.97 if not a.city else 0.68
             if a.city:
                 notes.append("town differs from the query")
         elif how.startswith("exact street key, no town"):
             tfac = 0.8
         else:
-            tfac = 0.55
+            tfac = 0.45
             notes.append("street found outside the named town/ZIP")
         # house number
         label_street = st.name
@@ -761,7 +823,7 @@ class Geocoder:
                 if st.nums[j] % 2 == num % 2:
                     hi = j
                     break
-            nfac = 0.75
+            nfac = 0.72
             if lo is None or hi is None:  # no same-side bracket: use the other side
                 lo = i - 1 if i > 0 else None
                 hi = i if i < len(st.nums) else None

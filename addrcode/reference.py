@@ -8,6 +8,8 @@ national file of 10^8 points is geocoded from disk with bounded caches):
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
 - `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat)`: one row per (town, street);
   `core`/`full` are the matching keys of `addrcode.geocode.street_key`.
+- `street_aliases(city_id, core, full, street_id)`: other keys of a street (the normalize stage's
+  reading when it differs from the key of the source text), so both query paths find it.
 - `points(id, street_id, number, num, unit, postcode, lon, lat, ref_id)`: the address points,
   clustered by (street_id, num) so a street's numbers are one contiguous range read.
 """
@@ -120,6 +122,8 @@ CREATE TABLE zips(postcode TEXT NOT NULL, city_id INTEGER NOT NULL, n INTEGER NO
                   PRIMARY KEY(postcode, city_id)) WITHOUT ROWID;
 CREATE TABLE streets(id INTEGER PRIMARY KEY, city_id INTEGER NOT NULL, name TEXT NOT NULL, core TEXT NOT NULL,
                      full TEXT NOT NULL, min_num INTEGER, max_num INTEGER, n INTEGER NOT NULL, lon REAL, lat REAL);
+CREATE TABLE street_aliases(city_id INTEGER NOT NULL, core TEXT NOT NULL, full TEXT NOT NULL,
+                            street_id INTEGER NOT NULL);
 CREATE TABLE points(id INTEGER PRIMARY KEY, street_id INTEGER NOT NULL, number TEXT NOT NULL, num INTEGER,
                     unit TEXT NOT NULL, postcode TEXT NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL,
                     ref_id TEXT NOT NULL);
@@ -127,6 +131,8 @@ CREATE TABLE points(id INTEGER PRIMARY KEY, street_id INTEGER NOT NULL, number T
 _INDEXES = """
 CREATE INDEX streets_city ON streets(city_id, core);
 CREATE INDEX streets_core ON streets(core);
+CREATE INDEX aliases_city ON street_aliases(city_id, core);
+CREATE INDEX aliases_core ON street_aliases(core);
 CREATE INDEX points_street ON points(street_id, num);
 """
 
@@ -152,7 +158,7 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
     rows read so far every 10,000 rows.
     """
     from addrcode.geocode import _normalize_fields as normalize_fields
-    from addrcode.geocode import city_keys, number_key, street_key
+    from addrcode.geocode import city_keys, number_key, street_key, street_key_text
 
     t0 = time.perf_counter()
     sources = [Path(s) for s in sources]
@@ -180,6 +186,7 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
         city_state: dict[int, str] = {}
         streets: dict[tuple[int, str], int] = {}
         street_rows: list[list] = []
+        alias_rows: list[tuple] = []
         norm_cache: dict[tuple[str, str, str], tuple] = {}
         batch: list[tuple] = []
         rows_read = kept = 0
@@ -207,13 +214,17 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
                     n = norm_cache.get(ck)
                     if n is None:
                         a = normalize_fields(number="", street=ck[0], unit="", city=ck[1], state=ck[2], postcode="")
-                        sk = street_key(a)
-                        name = " ".join(p for p in (a.predir, a.street, a.suffix, a.postdir) if p)
-                        n = (sk, name, a.city or ck[1].upper(), a.state or ck[2].upper())
+                        # the key of the source text is primary (OA street fields are clean); the
+                        # normalize stage's reading is kept as an alias when it differs
+                        sk = street_key_text(ck[0])
+                        ska = street_key(a)
+                        alias = ska if ska.core and ska.full != sk.full else None
+                        name = " ".join(ck[0].upper().split())
+                        n = (sk, name, (a.city or ck[1]).upper(), (a.state or ck[2]).upper(), alias)
                         if len(norm_cache) > 200_000:  # bounded: national files have millions of streets
                             norm_cache.clear()
                         norm_cache[ck] = n
-                    sk, name, city, state = n
+                    sk, name, city, state, alias = n
                     number, num = number_key(r["NUMBER"])
                     if not sk.core:
                         reason = "no street name after normalization"
@@ -233,6 +244,8 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
                 if sid is None:
                     sid = streets[skey] = len(street_rows) + 1
                     street_rows.append([sid, cid, name or sk.full, sk.core, sk.full])
+                    if alias is not None:
+                        alias_rows.append((cid, alias.core, alias.full, sid))
                 pid += 1
                 postcode = r.get("POSTCODE", "")[:5]
                 unit = r.get("UNIT", "").upper()
@@ -253,6 +266,7 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
         # (GROUP BY over the points), so memory stays flat whatever the size of the input
         db.execute("CREATE TEMP TABLE snames(id INTEGER PRIMARY KEY, city_id INTEGER, name TEXT, core TEXT, full TEXT)")
         db.executemany("INSERT INTO snames VALUES (?,?,?,?,?)", street_rows)
+        db.executemany("INSERT INTO street_aliases VALUES (?,?,?,?)", alias_rows)
         db.executescript("""
             CREATE TEMP TABLE raw AS SELECT * FROM points;
             DELETE FROM points;
