@@ -15,7 +15,7 @@ Only `us` exists today. Neither function ever raises on bad text: odd input give
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 from addrcode.records import Address
 
@@ -70,10 +70,16 @@ def _us_locale() -> Locale:
 register_locale(_us_locale())
 
 
-def _address(f: dict, warnings: Iterable[str]) -> Address:
-    values = {k: f[k] for k in _FIELDS if f.get(k)}
-    # keep order, drop repeats: the same warning twice says nothing more
-    return Address(**values, warnings=tuple(dict.fromkeys(warnings)))
+def _address(f: dict, warnings: list[str]) -> Address:
+    g = f.get
+    # positional, in Address field order (this runs once per row: keyword unpacking costs ~10 %)
+    return Address(
+        g("number", ""), g("predir", ""), g("street", ""), g("suffix", ""), g("postdir", ""),
+        g("unit_type", ""), g("unit_id", ""), g("po_box", ""), g("rural_route", ""), g("city", ""),
+        g("state", ""), g("postcode", ""), g("zip4", ""), g("leftover", ""),
+        # keep order, drop repeats: the same warning twice says nothing more
+        tuple(dict.fromkeys(warnings)) if len(warnings) > 1 else tuple(warnings),
+    )
 
 
 def normalize(text: str, locale: str = "us", *, cities: frozenset[str] | set[str] | None = None) -> Address:

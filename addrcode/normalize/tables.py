@@ -44,6 +44,7 @@ class USTables:
     directionals: dict  # "NORTH" / "N" / "NORTHEAST" -> "N" / "NE"
     states: dict  # "VERMONT" / "VT" -> "VT" (multi-word names space-joined)
     state_max_words: int
+    state_lengths: dict  # last word of a state name -> word counts of the names ending in it, longest first
     units: dict  # spelling -> (designator, needs_id, early)
 
 
@@ -89,6 +90,11 @@ def load_us_tables(folder: str | None = None) -> USTables:
         name = " ".join(row["state.input"].upper().replace(",", " ").split())
         states[name] = row["state.output"].upper()
         max_words = max(max_words, len(name.split()))
+    lengths: dict[str, set] = {}
+    for name in states:
+        words = name.split()
+        lengths.setdefault(words[-1], set()).add(len(words))
+    state_lengths = {w: tuple(sorted(ks, reverse=True)) for w, ks in lengths.items()}
     units: dict[str, tuple[str, bool, bool]] = {}
     for row in _read_csv(pub28 / "units.csv"):
         entry = (row["designator"], row["needs_id"] == "1", row["early"] == "1")
@@ -100,5 +106,6 @@ def load_us_tables(folder: str | None = None) -> USTables:
         directionals=directionals,
         states=states,
         state_max_words=max_words,
+        state_lengths=state_lengths,
         units=units,
     )

@@ -130,6 +130,7 @@ _ZIP9 = re.compile(r"(\d{5})-?(\d{4})$")
 _ROUTE_WORDS = frozenset("ROUTE RTE RT HWY HIGHWAY HIWAY HWAY".split())
 _NOT_ANCHOR_AFTER = frozenset("ROUTE RTE RT HWY HIGHWAY US I INTERSTATE IH SR SH CR STATE COUNTY BOX # NO NUMBER RR HC".split())
 _COUNTRY = frozenset(["USA", "US", "UNITED STATES", "UNITED STATES OF AMERICA", "AMERICA"])
+_COUNTRY_LAST = frozenset(["USA", "US", "STATES", "AMERICA"])
 _RECIPIENT_MARKERS = frozenset(["ATTN", "ATTENTION", "C/O", "CO", "CARE", "ATT", "TO"])
 # two-letter state codes that are also common address words: taken as the state only with evidence
 _AMBIGUOUS_STATES = frozenset("CT NE FL ME OR IN MT OK HI AS DE LA CO PR MS NO SO".split()) | frozenset(
@@ -208,7 +209,7 @@ def step_tail(p: Parse) -> None:
     t = p.tokens
     _pop_commas(t)
     # country
-    if len(t) >= 2:
+    if len(t) >= 2 and t[-1] in _COUNTRY_LAST:
         for k in (4, 2, 1):
             if len(t) > k and " ".join(t[-k:]) in _COUNTRY:
                 before = t[-k - 1]
@@ -239,7 +240,9 @@ def step_tail(p: Parse) -> None:
         _pop_commas(t)
     # state
     states = p.tables.states
-    for k in range(min(p.tables.state_max_words, len(t) - 1), 0, -1):
+    for k in p.tables.state_lengths.get(t[-1], ()) if t else ():
+        if k >= len(t):
+            continue
         name = t[-1] if k == 1 else " ".join(t[-k:])
         code = states.get(name)
         if code is None:
