@@ -1,6 +1,6 @@
 """The delivery code: a grid cell and a key epoch in, a short opaque code out, and back.
 
-Format (9 significant characters, printed ``PPP-EOOOO-C``, e.g. ``K7Q-3M9QX-T``)::
+Format (9 significant characters, printed ``PPP-EOOOO-C``, e.g. ``K7Q-3M9QX-V``)::
 
     PPP    routing prefix: the grid district id in [0, 32768), plain base32, 3 characters.
            Districts are 102.4 km squares (district = dx * 128 + dy), so a hub can pre-sort on

@@ -217,6 +217,53 @@ def test_check_char_makes_state_zero():
     assert sum(codes.is_valid_check(body + ch) for ch in ALPHABET) == 1
 
 
+def test_every_multiplier_gives_a_totally_antisymmetric_quasigroup():
+    """The claim in codes.py: x*y = a.x XOR y works for every a not in {0, 1} (and fails for 0, 1)."""
+    for a in range(32):
+        table = codes._damm_table(a)
+        quasigroup = all(len(set(row)) == 32 for row in table) and all(
+            len({table[x][y] for x in range(32)}) == 32 for y in range(32)
+        )
+        anti = all(
+            table[table[c][x]][y] != table[table[c][y]][x] for c in range(32) for x in range(32) for y in range(x)
+        )
+        assert quasigroup == (a != 0)
+        assert anti == (a != 1)
+
+
+# --------------------------------------------------------------------------- format stability
+
+
+GOLDEN_SECRET = bytes(range(32))
+
+
+@pytest.mark.parametrize(
+    "district,index,epoch_id,expected",
+    [
+        (0, 0, "0", "000-0GFN2-0"),
+        (1234, 567890, "0", "16J-0077H-S"),
+        (32767, CELLS_PER_DISTRICT - 1, "0", "ZZZ-0RSEQ-V"),
+        (1234, 567890, "3", "16J-3775V-N"),
+        (8245, 1000, "0", "81N-0P7EM-A"),
+    ],
+)
+def test_golden_codes_never_change(district, index, epoch_id, expected):
+    """Printed labels must stay valid: these codes, under a fixed key, are pinned for ever.
+
+    If this fails, the code format changed (tweak layout, numeral order, check character...):
+    every label already printed would stop resolving. Do not update the expected values."""
+    epoch = Epoch(id=epoch_id, created="", status="active", secret=GOLDEN_SECRET)
+    codes._encode_cached.cache_clear()
+    assert encode_cell(district, index, epoch).text() == expected
+    assert encode_cells([(district, index)], epoch)[0].text() == expected
+    assert decode_code(expected, make_keyring(epoch)) == (district, index, epoch_id)
+
+
+def test_golden_check_char():
+    assert check_char("K7Q3M9QX") == "V"
+    assert check_char("00000000") == "0"
+
+
 # --------------------------------------------------------------------------- parsing
 
 
