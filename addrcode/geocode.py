@@ -31,7 +31,8 @@ import re
 import sqlite3
 from bisect import bisect_left
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from addrcode.records import Address, Match
@@ -165,8 +166,12 @@ class StreetKey:
         return " ".join(p for p in (self.predir, self.core, self.suffix, self.postdir) if p)
 
 
+@lru_cache(maxsize=65536)
 def street_key_text(text: str) -> StreetKey:
-    """Matching keys of a street written as free text (`N Main Street`, `VT-12A`, `Rte 12 A`)."""
+    """Matching keys of a street written as free text (`N Main Street`, `VT-12A`, `Rte 12 A`).
+
+    Cached (bounded): batches repeat street names far more often than they repeat addresses.
+    """
     toks = _ordinals(_tokens(text))
     # "RTE 12 A" -> "RTE 12A": a lone letter after a route number belongs to it
     if len(toks) >= 2:
@@ -268,15 +273,16 @@ _CITY_WORDS = {"ST": "SAINT", "STE": "SAINTE", "MT": "MOUNT", "FT": "FORT", "N":
 _CITY_TAIL = {"CITY", "TOWN", "VILLAGE", "TWP", "TOWNSHIP"}
 
 
-def city_keys(name: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def city_keys(name: str) -> tuple[str, ...]:
     """Keys under which a town is found: canonical words, plus the form without `CITY`/`TOWN`."""
     toks = [_CITY_WORDS.get(t, t) for t in _tokens(name)]
     if not toks:
-        return []
+        return ()
     keys = [" ".join(toks)]
     if len(toks) >= 2 and toks[-1] in _CITY_TAIL:
         keys.append(" ".join(toks[:-1]))
-    return keys
+    return tuple(keys)
 
 
 def city_key(name: str) -> str:
@@ -303,6 +309,8 @@ _UNIT_WORDS = {"APT", "APARTMENT", "UNIT", "STE", "SUITE", "LOT", "FL", "FLOOR",
                "TRLR", "TRAILER", "SPC", "SPACE", "DEPT", "OFC", "OFFICE", "#", "NO"}
 _STATE_WORDS = {"VT", "VERMONT"}
 _HOUSE_NUM = re.compile(r"^(\d+[A-Z]?|[A-Z]\d+|\d+-\d+)$")
+_FRACTION = re.compile(r"^\d/\d$")
+_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 _TEXT_TOK = re.compile(r"#|[0-9A-Za-z/'.-]+|,")
 
 
@@ -318,7 +326,7 @@ def guided_parse(text: str, known_city) -> Address:
     postcode = ""
     while toks and toks[-1] in (",",):
         toks.pop()
-    if toks and re.match(r"^\d{5}(-\d{4})?$", toks[-1]):
+    if toks and _ZIP.match(toks[-1]):
         postcode = toks.pop()[:5]
     while toks and toks[-1] in (",",) or (toks and toks[-1] in _STATE_WORDS):
         toks.pop()
@@ -346,7 +354,7 @@ def guided_parse(text: str, known_city) -> Address:
         if _HOUSE_NUM.match(w) and i + 1 < len(words) and words[i + 1] != "," and not (
                 i > 0 and words[i - 1] in _UNIT_WORDS):
             number, start = w, i + 1
-            if start < len(words) and re.match(r"^\d/\d$", words[start]):
+            if start < len(words) and _FRACTION.match(words[start]):
                 number += " " + words[start]
                 start += 1
             break
@@ -473,6 +481,7 @@ class _Street:
     nums: list  # sorted integer parts
     rows: list  # (number, num, lon, lat, ref_id, postcode, unit) sorted by num
     by_number: dict  # canonical number -> [row index]
+    key: StreetKey
 
 
 @dataclass
@@ -544,7 +553,8 @@ class Geocoder:
         by_number: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
             by_number.setdefault(r[0], []).append(i)
-        return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, by_number)
+        return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, by_number,
+                       street_key_text(full))
 
     def _street(self, sid: int) -> _Street:
         return self._streets.get_or(sid, self._load_street)
@@ -671,8 +681,7 @@ class Geocoder:
                         distance_m(best.lon, best.lat, other.lon, other.lat) > 100:
                     reason = f"ambiguous: {1 + sum(1 for o in cands[1:] if o.score >= best.score - 0.06)} " \
                              "candidates far apart score alike"
-                    best = Candidate(**{**asdict(best), "score": best.score * 0.6,
-                                        "notes": best.notes + ("ambiguous",)})
+                    best = replace(best, score=best.score * 0.6, notes=best.notes + ("ambiguous",))
                     break
             if not reason and best.notes:
                 reason = "; ".join(n for n in best.notes if not n.startswith("_"))
@@ -751,7 +760,7 @@ class Geocoder:
     def _score(self, a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how) -> Candidate:
         st = self._street(sid)
         notes = list(snotes)
-        rk = street_key_text(st.full)
+        rk = st.key
         # suffix and directionals: same evidence whichever side of the name they were written on
         if sk.suffix != rk.suffix:
             if sk.suffix and rk.suffix:

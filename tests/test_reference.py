@@ -1,0 +1,121 @@
+"""Reference building, opening and metadata, on real files."""
+
+import csv
+import gzip
+import os
+import shutil
+import sqlite3
+import stat
+
+import pytest
+
+from addrcode.errors import DataError
+from addrcode.reference import (FORMAT_VERSION, build_reference, default_reference, open_reference, read_oa,
+                                reference_info)
+
+
+def test_build_counts_and_rejects(tmp_path, small_oa):
+    rej = tmp_path / "rejects.csv"
+    rep = build_reference([small_oa], tmp_path / "r.sqlite", rejects=rej)
+    assert rep.rows_read == 481
+    assert rep.rows_rejected == 4 and rep.rows_kept == 477
+    assert rep.reject_reasons == {"bad lon/lat": 1, "lon/lat out of range": 1, "no house number": 1, "no street": 1}
+    rows = list(csv.DictReader(open(rej)))
+    assert [r["reason"] for r in rows] == ["bad lon/lat", "lon/lat out of range", "no house number", "no street"]
+    assert rows[0]["source"] == "oa_small.csv" and rows[0]["line"] == "479"
+    assert rep.cities == 2 and rep.postcodes == 1
+
+
+def test_info_records_sources_and_counts(small_reference, small_oa):
+    info = reference_info(small_reference)
+    assert info["format_version"] == FORMAT_VERSION
+    assert info["sources"][0]["name"] == "oa_small.csv"
+    assert len(info["sources"][0]["sha256"]) == 64 and info["sources"][0]["rows"] == 481
+    assert info["counts"]["points"] == 477 and info["counts"]["cities"] == 2
+    assert info["locale"] == "us" and info["built_at"].endswith("Z")
+
+
+def test_gzip_and_several_sources(tmp_path, small_oa):
+    gz = tmp_path / "a.csv.gz"
+    with open(small_oa, "rb") as f, gzip.open(gz, "wb") as g:
+        shutil.copyfileobj(f, g)
+    rep = build_reference([gz, small_oa], tmp_path / "r.sqlite")
+    assert rep.rows_kept == 2 * 477
+    assert len(reference_info(tmp_path / "r.sqlite")["sources"]) == 2
+
+
+def test_missing_column_names_the_file(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("lon,lat,street\n1,2,MAIN ST\n")
+    with pytest.raises(DataError, match="bad.csv.*NUMBER"):
+        build_reference([p], tmp_path / "r.sqlite")
+    assert not (tmp_path / "r.sqlite").exists()
+    assert list(tmp_path.glob("*.tmp")) == []  # no temp file left behind
+
+
+def test_header_case_insensitive_extra_columns_ignored(small_oa):
+    line, row = next(read_oa(small_oa))
+    assert line == 2 and set(row) >= {"LON", "LAT", "NUMBER", "STREET", "CITY", "POSTCODE", "ID"}
+    assert "EXTRA" not in row
+
+
+def test_open_rejects_non_sqlite_and_foreign_sqlite(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(DataError, match="not an addrcode reference"):
+        open_reference(junk)
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE t(x)")
+    db.commit()
+    db.close()
+    with pytest.raises(DataError, match="not an addrcode reference"):
+        open_reference(other)
+    with pytest.raises(DataError, match="not found"):
+        open_reference(tmp_path / "missing.sqlite")
+
+
+def test_open_rejects_other_format_version(tmp_path, small_reference):
+    p = tmp_path / "v.sqlite"
+    shutil.copy(small_reference, p)
+    db = sqlite3.connect(p)
+    db.execute(f"PRAGMA user_version={FORMAT_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(DataError, match="format version"):
+        open_reference(p)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_opens_from_read_only_directory(tmp_path, small_reference):
+    d = tmp_path / "ro"
+    d.mkdir()
+    shutil.copy(small_reference, d / "r.sqlite")
+    d.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        db = open_reference(d / "r.sqlite")
+        assert db.execute("SELECT COUNT(*) FROM points").fetchone()[0] == 477
+        db.close()
+    finally:
+        d.chmod(stat.S_IRWXU)
+
+
+def test_opened_read_only(small_reference):
+    db = open_reference(small_reference)
+    with pytest.raises(sqlite3.OperationalError):
+        db.execute("DELETE FROM points")
+    db.close()
+
+
+def test_default_reference_built_once(tmp_path, small_oa):
+    msgs = []
+    p1 = default_reference(tmp_path, notify=msgs.append, source=small_oa)
+    assert p1.is_file() and len(msgs) == 1 and f"v{FORMAT_VERSION}" in p1.name
+    p2 = default_reference(tmp_path, notify=msgs.append, source=small_oa)
+    assert p2 == p1 and len(msgs) == 1
+
+
+def test_whole_vermont_builds(vt_reference):
+    info = reference_info(vt_reference)
+    assert info["counts"]["points"] == 248105
+    assert info["counts"]["cities"] == 245 and info["counts"]["postcodes"] == 255
