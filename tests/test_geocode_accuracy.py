@@ -1,0 +1,73 @@
+"""Accuracy thresholds of issue 4, per query kind, on the embedded Vermont data.
+
+The query set is generated from real points (scripts/make_geocode_queries.py, fixed seed);
+docs/ACCURACY.md is the full report on a larger set.
+"""
+
+import importlib.util
+import statistics
+
+import pytest
+
+from conftest import ROOT
+
+PER_KIND = 200
+
+
+def _mq():
+    spec = importlib.util.spec_from_file_location("make_geocode_queries", ROOT / "scripts" / "make_geocode_queries.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def stats(vt_reference):
+    from addrcode.geocode import Geocoder
+
+    mq = _mq()
+    rows = mq.load_rows(mq.DEFAULT_SOURCE)
+    queries = mq.make_queries(rows, PER_KIND, seed=7)
+    with Geocoder(vt_reference) as g:
+        return mq.evaluate(g, queries)
+
+
+@pytest.mark.parametrize("kind", ["clean", "title", "lower", "unit"])
+def test_easy_kinds_99(stats, kind):
+    assert stats[kind]["within50"] >= 0.99, stats[kind]["examples"]
+
+
+@pytest.mark.parametrize("kind", ["typo", "alias", "missing_zip", "missing_city", "wrong_zip",
+                                  "leading_name", "dir_ordinal"])
+def test_harder_kinds_97(stats, kind):
+    assert stats[kind]["within50"] >= 0.97, stats[kind]["examples"]
+
+
+def test_nonexistent_not_confident(stats):
+    assert stats["nonexistent"]["false_confident"] <= 0.01, stats["nonexistent"]["examples"]
+
+
+def test_calibration_score_09_within_50m(stats):
+    hi = sum(s["hi"] for s in stats.values())
+    ok = sum(s["hi_ok"] for s in stats.values())
+    assert hi > 1000 and ok / hi >= 0.98
+
+
+def test_interpolation_median_under_100m(tmp_path):
+    """A reference with 5 % of points withheld (a dozen towns, to stay quick); geocode those points."""
+    from addrcode.geocode import Geocoder
+    from addrcode.reference import build_reference
+
+    mq = _mq()
+    rows = mq.load_rows(mq.DEFAULT_SOURCE)
+    towns = sorted({r["CITY"] for r in rows})[::20]
+    rows = [r for r in rows if r["CITY"] in towns]
+    kept, held = mq.withhold(rows, 0.05, seed=3)
+    src = tmp_path / "kept.csv.gz"
+    mq.write_oa(kept, src)
+    build_reference([src], tmp_path / "r.sqlite")
+    with Geocoder(tmp_path / "r.sqlite") as g:
+        st = mq.evaluate(g, mq.interpolation_queries(held, 300, seed=3))["interpolation"]
+    assert st["n"] >= 200
+    assert st["median"] < 100
+    assert st["precision"].get("interpolated", 0) >= 0.6 * st["n"]
