@@ -154,6 +154,7 @@ _CITY_HEAD_WORDS = frozenset(
     "NORTH SOUTH EAST WEST N S E W NO SO NEW SAINT ST MOUNT MT FORT FT PORT LAKE GRAND ISLE FAIR HYDE "
     "BELLOWS SAXTONS WHITE RIVER ESSEX BARRE NEWPORT RUTLAND".split()
 )
+_STANDALONE_UNIT_ABBR = frozenset("REAR FRNT UPPR LOWR BSMT LBBY PH".split())
 _EXT = frozenset(["EXT", "EXTENSION", "EXTN", "EXTD"])
 
 
@@ -494,6 +495,7 @@ def _city_known(p: Parse, toks: list[str]) -> bool:
 
 
 def _find_street_end(p: Parse, s: int, e: int):
+    """Index where the street stops in t[s:e] (e = next comma or end), or None when no rule applies."""
     t = p.tokens
     tb = p.tables
     # 1. a unit designator inside the street ends it ("12 Main St Apt 3 Burlington")
@@ -505,20 +507,45 @@ def _find_street_end(p: Parse, s: int, e: int):
                 return k
     if e < len(t):
         # a comma closes the street ("96 High Manor Parks, Waltham", "VT ROUTE 7B CENTRAL,") unless a
-        # unit follows the street type inside the segment ("Boulder Lane Lot 37,")
-        for k in range(s + 1, e):
-            if t[k] in tb.strong_suffixes:
-                end = _after_suffix(t, k + 1, e, tb)
-                if end < e and _unit_at(t, end, e, tb, True):
-                    return end
-                break
-        return e
+        # unit follows the street type inside the segment ("Boulder Lane Lot 37,", "VT ROUTE 12A REAR,")
+        end = _typed_street_end(t, s, e, tb)
+        if end is not None and end < e and _unit_at(t, end, e, tb, True):
+            return end
+        return _trailing_unit(t, s, e, tb)
     # 2. the reference's own town names (when the caller passes them)
     if p.cities:
         for k in range(max(s + 1, e - 5), e):
             if canonical_city(t[k:e]) in p.cities:
                 return k
-    # 3. highways: "VT ROUTE 100", "US 7", "I-89" end at their number
+    end = _typed_street_end(t, s, e, tb)
+    if end is not None:
+        return end
+    # 3. a unit written last ("MAIN REAR", "MAIN LOT 7": canonical lines of "Main, Rear", "Main, Lot 7")
+    end = _trailing_unit(t, s, e, tb)
+    if end < e:
+        return end
+    # 4. only weak suffixes (HILL, PARK, VIEW): the first one, unless it is the last word
+    for k in range(s + 1, e - 1):
+        if t[k] in tb.suffixes:
+            return _after_suffix(t, k + 1, e, tb)
+    if s < e and t[e - 1] in tb.suffixes:
+        return e
+    return None
+
+
+def _trailing_unit(t: list[str], s: int, e: int, tb: USTables) -> int:
+    """Start of a unit that ends the segment (`LOT 7`, `REAR`), else e."""
+    for k in (e - 2, e - 1):
+        if k > s:
+            u = _unit_at(t, k, e, tb, True)
+            if u and u[2] == e and (u[1] or t[k] in _STANDALONE_UNIT_ABBR):
+                return k
+    return e
+
+
+def _typed_street_end(t: list[str], s: int, e: int, tb: USTables):
+    """End of a street marked by a highway number or a strong suffix (`ST`, `ROAD`), or None."""
+    # highways: "VT ROUTE 100", "US 7", "I-89" end at their number
     for k in range(s, min(s + 3, e)):
         h = None
         if t[k] in _HIGHWAY_START:
@@ -526,27 +553,18 @@ def _find_street_end(p: Parse, s: int, e: int):
         if h is None and t[k] in tb.states:
             h = _state_highway(t, k, e, tb.states)
         if h:
-            if h:
-                end = h[0]
-                if any(x in tb.strong_suffixes for x in t[end : min(end + 3, e)]):
-                    break  # "I91 ACCESS RD": the suffix ends it
-                return _after_suffix(t, end, e, tb)
-    # 4. a strong suffix, else a weak one, after at least one name word
-    weak = -1
+            end = h[0]
+            if any(x in tb.strong_suffixes for x in t[end : min(end + 3, e)]):
+                break  # "I91 ACCESS RD": the suffix ends it
+            return _after_suffix(t, end, e, tb)
+    # a strong suffix after at least one name word
     for k in range(s + 1, e):
-        tok = t[k]
-        if tok in tb.strong_suffixes:
+        if t[k] in tb.strong_suffixes:
             # "DEER RUN LN", "OLD TURNPIKE RD": a second street type right after belongs to the street
             # (but not "ST": "MAIN ST ST ALBANS" is Saint Albans)
             while k + 1 < e and t[k + 1] in tb.strong_suffixes and t[k + 1] not in ("ST", "MT", "FT"):
                 k += 1
             return _after_suffix(t, k + 1, e, tb)
-        if weak < 0 and tok in tb.suffixes and k + 1 < e:
-            weak = k
-    if weak >= 0 and e == len(t):  # before a comma, the whole segment is the street
-        return _after_suffix(t, weak + 1, e, tb)
-    if s < e and t[e - 1] in tb.suffixes:
-        return e
     return None
 
 
