@@ -1,21 +1,33 @@
 """Run a job over a stream of input records: one output record per input record, in order.
 
 A *job* (see `addrcode.jobs`) turns one query into an ordered dict of fields with at least
-`status` and `reason`. This module owns the guarantees around it: a record that fails gets
-`status=error` and never stops the batch, unusable input rows become rejects with their line
-number, and a `Summary` counts what happened (rows in = ok + rejected + error, always).
+`status` and `reason`. This module owns the guarantees around it:
+
+- a record that fails gets `status=error` and never stops the batch; unusable input rows become
+  rejects with their line number; rows in = ok + rejected + error, always (`Summary`);
+- records are processed in chunks, in worker processes with `jobs > 1` (each worker builds its
+  job -- reference, zones, keyring -- once), with at most `2 * jobs` chunks in flight, so memory
+  stays flat however long the input is, and output stays in input order;
+- output files are written under a `.partial` name with a journal updated after every completed
+  chunk; a run killed halfway continues with `resume=True` from the last completed chunk, and the
+  final file appears (renamed) only when the whole input is done.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from addrcode.io import InputRecord
+from addrcode.errors import DataError, UsageError
+from addrcode.io import InputRecord, RecordWriter
 
-Query = "str | dict[str, str]"
+DEFAULT_CHUNK_SIZE = 2000
 
 
 @dataclass
@@ -27,6 +39,7 @@ class Summary:
     rejected: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)
+    resumed_rows: int = 0  # rows done by an earlier, interrupted run (not timed here)
 
     def add(self, record: dict) -> None:
         self.rows += 1
@@ -46,25 +59,40 @@ class Summary:
     def n_errors(self) -> int:
         return sum(self.errors.values())
 
+    def rows_per_second(self) -> float:
+        return (self.rows - self.resumed_rows) / max(time.perf_counter() - self.started, 1e-9)
+
     def text(self) -> str:
-        seconds = max(time.perf_counter() - self.started, 1e-9)
         parts = [f"{self.rows} rows", f"{self.ok} ok", f"{self.n_rejected} rejected", f"{self.n_errors} errors",
-                 f"{self.rows / seconds:,.0f} rows/s"]
-        lines = [", ".join(parts)]
+                 f"{self.rows_per_second():,.0f} rows/s"]
+        lines = [", ".join(parts) + (f" (resumed after {self.resumed_rows} rows)" if self.resumed_rows else "")]
         for title, counter in (("rejected", self.rejected), ("errors", self.errors)):
             for reason, n in counter.most_common(10):
                 lines.append(f"  {title}: {n} × {reason}")
         return "\n".join(lines)
 
+    def to_state(self) -> dict:
+        return {"rows": self.rows, "ok": self.ok, "rejected": dict(self.rejected), "errors": dict(self.errors)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Summary":
+        return cls(rows=state["rows"], ok=state["ok"], rejected=Counter(state["rejected"]),
+                   errors=Counter(state["errors"]), resumed_rows=state["rows"])
+
 
 def _reason_kind(reason: str) -> str:
-    """Group reasons for the summary: drop line numbers and details after a colon."""
+    """Group reasons for the summary: drop line numbers, scores and details in parentheses."""
     if reason.startswith("line "):
         reason = reason.split(": ", 1)[-1]
+    if reason.startswith("score "):
+        return "score below --min-score"
     return reason.split(" (", 1)[0][:80] or "unknown"
 
 
-def query_of(record: InputRecord, column: str | None, components: dict[str, str] | None) -> "Query":
+# --------------------------------------------------------------------------- one record
+
+
+def query_of(record: InputRecord, column: str | None, components: dict[str, str] | None):
     """What the job processes for one input record: a text, or a dict of address components."""
     if components:
         return {part: record.fields.get(col, "") for part, col in components.items()}
@@ -73,23 +101,294 @@ def query_of(record: InputRecord, column: str | None, components: dict[str, str]
     return record.text
 
 
-def run(records: Iterable[InputRecord], job: Callable[["Query"], dict], *,
-        column: str | None = None, components: dict[str, str] | None = None) -> Iterator[tuple[InputRecord, dict]]:
-    """Apply `job` to every record, in order, yielding (input record, result fields).
+def apply(job: Callable, query, error: str = "", warnings: Iterable[str] = ()) -> dict:
+    """Run `job` on one query; never raises.
 
-    Never raises for a bad record: unusable rows become `rejected`, exceptions inside the job
-    become `error` with the exception's class as the reason (never its text, which might
-    contain the address).
+    An unusable input row (`error`) becomes `rejected`; an exception inside the job becomes
+    `error` with the exception's class as the reason (never its text, which might hold the address).
     """
+    if error:
+        result = {"status": "rejected", "reason": error}
+    else:
+        try:
+            result = job(query)
+        except Exception as exc:  # a bad row must never stop the batch
+            result = {"status": "error", "reason": f"internal error ({type(exc).__name__})"}
+    if warnings:
+        result["warnings"] = list(result.get("warnings") or []) + list(warnings)
+    return result
+
+
+def run(records: Iterable[InputRecord], job: Callable, *, column: str | None = None,
+        components: dict[str, str] | None = None) -> Iterator[tuple[InputRecord, dict]]:
+    """Apply `job` to every record in this process, in order, yielding (input record, result)."""
     for record in records:
-        if record.error:
-            result = {"status": "rejected", "reason": record.error}
+        yield record, apply(job, query_of(record, column, components), record.error, record.warnings)
+
+
+# --------------------------------------------------------------------------- chunks and workers
+
+
+def chunked(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
+    chunk: list[InputRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_WORKER_JOB = None
+
+
+def _init_worker(make_job: Callable, args: tuple) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = make_job(*args)
+
+
+def _work(payload: list[tuple]) -> list[dict]:
+    return [apply(_WORKER_JOB, query, error, warnings) for query, error, warnings in payload]
+
+
+def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int = 1,
+               make_job: Callable | None = None, make_job_args: tuple = (), column: str | None = None,
+               components: dict[str, str] | None = None) -> Iterator[list[tuple[InputRecord, dict]]]:
+    """Process chunks in order, yielding each chunk's (record, result) pairs.
+
+    With `jobs > 1` and more than one chunk of input, chunks go to `jobs` worker processes, each
+    building its own job with `make_job(*make_job_args)` (picklable); at most `2 * jobs` chunks
+    are in flight. Otherwise `job` runs here.
+    """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None) if jobs > 1 and make_job is not None else None
+    if second is None:  # one chunk of input, or one job: no worker start-up cost
+        yield list(run(first, job, column=column, components=components))
+        for chunk in chunks:
+            yield list(run(chunk, job, column=column, components=components))
+        return
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    def payload(chunk):
+        return [(query_of(r, column, components), r.error, r.warnings) for r in chunk]
+
+    context = multiprocessing.get_context("spawn")  # no SQLite handle or lock crosses a fork
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(make_job, make_job_args)) as pool:
+        pending: deque = deque()
+        for chunk in _prepend([first, second], chunks):
+            pending.append((chunk, pool.submit(_work, payload(chunk))))
+            if len(pending) >= 2 * jobs:
+                chunk_done, future = pending.popleft()
+                yield list(zip(chunk_done, future.result()))
+        while pending:
+            chunk_done, future = pending.popleft()
+            yield list(zip(chunk_done, future.result()))
+
+
+def _prepend(items: list, rest: Iterator) -> Iterator:
+    yield from items
+    yield from rest
+
+
+# --------------------------------------------------------------------------- resumable output
+
+
+@dataclass
+class OutputTarget:
+    """One output file of a run: its final path, its `.partial` file and a text stream on it."""
+
+    path: Path
+
+    @property
+    def partial(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.partial")
+
+    def open(self, resume_bytes: int | None):
+        directory = self.path.parent
+        if not directory.is_dir():
+            raise UsageError(f"{self.path}: the output directory {directory} does not exist")
+        if resume_bytes is None:
+            raw = open(self.partial, "wb")
         else:
-            try:
-                result = job(query_of(record, column, components))
-            except Exception as exc:  # a bad row must never stop the batch
-                result = {"status": "error", "reason": f"internal error ({type(exc).__name__})"}
-        if record.warnings:
-            result.setdefault("warnings", [])
-            result["warnings"] = list(result["warnings"]) + record.warnings
-        yield record, result
+            raw = open(self.partial, "r+b")
+            raw.truncate(resume_bytes)  # drop whatever a killed run wrote after its last checkpoint
+            raw.seek(resume_bytes)
+        import io
+
+        self.stream = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=False)
+        return self.stream
+
+    def checkpoint(self) -> int:
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        return os.fstat(self.stream.fileno()).st_size
+
+    def commit(self) -> None:
+        self.checkpoint()
+        self.stream.close()
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        try:
+            self.stream.close()
+        except (OSError, AttributeError, ValueError):
+            pass
+        try:
+            os.unlink(self.partial)
+        except OSError:
+            pass
+
+
+class Journal:
+    """The checkpoint of a run writing to files: how many input records are done, and where.
+
+    Written atomically after each completed chunk, next to the output (`.NAME.journal`).
+    """
+
+    def __init__(self, output: Path, identity: dict):
+        self.path = output.with_name(f".{output.name}.journal")
+        self.identity = identity
+
+    def load(self) -> dict | None:
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return state if state.get("identity") == self.identity else {"mismatch": True}
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def save(self, state: dict) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"identity": self.identity, **state}))
+        os.replace(tmp, self.path)
+
+    def remove(self) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def input_identity(input_path: str, options: dict) -> dict:
+    """What must not change between a run and its resumption: the input file and the options."""
+    st = os.stat(input_path)
+    digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return {"input": os.path.abspath(input_path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "options": digest}
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+@dataclass
+class RunPlan:
+    """Everything `execute` needs besides the records: output shapes and where they go."""
+
+    fmt: str
+    columns: list[str]
+    text: Callable[[dict], str]
+    to_output: Callable[[InputRecord, dict], dict]
+    delimiter: str = ","
+    flush_each: bool = False
+    output: str | None = None  # None or "-" = stdout
+    rejects: str | None = None
+    identity: dict | None = None  # input identity for a resumable run (file in, file out)
+    resume: bool = False
+
+
+def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, jobs: int = 1,
+            chunk_size: int = DEFAULT_CHUNK_SIZE, make_job: Callable | None = None, make_job_args: tuple = (),
+            column: str | None = None, components: dict[str, str] | None = None,
+            notify: Callable[[str], None] | None = None, stdout=None) -> Summary:
+    """Run `job` over `records` and write the outputs described by `plan`. Returns the summary."""
+    import sys
+
+    stdout = stdout or sys.stdout
+    to_file = plan.output not in (None, "-")
+    target = OutputTarget(Path(plan.output)) if to_file else None
+    rej_target = OutputTarget(Path(plan.rejects)) if plan.rejects else None
+    journal = Journal(target.path, plan.identity) if to_file and plan.identity else None
+
+    state = None
+    if plan.resume:
+        if journal is None:
+            raise UsageError("--resume needs an input file (-i FILE) and an output file (-o FILE)")
+        state = journal.load()
+        if state is None or not target.partial.exists():
+            raise UsageError(f"{target.path}: nothing to resume (no unfinished run); run without --resume")
+        if state.get("mismatch"):
+            raise UsageError(f"{target.path}: the unfinished run used another input file or other options; "
+                             "run without --resume to start over")
+    elif journal is not None and journal.exists():
+        if notify:
+            notify(f"note: discarding an unfinished earlier run of {target.path} (use --resume to continue it)")
+        journal.remove()
+
+    done_records = state["records"] if state else 0
+    summary = Summary.from_state(state["summary"]) if state else Summary()
+    out = target.open(state["output_bytes"] if state else None) if target else stdout
+    rej = rej_target.open(state["rejects_bytes"] if state else None) if rej_target else None
+    try:
+        writer = RecordWriter(out, plan.fmt, plan.columns, plan.text, flush_each=plan.flush_each,
+                              delimiter=plan.delimiter, resume_count=state["written"] if state else None)
+        rej_writer = None
+        if rej is not None:
+            rej_fmt = "csv" if plan.fmt == "text" else plan.fmt
+            rej_writer = RecordWriter(rej, rej_fmt, plan.columns, plan.text, delimiter=plan.delimiter,
+                                      resume_count=state["rejects_written"] if state else None)
+        records = iter(records)
+        for _ in range(done_records):  # re-read, through the same parser, what is already written
+            next(records, None)
+        size = 1 if plan.flush_each else chunk_size
+        for pairs in map_chunks(chunked(records, size), job, jobs=1 if plan.flush_each else jobs,
+                                make_job=make_job, make_job_args=make_job_args, column=column,
+                                components=components):
+            for record, result in pairs:
+                summary.add(result)
+                w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
+                w.write(plan.to_output(record, result))
+            done_records += len(pairs)
+            if journal is not None:
+                journal.save({"records": done_records, "output_bytes": target.checkpoint(),
+                              "rejects_bytes": rej_target.checkpoint() if rej_target else 0,
+                              "written": writer.count, "rejects_written": rej_writer.count if rej_writer else 0,
+                              "summary": summary.to_state()})
+        writer.close()
+        if rej_writer is not None:
+            rej_writer.close()
+        if target:
+            target.commit()
+        if rej_target:
+            rej_target.commit()
+        if journal is not None:
+            journal.remove()
+    except KeyboardInterrupt:
+        if journal is not None and journal.exists() and notify:
+            notify(f"interrupted: {done_records} rows done; run the same command with --resume to continue")
+        raise
+    except OSError as err:
+        _discard(target, rej_target, journal)
+        name = plan.output if to_file else "stdout"
+        if isinstance(err, BrokenPipeError):
+            raise
+        raise DataError(f"{name}: cannot write the output ({err.strerror or err}); nothing was kept") from None
+    except BaseException:
+        _discard(target, rej_target, journal)
+        raise
+    return summary
+
+
+def _discard(target, rej_target, journal) -> None:
+    for t in (target, rej_target):
+        if t is not None:
+            t.discard()
+    if journal is not None:
+        journal.remove()

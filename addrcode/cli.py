@@ -97,10 +97,25 @@ def _delimiter(value: str) -> str:
 # --------------------------------------------------------------------------- the batch frame
 
 
-def run_batch(job, *, texts, input_path, column, street_col, city_col, state_col, postcode_col,
-              delimiter, encoding, output, fmt, rejects, quiet, flush_each=None) -> None:
-    """Read input records, run `job` on each, write one output record per input record, exit."""
+def batch_options(f):
+    for decorator in reversed([
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Worker processes [default: all cores]. Output order is kept."),
+        click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
+                     help="Records per chunk (the unit of work for workers and of --resume)."),
+        click.option("--resume", is_flag=True,
+                     help="Continue an interrupted run from its last completed chunk (same -i, -o and options)."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def run_batch(command, config, options=None, *, texts, input_path, column, street_col, city_col, state_col,
+              postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
+              resume=False, flush_each=None) -> None:
+    """Read input records, run the command's job on each, write one output record per input record, exit."""
     from addrcode import batch, io
+    from addrcode.jobs import make_job, prepare_config
 
     delimiter = _delimiter(delimiter)
     components = {k: v for k, v in (("street", street_col), ("city", city_col), ("state", state_col),
@@ -112,7 +127,8 @@ def run_batch(job, *, texts, input_path, column, street_col, city_col, state_col
     if column and components:
         raise UsageError("use either --column or --street/--city/--state/--postcode, not both")
 
-    stream = None
+    config = prepare_config(command, config, _notify)
+    job = make_job(command, config, options, notify=_notify)
     progress = None
     if input_path:
         stream = io.open_input(input_path)
@@ -120,44 +136,41 @@ def run_batch(job, *, texts, input_path, column, street_col, city_col, state_col
         header, records = io.read_csv(stream, name=name, delimiter=delimiter, encoding=encoding,
                                       progress=lambda n: progress and progress.update_to(n))
         column, components = _choose_columns(header, column, components, name)
-        out_columns = header + ["addrcode_" + f for f in job.fields]
+        columns = header + ["addrcode_" + f for f in job.fields]
         fmt = fmt or "csv"
     else:
         header = None
         if texts:
             records = (io.InputRecord(line=0, text=t) for t in texts)
         else:
-            stream = sys.stdin.buffer
-            records = io.read_lines(stream, encoding=encoding)
-        out_columns = ["input"] + job.fields
+            records = io.read_lines(sys.stdin.buffer, encoding=encoding)
+        columns = ["input"] + job.fields
         fmt = fmt or "text"
-
-    if not quiet and input_path not in (None, "-") and sys.stderr.isatty():
-        progress = _Progress(os.path.getsize(input_path))
-    if flush_each is None:  # answer each line at once when fed interactively or through a pipe
+    if flush_each is None:  # answer each line at once when fed through a pipe or by hand
         flush_each = not input_path and not texts and output == "-"
 
-    summary = batch.Summary()
-
-    def as_output(record, result) -> dict:
+    def to_output(record, result) -> dict:
         if header is not None:
             out = dict(record.fields)
             out.update({"addrcode_" + k: v for k, v in result.items()})
             return out
         return {"input": record.text, **result}
 
-    with io.AtomicOutput(output) as out, io.AtomicOutput(rejects) if rejects else _nullcontext() as rej:
-        text_fn = job.text if header is None else (lambda r: _csv_text(job, r))
-        writer = io.RecordWriter(out, fmt, out_columns, text_fn, flush_each=flush_each, delimiter=delimiter
-                                 if fmt == "csv" and header is not None else ",")
-        rej_writer = io.RecordWriter(rej, "csv" if fmt == "text" else fmt, out_columns, text_fn) if rej else None
-        for record, result in batch.run(records, job, column=column, components=components or None):
-            summary.add(result)
-            target = rej_writer if rej_writer and result.get("status") != "ok" else writer
-            target.write(as_output(record, result))
-        writer.close()
-        if rej_writer:
-            rej_writer.close()
+    identity = None
+    if input_path not in (None, "-") and output != "-":
+        identity = batch.input_identity(input_path, {
+            "command": command, "config": repr(config), "options": repr(sorted((options or {}).items())),
+            "column": column, "components": components, "fmt": fmt, "delimiter": delimiter, "rejects": rejects,
+            "chunk_size": chunk_size})
+    plan = batch.RunPlan(fmt=fmt, columns=columns,
+                         text=job.text if header is None else (lambda r: _csv_text(job, r)), to_output=to_output,
+                         delimiter=delimiter if fmt == "csv" and header is not None else ",",
+                         flush_each=flush_each, output=output, rejects=rejects, identity=identity, resume=resume)
+    if not quiet and input_path not in (None, "-") and sys.stderr.isatty():
+        progress = _Progress(os.path.getsize(input_path))
+    summary = batch.execute(records, job, plan, jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size,
+                            make_job=make_job, make_job_args=(command, config, options), column=column,
+                            components=components or None, notify=_notify)
     if progress:
         progress.finish()
     if not quiet:
@@ -167,14 +180,6 @@ def run_batch(job, *, texts, input_path, column, street_col, city_col, state_col
 
 def _csv_text(job, record: dict) -> str:
     return job.text({k[len("addrcode_"):]: v for k, v in record.items() if k.startswith("addrcode_")})
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 class _Progress:
@@ -223,6 +228,7 @@ def _choose_columns(header, column, components, name):
 @cli.command()
 @input_options
 @output_options
+@batch_options
 @config_options
 def normalize(config_path, locale, **options):
     """Parse and normalize US addresses (USPS Publication 28 style).
@@ -233,10 +239,8 @@ def normalize(config_path, locale, **options):
     addrcode normalize -i orders.csv --column address -o normalized.csv
     """
     from addrcode.config import load_config
-    from addrcode.jobs import NormalizeJob
 
-    config = load_config(config_path, locale=locale)
-    run_batch(NormalizeJob(config.locale), **options)
+    run_batch("normalize", load_config(config_path, locale=locale), **options)
 
 
 def reference_options(f):
@@ -264,6 +268,7 @@ def _notify(message: str) -> None:
 @cli.command()
 @input_options
 @output_options
+@batch_options
 @config_options
 @reference_options
 def geocode(config_path, locale, reference, **options):
@@ -277,10 +282,8 @@ def geocode(config_path, locale, reference, **options):
     addrcode geocode -i orders.csv --column address -o geocoded.csv
     """
     from addrcode.config import load_config
-    from addrcode.jobs import GeocodeJob, open_geocoder
 
-    config = load_config(config_path, locale=locale, reference=reference)
-    run_batch(GeocodeJob(open_geocoder(config, _notify)), **options)
+    run_batch("geocode", load_config(config_path, locale=locale, reference=reference), **options)
 
 
 @cli.command()
@@ -304,6 +307,7 @@ def explain(text, config_path, locale, reference, fmt):
 @cli.command()
 @input_options
 @output_options
+@batch_options
 @config_options
 @reference_options
 @code_options
@@ -319,28 +323,23 @@ def encode(config_path, locale, reference, zones, keyring, min_precision, min_sc
     addrcode encode -i orders.csv --column address -o coded.csv --rejects rejects.csv
     """
     from addrcode.config import load_config
-    from addrcode.jobs import EncodeJob, open_geocoder, open_grid, open_keyring, open_zones
 
     config = load_config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring,
                          min_precision=min_precision, min_score=min_score)
-    job = EncodeJob(open_geocoder(config, _notify), open_zones(config, _notify), open_keyring(config, _notify),
-                    open_grid(config), min_precision=config.min_precision, min_score=config.min_score,
-                    with_coords=with_coords)
-    run_batch(job, **options)
+    run_batch("encode", config, {"with_coords": with_coords}, **options)
 
 
 @cli.command()
 @input_options
 @output_options
+@batch_options
 @config_options
 @code_options
 def decode(config_path, locale, zones, keyring, **options):
     """Decode codes with the keyring (key holders only): district, cell, cell centre, current zone."""
     from addrcode.config import load_config
-    from addrcode.jobs import DecodeJob, open_grid, open_keyring, open_zones
 
-    config = load_config(config_path, locale=locale, zones=zones, keyring=keyring)
-    run_batch(DecodeJob(open_keyring(config, _notify), open_grid(config), open_zones(config, _notify)), **options)
+    run_batch("decode", load_config(config_path, locale=locale, zones=zones, keyring=keyring), **options)
 
 
 # --------------------------------------------------------------------------- reference

@@ -256,14 +256,17 @@ class RecordWriter:
     FORMATS = ("text", "csv", "jsonl", "json")
 
     def __init__(self, out: IO[str], fmt: str, columns: list[str], text: Callable[[dict], str],
-                 *, flush_each: bool = False, delimiter: str = ","):
+                 *, flush_each: bool = False, delimiter: str = ",", resume_count: int | None = None):
         if fmt not in self.FORMATS:
             raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(self.FORMATS)}")
         self.out, self.fmt, self.columns, self.text = out, fmt, columns, text
         self.flush_each = flush_each
-        self.count = 0
+        self.count = resume_count or 0
         if fmt == "csv":
             self._csv = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        if resume_count is not None:  # continuing a file that already has its header
+            return
+        if fmt == "csv":
             self._csv.writerow([neutralise(c) for c in columns])
         elif fmt == "json":
             out.write("[")

@@ -127,6 +127,36 @@ def _round(value, digits):
     return None if value is None else round(value, digits)
 
 
+def prepare_config(command: str, config, notify=None):
+    """Resolve the embedded defaults that are built on first use (reference, station table) once, here,
+    so that worker processes receive plain paths and never race to build them."""
+    from dataclasses import replace
+
+    if command in ("geocode", "encode"):
+        return replace(config, reference=reference_path(config, notify))
+    return config
+
+
+def make_job(command: str, config, options: dict | None = None, notify=None):
+    """Build the job of a batch command from the configuration (in the CLI, and in each worker process)."""
+    options = dict(options or {})
+    if command == "normalize":
+        return NormalizeJob(config.locale)
+    if command == "geocode":
+        return GeocodeJob(open_geocoder(config, notify))
+    if command == "encode":
+        return EncodeJob(open_geocoder(config, notify), open_zones(config, notify), open_keyring(config, notify),
+                         open_grid(config), min_precision=config.min_precision, min_score=config.min_score,
+                         **options)
+    if command == "decode":
+        return DecodeJob(open_keyring(config, notify), open_grid(config), open_zones(config, notify))
+    if command == "resolve":
+        from addrcode.resolve import ResolveJob
+
+        return ResolveJob(options["table"], options["public_key"])
+    raise ValueError(f"unknown command {command}")
+
+
 # --------------------------------------------------------------------------- geocode
 
 
