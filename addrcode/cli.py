@@ -342,6 +342,112 @@ def decode(config_path, locale, zones, keyring, **options):
     run_batch("decode", load_config(config_path, locale=locale, zones=zones, keyring=keyring), **options)
 
 
+# --------------------------------------------------------------------------- stations
+
+
+def table_options(f):
+    for decorator in reversed([
+        click.option("--table", metavar="TABLE.sqlite", help="Signed station table "
+                     "(default: the demo table of the embedded data, built once into the cache directory)."),
+        click.option("--public-key", metavar="FILE.pub", help="Public key the table is signed with "
+                     "(the keyring's .pub file)."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+@cli.command()
+@input_options
+@output_options
+@batch_options
+@config_options
+@table_options
+def resolve(config_path, locale, table, public_key, **options):
+    """Resolve delivery codes to destinations from a signed station table (offline).
+
+    \b
+    status: ok (destination) · bad-check (probable typo) · malformed · unknown (never issued)
+            revoked (key epoch revoked) · foreign (another station's code: next_hop)
+    \b
+    addrcode resolve K7Q-3M9QX-T
+    scanner | addrcode resolve --table station.sqlite --public-key addrcode.keyring.pub
+    """
+    from addrcode.config import load_config
+
+    config = load_config(config_path, locale=locale, table=table, public_key=public_key)
+    run_batch("resolve", config, **options)
+
+
+@cli.group()
+def table():
+    """Build, verify and compare signed station tables (code -> destination, no addresses)."""
+
+
+@table.command("build")
+@click.option("-o", "--output", required=True, metavar="TABLE.sqlite", help="Table file to write (atomically).")
+@click.option("--station", metavar="SORT_CENTER", help="Per-station extract: only this sort center's codes "
+              "plus the routing-prefix next-hop table.")
+@click.option("--serial", type=click.IntRange(min=0), help="Table serial [default: build time, YYYYMMDDHHMMSS].")
+@config_options
+@reference_options
+@code_options
+@click.option("-q", "--quiet", is_flag=True)
+def table_build(output, station, serial, config_path, locale, reference, zones, keyring, quiet):
+    """Build a signed station table from the reference, the zones and the keyring.
+
+    One row per issuable cell and active or retired epoch. Give stations the table and the
+    keyring's .pub file, never the keyring.
+    """
+    from addrcode.config import load_config
+    from addrcode.jobs import open_grid, open_keyring, open_zones, reference_path
+    from addrcode.table import build_table
+
+    config = load_config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
+    say = None if quiet else _notify
+    info = build_table(reference_path(config, _notify), open_zones(config, _notify), open_keyring(config, _notify),
+                       open_grid(config), Path(output), station=station, serial=serial, progress=say)
+    if not quiet:
+        click.echo(f"{output}: serial {info.serial}, {info.rows:,} codes, {info.zones} zones, station "
+                   f"{info.station}, {info.size_bytes:,} bytes, signed by key {info.public_key_fingerprint}", err=True)
+
+
+@table.command("verify")
+@click.argument("table_path", metavar="TABLE")
+@click.option("--public-key", required=True, metavar="FILE.pub", help="Public key the table must be signed with.")
+@click.option("--newer-than", metavar="INSTALLED|SERIAL",
+              help="Refuse unless TABLE's serial is newer than this installed table (or serial): no replay.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def table_verify(table_path, public_key, newer_than, fmt):
+    """Check a table before installing it: signature over every byte, consistency, and serial."""
+    import json
+
+    from addrcode.table import verify_table
+
+    info = verify_table(table_path, public_key, newer_than=newer_than)
+    if fmt == "json":
+        click.echo(json.dumps(info.to_dict(), indent=2))
+    else:
+        epochs = ", ".join(f"{i} {s}" for i, s in info.epochs)
+        click.echo(f"{table_path}: OK — serial {info.serial}, built {info.built_at}, station {info.station}, "
+                   f"{info.rows:,} codes, {info.zones} zones, epochs {epochs}"
+                   + (" (DEMO key: not private)" if info.demo else ""))
+
+
+@table.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--public-key", required=True, metavar="FILE.pub", help="Public key both tables are signed with.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def table_diff(old, new, public_key, fmt):
+    """What changes from OLD to NEW: codes added, removed, re-routed, revoked (check before deploying)."""
+    import json
+
+    from addrcode.table import diff_tables
+
+    diff = diff_tables(old, new, public_key)
+    click.echo(json.dumps(diff.to_dict(), indent=2) if fmt == "json" else diff.text())
+
+
 # --------------------------------------------------------------------------- reference
 
 

@@ -8,7 +8,8 @@ used). Relative paths in a TOML file are relative to that file. Nothing is print
 reference = "vt.sqlite"       # built with `addrcode reference build`
 zones = "zones.geojson"      # default: the embedded data/vt-zones.geojson
 keyring = "keys/addrcode.keyring"
-table = "station.sqlite"
+table = "station.sqlite"      # at a sorting station: the signed table ...
+public_key = "addrcode.keyring.pub"   # ... and the public key it is checked with
 locale = "us"
 crs = "EPSG:5070"
 cell_size_m = 100
@@ -26,7 +27,7 @@ from typing import Mapping
 
 from addrcode.errors import DataError, UsageError
 
-PATH_KEYS = ("reference", "zones", "keyring", "table", "cache_dir")
+PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "cache_dir")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Config:
     zones: Path | None = None
     keyring: Path | None = None
     table: Path | None = None
+    public_key: Path | None = None  # the keyring's .pub file: what a station verifies tables with
     cache_dir: Path | None = None
     locale: str = "us"
     crs: str = "EPSG:5070"

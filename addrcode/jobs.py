@@ -134,7 +134,34 @@ def prepare_config(command: str, config, notify=None):
 
     if command in ("geocode", "encode"):
         return replace(config, reference=reference_path(config, notify))
+    if command == "resolve":
+        table, public_key = table_paths(config, notify)
+        return replace(config, table=table, public_key=public_key)
     return config
+
+
+def table_paths(config, notify=None):
+    """(station table, public key): the configured ones, or the demo table of the embedded data,
+    built once into the cache directory (with the demo keyring's public key)."""
+    from pathlib import Path
+
+    from addrcode.errors import DataError, UsageError
+
+    if config.table is not None:
+        if config.public_key is None:
+            raise UsageError("a station table needs the public key it is signed with: --public-key FILE.pub "
+                             "(or `public_key` in the config, or $ADDRCODE_PUBLIC_KEY)")
+        for path, what in ((config.table, "station table"), (config.public_key, "public key")):
+            if not Path(path).is_file():
+                raise DataError(f"{path}: {what} not found")
+        return Path(config.table), Path(config.public_key)
+    from addrcode.config import embedded
+    from addrcode.table import default_table
+
+    return default_table(config.cache(), notify, reference=reference_path(config, notify),
+                         zones_path=config.zones or embedded("vt-zones.geojson"),
+                         keyring_path=config.keyring or embedded("demo-keyring.json"),
+                         grid=open_grid(config))
 
 
 def make_job(command: str, config, options: dict | None = None, notify=None):
@@ -153,7 +180,7 @@ def make_job(command: str, config, options: dict | None = None, notify=None):
     if command == "resolve":
         from addrcode.resolve import ResolveJob
 
-        return ResolveJob(options["table"], options["public_key"])
+        return ResolveJob(config.table, config.public_key)
     raise ValueError(f"unknown command {command}")
 
 
