@@ -15,7 +15,6 @@ convention). The domain radix**n must be at least 1,000,000, as SP 800-38G Rev. 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 from typing import Sequence
 
 from addrcode.errors import UsageError
@@ -173,9 +172,3 @@ class FF1:
             raise UsageError("FF1 input has a character outside the radix's alphabet") from None
         out = self._rounds(numerals, bytes(tweak), decrypt=decrypt)
         return "".join(alphabet[d] for d in out)
-
-
-@lru_cache(maxsize=64)
-def cipher(key: bytes, radix: int) -> FF1:
-    """A cached `FF1` object per (key, radix), so batches do not re-run the AES key schedule."""
-    return FF1(key, radix)
