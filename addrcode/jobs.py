@@ -316,7 +316,7 @@ class DecodeJob:
             code = parse_code(text)
             decoded = decode_code(code, self.keyring, allow_revoked=True)
         except CodeError as exc:
-            out.update(status="rejected", reason=str(exc))
+            out.update(status="rejected", reason=f"{exc.kind}: {exc}")
             return out
         cell = Cell(decoded.district, decoded.index)
         lon, lat = self.grid.center(decoded.district, decoded.index)

@@ -1,0 +1,139 @@
+"""The batch core: chunks, worker processes, order, flat memory, --resume after a kill."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from addrcode import batch
+from addrcode.io import InputRecord
+
+STREETS = ["Main St", "Elm Street", "N Pleasant St", "VT Route 12A", "College St", "Oak Ave"]
+
+
+def write_input(path, n, *, bad_every=0):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "address"])
+        for i in range(n):
+            if bad_every and i % bad_every == 0:
+                f.write(f'{i},"unclosed {i} Main St\n')  # a broken row: rejected, never lost
+                continue
+            w.writerow([i, f"{i + 1} {STREETS[i % len(STREETS)]}, Barre VT 0564{i % 10}"])
+
+
+def addrcode(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_chunked_keeps_everything_in_order():
+    records = [InputRecord(line=i, text=str(i)) for i in range(10)]
+    chunks = list(batch.chunked(records, 3))
+    assert [len(c) for c in chunks] == [3, 3, 3, 1]
+    assert [r.text for c in chunks for r in c] == [str(i) for i in range(10)]
+
+
+def test_summary_counts_every_status():
+    s = batch.Summary()
+    for status, reason in [("ok", ""), ("rejected", "line 3: 2 cells, expected 3"), ("rejected", "line 9: 1 cells, expected 3"),
+                           ("error", "internal error (ValueError)"), ("rejected", "score 0.31 below --min-score 0.5")]:
+        s.add({"status": status, "reason": reason})
+    assert (s.rows, s.ok, s.n_rejected, s.n_errors) == (5, 1, 3, 1)
+    assert s.rejected["2 cells, expected 3"] == 1 and s.rejected["score below --min-score"] == 1
+    assert batch.Summary.from_state(s.to_state()).to_state() == s.to_state()
+
+
+def test_apply_turns_exceptions_into_error_records():
+    def job(query):
+        raise KeyError(query)
+
+    assert batch.apply(job, "12 Main St") == {"status": "error", "reason": "internal error (KeyError)"}
+    assert batch.apply(job, "x", error="line 4: unclosed quote")["status"] == "rejected"
+
+
+def test_two_workers_give_the_same_output_in_the_same_order(tmp_path):
+    src = tmp_path / "in.csv"
+    write_input(src, 5000, bad_every=997)
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    p1 = addrcode("normalize", "-i", str(src), "-o", str(one), "--jobs", "1", "--chunk-size", "300")
+    p2 = addrcode("normalize", "-i", str(src), "-o", str(two), "--jobs", "2", "--chunk-size", "300")
+    assert p1.returncode == p2.returncode == 1  # the broken rows are rejected
+    assert one.read_bytes() == two.read_bytes()
+    rows = list(csv.DictReader(two.open()))
+    assert len(rows) == 5000 - 0  # every input row has one output row (the broken ones as rejects)
+    assert [r["id"] for r in rows] == [str(i) for i in range(5000)]
+    assert "5000 rows" in p2.stderr
+
+
+def test_killed_run_leaves_no_output_and_resume_finishes_it(tmp_path):
+    src = tmp_path / "in.csv"
+    write_input(src, 30000, bad_every=1999)
+    reference_out, out, rejects = tmp_path / "ref.csv", tmp_path / "out.csv", tmp_path / "rej.csv"
+    full = addrcode("normalize", "-i", str(src), "-o", str(reference_out), "--jobs", "1", "--chunk-size", "500", "-q")
+    assert full.returncode == 1
+    expected_rows = list(csv.DictReader(reference_out.open()))
+    args = ["normalize", "-i", str(src), "-o", str(out), "--rejects", str(rejects), "--jobs", "1",
+            "--chunk-size", "500", "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "addrcode", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    journal = tmp_path / ".out.csv.journal"
+    deadline = time.time() + 120
+    while not journal.exists() and time.time() < deadline:  # wait for the first checkpoint
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() and not rejects.exists()  # nothing half-written under the final names
+    if not journal.exists():
+        pytest.skip("the run finished before it could be killed (machine too fast)")
+    done = addrcode(*args[:-1], "--resume")
+    assert done.returncode == 1, done.stderr
+    assert "resumed after" in done.stderr
+    ok_rows = list(csv.DictReader(out.open()))
+    bad_rows = list(csv.DictReader(rejects.open()))
+    # rows in = rows out + rejects, no duplicates, same content as an uninterrupted run
+    assert len(ok_rows) + len(bad_rows) == 30000
+    merged = sorted(ok_rows + bad_rows, key=lambda r: int(r["id"]))
+    assert merged == expected_rows
+    assert not journal.exists() and not (tmp_path / ".out.csv.partial").exists()
+
+
+def test_resume_refuses_other_input_or_nothing_to_resume(tmp_path):
+    src = tmp_path / "in.csv"
+    write_input(src, 10)
+    out = tmp_path / "out.csv"
+    p = addrcode("normalize", "-i", str(src), "-o", str(out), "--resume")
+    assert p.returncode == 2 and "nothing to resume" in p.stderr
+    p = addrcode("normalize", "--resume", "12 Main St")
+    assert p.returncode == 2 and "--resume needs" in p.stderr
+
+
+def test_failed_run_leaves_no_partial_files(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"")
+    out = tmp_path / "out.csv"
+    p = addrcode("normalize", "-i", str(src), "-o", str(out))
+    assert p.returncode == 3
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc for a file size limit test")
+def test_disk_full_fails_cleanly(tmp_path):
+    import resource
+
+    src = tmp_path / "in.csv"
+    write_input(src, 20000)
+    out = tmp_path / "out.csv"
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+
+    p = subprocess.run([sys.executable, "-m", "addrcode", "normalize", "-i", str(src), "-o", str(out), "-q"],
+                       capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    assert p.returncode == 3, p.stderr
+    assert "cannot write the output" in p.stderr and "Traceback" not in p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["in.csv"]
