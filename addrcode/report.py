@@ -14,10 +14,12 @@ opens offline and can be attached to a mail.
 
 Where a refused row goes on the map. An ok row carries its zone. A refused row has no zone in
 the output (only ok rows are routed), so it is placed, in this order: by its `zone` column if
-filled; by its coordinates if the run was made with `--with-coords` (point in zone polygon); by
-the town of its `matched` reference label when exactly one zone bears that name (the route or a
-`town`/`city` field). Rows with none of these (no match at all) are counted as "not placed"; the
-page says how many, so the reject-rate map is never silently partial.
+filled; by its coordinates if the run was made with `--with-coords` (point in zone polygon); else
+by the town of its `matched` reference label -- the zone most of this run's coded rows of that
+town went to, else the one zone named after the town (route or a `town`/`city` field) -- and
+last by the ZIP of the label the same way. Rows with none of these (no match at all) are counted
+as "not placed"; the page says how many, so the reject-rate map is never silently partial. The
+town and ZIP tallies are bounded (`MAX_PLACES`), so memory stays constant.
 
 Reasons are grouped with their numbers replaced by `#` ("score 0.31 below --min-score 0.5" and
 "score 0.42 ..." are one reason); the examples keep the original text.
@@ -53,6 +55,8 @@ _PART_COLUMNS = ("street", "address1", "address_1", "line1", "city", "town", "st
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"\w+")
 _STATE_ZIP = re.compile(r"^[A-Z]{2}(?: \d{5}(?:-\d{4})?)?$")
+_ZIP_AT_END = re.compile(r"(?:^|\s)(\d{5})(?:-\d{4})?$")
+MAX_PLACES = 100_000  # towns / ZIPs remembered for placing refused rows (bounds memory)
 _TOWN_FIELDS = ("town", "city", "locality", "municipality", "name")
 
 
@@ -76,6 +80,24 @@ def matched_town(matched: str) -> str:
     if len(parts) >= 2 and _STATE_ZIP.match(parts[-1].upper()):
         return _norm_name(parts[-2])
     return ""
+
+
+def matched_zip(matched: str) -> str:
+    """The ZIP5 of a reference label (`..., VT 05001` or a bare `05001`), or ''."""
+    m = _ZIP_AT_END.search(matched.strip())
+    return m.group(1) if m else ""
+
+
+def _name_variants(name: str) -> list[str]:
+    """A town name and the spellings zone files often use for it (ST for SAINT, no TOWN/CITY tail)."""
+    out = [name]
+    if name.startswith("SAINT "):
+        out.append("ST " + name[6:])
+    for n in list(out):
+        for tail in (" TOWN", " CITY", " VILLAGE"):
+            if n.endswith(tail):
+                out.append(n[: -len(tail)])
+    return out
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,10 @@ class ReportBuilder:
         self.zone_rows: dict = {}  # zone id -> [rows, refused]
         self.not_placed = 0
         self._pending: list = []  # refused rows with coordinates, placed in vectorised batches
+        # town / ZIP -> {zone: ok rows}: where this run's coded rows of a town or ZIP went
+        self._town_votes: dict = {}
+        self._zip_votes: dict = {}
+        self._deferred: dict = {}  # (town, zip) of refused rows without zone or coordinates -> rows
         self._town_zone = self._town_index(zones)
 
     @staticmethod
@@ -158,6 +184,9 @@ class ReportBuilder:
         if status == "ok":
             if zone:
                 self._count_zone(zone, False)
+                matched = record.get("matched") or ""
+                self._vote(self._town_votes, matched_town(matched), zone)
+                self._vote(self._zip_votes, matched_zip(matched), zone)
             return
         key = (status, reason_group(record.get("reason") or ""))
         if key not in self.reasons and len(self.reasons) >= MAX_REASONS:
@@ -175,6 +204,17 @@ class ReportBuilder:
             address, matched = mask_address(address), mask_address(matched)
         return {"address": address[:200], "matched": matched[:200], "reason": (record.get("reason") or "")[:200],
                 "precision": record.get("precision") or "", "score": record.get("score") or ""}
+
+    @staticmethod
+    def _vote(votes: dict, key: str, zone: str) -> None:
+        if not key:
+            return
+        v = votes.get(key)
+        if v is None:
+            if len(votes) >= MAX_PLACES:
+                return
+            v = votes[key] = {}
+        v[zone] = v.get(zone, 0) + 1
 
     def _count_zone(self, zone: str, refused: bool) -> None:
         c = self.zone_rows.get(zone)
@@ -197,12 +237,27 @@ class ReportBuilder:
             if len(self._pending) >= 20_000:
                 self._flush()
             return
-        town = matched_town(record.get("matched") or "")
-        zid = self._town_zone.get(town) if town else None
-        if zid is None:
+        matched = record.get("matched") or ""
+        key = (matched_town(matched), matched_zip(matched))
+        if key == ("", "") or (key not in self._deferred and len(self._deferred) >= MAX_PLACES):
             self.not_placed += 1
         else:
-            self._count_zone(zid, True)
+            self._deferred[key] = self._deferred.get(key, 0) + 1
+
+    def _zone_for(self, town: str, zipcode: str) -> str | None:
+        """Where a refused row of this town/ZIP most likely belongs: the zone most coded rows of the
+        same town went to in this run, else the one zone named after the town, else the ZIP's zone."""
+        def top(votes):
+            return max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0] if votes else None
+
+        if town:
+            hit = top(self._town_votes.get(town))
+            if hit:
+                return hit
+            for name in _name_variants(town):
+                if name in self._town_zone:
+                    return self._town_zone[name]
+        return top(self._zip_votes.get(zipcode)) if zipcode else None
 
     def _flush(self) -> None:
         if not self._pending:
@@ -218,11 +273,21 @@ class ReportBuilder:
     def summary(self, path: str = "") -> ReportSummary:
         """The figures so far."""
         self._flush()
+        zone_rows = {k: list(v) for k, v in self.zone_rows.items()}
+        not_placed = self.not_placed
+        for (town, zipcode), n in self._deferred.items():
+            zid = self._zone_for(town, zipcode)
+            if zid is None:
+                not_placed += n
+            else:
+                c = zone_rows.setdefault(zid, [0, 0])
+                c[0] += n
+                c[1] += n
         reasons = tuple(sorted(((s, g, n) for (s, g), n in self.reasons.items()), key=lambda t: (-t[2], t[0], t[1])))
         precision = {p: dict(self.precision[p]) for p in (*PRECISIONS, "other") if p in self.precision}
         return ReportSummary(path, self.rows, dict(self.status), reasons, precision,
                              tuple(tuple(b) for b in self.hist),
-                             {k: tuple(v) for k, v in self.zone_rows.items()}, self.not_placed)
+                             {k: tuple(v) for k, v in zone_rows.items()}, not_placed)
 
     def write(self, out, *, title: str = "addrcode run report", source_name: str = "") -> ReportSummary:
         """Write the HTML page to `out` atomically and return its summary (with size)."""
