@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import json
 
-from addrcode.codes import CODE_LEN, CodeFormatError, is_valid_check, normalize_code
+from addrcode.codes import _NORMALIZE, ALPHABET, CODE_LEN, DAMM, VALUE
 from addrcode.table import _TO_PY32, open_table
 
 STATUSES = ("ok", "bad-check", "malformed", "unknown", "revoked", "foreign")
 BASE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route"]
+
+# Per-code hot path, same rules as codes.normalize_code / codes.is_valid_check but with C-level
+# string operations: deleting every alphabet character leaves "" for a clean code, and the Damm
+# quasigroup is walked with one dict lookup per character.
+_DELETE_ALPHABET = str.maketrans(dict.fromkeys(ALPHABET))
+_STEP = tuple({ch: DAMM[s][v] for ch, v in VALUE.items()} for s in range(32))
+_MALFORMED_CHARS = "code has a character outside the alphabet (0-9, A-Z without I L O U)"
+_BAD_CHECK = "check character does not match: probable typo, re-read the code"
 
 
 class Resolver:
@@ -69,17 +77,19 @@ class Resolver:
 
     def resolve(self, text: str) -> dict:
         """Answer one code (see the module docstring for statuses and fields)."""
-        try:
-            compact = normalize_code(text)
-        except CodeFormatError as exc:
-            return {"status": "malformed", "reason": str(exc)}
+        compact = str(text).strip().upper().translate(_NORMALIZE)
+        if compact.translate(_DELETE_ALPHABET):
+            return {"status": "malformed", "reason": _MALFORMED_CHARS}
         if len(compact) != CODE_LEN:
             if not compact:
                 return {"status": "malformed", "reason": "empty input"}
             return {"status": "malformed",
                     "reason": f"a code has {CODE_LEN} characters (not counting separators); got {len(compact)}"}
-        if not is_valid_check(compact):
-            return {"status": "bad-check", "reason": "check character does not match: probable typo, re-read the code"}
+        state = 0
+        for ch in compact:
+            state = _STEP[state][ch]
+        if state:  # checked before any lookup: a typo must never resolve to someone else's zone
+            return {"status": "bad-check", "reason": _BAD_CHECK}
         code = f"{compact[:3]}-{compact[3:8]}-{compact[8]}"
         epoch = compact[3]
         status = self.epochs.get(epoch)

@@ -374,14 +374,17 @@ def _encode_opaque(district, index, epoch):
 
 
 def build_table(reference_path, zones, keyring, grid, out, *, station: str | None = None,
-                serial: int | None = None, progress: Callable[[str], None] | None = None) -> TableInfo:
+                serial: int | None = None, progress: Callable[[str], None] | None = None,
+                cells=None, page_size: int = 4096) -> TableInfo:
     """Build and sign a station table at `out` (atomically) and return its `TableInfo`.
 
     One row per issuable cell (`issuable_cells`) inside a zone, for every active and retired epoch
     of `keyring`; revoked epochs are listed without rows. `zones` is a loaded `Zones`. With
     `station` (a sort center id), only that sort center's rows and zones are kept, plus the
     routing-prefix next-hop table every table carries. `serial` defaults to the build time in UTC
-    as YYYYMMDDHHMMSS. `progress(message)` is called between stages.
+    as YYYYMMDDHHMMSS. `progress(message)` is called between stages. `cells` (district, index
+    arrays from `issuable_cells`) skips recomputing them; `page_size` (SQLite, 512..65536) can be
+    lowered for tiny extracts.
     """
     import numpy as np
 
@@ -396,8 +399,13 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
     if not usable:
         raise UsageError("the keyring has no active or retired epoch; nothing to build a table for")
 
-    say("finding issuable cells")
-    district, index = issuable_cells(reference_path, grid)
+    if page_size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
+        raise UsageError("page size must be a power of two from 512 to 65536")
+    if cells is None:
+        say("finding issuable cells")
+        district, index = issuable_cells(reference_path, grid)
+    else:
+        district, index = (np.asarray(a, dtype=np.int64) for a in cells)
     say(f"{len(district)} issuable cells; assigning zones")
     pos = zones.zone_positions_of_cells(grid, district, index) if len(district) else np.empty(0, np.int64)
     inside = pos >= 0
@@ -466,7 +474,7 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
     tmp2 = tmp1[: -len(".build")] + ".tmp"
     try:
         db = sqlite3.connect(tmp1)
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=4096;"
+        db.executescript(f"PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size={page_size};"
                          f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={TABLE_VERSION};")
         db.executescript(_SCHEMA)
         db.executemany("INSERT INTO meta VALUES (?,?)", [(k, json.dumps(v, sort_keys=True)) for k, v in meta.items()])
@@ -570,13 +578,18 @@ def verified_bytes(path, public_key) -> bytes:
         raise DataError(f"{path}: is a directory, not a station table") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the station table ({exc.strerror})") from None
+    verify_bytes(data, vk, path)
+    return data
+
+
+def verify_bytes(data: bytes, public_key, name="station table") -> None:
+    """Check the signature of a table's bytes (in memory); `IntegrityError` naming `name` if it fails."""
+    vk = load_public_key(public_key)
     off = _sig_offset(data)
     if off < 0:
-        raise IntegrityError(f"{path}: unsigned or corrupt station table (no single signature slot); {FRESH_COPY}")
-    sig = data[off: off + SIG_LEN]
-    if not vk.verify(sig, _SIGN_CONTEXT + _digest(data, off)):
-        raise _signature_failed(path)
-    return data
+        raise IntegrityError(f"{name}: unsigned or corrupt station table (no single signature slot); {FRESH_COPY}")
+    if not vk.verify(data[off: off + SIG_LEN], _SIGN_CONTEXT + _digest(data, off)):
+        raise _signature_failed(name)
 
 
 def _connect(path, data: bytes) -> sqlite3.Connection:

@@ -1,0 +1,579 @@
+"""Station tables: issuable cells, build, signature over every byte, extracts, re-zoning, diff, replay.
+
+Core tests run on `tests/data/table_points.csv` (150 Vermont E911 points on five streets in five
+towns) with the packaged Vermont zones; the default-data test builds the embedded reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sqlite3
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from addrcode.codes import encode_cells
+from addrcode.errors import DataError, IntegrityError, UsageError
+from addrcode.grid import Grid
+from addrcode.keys import load_keyring, new_keyring, pub_path, revoke, rotate
+from addrcode.reference import build_reference
+from addrcode.resolve import Resolver
+from addrcode import table as T
+from addrcode.zones import default_zones_path, load_zones
+
+HERE = Path(__file__).parent
+POINTS_CSV = HERE / "data" / "table_points.csv"
+SHARED = Path(__file__).parents[2] / "shared"
+# Long data-backed checks run with ADDRCODE_SLOW=1 (marked `slow` too, for `-m "not slow"`).
+slow = pytest.mark.skipif(not os.environ.get("ADDRCODE_SLOW"), reason="slow: set ADDRCODE_SLOW=1")
+STREETS = [b"COLLEGE", b"SCOTCH HOLLOW", b"RAILROAD", b"HOLLOW RD", b"College", b"Scotch"]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("table")
+
+
+@pytest.fixture(scope="module")
+def ref(work):
+    out = work / "ref.sqlite"
+    build_reference([POINTS_CSV], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return Grid()
+
+
+@pytest.fixture(scope="module")
+def zones():
+    return load_zones(default_zones_path())
+
+
+@pytest.fixture(scope="module")
+def keyring(work):
+    """A real keyring: epoch 0 revoked, 1 retired, 2 active."""
+    path = work / "keys" / "ring.json"
+    path.parent.mkdir()
+    new_keyring(path)
+    rotate(path)
+    rotate(path)
+    revoke(path, "0")
+    return load_keyring(path)
+
+
+@pytest.fixture(scope="module")
+def pub(keyring):
+    return pub_path(keyring.path)
+
+
+@pytest.fixture(scope="module")
+def table(work, ref, zones, keyring, grid):
+    out = work / "full.sqlite"
+    info = T.build_table(ref, zones, keyring, grid, out, serial=100)
+    return out, info
+
+
+def _points():
+    import csv
+
+    with open(POINTS_CSV, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _resign(path: Path, keyring) -> None:
+    """Re-sign a file after editing it (to test checks that come after the signature)."""
+    data = bytearray(path.read_bytes())
+    off = T._sig_offset(bytes(data))
+    data[off: off + T.SIG_LEN] = bytes(T.SIG_LEN)
+    path.write_bytes(bytes(data))
+    T._sign_file(path, keyring.signing_key)
+
+
+# --------------------------------------------------------------------------- issuable cells
+
+
+def test_interpolation_pairs_same_parity_and_gap():
+    street = np.array([1, 1, 1, 1, 1, 1, 2, 2])
+    num = np.array([2, 4, 10, 11, 15, 15, 3, 9])
+    a, b = T.interpolation_pairs(street, num)
+    pairs = sorted(zip((num[a]).tolist(), (num[b]).tolist(), a.tolist(), b.tolist()))
+    # 2-4: no number of the same parity strictly between; 4-10 yes; 11-15 twice (two points at 15); 3-9 yes
+    assert [(p[0], p[1]) for p in pairs] == [(3, 9), (4, 10), (11, 15), (11, 15)]
+    assert {p[3] for p in pairs if p[0] == 11} == {4, 5}
+
+
+def test_segment_cells_is_the_supercover(grid):
+    rng = np.random.default_rng(5)
+    x0, y0 = 1_900_000.0, 2_500_000.0
+    n = 300
+    xa, ya = x0 + rng.uniform(0, 2000, n), y0 + rng.uniform(0, 2000, n)
+    xb, yb = xa + rng.uniform(-800, 800, n), ya + rng.uniform(-800, 800, n)
+    d, i = T.segment_cells(grid, xa, ya, xb, yb)
+    got = set(((d.astype(np.int64) << 20) | i).tolist())
+    # dense sampling (5 cm) of every segment lands only in cells of the supercover
+    t = np.linspace(0, 1, 40_000)
+    for k in range(0, n, 10):
+        dd, ii, _ = grid.cells_xy(xa[k] + t * (xb[k] - xa[k]), ya[k] + t * (yb[k] - ya[k]))
+        assert set(((dd.astype(np.int64) << 20) | ii).tolist()) <= got
+    # and it is tight: at most one cell per grid line crossed, plus the start cell
+    crossings = (np.abs(np.floor(xb / 100) - np.floor(xa / 100)) + np.abs(np.floor(yb / 100) - np.floor(ya / 100)) + 1)
+    assert len(got) <= crossings.sum()
+
+
+def _interpolated_cells(ref, grid, linear="lonlat"):
+    """Cells of every house number `geocode` can interpolate (each integer of the same parity in a gap)."""
+    out = []
+    for arr in T._points_chunks(ref):
+        s, n, lon, lat = arr.T
+        a, b = T.interpolation_pairs(s, n)
+        na, nb = n[a], n[b]
+        cnt = ((nb - na) // 2 - 1).astype(np.int64)
+        sid = np.repeat(np.arange(len(a)), cnt)
+        j = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) + 1
+        f = (2 * j) / (nb - na)[sid]
+        if linear == "lonlat":
+            d, i, _ = grid.cells(lon[a][sid] + f * (lon[b] - lon[a])[sid], lat[a][sid] + f * (lat[b] - lat[a])[sid])
+        else:
+            x, y = grid.project(lon, lat)
+            d, i, _ = grid.cells_xy(x[a][sid] + f * (x[b] - x[a])[sid], y[a][sid] + f * (y[b] - y[a])[sid])
+        out.append((d.astype(np.int64) << 20) | i)
+    return set(np.concatenate(out).tolist()) if out else set()
+
+
+def test_issuable_cells_cover_points_and_every_interpolated_number(ref, grid):
+    stats = {}
+    d, i = T.issuable_cells(ref, grid, stats=stats)
+    cells = set(((d << 20) | i).tolist())
+    pts = _points()
+    pd, pi, _ = grid.cells([float(p["LON"]) for p in pts], [float(p["LAT"]) for p in pts])
+    point_cells = set(((pd.astype(np.int64) << 20) | pi).tolist())
+    assert point_cells <= cells
+    assert stats["points"] == len(pts) and stats["point_cells"] == len(point_cells)
+    for linear in ("lonlat", "xy"):
+        interp = _interpolated_cells(ref, grid, linear)
+        assert interp - point_cells, "fixture should have interpolated numbers outside point cells"
+        assert interp <= cells
+    assert stats["interpolation_only_cells"] > 0
+    only_points = T.issuable_cells(ref, grid, interpolation=False)
+    assert set(((only_points[0] << 20) | only_points[1]).tolist()) == point_cells
+
+
+@pytest.mark.slow
+@slow
+def test_issuable_cells_default_vermont_cover_every_interpolated_number(tmp_path_factory, grid):
+    from addrcode.reference import default_reference
+
+    ref = default_reference(tmp_path_factory.mktemp("cache"))
+    d, i = T.issuable_cells(ref, grid)
+    cells = set(((d << 20) | i).tolist())
+    for linear in ("lonlat", "xy"):
+        assert _interpolated_cells(ref, grid, linear) <= cells
+
+
+# --------------------------------------------------------------------------- build
+
+
+def test_build_writes_rows_per_usable_epoch_and_meta(table, ref, zones, keyring, grid):
+    path, info = table
+    d, i = T.issuable_cells(ref, grid)
+    pos = zones.zone_positions_of_cells(grid, d, i)
+    n_cells = int((pos >= 0).sum())
+    assert info.rows == 2 * n_cells  # epochs 1 (retired) and 2 (active); 0 is revoked: no rows
+    assert info.serial == 100 and info.station == "all" and info.version == T.TABLE_VERSION
+    assert info.epochs == (("0", "revoked"), ("1", "retired"), ("2", "active"))
+    assert info.zones_sha256 == zones.sha256
+    assert info.public_key_fingerprint == keyring.verify_key.fingerprint
+    assert info.demo is False
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        epochs_of_rows = {b >> 20 & 31 for (b,) in db.execute("SELECT body FROM codes")}
+        assert epochs_of_rows == {1, 2}
+        assert db.execute("SELECT COUNT(*) FROM codes").fetchone()[0] == info.rows
+        assert db.execute("PRAGMA application_id").fetchone()[0] == T.APPLICATION_ID
+        cols = {r[1] for t in ("codes", "zones", "meta", "epochs", "next_hop") for r in db.execute(f"PRAGMA table_info({t})")}
+        assert not cols & {"lon", "lat", "x", "y", "index", "cell", "street", "number", "secret"}
+    finally:
+        db.close()
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".full.sqlite")]  # no temp files left
+
+
+def test_rows_are_the_codes_encode_issues(table, ref, zones, keyring, grid):
+    path, _ = table
+    d, i = T.issuable_cells(ref, grid)
+    zs = zones.zone_of_cells(grid, d, i)
+    with Resolver(path, pub_path(keyring.path)) as r:
+        for epoch in (keyring.epoch("1"), keyring.epoch("2")):
+            codes = encode_cells(zip(d.tolist(), i.tolist()), epoch)
+            for code, zone in zip(codes, zs):
+                got = r.resolve(code.text())
+                if zone is None:
+                    assert got["status"] == "unknown"
+                else:
+                    assert got["status"] == "ok" and got["zone"] == zone.id and got["sort_center"] == zone.sort_center
+                    assert got["route"] == zone.route and got["town"] == dict(zone.fields)["town"]
+
+
+def test_table_bytes_hold_no_address_coordinate_cell_index_or_key(table, keyring, grid, ref):
+    path, _ = table
+    data = path.read_bytes()
+    pts = _points()
+    for s in STREETS:
+        assert s not in data and s.lower() not in data
+    for p in pts:
+        assert f"{p['NUMBER']} {p['STREET']}".encode() not in data
+        for coord in (p["LON"], p["LAT"]):
+            assert coord[:7].encode() not in data  # e.g. "-73.170", "44.0120"
+            assert struct.pack(">d", float(coord)) not in data  # SQLite REAL storage
+            assert struct.pack("<d", float(coord)) not in data
+    for ep in keyring.epochs:
+        assert ep.secret not in data and ep.secret.hex().encode() not in data
+    assert keyring.signing_seed not in data and keyring.signing_seed.hex().encode() not in data
+    # no cell index hides in the keys: the opaque bits of a row are not its cell index
+    d, i = T.issuable_cells(ref, grid)
+    index_set = set(i.tolist())
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    bodies = [b for (b,) in db.execute("SELECT body FROM codes")]
+    db.close()
+    same = sum((b & 0xFFFFF) in index_set for b in bodies)
+    assert same <= max(3, len(bodies) * len(index_set) / 2**20 * 3)  # chance level, not identity
+
+
+def test_build_refuses_unknown_station_and_leaves_old_file(work, ref, zones, keyring, grid, table):
+    path, _ = table
+    copy = work / "keep.sqlite"
+    shutil.copy(path, copy)
+    before = copy.read_bytes()
+    with pytest.raises(UsageError, match="sort center"):
+        T.build_table(ref, zones, keyring, grid, copy, station="SC-NOWHERE")
+    assert copy.read_bytes() == before
+    assert not [p for p in work.iterdir() if p.name.startswith(".keep.sqlite")]
+
+
+def test_default_serial_is_build_time(work, ref, zones, keyring, grid):
+    info = T.build_table(ref, zones, keyring, grid, work / "s.sqlite")
+    assert len(str(info.serial)) == 14 and str(info.serial).startswith(info.built_at[:4])
+    with pytest.raises(UsageError):
+        T.build_table(ref, zones, keyring, grid, work / "s2.sqlite", serial=-1)
+
+
+# --------------------------------------------------------------------------- signature over every byte
+
+
+def test_verify_accepts_the_signed_table(table, pub):
+    path, info = table
+    got = T.verify_table(path, pub)
+    assert got.serial == info.serial and got.rows == info.rows
+
+
+def test_every_single_byte_flip_is_detected(work, ref, zones, keyring, grid, pub):
+    """A small per-station extract, every offset flipped: 100 % refused."""
+    path = work / "tiny.sqlite"
+    T.build_table(ref, zones, keyring, grid, path, station="SC-ORANGE", serial=1, page_size=512)
+    data = path.read_bytes()
+    assert len(data) <= 16 * 1024
+    T.verify_bytes(data, pub)
+    vk = T.load_public_key(pub)
+    rng = random.Random(1)
+    buf = bytearray(data)
+    for off in range(len(data)):
+        old = buf[off]
+        buf[off] = old ^ (1 << rng.randrange(8))
+        with pytest.raises(IntegrityError):
+            T.verify_bytes(bytes(buf), vk)
+        buf[off] = old
+
+
+def test_random_byte_flips_in_a_large_table_are_detected(table, pub):
+    path, _ = table
+    data = path.read_bytes()
+    vk = T.load_public_key(pub)
+    rng = random.Random(7)
+    buf = bytearray(data)
+    for _ in range(300):
+        off = rng.randrange(len(data))
+        old = buf[off]
+        buf[off] = old ^ rng.randrange(1, 256)
+        with pytest.raises(IntegrityError, match="signature check failed|unsigned or corrupt"):
+            T.verify_bytes(bytes(buf), vk)
+        buf[off] = old
+
+
+def test_row_changed_with_sqlite_is_refused(work, table, pub):
+    path, _ = table
+    bad = work / "edited.sqlite"
+    shutil.copy(path, bad)
+    db = sqlite3.connect(bad)
+    body = db.execute("SELECT body FROM codes LIMIT 1").fetchone()[0]
+    db.execute("UPDATE codes SET zone = (zone + 1) % (SELECT COUNT(*) FROM zones) WHERE body = ?", (body,))
+    db.commit()
+    db.close()
+    with pytest.raises(IntegrityError, match="signature check failed: the file was modified or is corrupt"):
+        T.verify_table(bad, pub)
+    with pytest.raises(IntegrityError):
+        Resolver(bad, pub)
+
+
+@pytest.mark.parametrize("how", ["zero", "delete", "twice"])
+def test_stripped_or_duplicated_signature_is_refused(work, table, pub, how):
+    path, _ = table
+    bad = work / f"nosig-{how}.sqlite"
+    shutil.copy(path, bad)
+    data = bytearray(bad.read_bytes())
+    off = T._sig_offset(bytes(data))
+    if how == "zero":
+        data[off: off + T.SIG_LEN] = bytes(T.SIG_LEN)
+        bad.write_bytes(bytes(data))
+    elif how == "delete":
+        db = sqlite3.connect(bad)
+        db.execute("DELETE FROM signature")
+        db.commit()
+        db.execute("VACUUM")
+        db.close()
+    else:
+        bad.write_bytes(bytes(data) + T.MAGIC + bytes(data[off: off + T.SIG_LEN]))
+    with pytest.raises(IntegrityError):
+        T.verify_table(bad, pub)
+
+
+def test_wrong_public_key_is_refused(work, table):
+    path, _ = table
+    other = new_keyring(work / "other.json")
+    with pytest.raises(IntegrityError, match="signature check failed"):
+        T.verify_table(path, other.verify_key)
+    with pytest.raises(IntegrityError):
+        T.verify_table(path, pub_path(work / "other.json"))
+
+
+def test_truncated_empty_and_foreign_files_are_refused(work, table, pub):
+    path, _ = table
+    data = path.read_bytes()
+    cases = {
+        "trunc-end.sqlite": data[:-4096],
+        "trunc-half.sqlite": data[: len(data) // 2],
+        "trunc-1.sqlite": data[:-1],
+        "empty.sqlite": b"",
+        "text.sqlite": b"not a table\n" * 100,
+    }
+    for name, content in cases.items():
+        (work / name).write_bytes(content)
+        with pytest.raises(IntegrityError):
+            T.verify_table(work / name, pub)
+    plain = work / "plain.sqlite"
+    db = sqlite3.connect(plain)
+    db.execute("CREATE TABLE t(x)")
+    db.commit()
+    db.close()
+    with pytest.raises(IntegrityError, match="unsigned"):
+        T.verify_table(plain, pub)
+    with pytest.raises(DataError, match="not found"):
+        T.verify_table(work / "missing.sqlite", pub)
+
+
+def test_signed_table_of_another_version_or_kind_is_refused(work, table, keyring, pub):
+    path, _ = table
+    for pragma, match in (("user_version=99", "format version 99"), ("application_id=7", "not an addrcode station table")):
+        bad = work / f"other-{pragma.split('=')[0]}.sqlite"
+        shutil.copy(path, bad)
+        db = sqlite3.connect(bad)
+        db.execute(f"PRAGMA {pragma}")
+        db.commit()
+        db.close()
+        _resign(bad, keyring)
+        T.verify_bytes(bad.read_bytes(), pub)  # the signature is good ...
+        with pytest.raises(DataError, match=match):  # ... but the content is refused
+            T.verify_table(bad, pub)
+
+
+def test_resolver_uses_the_verified_bytes_not_the_file(work, table, pub):
+    path, _ = table
+    copy = work / "swap.sqlite"
+    shutil.copy(path, copy)
+    r = Resolver(copy, pub)
+    db = sqlite3.connect(copy)
+    db.execute("DELETE FROM codes")
+    db.commit()
+    db.close()
+    body = r.db.execute("SELECT body FROM codes LIMIT 1").fetchone()[0]
+    assert r.resolve(T.code_of_body(body))["status"] == "ok"
+    r.close()
+
+
+# --------------------------------------------------------------------------- per-station extracts
+
+
+def test_station_extract_holds_only_its_rows_and_next_hops(work, table, ref, zones, keyring, grid, pub):
+    full_path, full_info = table
+    path = work / "addison.sqlite"
+    info = T.build_table(ref, zones, keyring, grid, path, station="SC-ADDISON", serial=101)
+    assert info.station == "SC-ADDISON" and 0 < info.rows < full_info.rows
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert {sc for (sc,) in db.execute("SELECT DISTINCT sort_center FROM zones")} == {"SC-ADDISON"}
+    assert db.execute("SELECT COUNT(*) FROM codes c JOIN zones z ON z.idx = c.zone WHERE z.sort_center != ?",
+                      ("SC-ADDISON",)).fetchone()[0] == 0
+    hops = {p: json.loads(all_) for p, _, all_ in db.execute("SELECT * FROM next_hop")}
+    extract_bodies = [b for (b,) in db.execute("SELECT body FROM codes")]
+    db.close()
+    full = Resolver(full_path, pub)
+    ext = Resolver(path, pub)
+    assert ext.next_hops == full.next_hops and hops
+    full_bodies = [b for (b,) in full.db.execute("SELECT body FROM codes")]
+    n_addison = n_foreign = 0
+    for body in full_bodies:
+        code = T.code_of_body(body)
+        want = full.resolve(code)
+        got = ext.resolve(code)
+        if want["sort_center"] == "SC-ADDISON":
+            n_addison += 1
+            assert got == want
+        else:
+            n_foreign += 1
+            assert got["status"] == "foreign" and got["next_hop"] != "SC-ADDISON"
+            assert got["next_hop"] in hops[body >> 25]
+            if [sc for sc in hops[body >> 25] if sc != "SC-ADDISON"] == [want["sort_center"]]:
+                assert got["next_hop"] == want["sort_center"]
+    assert n_addison == len(extract_bodies) == info.rows and n_foreign > 0
+    full.close()
+    ext.close()
+
+
+# --------------------------------------------------------------------------- re-zoning, diff, replay
+
+
+def _rezoned(work, zones_src: Path) -> Path:
+    doc = json.loads(zones_src.read_text())
+    for feat in doc["features"]:
+        if feat["properties"]["zone"] == "VT-MIDDLEBURY":
+            feat["properties"]["sort_center"] = "SC-RUTLAND"
+            feat["properties"]["route"] = "MIDDLEBURY-2"
+    out = work / "rezoned.geojson"
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def test_rezoning_changes_no_code_and_diff_reports_rerouted(work, table, ref, keyring, grid, pub):
+    old_path, old_info = table
+    new_path = work / "rezoned.sqlite"
+    new_zones = load_zones(_rezoned(work, default_zones_path()))
+    new_info = T.build_table(ref, new_zones, keyring, grid, new_path, serial=200)
+    assert new_info.zones_sha256 != old_info.zones_sha256
+    a = sqlite3.connect(f"file:{old_path}?mode=ro", uri=True)
+    b = sqlite3.connect(f"file:{new_path}?mode=ro", uri=True)
+    assert [r for r in a.execute("SELECT body FROM codes")] == [r for r in b.execute("SELECT body FROM codes")]
+    n_midd = a.execute("SELECT COUNT(*) FROM codes c JOIN zones z ON z.idx=c.zone WHERE z.zone='VT-MIDDLEBURY'").fetchone()[0]
+    a.close()
+    b.close()
+    assert n_midd > 0
+    diff = T.diff_tables(old_path, new_path, pub, sample=5)
+    assert (diff.added, diff.removed, diff.revoked) == (0, 0, 0)
+    assert diff.rerouted == n_midd and diff.unchanged == old_info.rows - n_midd
+    assert diff.reroutes == (("VT-MIDDLEBURY", "VT-MIDDLEBURY", n_midd),)
+    assert len(diff.samples["rerouted"]) == 5
+    s = diff.samples["rerouted"][0]
+    assert s["old"]["sort_center"] == "SC-ADDISON" and s["new"]["sort_center"] == "SC-RUTLAND"
+    with Resolver(new_path, pub) as r:
+        got = r.resolve(s["code"])
+        assert got["sort_center"] == "SC-RUTLAND" and got["route"] == "MIDDLEBURY-2"
+    assert "re-routed" in diff.text() and json.dumps(diff.to_dict())
+
+
+def test_diff_reports_revoked_added_and_removed(work, ref, zones, grid, pub, table):
+    ring_path = work / "keys2" / "ring.json"
+    ring_path.parent.mkdir()
+    new_keyring(ring_path)
+    rotate(ring_path)  # 0 retired, 1 active
+    k1 = load_keyring(ring_path)
+    t1 = work / "t1.sqlite"
+    i1 = T.build_table(ref, zones, k1, grid, t1, serial=1)
+    revoke(ring_path, "0")
+    rotate(ring_path)  # 0 revoked, 1 retired, 2 active
+    k2 = load_keyring(ring_path)
+    t2 = work / "t2.sqlite"
+    i2 = T.build_table(ref, zones, k2, grid, t2, serial=2)
+    per_epoch = i1.rows // 2
+    diff = T.diff_tables(t1, t2, pub_path(ring_path))
+    assert diff.revoked == per_epoch and diff.added == per_epoch and diff.removed == 0
+    assert diff.unchanged == per_epoch and i2.rows == 2 * per_epoch
+    assert ("0", "retired", "revoked") in diff.epochs_changed and ("2", "", "active") in diff.epochs_changed
+    # an extract vs the full table: codes of other stations are "removed"
+    ext = work / "t2-orange.sqlite"
+    ie = T.build_table(ref, zones, k2, grid, ext, station="SC-ORANGE", serial=3)
+    d2 = T.diff_tables(t2, ext, pub_path(ring_path))
+    assert d2.removed == i2.rows - ie.rows and d2.unchanged == ie.rows
+    with pytest.raises(IntegrityError):  # diff verifies both tables with the given key
+        T.diff_tables(t1, t2, pub)
+
+
+def test_replay_of_an_older_or_equal_serial_is_refused(work, table, ref, zones, keyring, grid, pub):
+    old_path, old_info = table
+    newer = work / "newer.sqlite"
+    T.build_table(ref, zones, keyring, grid, newer, serial=old_info.serial + 1)
+    assert T.verify_table(newer, pub, newer_than=old_path).serial == old_info.serial + 1
+    assert T.verify_table(newer, pub, newer_than=old_info.serial).serial == old_info.serial + 1
+    with pytest.raises(IntegrityError, match="not newer"):
+        T.verify_table(old_path, pub, newer_than=newer)
+    with pytest.raises(IntegrityError, match="not newer"):
+        T.verify_table(old_path, pub, newer_than=old_path)  # same serial
+    with pytest.raises(IntegrityError, match="not newer"):
+        T.verify_table(old_path, pub, newer_than=str(old_info.serial))
+
+
+# --------------------------------------------------------------------------- default data, end to end
+
+
+def test_default_table_is_built_once(work, ref):
+    from addrcode.keys import demo_keyring_path
+
+    messages = []
+    path, pub = T.default_table(work / "cache", messages.append, reference=ref)
+    assert path.is_file() and pub == pub_path(demo_keyring_path()) and len(messages) == 1
+    assert T.default_table(work / "cache", messages.append, reference=ref)[0] == path and len(messages) == 1
+    info = T.verify_table(path, pub)
+    assert info.demo and info.station == "all"
+
+
+@pytest.fixture(scope="module")
+def default_reference_path(tmp_path_factory):
+    """The embedded Vermont reference (built once per run, or reused from $ADDRCODE_TEST_CACHE)."""
+    from addrcode.reference import default_reference
+
+    cache = os.environ.get("ADDRCODE_TEST_CACHE") or tmp_path_factory.mktemp("default-cache")
+    return default_reference(Path(cache))
+
+
+def test_default_data_round_trips_every_issued_code(work, default_reference_path):
+    """Every issuable cell of the embedded Vermont reference, coded with the demo keyring, resolves to its zone."""
+    from addrcode.keys import demo_keyring_path
+
+    grid = Grid()
+    d, i = T.issuable_cells(default_reference_path, grid)
+    assert len(d) > 300_000
+    zones = load_zones(default_zones_path())
+    demo = load_keyring(demo_keyring_path())
+    path = work / "vermont.sqlite"
+    info = T.build_table(default_reference_path, zones, demo, grid, path, cells=(d, i))
+    zs = zones.zone_of_cells(grid, d, i)
+    codes = encode_cells(zip(d.tolist(), i.tolist()), demo.active)
+    bad = 0
+    with Resolver(path, pub_path(demo_keyring_path())) as r:
+        assert r.info.demo and info.rows == r.info.rows == sum(z is not None for z in zs)
+        for code, zone in zip(codes, zs):
+            got = r.resolve(code.text())
+            if zone is None:
+                bad += got["status"] != "unknown"
+            else:
+                bad += got["status"] != "ok" or got["zone"] != zone.id
+    assert bad == 0
+    data = path.read_bytes()
+    for s in STREETS[:3]:
+        assert s not in data
