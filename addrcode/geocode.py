@@ -842,8 +842,12 @@ class Geocoder:
                 t = (num - r0[1]) / (r1[1] - r0[1]) if r1[1] != r0[1] else 0.5
                 lon, lat = r0[2] + t * (r1[2] - r0[2]), r0[3] + t * (r1[3] - r0[3])
                 gap = distance_m(r0[2], r0[3], r1[2], r1[3])
-                if gap > 400:  # long gaps interpolate poorly
-                    nfac *= 0.85
+                # rural numbers follow distance along the road only roughly: the wider the gap between
+                # the bracketing points, the less the interpolated point is worth
+                if gap > 300:
+                    nfac *= 0.6
+                elif gap > 120:
+                    nfac *= 0.8
                 zipc = r0[5] if r0[5] == r1[5] else ""
                 notes.append("house number not in the reference: interpolated")
                 return Candidate(f"{number} {label_street}{tail} {zipc}".rstrip(), "interpolated",
