@@ -94,6 +94,9 @@ def tokenize(cleaned: str, states: dict) -> list[str]:
                 out.append(tok)
                 continue
             head, _, rest = tok.partition("-")
+            if head.isdigit() and len(rest) == 1 and rest.isalpha():
+                out.append(head + rest)  # "123-A" = "123A"
+                continue
             if "/" in rest and head.isdigit():  # "18-1/2"
                 out += [head, rest]
             elif head.isalpha() and (rest.isalpha() or head in _HYPHEN_PREFIXES or head in states):
@@ -432,7 +435,7 @@ def _unit_at(t: list[str], i: int, e: int, tb: USTables, allow_all: bool):
     """A secondary unit at i (`APT 3`, `# 2B`, `3RD FLOOR`, `REAR`) -> (designator, id, next index)."""
     tok = t[i]
     nxt = t[i + 1] if i + 1 < e else ""
-    if nxt in ("FL", "FLOOR", "FLR"):
+    if nxt in ("FL", "FLOOR", "FLR") and not (i + 2 < e and _id_like(t[i + 2])):  # not "1ST FL 2"
         digits = _ordinal_digits(tok)
         if digits:
             return "FL", digits, i + 2
@@ -465,12 +468,21 @@ def step_street_end(p: Parse) -> None:
     n = len(t)
     s = p.pos
     tb = p.tables
-    if "number" not in p.f and s < n and t[s] in _PO_START and _po_at(t, s, n):
-        _tail(p, s)
-        return
-    if "number" not in p.f and s < n and t[s] in _RR_START and _rr_at(t, s, n):
-        _tail(p, s)
-        return
+    if "number" not in p.f and s < n and (t[s] in _PO_START or t[s] in _RR_START):
+        after = _po_or_rr(p, s)
+        if after is None:
+            pass
+        else:
+            # "PO Box 5, 12 Main St, ...": a street may follow the box
+            s = after
+            while s < n and t[s] == ",":
+                s += 1
+            if s < n and _HOUSE.match(t[s]) and s + 1 < n and t[s + 1] != ",":
+                p.f["number"] = t[s]
+                s += 1
+            else:
+                _tail(p, s)
+                return
     while s < n and t[s] == ",":
         s += 1
     e = t.index(",", s) if "," in t[s:] else n
@@ -482,12 +494,31 @@ def step_street_end(p: Parse) -> None:
             k = e - 1
             if e - s >= 3 and t[k - 1] in _CITY_HEAD_WORDS:
                 k -= 1
-            end = k
+            end = _trailing_unit(t, s, k, tb)  # "12 Center Lot 7 Saint Albans"
             p.warnings.append("street/city boundary guessed")
         elif "number" not in p.f and e == n and (p.had_tail or _city_known(p, t[s:e])):
             end = s  # "Burlington VT": a town alone
     p.f["_street"] = " ".join(t[s:end])
     _tail(p, end)
+
+
+def _po_or_rr(p: Parse, i: int):
+    """Take a PO box or rural route at i into p.f; the index after it, or None."""
+    t = p.tokens
+    n = len(t)
+    if t[i] in _PO_START:
+        po = _po_at(t, i, n)
+        if po:
+            p.f["po_box"] = po[0]
+            return po[1]
+    if t[i] in _RR_START:
+        rr = _rr_at(t, i, n)
+        if rr:
+            p.f["rural_route"] = rr[0]
+            if rr[1]:
+                p.f["po_box"] = rr[1]
+            return rr[2]
+    return None
 
 
 def _city_known(p: Parse, toks: list[str]) -> bool:
@@ -630,6 +661,9 @@ def _tail(p: Parse, k: int) -> None:
                 segments.remove(seg)
                 segments.append(seg)
                 break
+    # "Burlington, Chittenden County, VT": a county is not the city
+    while len(segments) > 1 and segments[-1][-1] in ("COUNTY", "CNTY", "CO"):
+        segments.insert(0, segments.pop())
     p.f["city"] = canonical_city(segments[-1])
     if len(segments) > 1:
         p.f["leftover"] = " ".join(" ".join(s) for s in segments[:-1])
@@ -728,6 +762,16 @@ def street_parts(tokens: tuple, tables: USTables, state: str = "") -> tuple[str,
         i += 1
     dirs = tb.directionals
     sfx = tb.suffixes
+    # ordinals first, so "FIRST N" and "1ST N" read alike below
+    last = len(out) - 1
+    for k, w in enumerate(out):
+        if w in _ORDINAL_WORDS:
+            out[k] = _ORDINAL_WORDS[w]
+        elif w in _TENS and k < last and out[k + 1] in _ORDINAL_WORDS:
+            unit = _ORDINAL_WORDS[out[k + 1]]
+            out[k + 1] = str(_TENS[w] + int(unit[:-2])) + unit[-2:]
+            out[k] = ""
+    out = [w for w in out if w]
     postdir = ""
     if len(out) >= 2 and out[-1] in dirs:
         prev = out[-2]
@@ -738,22 +782,16 @@ def street_parts(tokens: tuple, tables: USTables, state: str = "") -> tuple[str,
         suffix = sfx[out.pop()]
         if suffix == "EXT" and len(out) >= 2 and out[-1] in sfx:
             out[-1] = sfx[out[-1]]  # "SOUTH STREET EXT" = "SOUTH ST EXT"
-    elif len(out) >= 2 and out[-1][0].isdigit() and out[-2] in sfx and " " not in out[-1]:
+    elif len(out) >= 2 and _ROUTE_NUM.match(out[-1]) and out[-2] in sfx:
         out[-2] = sfx[out[-2]]  # "PRIVATE ROAD 6" = "PRIVATE RD 6"
     predir = ""
     if len(out) >= 2 and out[0] in dirs and not (len(out) == 2 and out[1] in tb.strong_suffixes):
         predir = dirs[out.pop(0)]
     last = len(out) - 1
     for k, w in enumerate(out):
-        if w in _ORDINAL_WORDS:
-            out[k] = _ORDINAL_WORDS[w]
-        elif w in _TENS and k < last and out[k + 1] in _ORDINAL_WORDS:
-            unit = _ORDINAL_WORDS[out[k + 1]]
-            out[k + 1] = str(_TENS[w] + int(unit[:-2])) + unit[-2:]
-            out[k] = ""
-        elif w in _NAME_ABBR and k < last:
+        if w in _NAME_ABBR and k < last:
             out[k] = _NAME_ABBR[w]
-    return predir, " ".join(w for w in out if w), suffix, postdir
+    return predir, " ".join(out), suffix, postdir
 
 
 def step_street_parts(p: Parse) -> None:
