@@ -630,8 +630,17 @@ class Geocoder:
 
     def explain(self, text: str) -> Explanation:
         """Geocode `text` and say why: components, keys, block, top candidates, verdict."""
-        address = _normalize(text)
-        return self._run(address, explain=True)[1]
+        try:
+            address = _normalize(text)
+        except Exception as e:
+            address = Address(warnings=(f"normalize failed ({type(e).__name__})",))
+        m, exp = self._run(address, explain=True)
+        if not (m.precision == "point" and m.score >= 0.9):
+            alt = guided_parse(text, self._known_city)
+            m2, exp2 = self._run(alt, explain=True)
+            if (_RANK[m2.precision], m2.score) > (_RANK[m.precision], m.score):
+                return replace(exp2, why=exp2.why + "; the rule-based parse did worse, text re-read with the reference")
+        return exp
 
     # -- matching -----------------------------------------------------------------------------
 
