@@ -1,0 +1,481 @@
+"""The HTML run report: valid, self-contained HTML whose figures match the run file, masked addresses,
+and a real headless Chromium that renders it (skipped cleanly when /usr/bin/chromium is absent).
+
+Figures are re-counted here with `csv.DictReader`, independently of `addrcode.report`.
+The 100,000-row size/time check runs with ADDRCODE_SLOW=1 (marked `slow` as well).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import random
+import re
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from addrcode.errors import DataError
+from addrcode.report import (EXAMPLES_PER_REASON, MAX_REASONS, ReportBuilder, iter_run, mask_address,
+                             matched_town, matched_zip, reason_group, render_report)
+from addrcode.zones import default_zones_path, load_zones
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
+CHROMIUM = Path("/usr/bin/chromium")
+SLOW = pytest.mark.skipif(not os.environ.get("ADDRCODE_SLOW"), reason="slow: set ADDRCODE_SLOW=1")
+OUT_COLUMNS = ["addrcode_status", "addrcode_reason", "addrcode_code", "addrcode_zone", "addrcode_sort_center",
+               "addrcode_route", "addrcode_precision", "addrcode_score", "addrcode_matched"]
+
+
+@pytest.fixture(scope="module")
+def zones():
+    return load_zones(default_zones_path())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def synthetic_run(path: Path, zones, n: int = 600, seed: int = 7) -> list[dict]:
+    """A run file shaped like `addrcode encode -i orders.csv --column address` output, with awkward
+    values (commas, quotes, unicode, a neutralised cell) and every status; returns the rows."""
+    rng = random.Random(seed)
+    zs = list(zones)
+    streets = ["Quillfeather Rd", "Zorbin Ln", "O'Brien \"Old\" Way", "Chemin Élan", "Larkspire Hollow Rd"]
+    rows = []
+    for i in range(n):
+        z = rng.choice(zs)
+        town = z.route
+        addr = f"{rng.randint(1, 9999)} {rng.choice(streets)} {i}, {town.title()}, VT 05{rng.randint(100, 999)}"
+        kind = rng.random()
+        row = {"order_id": f"=SUM(A{i})" if i == 5 else str(1000 + i), "address": addr}
+        if kind < 0.7:
+            score = round(rng.uniform(0.5, 1.0), 3)
+            out = dict(addrcode_status="ok", addrcode_reason="", addrcode_code="AAQ-0X1ZW-6", addrcode_zone=z.id,
+                       addrcode_sort_center=z.sort_center, addrcode_route=z.route,
+                       addrcode_precision=rng.choice(["point", "point", "interpolated"]), addrcode_score=score,
+                       addrcode_matched=addr.upper())
+        elif kind < 0.85:
+            score = round(rng.uniform(0, 0.49), 2)
+            out = dict(addrcode_status="rejected", addrcode_reason=f"score {score:.2f} below --min-score 0.5",
+                       addrcode_code="", addrcode_zone="", addrcode_sort_center="", addrcode_route="",
+                       addrcode_precision="point", addrcode_score=score, addrcode_matched=addr.upper())
+        elif kind < 0.95:
+            out = dict(addrcode_status="rejected",
+                       addrcode_reason="precision street is coarser than --min-precision interpolated",
+                       addrcode_code="", addrcode_zone="", addrcode_sort_center="", addrcode_route="",
+                       addrcode_precision="street", addrcode_score=0.4,
+                       addrcode_matched=f"{addr.split(',')[0].split(' ', 1)[1].upper()}, {town}, VT")
+        elif kind < 0.98:
+            out = dict(addrcode_status="rejected", addrcode_reason="no match", addrcode_code="", addrcode_zone="",
+                       addrcode_sort_center="", addrcode_route="", addrcode_precision="none", addrcode_score=0.0,
+                       addrcode_matched="")
+        else:
+            out = dict(addrcode_status="error", addrcode_reason="internal error: ValueError", addrcode_code="",
+                       addrcode_zone="", addrcode_sort_center="", addrcode_route="", addrcode_precision="",
+                       addrcode_score="", addrcode_matched="")
+        row.update(out)
+        rows.append(row)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["order_id", "address", *OUT_COLUMNS])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "order_id": ("'" + r["order_id"]) if r["order_id"].startswith("=") else r["order_id"]})
+    return rows
+
+
+def count_run(path: Path) -> dict:
+    """Independent count of a run CSV: rows, statuses, (status, reason-with-#) pairs, precisions."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        "rows": len(rows),
+        "status": Counter(r["addrcode_status"] for r in rows),
+        "reasons": Counter((r["addrcode_status"], re.sub(r"\d+(?:\.\d+)?", "#", r["addrcode_reason"]))
+                           for r in rows if r["addrcode_status"] != "ok"),
+        "precision": Counter(r["addrcode_precision"] or "none" for r in rows),
+        "ok_zones": Counter(r["addrcode_zone"] for r in rows if r["addrcode_status"] == "ok"),
+        "rows_list": rows,
+    }
+
+
+def parse_html(path: Path):
+    """Parse strictly with html5lib (raises on any parse error) and return the element tree."""
+    import html5lib
+
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    with open(path, "rb") as f:
+        return parser.parse(f)
+
+
+def external_refs(tree) -> list[str]:
+    """Every src/href (incl. xlink:href) value that would fetch something from outside the file."""
+    bad = []
+    for el in tree.iter():
+        for name, value in el.attrib.items():
+            local = name.split("}")[-1].split(":")[-1] if isinstance(name, str) else str(name)
+            if local in ("src", "href", "action", "data", "poster") and re.match(r"\s*(https?:|//|ftp:|file:)", value, re.I):
+                bad.append(value)
+    return bad
+
+
+def read_png(path: Path) -> tuple[int, int, int, bytes]:
+    """(width, height, channels, raw unfiltered pixel bytes) of an 8-bit non-interlaced PNG (what Chromium writes)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and interlace == 0
+            channels = {2: 3, 6: 4, 0: 1, 4: 2}[colour]
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    out = bytearray(height * stride)
+    prev = bytearray(stride)
+    for y in range(height):
+        ftype = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b = prev[i]
+            c = prev[i - channels] if i >= channels else 0
+            if ftype == 1:
+                line[i] = (line[i] + a) & 255
+            elif ftype == 2:
+                line[i] = (line[i] + b) & 255
+            elif ftype == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out[y * stride:(y + 1) * stride] = line
+        prev = line
+    return width, height, channels, bytes(out)
+
+
+def chromium(args: list[str], tmp_path: Path, timeout: int = 90) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", *args]
+    return subprocess.run(cmd, capture_output=True, timeout=timeout)
+
+
+def screenshot(html: Path, png: Path, tmp_path: Path, size: str = "1200,2200") -> float:
+    """Render `html` with headless Chromium into `png`; seconds taken."""
+    t0 = time.perf_counter()
+    proc = chromium([f"--screenshot={png}", f"--window-size={size}", "--hide-scrollbars", html.as_uri()], tmp_path)
+    took = time.perf_counter() - t0
+    assert png.is_file(), proc.stderr.decode(errors="replace")[-2000:]
+    return took
+
+
+def assert_not_blank(png: Path) -> None:
+    width, height, ch, px = read_png(png)
+    step = max(1, (width * height) // 40000)
+    colours, non_white, sampled = set(), 0, 0
+    for i in range(0, width * height, step):
+        p = px[i * ch:i * ch + min(ch, 3)]
+        colours.add(p)
+        sampled += 1
+        if any(v < 235 for v in p):
+            non_white += 1
+    assert len(colours) > 20, "screenshot has almost a single colour"
+    assert non_white / sampled > 0.05, "screenshot is (nearly) blank"
+
+
+# --------------------------------------------------------------------------- units
+
+
+def test_mask_keeps_first_character_of_each_word_and_lengths():
+    assert mask_address("637 College St") == "6** C****** S*"
+    assert mask_address("637 COLLEGE ST, MIDDLEBURY, VT 05753") == "6** C****** S*, M*********, V* 0****"
+    assert mask_address("") == ""
+    assert mask_address("Chemin Élan #4") == "C***** É*** #4"
+
+
+def test_reason_group_and_label_parts():
+    assert reason_group("score 0.31 below --min-score 0.5") == "score # below --min-score #"
+    assert reason_group("") == "(no reason given)"
+    assert matched_town("12 MAIN ST, SAINT GEORGE, VT 05495") == "SAINT GEORGE"
+    assert matched_town("ADAMS LN, PERU, VT") == "PERU"
+    assert matched_town("05753") == ""
+    assert matched_zip("12 MAIN ST, PERU, VT 05152") == "05152"
+    assert matched_zip("05753") == "05753"
+    assert matched_zip("ADAMS LN, PERU, VT") == ""
+
+
+# --------------------------------------------------------------------------- the report of a run file
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory, zones):
+    d = tmp_path_factory.mktemp("report")
+    run = d / "run.csv"
+    rows = synthetic_run(run, zones)
+    out = d / "report.html"
+    summary = render_report(run, zones, out)
+    return run, rows, out, summary
+
+
+def test_report_is_valid_self_contained_html(synthetic):
+    _run, _rows, out, summary = synthetic
+    tree = parse_html(out)
+    assert tree.find(".//title").text == "addrcode run report"
+    assert external_refs(tree) == []
+    text = out.read_text("utf-8")
+    assert "@import" not in text and "url(" not in text
+    assert not re.search(r"<(script)(?![^>]*application/json)", text), "no executable script"
+    assert not re.search(r"<(img|link|iframe|object|embed)\b", text)
+    assert summary.bytes == len(out.read_bytes())
+    assert sum(1 for el in tree.iter() if str(el.tag).endswith("svg")) >= 3  # the two maps (plus the shared path defs) and the histogram
+
+
+def test_report_numbers_match_the_file(synthetic):
+    run, _rows, out, summary = synthetic
+    truth = count_run(run)
+    tree = parse_html(out)
+    cards = {el.get("id"): int(el.text.replace(",", "")) for el in tree.iter("b") if el.get("id", "").startswith("n-")}
+    assert cards["n-rows"] == truth["rows"] == summary.rows
+    for st in ("ok", "rejected", "error"):
+        assert cards[f"n-{st}"] == truth["status"][st] == summary.status[st]
+    # the reason table, row by row
+    table = tree.find(".//table")
+    shown = {}
+    for tr in table.find("tbody"):
+        cells = ["".join(td.itertext()) for td in tr]
+        shown[(cells[0], cells[1])] = int(cells[2].replace(",", ""))
+    assert shown == dict(truth["reasons"])
+    figures = json.loads(tree.find(".//script[@id='addrcode-figures']").text)
+    assert figures["rows"] == truth["rows"]
+    prec = {p: sum(v.values()) for p, v in figures["precision"].items()}
+    assert prec == dict(truth["precision"])
+    hist = figures["score_histogram"]
+    scored = [r for r in truth["rows_list"] if r["addrcode_score"] != ""]
+    assert sum(a + b for a, b in hist) == len(scored)
+    assert sum(a for a, _ in hist) == sum(1 for r in scored if r["addrcode_status"] == "ok")
+    # every ok row is in its zone; every refused row is placed or counted as not placed
+    zone_rows = figures["zone_rows"]
+    for zid, n in truth["ok_zones"].items():
+        assert zone_rows[zid][0] - zone_rows[zid][1] == n
+    refused = truth["rows"] - truth["status"]["ok"]
+    assert sum(v[1] for v in zone_rows.values()) + figures["not_placed"] == refused
+    # refused rows with no match at all (empty label) cannot be placed
+    assert figures["not_placed"] >= sum(1 for r in truth["rows_list"]
+                                        if r["addrcode_status"] != "ok" and not r["addrcode_matched"])
+
+
+def test_addresses_are_masked_by_default_and_shown_on_request(synthetic, zones, tmp_path):
+    run, rows, out, _ = synthetic
+    text = out.read_text("utf-8")
+    import html as html_mod
+
+    for r in rows:
+        for value in (r["address"], r["addrcode_matched"]):
+            if value:
+                assert value not in text and html_mod.escape(value) not in text
+                street = value.split(",")[0]
+                assert html_mod.escape(street) not in text
+    for word in ("Quillfeather", "QUILLFEATHER", "Zorbin", "ZORBIN", "Larkspire", "LARKSPIRE"):
+        assert word not in text
+    assert "Q*********** R*" in text or "Z***** L*" in text  # masked examples are there
+    shown = render_report(run, zones, tmp_path / "open.html", show_addresses=True)
+    opened = (tmp_path / "open.html").read_text("utf-8")
+    assert shown.rows == len(rows)
+    examples = [r["address"] for r in rows if r["addrcode_status"] != "ok"]
+    assert sum(html_mod.escape(a) in opened for a in examples) >= 3
+
+
+def test_examples_are_bounded_per_reason(synthetic, zones):
+    run, _, _, _ = synthetic
+    b = ReportBuilder(zones)
+    for rec in iter_run(run):
+        b.add(rec)
+    assert all(len(v) <= EXAMPLES_PER_REASON for v in b.examples.values())
+
+
+def test_constant_memory_for_endless_distinct_reasons(zones):
+    b = ReportBuilder(zones)
+    for i in range(MAX_REASONS + 3000):
+        b.add({"status": "rejected", "reason": f"reason-{chr(65 + i % 26)}{'x' * (i // 26)}", "score": "0.2",
+               "precision": "none", "matched": f"{i} A ST, TOWN{i}, VT", "address": "x"})
+    s = b.summary()
+    assert len(b.reasons) <= MAX_REASONS + 3  # plus one "(other reasons)" per status
+    assert sum(n for _, _, n in s.reasons) == MAX_REASONS + 3000
+    assert any(g == "(other reasons)" for _, g, _ in s.reasons)
+
+
+def test_jsonl_run_and_coordinates(zones, tmp_path):
+    z = zones.get("VT-MIDDLEBURY")
+    pt = z.geometry.representative_point()
+    lines = [
+        {"input": "637 College St, Middlebury VT", "status": "ok", "reason": "", "zone": z.id, "precision": "point",
+         "score": 1.0, "matched": "637 COLLEGE ST, MIDDLEBURY, VT 05753"},
+        {"input": "9 Nowhere Rd", "status": "rejected", "reason": "score 0.20 below --min-score 0.5", "zone": "",
+         "precision": "point", "score": 0.2, "matched": "9 NOWHERE RD, ELSEWHERE, VT", "lon": pt.x, "lat": pt.y},
+        {"input": "", "status": "rejected", "reason": "empty address", "zone": "", "precision": "none", "score": 0.0,
+         "matched": ""},
+    ]
+    run = tmp_path / "run.jsonl"
+    run.write_text("".join(json.dumps(x) + "\n" for x in lines), "utf-8")
+    s = render_report(run, zones, tmp_path / "r.html")
+    assert s.rows == 3 and s.status == {"ok": 1, "rejected": 2, "error": 0}
+    assert s.zone_rows["VT-MIDDLEBURY"] == (2, 1)  # the refused row placed by its coordinates
+    assert s.not_placed == 1
+    assert "College" not in (tmp_path / "r.html").read_text("utf-8")
+
+
+def test_bad_inputs_are_data_errors_and_leave_no_output(zones, tmp_path):
+    out = tmp_path / "r.html"
+    with pytest.raises(DataError, match="cannot read"):
+        render_report(tmp_path / "missing.csv", zones, out)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n1,2\n", "utf-8")
+    with pytest.raises(DataError, match="addrcode_status"):
+        render_report(plain, zones, out)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", "utf-8")
+    with pytest.raises(DataError, match="empty"):
+        render_report(empty, zones, out)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_empty_run_still_renders(zones, tmp_path):
+    run = tmp_path / "run.csv"
+    run.write_text(",".join(["address", *OUT_COLUMNS]) + "\n", "utf-8")
+    s = render_report(run, zones, tmp_path / "r.html")
+    assert s.rows == 0
+    parse_html(tmp_path / "r.html")
+
+
+# --------------------------------------------------------------------------- a real encode run
+
+
+def make_queries(n: int, seed: int = 11) -> list[str]:
+    """Seeded one-line queries from real Vermont points: mostly clean, some without house number, some with a
+    made-up street, a wrong town, a typo, or empty."""
+    rng = random.Random(seed)
+    with gzip.open(SOURCE, "rt", encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["NUMBER"] and r["STREET"]]
+    picked = rng.sample(rows, min(n, len(rows)))
+    out = []
+    for r in picked:
+        kind = rng.random()
+        street, city, zipcode = r["STREET"].title(), r["CITY"].title(), r["POSTCODE"]
+        if kind < 0.70:
+            q = f"{r['NUMBER']} {street}, {city}, VT {zipcode}"
+        elif kind < 0.80:
+            q = f"{street}, {city}, VT {zipcode}"
+        elif kind < 0.87:
+            q = f"{r['NUMBER']} {rng.choice(['Quillfeather', 'Zorbin', 'Brinkleby'])} Rd, {city}, VT {zipcode}"
+        elif kind < 0.94:
+            w = list(street)
+            i = rng.randrange(len(w))
+            w[i] = rng.choice("aeiourst")
+            q = f"{r['NUMBER']} {''.join(w)}, {city} VT"
+        elif kind < 0.98:
+            q = f"{r['NUMBER']} {street}, VT"
+        else:
+            q = ""
+        out.append(q)
+    return out
+
+
+def encode_run(queries: list[str], workdir: Path, reference: Path, jobs: int = 1) -> Path:
+    """Run the real `addrcode encode` CLI over `queries` and return the output CSV."""
+    src = workdir / "orders.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["order_id", "address"])
+        for i, q in enumerate(queries):
+            w.writerow([i, q])
+    out = workdir / "coded.csv"
+    proc = subprocess.run([sys.executable, "-m", "addrcode", "encode", "-i", str(src), "--column", "address",
+                           "-o", str(out), "--reference", str(reference), "--quiet", "--jobs", str(jobs)],
+                          capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "ADDRCODE_CACHE_DIR": str(workdir / "cache")})
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory, vt_reference):
+    d = tmp_path_factory.mktemp("realrun")
+    queries = make_queries(500)
+    return encode_run(queries, d, vt_reference), queries, d
+
+
+def test_report_of_a_real_encode_run(real_run, zones):
+    run, queries, d = real_run
+    out = d / "report.html"
+    s = render_report(run, zones, out)
+    truth = count_run(run)
+    assert s.rows == truth["rows"] == len(queries)
+    assert s.status == {st: truth["status"][st] for st in ("ok", "rejected", "error")}
+    assert {(st, g): n for st, g, n in s.reasons} == dict(truth["reasons"])
+    assert truth["status"]["rejected"] > 0 and truth["status"]["ok"] > 0
+    refused = s.rows - s.status["ok"]
+    placed = sum(v[1] for v in s.zone_rows.values())
+    assert placed + s.not_placed == refused
+    assert placed > refused / 2  # most refused rows have a town the report can place
+    text = out.read_text("utf-8")
+    for q in queries:
+        if len(q) > 12:
+            assert q not in text and q.split(",")[0] not in text
+    tree = parse_html(out)
+    assert external_refs(tree) == []
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium absent (apt-get install chromium)")
+def test_headless_chromium_renders_the_report(real_run, zones, tmp_path):
+    run, _, d = real_run
+    out = d / "report-browser.html"
+    render_report(run, zones, out)
+    png = tmp_path / "report.png"
+    screenshot(out, png, tmp_path)
+    assert_not_blank(png)
+
+
+# --------------------------------------------------------------------------- 100,000 rows (ADDRCODE_SLOW=1)
+
+
+@pytest.mark.slow
+@SLOW
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium absent (apt-get install chromium)")
+def test_report_of_100k_rows_is_small_and_opens_fast(vt_reference, zones, tmp_path):
+    run = encode_run(make_queries(100_000, seed=3), tmp_path, vt_reference, jobs=2)
+    out = tmp_path / "report.html"
+    s = render_report(run, zones, out)
+    assert s.rows == 100_000
+    size = out.stat().st_size
+    assert size < 2_000_000, size
+    chromium(["--dump-dom", "about:blank"], tmp_path)  # warm the browser's files into the page cache
+    t0 = time.perf_counter()
+    dom = chromium(["--dump-dom", out.as_uri()], tmp_path)
+    open_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    blank = chromium(["--dump-dom", "about:blank"], tmp_path)
+    blank_s = time.perf_counter() - t0
+    assert b"n-rows" in dom.stdout and blank.returncode == 0
+    print(f"\n100k report: {size:,} bytes, built in {s.seconds:.2f} s, chromium --dump-dom {open_s:.2f} s "
+          f"(about:blank {blank_s:.2f} s)")
+    assert open_s - blank_s < 2.0
+    assert open_s < 5.0
