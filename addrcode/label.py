@@ -267,6 +267,10 @@ def _text(x, y, size, font, text, width=None, align="left", min_pt=5.0) -> Text:
     text = drawable(text, font)
     if width is not None:
         size = _fit(text, font, size, width, min_pt)
+        if text_width(text, font, size) > width:  # still too long at the smallest size: cut, and say so
+            while text and text_width(text + "\u2026", font, size) > width:
+                text = text[:-1]
+            text += "\u2026"
         if align == "center":
             x += (width - text_width(text, font, size)) / 2
         elif align == "right":

@@ -71,9 +71,12 @@ def _zxing():
 def decode_image(image) -> list[tuple[str, str]]:
     """(symbology, cleaned payload) of every Code 128 and QR symbol in a PIL image or numpy array."""
     zx = _zxing()
-    formats = zx.BarcodeFormat.QRCode | zx.BarcodeFormat.Code128
+    try:  # zxing-cpp >= 3 takes a tuple of formats; 2.x a BarcodeFormats built with |
+        results = zx.read_barcodes(image, formats=(zx.BarcodeFormat.QRCode, zx.BarcodeFormat.Code128))
+    except TypeError:
+        results = zx.read_barcodes(image, formats=zx.BarcodeFormat.QRCode | zx.BarcodeFormat.Code128)
     found = []
-    for result in zx.read_barcodes(image, formats=formats):
+    for result in results:
         if getattr(result, "valid", True):
             found.append((result.format.name, clean_payload(result.text)))
     return found
