@@ -39,8 +39,17 @@ _BAD_CHECK = "check character does not match: probable typo, re-read the code"
 class Resolver:
     """A verified station table, ready to answer codes. Build once, call `resolve` many times."""
 
-    def __init__(self, table_path, public_key):
+    def __init__(self, table_path, public_key, *, preload_after: int = 2048, preload_max_rows: int = 2_000_000):
+        """Verify the table (`IntegrityError` if it fails) and get ready to answer.
+
+        Lookups go to SQLite; once `preload_after` codes were looked up (a stream, not a single
+        scan) and the table has at most `preload_max_rows` rows, the code index is loaded into a
+        dict once (~0.1 s and ~100 bytes per row), which makes each lookup about 10x cheaper.
+        """
         self.db, self.info = open_table(table_path, public_key)
+        self._preload_after = preload_after if self.info.rows <= preload_max_rows else -1
+        self._lookups = 0
+        self._index = None
         db = self.db
         self.epochs = dict(db.execute("SELECT id, status FROM epochs"))
         self.destinations = {}
@@ -100,10 +109,17 @@ class Resolver:
             return {"status": "unknown", "code": code,
                     "reason": f"key epoch {epoch} is not known to this table (table too old? install the current one)"}
         body = int(compact[:8].translate(_TO_PY32), 32)
-        row = self._lookup.execute("SELECT zone FROM codes WHERE body = ?", (body,)).fetchone()
-        if row is not None:
+        if self._index is not None:
+            zone = self._index.get(body)
+        else:
+            row = self._lookup.execute("SELECT zone FROM codes WHERE body = ?", (body,)).fetchone()
+            zone = None if row is None else row[0]
+            self._lookups += 1
+            if self._lookups == self._preload_after:
+                self._index = dict(self.db.execute("SELECT body, zone FROM codes"))
+        if zone is not None:
             out = {"status": "ok", "reason": "", "code": code}
-            out.update(self.destinations[row[0]])
+            out.update(self.destinations[zone])
             return out
         if self.station != "all":
             hop = self.next_hops.get(body >> 25)

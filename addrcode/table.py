@@ -39,7 +39,6 @@ import json
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -467,6 +466,8 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         "demo": bool(keyring.is_demo),
         "grid": {"crs": grid.crs, "cell_size_m": grid.cell_size_m},
     }
+    import tempfile
+
     say(f"writing {len(body)} rows")
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp1 = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".build", dir=out.parent)

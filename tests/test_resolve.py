@@ -216,3 +216,21 @@ def test_start_up_imports_nothing_heavy(setup):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     got = json.loads(res.stdout)
     assert got == {"zone": zone.id, "heavy": []}
+
+
+def test_preloaded_index_answers_like_sqlite(setup):
+    """The in-memory index a stream switches to gives the same answers as the SQLite lookups."""
+    from dataclasses import replace
+
+    ep0 = replace(setup["ring"].epoch("0"), status="retired")
+    texts = []
+    for d, i, _ in setup["cells"]:
+        texts += [encode_cell(d, i, setup["ring"].active).text(), encode_cell(d, i, setup["ring"].epoch("1")).text(),
+                  encode_cell(d, (i + 7) % (1 << 20), setup["ring"].active).text(), encode_cell(d, i, ep0).text()]
+    for path in (setup["full"], setup["ext"]):
+        slow = Resolver(path, setup["pub"], preload_after=-1)
+        fast = Resolver(path, setup["pub"], preload_after=1)
+        assert [fast.resolve(t) for t in texts] == [slow.resolve(t) for t in texts]
+        assert fast._index is not None and slow._index is None
+        slow.close()
+        fast.close()
