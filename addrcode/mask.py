@@ -20,7 +20,8 @@ Rules (pure functions of the text, stdlib only):
   (``x``, ``ext``, ``#``, ``;``) is dropped; the layout (``+``, spaces, ``-``, ``( )``, ``.``, ``/``)
   is kept and every digit becomes ``*`` except the last ones: at most 4 are shown and at least
   6 digits are always hidden (a 10-digit number shows 4, an 8-digit one 2, a short one none).
-  Letters (vanity numbers) count as digits and are never shown. Text with no digit gives ``""``.
+  Letters (vanity numbers, a ``tel:`` label) and ``*`` count as digits and are never shown, so
+  masking a masked number changes nothing. Text with no digit gives ``""``.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def mask_phone(phone: str | None) -> str:
         digit = _ascii_digit(ch)
         if digit is not None:
             tokens.append(("d", digit))
-        elif ch.isalpha():
+        elif ch.isalpha() or ch == MASK:  # a masked digit stays masked (masking is idempotent)
             tokens.append(("a", ch))
         elif ch in _PHONE_SEPARATORS:
             tokens.append(("s", ch))
