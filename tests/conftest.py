@@ -3,9 +3,13 @@
 - `small_reference`: a reference built from `tests/data/oa_small.csv` (two Vermont towns, ~480 rows,
   plus four rows the builder must reject); needs nothing outside the project.
 - `vt_reference`: the embedded Vermont reference (248k points, ~10 s to build), built once per
-  session into a temporary directory.
+  session into the session's cache directory.
+- `addrcode_cache` (autouse): every test, and every CLI subprocess a test starts, uses one fresh cache
+  directory per session (`ADDRCODE_CACHE_DIR`), never the user's: the default reference and the demo
+  station table are built at most once per test session.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,12 +34,22 @@ def small_reference(tmp_path_factory, small_oa) -> Path:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def addrcode_cache(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("addrcode-cache")
+    previous = os.environ.get("ADDRCODE_CACHE_DIR")
+    os.environ["ADDRCODE_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("ADDRCODE_CACHE_DIR", None)
+    else:
+        os.environ["ADDRCODE_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
-def vt_reference(tmp_path_factory) -> Path:
-    from addrcode.reference import EMBEDDED_SOURCE, build_reference
+def vt_reference(addrcode_cache) -> Path:
+    from addrcode.reference import EMBEDDED_SOURCE, default_reference
 
     if not EMBEDDED_SOURCE.is_file():
         pytest.skip("embedded Vermont data (data/vt-e911) absent")
-    out = tmp_path_factory.mktemp("vtref") / "vt.sqlite"
-    build_reference([EMBEDDED_SOURCE], out)
-    return out
+    return default_reference(addrcode_cache)
