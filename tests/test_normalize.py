@@ -311,3 +311,15 @@ def test_any_text_never_raises(text):
 def test_any_fields_never_raise(number, street, unit, city, state, postcode):
     a = normalize_fields(number=number, street=street, unit=unit, city=city, state=state, postcode=postcode)
     assert not any("internal error" in w for w in a.warnings)
+
+
+def test_result_is_a_plain_address():
+    import pickle
+
+    a = normalize("12 Main St, Burlington, VT 05401")
+    b = Address(number="12", street="MAIN", suffix="ST", city="BURLINGTON", state="VT", postcode="05401")
+    assert a == b and hash(a) == hash(b)
+    assert pickle.loads(pickle.dumps(a)) == a
+    assert replace(a, city="X").city == "X" and a.to_dict()["warnings"] == []
+    with pytest.raises(AttributeError):
+        a.city = "X"  # still frozen

@@ -73,12 +73,13 @@ def clean_text(text: str, warnings: list[str]) -> str:
 
 _RANGE = re.compile(r"\d+[A-Z]?-\d+[A-Z]?$")  # house number range or ZIP+4
 _SPLIT_PREFIX = re.compile(r"\b(RR|HC|RFD|APT|STE|UNIT|BOX|BLDG|RM|US|VT|I|SR|CR|RT|RTE|HWY|ROUTE|POB)(\d+[A-Z]?)\b")
+_LETTER_DIGIT = re.compile(r"[A-Z]\d")
 _HYPHEN_PREFIXES = frozenset("US I SR CR RT RTE ROUTE HWY SH".split())
 
 
 def tokenize(cleaned: str, states: dict) -> list[str]:
     """Split a cleaned line into tokens; fix glued or hyphenated forms (`VT-12A`, `I89`, `12 - 14`)."""
-    if _SPLIT_PREFIX.search(cleaned):
+    if _LETTER_DIGIT.search(cleaned) and _SPLIT_PREFIX.search(cleaned):  # cheap test first: rare
         cleaned = _SPLIT_PREFIX.sub(r"\1 \2", cleaned)
     tokens = cleaned.split()
     if "-" not in cleaned and "/" not in cleaned:
@@ -364,6 +365,8 @@ def _is_recipient_marker(t: list[str]) -> bool:
 
 _PO_START = frozenset(["PO", "POB", "POBOX", "P", "POST", "BOX", "BX"])
 _RR_START = frozenset(["RR", "RFD", "RURAL", "R", "HC", "HCR", "HIGHWAY", "STAR"])
+_BOX_START = _PO_START | _RR_START
+_FLOOR_WORDS = ("FL", "FLOOR", "FLR")
 
 
 def _id_like(tok: str) -> bool:
@@ -485,7 +488,10 @@ def step_street_end(p: Parse) -> None:
                 return
     while s < n and t[s] == ",":
         s += 1
-    e = t.index(",", s) if "," in t[s:] else n
+    try:
+        e = t.index(",", s)
+    except ValueError:
+        e = n
     end = _find_street_end(p, s, e)
     if end is None:
         # no suffix, no highway: "637 College Middlebury VT" — guess, and say so
@@ -529,13 +535,16 @@ def _find_street_end(p: Parse, s: int, e: int):
     """Index where the street stops in t[s:e] (e = next comma or end), or None when no rule applies."""
     t = p.tokens
     tb = p.tables
-    # 1. a unit designator inside the street ends it ("12 Main St Apt 3 Burlington")
+    units = tb.units
+    # 1. a unit designator inside the street ends it ("12 Main St Apt 3 Burlington", "... 3rd Floor")
+    floor = "FL" in t or "FLOOR" in t or "FLR" in t
     for k in range(s + 1, e):
         tok = t[k]
-        if tok in tb.units or tok[0].isdigit() or tok in _ORDINAL_WORDS:
-            u = _unit_at(t, k, e, tb, False)
-            if u and (tok in tb.units or t[k + 1] in ("FL", "FLOOR", "FLR")):
+        if tok in units:
+            if _unit_at(t, k, e, tb, False):
                 return k
+        elif floor and k + 1 < e and t[k + 1] in _FLOOR_WORDS and _unit_at(t, k, e, tb, False):
+            return k
     if e < len(t):
         # a comma closes the street ("96 High Manor Parks, Waltham", "VT ROUTE 7B CENTRAL,") unless a
         # unit follows the street type inside the segment ("Boulder Lane Lot 37,", "VT ROUTE 12A REAR,")
@@ -616,7 +625,10 @@ def _tail(p: Parse, k: int) -> None:
     """After the street: units, PO box / rural route, then the city (last plain segment)."""
     t = p.tokens
     n = len(t)
+    if k >= n:
+        return
     tb = p.tables
+    units = tb.units
     segments: list[list[str]] = []
     current: list[str] = []
     i = k
@@ -628,7 +640,8 @@ def _tail(p: Parse, k: int) -> None:
                 current = []
             i += 1
             continue
-        if not current:
+        # only a word that can start a box, route or unit is worth a closer look
+        if not current and (tok in _BOX_START or tok in units or tok[0].isdigit() or tok in _ORDINAL_WORDS):
             if tok in _PO_START and "po_box" not in p.f:
                 po = _po_at(t, i, n)
                 if po:
@@ -655,7 +668,10 @@ def _tail(p: Parse, k: int) -> None:
         segments.append(current)
     if not segments:
         return
-    if p.cities and len(segments) > 1:
+    if len(segments) == 1:
+        p.f["city"] = canonical_city(segments[0])
+        return
+    if p.cities:
         for seg in reversed(segments):
             if canonical_city(seg) in p.cities:
                 segments.remove(seg)
@@ -740,9 +756,10 @@ def _state_highway(t, i: int, e: int, states: dict):
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def street_parts(tokens: tuple, tables: USTables, state: str = "") -> tuple[str, str, str, str]:
-    """Street tokens -> (predir, name, suffix, postdir), USPS Pub 28 style (cached: names repeat)."""
+def street_parts(street: str, tables: USTables, state: str = "") -> tuple[str, str, str, str]:
+    """Street words -> (predir, name, suffix, postdir), USPS Pub 28 style (cached: names repeat)."""
     tb = tables
+    tokens = street.split()
     out: list[str] = []
     i = 0
     n = len(tokens)
@@ -798,7 +815,7 @@ def step_street_parts(p: Parse) -> None:
     """Split the street into directionals, name and suffix."""
     street = p.f.pop("_street", "")
     if street:
-        predir, name, suffix, postdir = street_parts(tuple(street.split()), p.tables, p.f.get("state", ""))
+        predir, name, suffix, postdir = street_parts(street, p.tables, p.f.get("state", ""))
         if not name and suffix:
             name, suffix = suffix, ""
         p.f["predir"], p.f["street"], p.f["suffix"], p.f["postdir"] = predir, name, suffix, postdir
