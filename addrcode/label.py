@@ -285,12 +285,12 @@ def layout_tall(d: LabelData, w: float = THERMAL_SIZE[0], h: float = THERMAL_SIZ
     items: list = [
         _text(m, m + 3, 8, "sans", "PRIVACY LABEL \u00b7 no address on this parcel", inner),
         Box(m, m + 5, inner, 0.4),
-        _text(m, m + 25, 72, "mono", d.prefix, inner * 0.55),
+        _text(m, m + 27, 72, "mono", d.prefix, inner * 0.55),
         _text(m + inner * 0.58, m + 12, 7, "sans", "SORT CENTER", inner * 0.42),
         _text(m + inner * 0.58, m + 19, 13, "sans", d.sort_center or "-", inner * 0.42),
         _text(m + inner * 0.58, m + 25, 7, "sans", "ROUTE", inner * 0.42),
         _text(m + inner * 0.58, m + 31, 13, "sans", d.route or "-", inner * 0.42),
-        _text(m, m + 45, 30, "mono", d.code, inner, align="center"),
+        _text(m, m + 45.5, 30, "mono", d.code, inner, align="center"),
         Box(m, m + 49, inner, 0.4),
     ]
     module = 0.5  # 4 dots at 203 dpi, 6 at 300 dpi: bars land on whole printer dots
@@ -299,7 +299,7 @@ def layout_tall(d: LabelData, w: float = THERMAL_SIZE[0], h: float = THERMAL_SIZ
         module = (inner - 10 * module) / len(code128_modules(d.payload))
         bw = _barcode_width(d.payload, module)
     items += _barcode(d.payload, (w - bw) / 2, m + 54, module, 26)
-    qr_module = 1.4
+    qr_module = 1.6
     qr_y = m + 88
     items += _qr(d.payload, m + 4 * qr_module - 1, qr_y, qr_module)  # quiet zone: 4 modules incl. margin
     tx = m + _qr_size(d.payload, qr_module) + 8 * qr_module
