@@ -114,6 +114,19 @@ def _get(record: dict, key: str):
     return value
 
 
+def _cell(record: dict, key: str | None) -> str:
+    """A recipient cell as the person wrote it: encode's CSV output defuses formulas with a leading
+    quote (``'+44 20 ...``), which is undone here so the mask sees the real first character."""
+    if not key:
+        return ""
+    from addrcode.io import FORMULA_CHARS
+
+    value = str(record.get(key) or "")
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_CHARS:
+        value = value[1:]
+    return value
+
+
 def label_data(record: dict, *, name_key: str | None = None, phone_key: str | None = None) -> LabelData | str:
     """The label of one encode record, or the reason (a status word) it gets none."""
     from addrcode.codes import CodeError, parse_code
@@ -132,8 +145,7 @@ def label_data(record: dict, *, name_key: str | None = None, phone_key: str | No
         return exc.kind  # malformed / bad-check: never print a code a station would reject
     return LabelData(code=code.text(), payload=code.compact(), prefix=code.prefix,
                      sort_center=str(_get(record, "sort_center") or ""), route=str(_get(record, "route") or ""),
-                     name=mask_name(record.get(name_key)) if name_key else "",
-                     phone=mask_phone(record.get(phone_key)) if phone_key else "")
+                     name=mask_name(_cell(record, name_key)), phone=mask_phone(_cell(record, phone_key)))
 
 
 # --------------------------------------------------------------------------- fonts and symbols

@@ -315,3 +315,17 @@ def test_symbols_hold_the_compact_code():
     assert len(L.qr_matrix("K7Q3M9QXV")) == 21  # version 1 at level H
     modules = L.code128_modules("K7Q3M9QXV")
     assert set(modules) == {"0", "1"} and modules.startswith("11010") and modules.endswith("1100011101011")
+
+
+def test_label_data_reads_csv_and_jsonl_records_and_undoes_formula_quotes():
+    csv_row = {"addrcode_status": "ok", "addrcode_code": "k7q3m9qxv", "addrcode_sort_center": "SC-A",
+               "addrcode_route": "R", "name": "'=Eve Hacker", "phone": "'+44 20 7946 0958", "address": "1 Main St"}
+    d = L.label_data(csv_row, name_key="name", phone_key="phone")
+    assert (d.code, d.payload, d.prefix, d.sort_center) == ("K7Q-3M9QX-V", "K7Q3M9QXV", "K7Q", "SC-A")
+    assert (d.name, d.phone) == ("=*** H*****", "+** ** **** 0958")
+    jsonl = {"input": "1 Main St", "status": "ok", "code": "K7Q-3M9QX-V", "sort_center": None, "route": ""}
+    assert L.label_data(jsonl).sort_center == ""
+    assert L.label_data({"status": "ok", "code": "K7Q-3M9QX-W"}) == "bad-check"
+    assert L.label_data({"status": "ok", "code": "K7Q-3M9QX"}) == "malformed"
+    assert L.label_data({"status": "ok", "code": ""}) == "no-code"
+    assert L.label_data({"status": "rejected", "code": "K7Q-3M9QX-V"}) == "rejected"
