@@ -70,3 +70,13 @@ def csv_style(record: dict) -> dict:
         if k not in out:
             out[f"addrcode_{k}"] = "" if v is None else str(v)
     return out
+
+
+_SHARED: dict = {}
+
+
+def shared_world(tmp_path_factory) -> World:
+    """One world per test session, shared by the label and scan test modules (built on first use)."""
+    if "world" not in _SHARED:
+        _SHARED["world"] = build_world(tmp_path_factory.mktemp("labelworld"))
+    return _SHARED["world"]

@@ -18,7 +18,7 @@ pdfium = pytest.importorskip("pypdfium2")
 zxingcpp = pytest.importorskip("zxingcpp")
 pytest.importorskip("fpdf")
 
-from _labelworld import build_world, csv_style  # noqa: E402
+from _labelworld import csv_style, shared_world  # noqa: E402
 
 from addrcode import label as L  # noqa: E402
 from addrcode.errors import UsageError  # noqa: E402
@@ -31,7 +31,7 @@ DPI = 150  # modest: a 0.5 mm Code 128 module is ~3 px, a QR module ~8 px
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("labelworld"))
+    return shared_world(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

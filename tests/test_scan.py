@@ -12,7 +12,7 @@ pytest.importorskip("zxingcpp")
 pytest.importorskip("pypdfium2")
 pytest.importorskip("fpdf")
 
-from _labelworld import build_world  # noqa: E402
+from _labelworld import shared_world  # noqa: E402
 
 from addrcode.errors import DataError  # noqa: E402
 from addrcode.label import render_labels  # noqa: E402
@@ -22,7 +22,7 @@ from addrcode.scan import ScanJob, clean_payload, decode_image, scan_file  # noq
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("scanworld"))
+    return shared_world(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
