@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from addrcode.codes import ALPHABET, check_char, encode_cell
+from addrcode.codes import ALPHABET, encode_cell
 from addrcode.errors import IntegrityError
 from addrcode.grid import Grid
 from addrcode.keys import load_keyring, new_keyring, pub_path, revoke, rotate

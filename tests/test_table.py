@@ -28,7 +28,6 @@ from addrcode.zones import default_zones_path, load_zones
 
 HERE = Path(__file__).parent
 POINTS_CSV = HERE / "data" / "table_points.csv"
-SHARED = Path(__file__).parents[2] / "shared"
 # Long data-backed checks run with ADDRCODE_SLOW=1 (marked `slow` too, for `-m "not slow"`).
 slow = pytest.mark.skipif(not os.environ.get("ADDRCODE_SLOW"), reason="slow: set ADDRCODE_SLOW=1")
 STREETS = [b"COLLEGE", b"SCOTCH HOLLOW", b"RAILROAD", b"HOLLOW RD", b"College", b"Scotch"]
