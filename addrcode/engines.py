@@ -1,0 +1,622 @@
+"""The batch jobs as a function over pandas frames, for Dask, Spark and any other engine.
+
+`process_frame(df, command="encode", column="address")` runs one job (`addrcode.jobs`) over one
+chunk of rows and returns the chunk with `addrcode_*` columns appended: every input column kept,
+one output row per input row, in order, and a bad row never raises (it gets status `error` or
+`rejected` with a reason, exactly as in `addrcode encode -i FILE`, because the rows go through the
+same `addrcode.batch.run`).
+
+Resources (reference, zones, keyring) are loaded once per worker process and thread, on the first
+chunk, and kept in a module-level cache keyed by the command, the `Config` and the options. So
+an engine can call the plain function on every partition:
+
+    ddf.map_partitions(process_frame, command="encode", column="address",
+                       meta=frame_meta("encode", ddf._meta))                  # Dask
+    sdf.mapInPandas(lambda it: (process_frame(b, column="address") for b in it),
+                    schema=spark_schema("encode", sdf.columns))                 # Spark
+
+`run_dask` and `run_spark` do exactly that for CSV/Parquet inputs and write a directory of part
+files (plus `_addrcode.json`, the run's counts). Data files are opened by path on the workers:
+on a multi-machine cluster the reference, zones and keyring must sit at the same path on every
+machine (a shared or copied read-only folder), as must the input and output folders.
+
+Output column types are stable across engines: every column is a string except the scores and
+coordinates (`score`, `lon`, `lat`, `cell_lon`, `cell_lat`), which are floats (NaN when absent).
+Missing input cells (None/NaN) are read as empty text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping
+
+from addrcode.errors import DataError, UsageError
+
+PREFIX = "addrcode_"
+COMMANDS = ("normalize", "geocode", "encode", "decode")
+FLOAT_FIELDS = frozenset({"score", "lon", "lat", "cell_lon", "cell_lat"})
+ENCODE_OPTIONS = frozenset({"min_precision", "min_score", "with_coords"})
+MARKER = "_addrcode.json"  # written last into an output folder: the run's counts (no row data)
+
+_ENCODE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route", "precision", "score", "matched"]
+
+
+# --------------------------------------------------------------------------- jobs and schema
+
+
+def job_fields(command: str, **options) -> list[str]:
+    """The ordered output fields of `command` (without the `addrcode_` prefix), loading nothing."""
+    from addrcode import jobs
+
+    _check_command(command, options)
+    if command == "normalize":
+        return list(jobs.NormalizeJob.fields)
+    if command == "geocode":
+        return list(jobs.GeocodeJob.fields)
+    if command == "decode":
+        return list(jobs.DecodeJob.fields)
+    return _ENCODE_FIELDS + (["lon", "lat"] if options.get("with_coords") else [])
+
+
+def output_schema(command: str, input_columns: Iterable[str] = (), **options) -> dict[str, str]:
+    """Column name -> type ("string" or "double") of the frames `process_frame` returns.
+
+    Input columns are listed as strings (read CSV input as text); an input column that has the
+    name of an output column is replaced in place, as the CLI does.
+    """
+    schema = {str(c): "string" for c in input_columns}
+    for name in job_fields(command, **options):
+        schema[PREFIX + name] = "double" if name in FLOAT_FIELDS else "string"
+    return schema
+
+
+def frame_meta(command: str, input_frame_or_columns, **options):
+    """An empty pandas frame shaped like `process_frame`'s output, for Dask's `meta=`.
+
+    Pass the input frame (or Dask's `ddf._meta`) to keep the input columns' own dtypes, or a
+    list of column names to have them typed as strings.
+    """
+    import pandas as pd
+
+    if isinstance(input_frame_or_columns, pd.DataFrame):
+        base = input_frame_or_columns.iloc[:0].copy()
+    else:
+        base = pd.DataFrame({c: pd.Series([], dtype=_STRING()) for c in input_frame_or_columns})
+    for name in job_fields(command, **options):
+        base[PREFIX + name] = pd.Series([], dtype="float64" if name in FLOAT_FIELDS else _STRING(),
+                                        index=base.index)
+    return base
+
+
+def spark_schema(command: str, input_columns: Iterable[str], **options) -> str:
+    """The Spark DDL schema string for `mapInPandas(..., schema=...)`."""
+    return ", ".join(f"`{name.replace('`', '``')}` {kind}"
+                     for name, kind in output_schema(command, input_columns, **options).items())
+
+
+def _STRING():
+    # One string dtype for every output string column, whatever pandas' default string
+    # inference is (object in pandas 2, "str" in pandas 3): meta and data always agree.
+    import pandas as pd
+
+    return pd.StringDtype()
+
+
+def _check_command(command: str, options: Mapping) -> None:
+    if command not in COMMANDS:
+        raise UsageError(f"command {command!r} cannot run on an engine; choose one of {', '.join(COMMANDS)}")
+    allowed = ENCODE_OPTIONS if command == "encode" else frozenset()
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise UsageError(f"{command}: unknown option(s) {', '.join(unknown)}"
+                         + (f" (known: {', '.join(sorted(allowed))})" if allowed else ""))
+
+
+def build_job(command: str, config, notify: Callable[[str], None] | None = None, **options):
+    """A fresh job for `command`, loading its resources from `config` (an `addrcode.config.Config`)."""
+    from addrcode import jobs
+
+    _check_command(command, options)
+    if command == "normalize":
+        return jobs.NormalizeJob(config.locale)
+    if command == "geocode":
+        return jobs.GeocodeJob(jobs.open_geocoder(config, notify))
+    if command == "decode":
+        return jobs.DecodeJob(jobs.open_keyring(config, notify), jobs.open_grid(config), jobs.open_zones(config))
+    return jobs.EncodeJob(jobs.open_geocoder(config, notify), jobs.open_zones(config, notify),
+                          jobs.open_keyring(config, notify), jobs.open_grid(config),
+                          min_precision=options.get("min_precision") or config.min_precision,
+                          min_score=config.min_score if options.get("min_score") is None else options["min_score"],
+                          with_coords=bool(options.get("with_coords")))
+
+
+_LOCAL = threading.local()  # per thread: the geocoder's caches are not made for concurrent use
+
+
+def get_job(command: str = "encode", config=None, **options):
+    """The cached job for (command, config, options) in this process and thread; built on first use.
+
+    `config` is a `Config`, a path to a TOML file, or None (the layered default, read on the worker).
+    """
+    config = _as_config(config)
+    key = (command, config, tuple(sorted(options.items())))
+    cache = getattr(_LOCAL, "jobs", None)
+    if cache is None:
+        cache = _LOCAL.jobs = {}
+    job = cache.get(key)
+    if job is None:
+        job = cache[key] = build_job(command, config, **options)
+    return job
+
+
+def clear_cache() -> None:
+    """Forget this thread's cached jobs (tests; long-lived workers switching data)."""
+    _LOCAL.jobs = {}
+
+
+def _as_config(config):
+    from addrcode.config import Config, load_config
+
+    if config is None or isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    if not isinstance(config, Config):
+        raise UsageError(f"config must be an addrcode Config or a path to addrcode.toml, not {type(config).__name__}")
+    return config
+
+
+# --------------------------------------------------------------------------- one frame
+
+
+def process_frame(df, *, command: str = "encode", config=None, column: str | None = "address",
+                  components: Mapping[str, str] | None = None, **options):
+    """Run `command` over every row of `df`; return `df`'s columns plus `addrcode_*` columns.
+
+    The address is the text in `column`, or, with `components` (e.g. ``{"street": "addr1",
+    "city": "town", "state": "st", "postcode": "zip"}``), the given columns as components.
+    Options are the command's (`min_precision`, `min_score`, `with_coords` for encode). One output
+    row per input row, same index, same order; a row that fails is reported in its status and
+    reason columns and never raises. A missing column or unknown option raises `UsageError`.
+    """
+    import pandas as pd
+
+    from addrcode.batch import run
+    from addrcode.io import InputRecord
+
+    fields = job_fields(command, **options)
+    components = dict(components or {})
+    wanted = list(components.values()) if components else [column]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise UsageError(f"no column named {', '.join(map(str, missing))}; "
+                         f"columns are: {', '.join(map(str, df.columns))}")
+    job = get_job(command, config, **options)
+
+    if components:
+        cols = list(dict.fromkeys(components.values()))
+        records = (InputRecord(line=i, fields=dict(zip(cols, map(_text, values))))
+                   for i, values in enumerate(zip(*(df[c].tolist() for c in cols)), 1))
+    else:
+        records = (InputRecord(line=i, text=_text(v)) for i, v in enumerate(df[column].tolist(), 1))
+
+    columns: dict[str, list] = {name: [] for name in fields}
+    for _, result in run(records, job, components=components or None):
+        for name in fields:
+            columns[name].append(result.get(name))
+
+    out = df.copy(deep=False)
+    for name in fields:
+        values = columns[name]
+        if name in FLOAT_FIELDS:
+            series = pd.Series([float("nan") if v is None or v == "" else float(v) for v in values],
+                               index=df.index, dtype="float64")
+        else:
+            series = pd.Series([_cell(v) for v in values], index=df.index, dtype=_STRING())
+        out[PREFIX + name] = series
+    return out
+
+
+def _text(value) -> str:
+    """An input cell as text: None/NaN/NA -> "" (a missing cell is an empty address, not an error)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return ""
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+def _cell(value) -> str:
+    """An output value as text, as the CLI's CSV writer renders it (lists joined with "; ")."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+class FrameProcessor:
+    """`process_frame` bound to its arguments: a picklable callable for engines that want one.
+
+    Dask: ``ddf.map_partitions(FrameProcessor("encode", column="address"), meta=...)``;
+    Ray Data: ``ds.map_batches(FrameProcessor, fn_constructor_kwargs=..., batch_format="pandas")``;
+    Spark: ``sdf.mapInPandas(FrameProcessor(...).batches, schema=...)``.
+    """
+
+    def __init__(self, command: str = "encode", *, config=None, column: str | None = "address",
+                 components: Mapping[str, str] | None = None, **options):
+        job_fields(command, **options)  # fail early on a bad command or option
+        self.command, self.config, self.column = command, config, column
+        self.components = dict(components) if components else None
+        self.options = options
+
+    def __call__(self, df):
+        return process_frame(df, command=self.command, config=self.config, column=self.column,
+                             components=self.components, **self.options)
+
+    def batches(self, frames: Iterable) -> Iterator:
+        """For Spark's `mapInPandas`: an iterator of frames in, an iterator of frames out."""
+        for df in frames:
+            yield self(df)
+
+    def meta(self, input_frame_or_columns):
+        """The Dask `meta` for this processor's output."""
+        return frame_meta(self.command, input_frame_or_columns, **self.options)
+
+
+# --------------------------------------------------------------------------- whole runs
+
+
+@dataclass
+class EngineRun:
+    """What a `run_dask`/`run_spark` run did: counts (rows = ok + rejected + errors) and files."""
+
+    engine: str
+    command: str
+    rows: int = 0
+    ok: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # reason kind -> count
+    errors: dict[str, int] = field(default_factory=dict)
+    partitions: int = 0
+    seconds: float = 0.0
+    output: str = ""
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def n_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def n_errors(self) -> int:
+        return sum(self.errors.values())
+
+    def text(self) -> str:
+        """The summary for stderr, like the single-process one."""
+        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
+        lines = [f"{self.rows} rows, {self.ok} ok, {self.n_rejected} rejected, {self.n_errors} errors, "
+                 f"{rate:,.0f} rows/s ({self.engine}, {self.partitions} partitions)"]
+        for title, counts in (("rejected", self.rejected), ("errors", self.errors)):
+            for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])[:10]:
+                lines.append(f"  {title}: {n} × {reason}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"engine": self.engine, "command": self.command, "rows": self.rows, "ok": self.ok,
+                "rejected": self.rejected, "errors": self.errors, "partitions": self.partitions,
+                "seconds": round(self.seconds, 3), "files": [Path(f).name for f in self.files]}
+
+
+def count_statuses(df) -> dict:
+    """Per-partition counts {"rows", "ok", "rejected": {kind: n}, "errors": {kind: n}} of an output frame."""
+    from collections import Counter
+
+    from addrcode.batch import _reason_kind
+
+    status = df[PREFIX + "status"].tolist()
+    reason = df[PREFIX + "reason"].tolist()
+    rejected, errors = Counter(), Counter()
+    ok = 0
+    for s, r in zip(status, reason):
+        if s == "ok":
+            ok += 1
+        elif s == "error":
+            errors[_reason_kind(r or "")] += 1
+        else:
+            rejected[_reason_kind(r or "")] += 1
+    return {"rows": len(status), "ok": ok, "rejected": dict(rejected), "errors": dict(errors)}
+
+
+def _merge_counts(run: EngineRun, parts: Iterable[dict]) -> None:
+    from collections import Counter
+
+    rejected, errors = Counter(run.rejected), Counter(run.errors)
+    for p in parts:
+        run.rows += p["rows"]
+        run.ok += p["ok"]
+        rejected.update(p["rejected"])
+        errors.update(p["errors"])
+    run.rejected, run.errors = dict(rejected), dict(errors)
+
+
+def file_format(path, given: str | None = None) -> str:
+    """"csv" or "parquet": the given format, else from the suffix (a folder: from its files)."""
+    if given:
+        if given not in ("csv", "parquet"):
+            raise UsageError(f"format must be csv or parquet, got {given!r}")
+        return given
+    p = Path(path)
+    names = [p.name]
+    if p.is_dir():
+        names = [c.name for c in sorted(p.iterdir()) if not c.name.startswith(("_", "."))]
+    for name in names:
+        name = name.lower()
+        if name.endswith((".parquet", ".pq")):
+            return "parquet"
+        if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            return "csv"
+    raise UsageError(f"{path}: cannot tell the format from the name; say csv or parquet")
+
+
+def prepare_config(command: str, config=None, notify: Callable[[str], None] | None = None, **options):
+    """Check the data files on the client before any worker starts, and pin the paths.
+
+    The embedded default reference is built here once (not by every worker at the same time),
+    and the returned `Config` names it, so workers never look at their own cache folder.
+    """
+    from addrcode import jobs
+
+    config = _as_config(config)
+    _check_command(command, options)
+    if command in ("geocode", "encode"):
+        config = replace(config, reference=jobs.reference_path(config, notify).resolve())
+    if command in ("encode", "decode"):
+        jobs.open_keyring(config, notify)
+        jobs.open_zones(config, notify)
+    return config
+
+
+def _staging(output_path: Path) -> Path:
+    """A fresh folder next to the output, renamed into place at the end (no half-written output)."""
+    output_path = Path(output_path)
+    if output_path.exists():
+        if not output_path.is_dir() or (any(output_path.iterdir()) and not (output_path / MARKER).is_file()):
+            raise UsageError(f"{output_path}: exists and is not an addrcode output folder; "
+                             "choose a new output folder or remove it")
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f".{output_path.name}.", suffix=".tmp", dir=output_path.parent))
+
+
+def _publish(staging: Path, output_path: Path, run: EngineRun) -> None:
+    output_path = Path(output_path)
+    run.files = sorted(str(output_path / p.name) for p in staging.iterdir() if not p.name.startswith(("_", ".")))
+    (staging / MARKER).write_text(json.dumps(run.to_dict(), indent=2) + "\n")
+    if output_path.exists():
+        shutil.rmtree(output_path)  # a previous addrcode output (checked in _staging)
+    os.replace(staging, output_path)
+    run.output = str(output_path)
+
+
+def run_dask(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
+             components: Mapping[str, str] | None = None, scheduler: str | None = None, n_workers: int = 2,
+             threads_per_worker: int = 1, input_format: str | None = None, output_format: str | None = None,
+             blocksize: str | int = "4MB", npartitions: int | None = None,
+             notify: Callable[[str], None] | None = None, **options) -> EngineRun:
+    """Run `command` over a CSV or Parquet input with Dask; write a folder of part files.
+
+    `input_path`: a file, a glob or a folder of part files. `output_path`: a folder, written as
+    `part-00000.csv` ... (or `.parquet`) in input order, plus `_addrcode.json` with the counts;
+    it appears only when the run succeeds. With `scheduler` (an address such as
+    ``tcp://10.0.0.5:8786``) the job runs on that cluster, else on a `distributed.LocalCluster`
+    of `n_workers` processes × `threads_per_worker`. CSV is read as text (ZIP codes keep their
+    leading zeros); `blocksize` sets the CSV partition size, `npartitions` repartitions.
+    Raises `UsageError`/`DataError` for bad arguments or data files, before any worker starts.
+    """
+    try:
+        import dask
+        import dask.dataframe as dd
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise UsageError(f"the Dask engine needs `pip install 'addrcode[dask]'` ({exc.name} is missing)") from None
+
+    started = time.perf_counter()
+    in_fmt, out_fmt = file_format(input_path, input_format), file_format(output_path, output_format or
+                                                                         file_format(input_path, input_format))
+    config = prepare_config(command, config, notify, **options)
+    processor = FrameProcessor(command, config=config, column=column, components=components, **options)
+    run = EngineRun(engine="dask", command=command)
+
+    cluster = None
+    client = Client(scheduler) if scheduler else None
+    if client is None:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        client = Client(cluster)
+    staging = _staging(Path(output_path))
+    try:
+        source = str(Path(input_path) / ("*.parquet" if in_fmt == "parquet" else "*.csv")) \
+            if Path(input_path).is_dir() else str(input_path)
+        if in_fmt == "csv":
+            ddf = dd.read_csv(source, dtype=str, keep_default_na=False, na_filter=False, blocksize=blocksize)
+        else:
+            ddf = dd.read_parquet(source)
+        if npartitions:
+            ddf = ddf.repartition(npartitions=npartitions)
+        _check_columns(list(ddf.columns), column, components, input_path)
+        # Each partition is processed and written by one task, which returns only its counts:
+        # one pass over the data, nothing but the counts comes back to the client.
+        writer = _PartitionWriter(processor, str(staging), out_fmt)
+        counts = ddf.map_partitions(writer, meta=_COUNTS_META(), align_dataframes=False)
+        run.partitions = counts.npartitions
+        parts = counts.compute().to_dict("records")
+        _merge_counts(run, [json.loads(p["counts"]) for p in parts])
+        run.seconds = time.perf_counter() - started
+        _publish(staging, Path(output_path), run)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return run
+
+
+def _COUNTS_META():
+    import pandas as pd
+
+    return pd.DataFrame({"part": pd.Series([], dtype="int64"), "counts": pd.Series([], dtype=object)})
+
+
+class _PartitionWriter:
+    """A Dask task: process one partition, write it as `part-NNNNN.csv|parquet`, return its counts."""
+
+    def __init__(self, processor: FrameProcessor, folder: str, fmt: str):
+        self.processor, self.folder, self.fmt = processor, folder, fmt
+
+    def __call__(self, df, partition_info=None):
+        import pandas as pd
+
+        if partition_info is None:  # dask calls once on an empty meta frame, without a partition
+            return _COUNTS_META()
+        number = partition_info["number"]
+        out = self.processor(df)
+        path = Path(self.folder) / f"part-{number:05d}.{self.fmt}"  # zero-padded: file order = row order
+        if self.fmt == "csv":
+            _neutralise_frame(out).to_csv(path, index=False, encoding="utf-8")
+        else:
+            out.to_parquet(path, index=False)
+        return pd.DataFrame({"part": [number], "counts": [json.dumps(count_statuses(out))]})
+
+
+def _check_columns(columns: list[str], column, components, name) -> None:
+    wanted = list(components.values()) if components else [column]
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise UsageError(f"{name}: no column named {', '.join(map(str, missing))}; "
+                         f"columns are: {', '.join(map(str, columns))}")
+
+
+def _neutralise_frame(df):
+    """CSV output cells that start with = + - @ get a leading quote, as in the CLI's CSV output."""
+    from addrcode.io import FORMULA_CHARS
+
+    df = df.copy(deep=False)
+    for name in df.columns:
+        if df[name].dtype.kind in "OUT" or str(df[name].dtype) in ("string", "str"):
+            col = df[name]
+            mask = col.fillna("").astype(str).str.startswith(FORMULA_CHARS)
+            if mask.any():
+                col = col.copy()
+                col[mask] = "'" + col[mask].astype(str)
+                df[name] = col
+    return df
+
+
+def spark_session(app_name: str = "addrcode", master: str = "local[2]"):
+    """A local SparkSession whose Python workers run this interpreter (so they import addrcode)."""
+    import sys
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UsageError("the Spark engine needs `pip install 'addrcode[spark]'` and Java 17") from None
+    return (SparkSession.builder.master(master).appName(app_name)
+            .config("spark.pyspark.python", sys.executable)
+            .config("spark.pyspark.driver.python", sys.executable)
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .getOrCreate())
+
+
+def spark_map(sdf, *, command: str = "encode", config=None, column: str | None = "address",
+              components: Mapping[str, str] | None = None, csv_safe: bool = False, **options):
+    """`sdf.mapInPandas(process_frame)`: the Spark DataFrame with `addrcode_*` columns appended, lazily.
+
+    Input columns must be strings (read CSV without schema inference); the order of rows within
+    and across partitions is kept (no shuffle). `csv_safe` neutralises formula-like cells (for
+    CSV output).
+    """
+    _check_columns(list(sdf.columns), column, components, "input")
+    processor = FrameProcessor(command, config=config, column=column, components=components, **options)
+    fn = _SafeBatches(processor) if csv_safe else processor.batches
+    return sdf.mapInPandas(fn, schema=spark_schema(command, sdf.columns, **options))
+
+
+class _SafeBatches:
+    def __init__(self, processor: FrameProcessor):
+        self.processor = processor
+
+    def __call__(self, frames):
+        for df in frames:
+            yield _neutralise_frame(self.processor(df))
+
+
+def run_spark(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
+              components: Mapping[str, str] | None = None, spark=None, input_format: str | None = None,
+              output_format: str | None = None, notify: Callable[[str], None] | None = None,
+              **options) -> EngineRun:
+    """Run `command` over a CSV or Parquet input with PySpark `mapInPandas`; write a folder of part files.
+
+    `spark`: a SparkSession (default: `spark_session()`, local mode on 2 cores). Output: Spark's
+    part files (in partition order) plus `_addrcode.json` with the counts.
+    """
+    import pyspark.sql.functions as F
+
+    started = time.perf_counter()
+    in_fmt = file_format(input_path, input_format)
+    out_fmt = file_format(output_path, output_format or in_fmt)
+    config = prepare_config(command, config, notify, **options)
+    spark = spark or spark_session()
+    if in_fmt == "csv":
+        sdf = spark.read.csv(str(input_path), header=True, inferSchema=False, multiLine=True, escape='"')
+    else:
+        sdf = spark.read.parquet(str(input_path))
+    out = spark_map(sdf, command=command, config=config, column=column, components=components,
+                    csv_safe=out_fmt == "csv", **options)
+    staging = _staging(Path(output_path))
+    shutil.rmtree(staging)  # Spark creates the folder itself
+    run = EngineRun(engine="spark", command=command)
+    try:
+        out = out.cache()  # written and counted from one pass of the job
+        if out_fmt == "csv":
+            out.write.csv(str(staging), header=True, escape='"', emptyValue="",
+                          ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False)
+        else:
+            out.write.parquet(str(staging))
+        counts = out.groupBy(F.col(PREFIX + "status"), F.col(PREFIX + "reason")).count().collect()
+        out.unpersist()
+        from addrcode.batch import _reason_kind
+
+        for row in counts:
+            status, reason, n = row[0], row[1] or "", row[2]
+            run.rows += n
+            if status == "ok":
+                run.ok += n
+            else:
+                bucket = run.errors if status == "error" else run.rejected
+                kind = _reason_kind(reason)
+                bucket[kind] = bucket.get(kind, 0) + n
+        run.partitions = out.rdd.getNumPartitions()
+        for crc in staging.glob(".*.crc"):
+            crc.unlink()
+        (staging / "_SUCCESS").unlink(missing_ok=True)
+        run.seconds = time.perf_counter() - started
+        _publish(staging, Path(output_path), run)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return run

@@ -1,0 +1,336 @@
+"""The engine adapters: `process_frame` on pandas, Dask on a real LocalCluster, Spark local mode.
+
+The engine runs are compared row by row with the single-process jobs (`EncodeJob` over the same
+rows through `addrcode.batch.run`) on noisy rows generated from the embedded Vermont data
+(`data/vt-e911`), seeded, with bad rows mixed in (empty, junk, non-existent streets and towns,
+formula-looking text, missing cells).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+pd = pytest.importorskip("pandas")
+
+from addrcode import engines  # noqa: E402
+from addrcode.config import Config  # noqa: E402
+from addrcode.errors import UsageError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+VT = ROOT / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
+N_ROWS = 1500  # ~5 s single-process at today's geocoder speed; enough for several partitions
+
+_SUFFIX = {"RD": "Road", "ST": "Street", "LN": "Lane", "DR": "Drive", "AVE": "Avenue", "HL": "Hill"}
+_BAD = ["", "   ", "asdf qwerty zxcv", "=HYPERLINK(\"http://x\")", "12 Quillfeather Lane, Zorbinville, VT 05999",
+        "PO BOX", "ÅÄÖ ☃ 東京都", "-1 +2 @3", "1" * 300, "c/o nobody, nowhere"]
+
+
+def noisy_rows(n: int, seed: int = 7) -> list[dict]:
+    """`n` rows {id, address, street, city, state, zip}: real Vermont points, varied forms, ~10 % bad."""
+    rng = random.Random(seed)
+    with gzip.open(VT, "rt", encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        pool = []
+        for i, row in enumerate(reader):
+            if i % 37 == 0:  # a spread-out sample of the 248k points, read quickly
+                pool.append(row)
+    rows = []
+    for i in range(n):
+        r = rng.choice(pool)
+        num, street, city, zc = r["NUMBER"], r["STREET"], r["CITY"], r["POSTCODE"]
+        kind = rng.random()
+        if kind < 0.10:
+            text = rng.choice(_BAD)
+            street_c, city_c, zip_c = text, "", ""
+        elif kind < 0.15:  # a street that does not exist in a real town
+            text = f"{num} {rng.choice(['Zorbin', 'Yarrowmere', 'Pellucid'])} Road, {city}, VT {zc}"
+            street_c, city_c, zip_c = f"{num} Zorbin Road", city, zc
+        else:
+            words = street.split()
+            if words and words[-1] in _SUFFIX and rng.random() < 0.5:
+                words[-1] = _SUFFIX[words[-1]]
+            if rng.random() < 0.2:  # a typo in the longest word
+                j = max(range(len(words)), key=lambda k: len(words[k]))
+                w = words[j]
+                if len(w) > 4:
+                    k = rng.randrange(1, len(w) - 1)
+                    words[j] = w[:k] + w[k + 1:]
+            st = " ".join(words)
+            form = rng.random()
+            if form < 0.4:
+                text = f"{num} {st}, {city}, VT {zc}"
+            elif form < 0.6:
+                text = f"{num} {st} {city} vt {zc}".lower()
+            elif form < 0.8:
+                text = f"{num} {st.title()}, {city.title()}, Vermont"
+            else:
+                text = f"{num} {st.title()} Apt {rng.randint(1, 9)}, {city.title()} VT {zc}"
+            street_c, city_c, zip_c = f"{num} {st}", city, zc
+        rows.append({"id": str(i), "address": text, "street": street_c, "city": city_c, "state": "VT",
+                     "zip": zip_c})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def single_process(job, rows: list[dict], column="address", components=None) -> list[dict]:
+    """The reference: the job over the rows through the single-process batch loop."""
+    from addrcode.batch import run
+    from addrcode.io import InputRecord
+
+    records = [InputRecord(line=i, text=r[column] if not components else "", fields=dict(r))
+               for i, r in enumerate(rows, 1)]
+    return [result for _, result in run(records, job, components=components)]
+
+
+def assert_same(frame, rows: list[dict], expected: list[dict], fields: list[str]) -> None:
+    """Row by row: input columns passed through, every output field equal to the single-process one."""
+    assert len(frame) == len(rows) == len(expected)
+    assert frame["id"].astype(str).tolist() == [r["id"] for r in rows]  # order kept
+    for i, (got, want) in enumerate(zip(frame.to_dict("records"), expected)):
+        for name in fields:
+            g, w = got[engines.PREFIX + name], want.get(name)
+            if name in engines.FLOAT_FIELDS:
+                g = None if g is None or (isinstance(g, float) and math.isnan(g)) or g == "" else float(g)
+                assert g == (None if w is None else float(w)), (i, name)
+            else:
+                g = "" if g is None or (isinstance(g, float) and math.isnan(g)) else str(g)
+                assert g == engines._cell(w), (i, name)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def config(vt_reference, tmp_path_factory) -> Config:
+    return Config(reference=vt_reference, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def rows() -> list[dict]:
+    if not VT.is_file():
+        pytest.skip("embedded Vermont data (data/vt-e911) absent")
+    return noisy_rows(N_ROWS)
+
+
+@pytest.fixture(scope="session")
+def expected(config, rows) -> list[dict]:
+    """Single-process encode of `rows` (a fresh job, not the engines' cache)."""
+    job = engines.build_job("encode", config)
+    return single_process(job, rows)
+
+
+@pytest.fixture(scope="session")
+def input_csv(tmp_path_factory, rows) -> Path:
+    return write_csv(tmp_path_factory.mktemp("in") / "orders.csv", rows)
+
+
+# --------------------------------------------------------------------------- schema and frames
+
+
+@pytest.mark.parametrize("command,options", [("normalize", {}), ("geocode", {}), ("encode", {}),
+                                             ("encode", {"with_coords": True}), ("decode", {})])
+def test_job_fields_match_the_jobs(config, command, options):
+    """The schema known without loading anything is the one the loaded job produces."""
+    job = engines.build_job(command, config, **options)
+    assert engines.job_fields(command, **options) == list(job.fields)
+
+
+def test_output_schema_and_meta_agree_with_process_frame(config):
+    df = pd.DataFrame({"id": ["1", "2"], "address": ["637 College St, Middlebury VT 05753", ""]})
+    out = engines.process_frame(df, config=config, with_coords=True)
+    schema = engines.output_schema("encode", df.columns, with_coords=True)
+    assert list(out.columns) == list(schema)
+    assert [k for k, v in schema.items() if v == "double"] == ["addrcode_score", "addrcode_lon", "addrcode_lat"]
+    meta = engines.frame_meta("encode", df, with_coords=True)
+    assert list(meta.columns) == list(out.columns) and len(meta) == 0
+    assert meta.dtypes.equals(out.dtypes)
+    assert engines.spark_schema("encode", ["a`b"]).startswith("`a``b` string, `addrcode_status` string")
+
+
+def test_process_frame_keeps_rows_index_and_input(config):
+    df = pd.DataFrame({"address": ["637 College St, Middlebury VT 05753", None, float("nan"), "", "=1+1",
+                                   "12 Zorbin Road, Middlebury, VT 05753"],
+                       "other": list("abcdef")}, index=[10, 11, 12, 13, 14, 15])
+    out = engines.process_frame(df, config=config)
+    assert out.index.tolist() == df.index.tolist()
+    assert out["other"].tolist() == list("abcdef")
+    assert pd.isna(out["address"].iloc[1])  # the missing input cell itself is passed through untouched
+    status = out["addrcode_status"].tolist()
+    assert status[0] == "ok" and out["addrcode_code"].iloc[0].count("-") == 2
+    assert status[1:] == ["rejected"] * 5  # missing cells are empty addresses, not errors
+    assert out["addrcode_reason"].iloc[1] == out["addrcode_reason"].iloc[3]
+    assert (out["addrcode_code"].iloc[1:] == "").all()
+    assert df.columns.tolist() == ["address", "other"]  # the caller's frame is not modified
+
+
+def test_process_frame_components_and_numbers(config):
+    df = pd.DataFrame({"street": ["637 College St", "637 College St"], "town": ["Middlebury", "Middlebury"],
+                       "st": ["VT", "VT"], "zip": ["05753", None]})
+    out = engines.process_frame(df, config=config, components={"street": "street", "city": "town",
+                                                                   "state": "st", "postcode": "zip"})
+    assert out["addrcode_status"].tolist() == ["ok", "ok"]
+    one = engines.process_frame(pd.DataFrame({"address": ["637 College St, Middlebury VT 05753"]}), config=config)
+    assert out["addrcode_code"].tolist() == [one["addrcode_code"].iloc[0]] * 2
+
+
+def test_process_frame_bad_row_is_an_error_row_not_an_exception(config, monkeypatch):
+    job = engines.get_job("encode", config)
+    real = job.geocoder.geocode
+
+    def flaky(text, *a, **k):
+        if "boom" in text:
+            raise RuntimeError("secret 12 Main St")  # the text must not leak into the reason
+        return real(text, *a, **k)
+
+    monkeypatch.setattr(job.geocoder, "geocode", flaky)
+    df = pd.DataFrame({"address": ["637 College St, Middlebury VT 05753", "boom", "637 College St, Middlebury VT"]})
+    out = engines.process_frame(df, config=config)
+    assert out["addrcode_status"].tolist() == ["ok", "error", "ok"]
+    assert out["addrcode_reason"].iloc[1] == "internal error (RuntimeError)"
+    counts = engines.count_statuses(out)
+    assert counts == {"rows": 3, "ok": 2, "rejected": {}, "errors": {"internal error": 1}}
+
+
+def test_resources_loaded_once_per_process(config, monkeypatch):
+    engines.clear_cache()
+    calls = []
+    real = engines.build_job
+    monkeypatch.setattr(engines, "build_job", lambda *a, **k: calls.append(a) or real(*a, **k))
+    df = pd.DataFrame({"address": ["637 College St, Middlebury VT 05753"]})
+    for _ in range(3):
+        engines.process_frame(df, config=config)
+    engines.process_frame(df, config=config, min_score=0.9)  # other options: another job
+    assert len(calls) == 2
+
+
+def test_usage_errors(config):
+    df = pd.DataFrame({"addr": ["x"]})
+    with pytest.raises(UsageError, match="no column named address; columns are: addr"):
+        engines.process_frame(df, config=config)
+    with pytest.raises(UsageError, match="cannot run on an engine"):
+        engines.process_frame(df, command="label", column="addr", config=config)
+    with pytest.raises(UsageError, match="unknown option"):
+        engines.process_frame(df, column="addr", config=config, min_scor=0.3)
+    with pytest.raises(UsageError, match="format"):
+        engines.file_format("orders.xlsx")
+
+
+def test_process_frame_matches_single_process(config, rows, expected):
+    """The pandas function alone, in one chunk, equals the single-process batch loop."""
+    out = engines.process_frame(pd.DataFrame(rows), config=config)
+    assert_same(out, rows, expected, engines.job_fields("encode"))
+    assert {"ok", "rejected"} <= set(out["addrcode_status"])
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+def read_parts(folder: Path, fmt: str):
+    files = sorted(p for p in folder.iterdir() if p.name.startswith("part-"))
+    if fmt == "csv":
+        return pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in files], ignore_index=True)
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=40)
+    yield cluster
+    cluster.close()
+
+
+def test_dask_equals_single_process(dask_cluster, config, rows, expected, input_csv, tmp_path):
+    """A real LocalCluster (2 worker processes), CSV in -> Parquet out, row by row equal."""
+    out_dir = tmp_path / "coded"
+    run = engines.run_dask(input_csv, out_dir, config=config, scheduler=dask_cluster.scheduler_address,
+                           blocksize=40_000, output_format="parquet")
+    assert run.partitions >= 3  # really split across partitions (and so across both workers)
+    frame = read_parts(out_dir, "parquet")
+    assert list(frame.columns) == list(engines.output_schema("encode", rows[0]))
+    assert_same(frame, rows, expected, engines.job_fields("encode"))
+    assert frame["zip"].tolist() == [r["zip"] for r in rows]  # text kept as text: 05753 stays 05753
+    assert run.rows == len(rows) == run.ok + run.n_rejected + run.n_errors
+    assert run.ok == sum(e["status"] == "ok" for e in expected)
+    assert (out_dir / engines.MARKER).is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # staging folder renamed away
+
+
+def test_dask_csv_output_components_and_rerun(dask_cluster, config, rows, input_csv, tmp_path):
+    """Components in, CSV parts out (formula cells neutralised), an existing output replaced."""
+    part = rows[:300]
+    src = write_csv(tmp_path / "part.csv", part)
+    components = {"street": "street", "city": "city", "state": "state", "postcode": "zip"}
+    want = single_process(engines.build_job("encode", config, min_score=0.7), part, components=components)
+    out_dir = tmp_path / "coded"
+    for _ in range(2):  # the second run replaces the first run's folder
+        run = engines.run_dask(src, out_dir, config=config, scheduler=dask_cluster.scheduler_address,
+                               components=components, min_score=0.7, npartitions=2)
+    frame = read_parts(out_dir, "csv")
+    assert run.partitions == 2 and len(frame) == len(part)
+    formula = [i for i, r in enumerate(part) if r["address"][:1] in ("=", "+", "-", "@")]
+    assert formula and all(frame["address"][i].startswith("'") for i in formula)
+    frame["address"] = [r["address"] for r in part]  # undo the neutralising before comparing
+    assert_same(frame, part, want, engines.job_fields("encode"))
+    (tmp_path / "notours").mkdir()
+    (tmp_path / "notours" / "precious.txt").write_text("x")
+    with pytest.raises(UsageError, match="not an addrcode output folder"):
+        engines.run_dask(src, tmp_path / "notours", config=config, scheduler=dask_cluster.scheduler_address)
+    assert (tmp_path / "notours" / "precious.txt").read_text() == "x"
+
+
+def test_dask_bad_column_fails_before_writing(dask_cluster, config, input_csv, tmp_path):
+    with pytest.raises(UsageError, match="no column named nope"):
+        engines.run_dask(input_csv, tmp_path / "out", config=config, column="nope",
+                         scheduler=dask_cluster.scheduler_address)
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- Spark
+
+
+@pytest.fixture(scope="session")
+def spark():
+    if shutil.which("java") is None and not __import__("os").environ.get("JAVA_HOME"):
+        pytest.skip("Java not found: PySpark needs Java 17 (Debian: apt-get install -y openjdk-17-jre-headless)")
+    pytest.importorskip("pyspark")
+    session = engines.spark_session(master="local[2]")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def test_spark_equals_single_process(spark, config, rows, expected, input_csv, tmp_path):
+    """PySpark local mode, mapInPandas over CSV in -> CSV parts out, row by row equal."""
+    out_dir = tmp_path / "coded"
+    run = engines.run_spark(input_csv, out_dir, config=config, spark=spark)
+    files = sorted(p for p in out_dir.iterdir() if p.name.startswith("part-"))
+    frame = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in files], ignore_index=True)
+    assert list(frame.columns) == list(engines.output_schema("encode", rows[0]))
+    frame["address"] = [r["address"] for r in rows]  # input cells were neutralised / nulls written empty
+    assert_same(frame, rows, expected, engines.job_fields("encode"))
+    assert run.rows == len(rows) and run.ok == sum(e["status"] == "ok" for e in expected)
+
+
+def test_spark_map_in_memory_with_coords(spark, config, rows):
+    part = rows[:200]
+    sdf = spark.createDataFrame(pd.DataFrame(part))
+    out = engines.spark_map(sdf, config=config, with_coords=True).toPandas()
+    want = single_process(engines.build_job("encode", config, with_coords=True), part)
+    assert_same(out, part, want, engines.job_fields("encode", with_coords=True))
