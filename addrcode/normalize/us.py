@@ -82,6 +82,9 @@ def tokenize(cleaned: str, states: dict) -> list[str]:
     if _LETTER_DIGIT.search(cleaned) and _SPLIT_PREFIX.search(cleaned):  # cheap test first: rare
         cleaned = _SPLIT_PREFIX.sub(r"\1 \2", cleaned)
     tokens = cleaned.split()
+    if "#" in cleaned:
+        # a "#" with nothing after it ("12 Main St #, ...") says nothing
+        tokens = [x for i, x in enumerate(tokens) if x != "#" or (i + 1 < len(tokens) and tokens[i + 1] != ",")]
     if "-" not in cleaned and "/" not in cleaned:
         return tokens
     out: list[str] = []
@@ -307,10 +310,14 @@ def step_start(p: Parse) -> None:
         # "Shipping Dept 1909 Airport Rd": a number after a unit word is the house number when
         # nothing else is
         for i in range(start + 1, n):
-            if t[i - 1] in tb.units and t[i - 1] != "#" and _HOUSE.match(t[i]) and i + 1 < n and t[i + 1] != ",":
+            if t[i - 1] in _DEPT_WORDS and _HOUSE.match(t[i]) and i + 1 < n and t[i + 1] != ",":
                 anchor, kind = i, "number"
                 break
     if anchor < 0:
+        u = _unit_at(t, start, n, tb, True) if start < n else None
+        if u and u[1]:  # "Lot 5, Route 100": a unit first, then a street without a number
+            p.f["unit_type"], p.f["unit_id"] = u[0], u[1]
+            start = u[2]
         if explicit:
             # "ATTN John Smith, Main St, ...": the marked segment goes; with no comma nothing is usable
             start = t.index(",") + 1 if "," in t else n
@@ -366,6 +373,7 @@ def _is_recipient_marker(t: list[str]) -> bool:
 _PO_START = frozenset(["PO", "POB", "POBOX", "P", "POST", "BOX", "BX"])
 _RR_START = frozenset(["RR", "RFD", "RURAL", "R", "HC", "HCR", "HIGHWAY", "STAR"])
 _BOX_START = _PO_START | _RR_START
+_DEPT_WORDS = frozenset(["DEPT", "DEPARTMENT", "OFFICE", "OFC"])  # end a company name, not a unit
 _FLOOR_WORDS = ("FL", "FLOOR", "FLR")
 
 
@@ -549,8 +557,12 @@ def _find_street_end(p: Parse, s: int, e: int):
         # a comma closes the street ("96 High Manor Parks, Waltham", "VT ROUTE 7B CENTRAL,") unless a
         # unit follows the street type inside the segment ("Boulder Lane Lot 37,", "VT ROUTE 12A REAR,")
         end = _typed_street_end(t, s, e, tb)
-        if end is not None and end < e and _unit_at(t, end, e, tb, True):
-            return end
+        if end is not None and end < e and (
+            _unit_at(t, end, e, tb, True)
+            or (t[end] in _PO_START and _po_at(t, end, e))
+            or (t[end] in _RR_START and _rr_at(t, end, e))
+        ):
+            return end  # "12 Main St Apt 3, ...", "12 Main St PO Box 5, ..."
         return _trailing_unit(t, s, e, tb)
     # 2. the reference's own town names (when the caller passes them)
     if p.cities:
@@ -662,6 +674,9 @@ def _tail(p: Parse, k: int) -> None:
                     p.f["unit_type"], p.f["unit_id"] = u[0], u[1]
                     i = u[2]
                     continue
+            if tok == "#":  # a "#" with nothing after it
+                i += 1
+                continue
         current.append(tok)
         i += 1
     if current:
