@@ -297,7 +297,7 @@ class RunPlan:
     text: Callable[[dict], str]
     to_output: Callable[[InputRecord, dict], dict]
     delimiter: str = ","
-    flush_each: bool = False
+    streaming: bool = False  # records arrive one at a time (stdin): process each as it comes
     output: str | None = None  # None or "-" = stdout
     rejects: str | None = None
     identity: dict | None = None  # input identity for a resumable run (file in, file out)
@@ -337,8 +337,7 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
     out = target.open(state["output_bytes"] if state else None) if target else stdout
     rej = rej_target.open(state["rejects_bytes"] if state else None) if rej_target else None
     try:
-        writer = RecordWriter(out, plan.fmt, plan.columns, plan.text, flush_each=plan.flush_each,
-                              delimiter=plan.delimiter, resume_count=state["written"] if state else None)
+        writer = RecordWriter(out, plan.fmt, plan.columns, plan.text, delimiter=plan.delimiter, resume_count=state["written"] if state else None)
         rej_writer = None
         if rej is not None:
             rej_fmt = "csv" if plan.fmt == "text" else plan.fmt
@@ -347,8 +346,8 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
         records = iter(records)
         for _ in range(done_records):  # re-read, through the same parser, what is already written
             next(records, None)
-        size = 1 if plan.flush_each else chunk_size
-        for pairs in map_chunks(chunked(records, size), job, jobs=1 if plan.flush_each else jobs,
+        size = 1 if plan.streaming else chunk_size
+        for pairs in map_chunks(chunked(records, size), job, jobs=1 if plan.streaming else jobs,
                                 make_job=make_job, make_job_args=make_job_args, column=column,
                                 components=components):
             for record, result in pairs:

@@ -112,7 +112,7 @@ def batch_options(f):
 
 def run_batch(command, config, options=None, *, texts, input_path, column, street_col, city_col, state_col,
               postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
-              resume=False, flush_each=None) -> None:
+              resume=False) -> None:
     """Read input records, run the command's job on each, write one output record per input record, exit."""
     from addrcode import batch, io
     from addrcode.jobs import make_job, prepare_config
@@ -143,11 +143,13 @@ def run_batch(command, config, options=None, *, texts, input_path, column, stree
         if texts:
             records = (io.InputRecord(line=0, text=t) for t in texts)
         else:
-            records = io.read_lines(sys.stdin.buffer, encoding=encoding)
+            # Answer each line at once when the input pauses (a scanner, a person typing): flush
+            # stdout whenever the next read would block, not after every line of a big file.
+            records = io.read_lines(sys.stdin.buffer, encoding=encoding,
+                                    on_idle=sys.stdout.flush if output == "-" else None)
         columns = ["input"] + job.fields
         fmt = fmt or "text"
-    if flush_each is None:  # answer each line at once when fed through a pipe or by hand
-        flush_each = not input_path and not texts and output == "-"
+    streaming = not input_path and not texts and output == "-"
 
     def to_output(record, result) -> dict:
         if header is not None:
@@ -165,10 +167,12 @@ def run_batch(command, config, options=None, *, texts, input_path, column, stree
     plan = batch.RunPlan(fmt=fmt, columns=columns,
                          text=job.text if header is None else (lambda r: _csv_text(job, r)), to_output=to_output,
                          delimiter=delimiter if fmt == "csv" and header is not None else ",",
-                         flush_each=flush_each, output=output, rejects=rejects, identity=identity, resume=resume)
+                         streaming=streaming, output=output, rejects=rejects, identity=identity, resume=resume)
     if not quiet and input_path not in (None, "-") and sys.stderr.isatty():
         progress = _Progress(os.path.getsize(input_path))
-    summary = batch.execute(records, job, plan, jobs=jobs or os.cpu_count() or 1, chunk_size=chunk_size,
+    if jobs is None:  # resolving is a dictionary look-up: worker start-up would cost more than it saves
+        jobs = 1 if command == "resolve" else os.cpu_count() or 1
+    summary = batch.execute(records, job, plan, jobs=jobs, chunk_size=chunk_size,
                             make_job=make_job, make_job_args=(command, config, options), column=column,
                             components=components or None, notify=_notify)
     if progress:

@@ -17,6 +17,7 @@ import codecs
 import csv
 import json
 import os
+import re
 import sys
 import tempfile
 from collections import deque
@@ -118,11 +119,36 @@ def _strip_eol(text: str) -> str:
     return text
 
 
-def read_lines(stream: IO[bytes], *, encoding: str | None = None) -> Iterator[InputRecord]:
-    """One record per line of `stream` (stdin mode). Empty lines are records too."""
+def read_lines(stream: IO[bytes], *, encoding: str | None = None,
+               on_idle: Callable[[], None] | None = None) -> Iterator[InputRecord]:
+    """One record per line of `stream` (stdin mode). Empty lines are records too.
+
+    `on_idle` is called before a read that may block (no input waiting on the file descriptor):
+    a scanner feeding codes one at a time gets each answer at once (the caller flushes there),
+    while a file piped in is not flushed line by line.
+    """
     source = _LineSource(stream, encoding)
-    for lineno, text in source:
+    waiting = _input_waiting(stream) if on_idle is not None else None
+    while True:
+        if waiting is not None and not waiting():
+            on_idle()
+        try:
+            lineno, text = next(source)
+        except StopIteration:
+            return
         yield InputRecord(line=lineno, text=_strip_eol(text), warnings=source.warnings.pop(lineno, []))
+
+
+def _input_waiting(stream) -> Callable[[], bool]:
+    """A function telling whether reading `stream` can proceed without blocking (False if unknown)."""
+    try:
+        import select
+
+        fd = stream.fileno()
+        select.select([fd], [], [], 0)
+    except (AttributeError, OSError, ValueError, ImportError):
+        return lambda: False  # cannot tell: always treat as idle (flush every line)
+    return lambda: bool(select.select([fd], [], [], 0)[0])
 
 
 # --------------------------------------------------------------------------- CSV
@@ -246,6 +272,17 @@ def _cell(value) -> str:
     return str(value)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(value):
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, (list, tuple)):
+        return [_no_surrogates(v) for v in value]
+    return value
+
+
 class RecordWriter:
     """Writes records (ordered dicts) in one of the output formats.
 
@@ -264,6 +301,9 @@ class RecordWriter:
         self.count = resume_count or 0
         if fmt == "csv":
             self._csv = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+            # QUOTE_MINIMAL quotes only the line terminator's characters ("\n"), but readers also
+            # end a record at a bare CR: rows with a CR in a cell are written fully quoted.
+            self._csv_cr = csv.writer(out, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
         if resume_count is not None:  # continuing a file that already has its header
             return
         if fmt == "csv":
@@ -272,17 +312,26 @@ class RecordWriter:
             out.write("[")
 
     def write(self, record: dict) -> None:
+        try:
+            self._write(record)
+        except UnicodeEncodeError:
+            # Lone surrogates (bytes that were not UTF-8 in a command-line argument, decoded by
+            # Python with surrogateescape) cannot be encoded: write U+FFFD instead of crashing.
+            self._write({k: _no_surrogates(v) for k, v in record.items()})
+        self.count += 1
+        if self.flush_each:
+            self.out.flush()
+
+    def _write(self, record: dict) -> None:
         if self.fmt == "csv":
-            self._csv.writerow([neutralise(_cell(record.get(c))) for c in self.columns])
+            row = [neutralise(_cell(record.get(c))) for c in self.columns]
+            (self._csv_cr if any("\r" in cell for cell in row) else self._csv).writerow(row)
         elif self.fmt == "jsonl":
             self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.fmt == "json":
             self.out.write(("\n" if self.count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
         else:
             self.out.write(self.text(record).replace("\n", " ") + "\n")
-        self.count += 1
-        if self.flush_each:
-            self.out.flush()
 
     def close(self) -> None:
         if self.fmt == "json":
