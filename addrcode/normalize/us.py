@@ -297,6 +297,9 @@ def step_start(p: Parse) -> None:
             continue
         if tok[0].isdigit() or (len(tok) > 1 and tok[1].isdigit()):
             if _HOUSE.match(tok) and not (i > 0 and _blocks_anchor(t[i - 1], tb)):
+                if i > start and i + 1 < n and t[i + 1] == "," and _later_house_number(t, i + 1, tb):
+                    i += 1  # "Studio 54, 12 Main St": a number closing a name segment is part of the name
+                    continue
                 anchor, kind = i, "number"
                 break
         elif tok in _PO_START and _po_at(t, i, n):
@@ -350,6 +353,13 @@ def step_start(p: Parse) -> None:
         p.pos = k
     else:
         p.pos = anchor
+
+
+def _later_house_number(t: list[str], j: int, tb: USTables) -> bool:
+    for k in range(j + 1, min(j + 12, len(t) - 1)):  # bounded look-ahead: linear time overall
+        if _HOUSE.match(t[k]) and not _blocks_anchor(t[k - 1], tb) and t[k + 1] != ",":
+            return True
+    return False
 
 
 def _blocks_anchor(prev: str, tb: USTables) -> bool:
