@@ -21,7 +21,7 @@ layout, ``"letter"``: 6 of 4 x 3 1/3 in, Avery 5164), or one ``svg`` / ``png`` f
 an output directory (``label-000042.png`` for input row 42). Files are written atomically.
 
 Layout is computed once as a list of primitives (filled boxes and text runs in millimetres) that
-three small back ends draw: fpdf2 (fonts embedded, subset), Pillow and plain SVG text.
+three small back ends draw: fpdf2 (fonts embedded, subset), Pillow, and SVG (text as glyph outlines).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ THERMAL_SIZE = (100.0, 150.0)
 FORMATS = ("pdf", "svg", "png")
 MISSING_GLYPH = "*"  # a character the embedded font cannot draw is printed masked, never as a box
 FONT_FILES = {"mono": "fonts/DejaVuSansMono-Bold.ttf", "sans": "fonts/DejaVuSans.ttf"}
-FONT_FAMILIES = {"mono": "DejaVu Sans Mono, Menlo, Consolas, monospace", "sans": "DejaVu Sans, Arial, sans-serif"}
 
 
 @dataclass(frozen=True)
@@ -460,21 +459,58 @@ def render_png(layout: Layout, dpi: int = 300) -> bytes:
     return buf.getvalue()
 
 
-def render_svg(layout: Layout) -> str:
-    """One label as an SVG document in millimetres (text set in DejaVu, with generic fallbacks)."""
-    from xml.sax.saxutils import escape, quoteattr
+@lru_cache(maxsize=None)
+def _glyph_set(kind: str):
+    from fontTools.ttLib import TTFont
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width:g}mm" height="{layout.height:g}mm" '
-           f'viewBox="0 0 {layout.width:g} {layout.height:g}">',
-           f'<rect width="{layout.width:g}" height="{layout.height:g}" fill="#fff"/>', '<g fill="#000">']
+    font = TTFont(str(_font_path(kind)))
+    return font.getGlyphSet(), font.getBestCmap()
+
+
+@lru_cache(maxsize=4096)
+def _glyph(kind: str, ch: str) -> tuple[str, str, int]:
+    """(glyph id, SVG path data in font units, advance width) of one character of an embedded font."""
+    from fontTools.pens.svgPathPen import SVGPathPen
+
+    glyphs, cmap = _glyph_set(kind)
+    name = cmap.get(ord(ch)) or ".notdef"
+    pen = SVGPathPen(glyphs)
+    glyphs[name].draw(pen)
+    return f"{kind}-{ord(ch):x}", pen.getCommands(), glyphs[name].width
+
+
+def render_svg(layout: Layout) -> str:
+    """One label as a self-contained SVG document in millimetres.
+
+    Text is drawn as glyph outlines of the embedded fonts (each glyph defined once, placed with
+    ``<use>``), so the label looks the same in every viewer and needs no installed font; each
+    text run carries its (already masked) string as ``aria-label`` for accessibility and search.
+    """
+    from xml.sax.saxutils import quoteattr
+
+    defs: dict[str, str] = {}
+    body = []
     for item in layout.items:
         if isinstance(item, Box):
-            out.append(f'<rect x="{item.x:.3f}" y="{item.y:.3f}" width="{item.w:.3f}" height="{item.h:.3f}"/>')
+            body.append(f'<rect x="{item.x:.3f}" y="{item.y:.3f}" width="{item.w:.3f}" height="{item.h:.3f}"/>')
         elif item.text:
-            out.append(f'<text x="{item.x:.3f}" y="{item.y:.3f}" font-size="{item.size * PT:.3f}" '
-                       f'font-family={quoteattr(FONT_FAMILIES[item.font])}'
-                       f'{" font-weight=" + quoteattr("bold") if item.font == "mono" else ""} '
-                       f'xml:space="preserve">{escape(item.text)}</text>')
+            _, font_upem = _metrics(item.font)
+            k = item.size * PT / font_upem
+            uses, x = [], 0
+            for ch in item.text:
+                gid, path, advance = _glyph(item.font, ch)
+                if path:
+                    defs.setdefault(gid, path)
+                    uses.append(f'<use href="#{gid}" x="{x}"/>')
+                x += advance
+            body.append(f'<g aria-label={quoteattr(item.text)} '
+                        f'transform="translate({item.x:.3f} {item.y:.3f}) scale({k:.6f} {-k:.6f})">'
+                        + "".join(uses) + "</g>")
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width:g}mm" height="{layout.height:g}mm" '
+           f'viewBox="0 0 {layout.width:g} {layout.height:g}">', "<defs>"]
+    out += [f'<path id="{gid}" d="{path}"/>' for gid, path in defs.items()]
+    out += ["</defs>", f'<rect width="{layout.width:g}" height="{layout.height:g}" fill="#fff"/>', '<g fill="#000">']
+    out += body
     out.append("</g></svg>\n")
     return "\n".join(out)
 
