@@ -47,6 +47,7 @@ from addrcode.errors import DataError
 STATUSES = ("ok", "rejected", "error")
 PRECISIONS = ("point", "interpolated", "street", "postcode", "locality", "none")
 SCORE_BINS = 20
+TOP_REASONS = 10  # reasons shown open; the rest are folded under <details>
 MAX_REASONS = 500  # distinct reason groups kept; later new ones are counted under "(other reasons)"
 EXAMPLES_PER_REASON = 3
 ADDRESS_COLUMN_GUESSES = ("input", "address", "query", "full_address", "addr", "address_line", "text")
@@ -408,7 +409,7 @@ h1{font-size:22px;margin:0}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px
 .card.ok b{color:#1a7f37}.card.rejected b{color:#b35900}.card.error b{color:#c62828}
 table{border-collapse:collapse;font-size:13px;width:100%}
 td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
-th{background:#f5f5f5}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f5f5f5}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .bar{display:inline-block;height:10px;background:#d9822b;vertical-align:middle}
 .bar.ok{background:#2e8b57}.bar.error{background:#c62828}
 .ex{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#333}
@@ -416,14 +417,14 @@ th{background:#f5f5f5}td.n,th.n{text-align:right;font-variant-numeric:tabular-nu
 .maps{display:flex;gap:16px;flex-wrap:wrap}
 .maps figure{margin:0;flex:1;min-width:320px}
 figcaption{font-weight:600;margin-bottom:4px}
-svg{max-width:100%;height:auto}
+svg{max-width:100%;height:auto}svg.zm{max-height:620px;width:auto;display:block}
 .legend{display:flex;flex-wrap:wrap;gap:4px 10px;font-size:12px;margin-top:4px}
 .sw{display:inline-block;width:12px;height:12px;border:1px solid #999;vertical-align:-2px;margin-right:3px}
 .note{color:#555;font-size:13px}.nw{white-space:nowrap}
 """
 
 _COUNT_COLOURS = ("#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#084594")
-_RATE_BREAKS = (0.0, 0.01, 0.02, 0.05, 0.10, 0.20)  # lower edges; a rate of exactly 0 is its own bin
+_RATE_BREAKS = (0.0, 0.02, 0.05, 0.10, 0.20, 0.40)  # lower edges; a rate of exactly 0 is its own bin
 _RATE_COLOURS = ("#ffffff", "#fee8c8", "#fdd49e", "#fdbb84", "#fc8d59", "#e34a33", "#b30000")
 _PREC_COLOURS = {"point": "#1a7f37", "interpolated": "#55a868", "street": "#d9a62b", "postcode": "#d9822b",
                  "locality": "#c65d2b", "none": "#9e9e9e", "other": "#777"}
@@ -498,7 +499,7 @@ def _maps(s: ReportSummary, zones) -> str:
             tip = f"{z.id} · {z.sort_center} · {_fmt(rows)} rows · {_fmt(refused)} refused ({_pct(refused, rows)})"
             uses.append(f'<use href="#zp{i}" fill="{fill}"><title>{e(tip)}</title></use>')
         title = "Rows per zone" if kind == "rows" else "Reject rate per zone"
-        out.append(f'<figure><figcaption>{title}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
+        out.append(f'<figure><figcaption>{title}</figcaption><svg xmlns="http://www.w3.org/2000/svg" class="zm" '
                    f'viewBox="{frame.view_box}" role="img" aria-label="{title}"><g stroke="#666" stroke-width="0.4" '
                    f'stroke-linejoin="round" fill-rule="evenodd">{"".join(uses)}</g></svg><div class="legend">')
         if kind == "rows":
@@ -561,9 +562,14 @@ def _page(s: ReportSummary, b: ReportBuilder, title: str, source_name: str) -> s
         rows_html.append(f'<tr><td>{e(st)}</td><td>{shown}</td><td class="n">{_fmt(n)}</td>'
                          f'<td class="n">{_pct(n, total)}</td><td><span class="bar {e(st)}" '
                          f'style="width:{max(1, round(120 * n / top))}px"></span></td><td class="ex">{examples}</td></tr>')
-    reasons_html = ("<table><thead><tr><th>status</th><th>reason</th><th class=n>rows</th><th class=n>share</th>"
-                    "<th></th><th>examples</th></tr></thead><tbody>" + "".join(rows_html) + "</tbody></table>"
-                    ) if rows_html else "<p>Every row was coded.</p>"
+    head = ('<table class="reasons"><thead><tr><th>status</th><th>reason</th><th class=n>rows</th>'
+            "<th class=n>share</th><th></th><th>examples</th></tr></thead><tbody>")
+    reasons_html = (head + "".join(rows_html[:TOP_REASONS]) + "</tbody></table>") if rows_html else \
+        "<p>Every row was coded.</p>"
+    if len(rows_html) > TOP_REASONS:  # the long tail stays in the page, folded (no script needed)
+        rest = sum(n for _, _, n in s.reasons[TOP_REASONS:])
+        reasons_html += (f"<details><summary>{len(rows_html) - TOP_REASONS} more reasons ({_fmt(rest)} rows)"
+                         f"</summary>{head}{''.join(rows_html[TOP_REASONS:])}</tbody></table></details>")
     # precision
     prec_rows = []
     for p, per in s.precision.items():
@@ -600,13 +606,13 @@ def _page(s: ReportSummary, b: ReportBuilder, title: str, source_name: str) -> s
         f"<h1>{e(title)}</h1><p class=\"sub\">Encode run{src} · {_fmt(total)} rows · "
         f"{len(list(b.zones))} zones · written {time.strftime('%Y-%m-%d %H:%M')}</p>"
         f'<div class="cards">{"".join(cards)}</div>'
-        f"<h2>Refused rows by reason</h2>{reasons_html}<p class=\"note\">{privacy}</p>"
+        f'<h2>Where</h2><div class="maps">{_maps(s, b.zones)}</div><p class="note">{placed_note} '
+        "Hover a zone for its figures.</p>"
         f'<div class="maps" style="margin-top:10px"><div style="flex:1;min-width:320px"><h2>Precision</h2>{prec_html}'
         f'</div><div><h2>Score</h2>{_histogram_svg(s.score_histogram)}<div class="legend"><span><span class="sw" '
         'style="background:#2e8b57"></span>ok</span><span><span class="sw" style="background:#d9822b"></span>'
         "refused (rejected or error)</span></div></div></div>"
-        f'<h2>Where</h2><div class="maps">{_maps(s, b.zones)}</div><p class="note">{placed_note} '
-        "Hover a zone for its figures.</p>"
+        f"<h2>Refused rows by reason</h2>{reasons_html}<p class=\"note\">{privacy}</p>"
         + (f"<h2>Zones with the most refused rows</h2><table><thead><tr><th>zone</th><th>sort center</th>"
            f"<th class=n>rows</th><th class=n>refused</th><th class=n>rate</th></tr></thead><tbody>{zrows}"
            "</tbody></table>" if zrows else "")
