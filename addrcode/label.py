@@ -455,7 +455,7 @@ def render_png(layout: Layout, dpi: int = 300) -> bytes:
             font = _pil_font(item.font, max(1, round(item.size * PT * s)))
             draw.text((item.x * s, item.y * s), item.text, font=font, fill=0, anchor="ls")
     buf = io.BytesIO()
-    img.convert("1", dither=Image.Dither.NONE).save(buf, "PNG", optimize=True, dpi=(dpi, dpi))
+    img.convert("1", dither=Image.Dither.NONE).save(buf, "PNG", dpi=(dpi, dpi))
     return buf.getvalue()
 
 

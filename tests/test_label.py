@@ -330,3 +330,31 @@ def test_label_data_reads_csv_and_jsonl_records_and_undoes_formula_quotes():
     assert L.label_data({"status": "ok", "code": "K7Q-3M9QX"}) == "malformed"
     assert L.label_data({"status": "ok", "code": ""}) == "no-code"
     assert L.label_data({"status": "rejected", "code": "K7Q-3M9QX-V"}) == "rejected"
+
+
+@slow
+@pytest.mark.slow
+def test_default_data_labels_scan_back_and_resolve_with_the_default_table(world, tmp_path_factory):
+    """The same ~300 queries through the whole embedded default: full Vermont reference and the
+    default station table (built once into ADDRCODE_CACHE_DIR, else a temporary cache: ~45 s)."""
+    from addrcode.config import load_config
+    from addrcode.jobs import EncodeJob, open_geocoder, open_grid, open_keyring, open_zones
+    from addrcode.table import default_table
+
+    cache = Path(os.environ.get("ADDRCODE_CACHE_DIR") or tmp_path_factory.mktemp("defaultcache"))
+    config = load_config(env={}, cache_dir=str(cache))
+    job = EncodeJob(open_geocoder(config), open_zones(config), open_keyring(config), open_grid(config))
+    records = [{"name": r["name"], "phone": r["phone"], **job(q)} for r, q in zip(world.records, world.queries)]
+    ok = [r for r in records if r["status"] == "ok"]
+    assert len(ok) >= 0.95 * len(records)
+    out = tmp_path_factory.mktemp("default") / "labels.pdf"
+    report = L.render_labels(records, out, name_key="name", phone_key="phone")
+    assert report.labels == len(ok) and report.skipped == len(records) - len(ok)
+    table, pub = default_table(cache)
+    with Resolver(table, pub) as resolver:
+        for (text, image), rec in zip(pages(out), ok, strict=True):
+            found = decode_image(image)
+            assert sorted(fmt for fmt, _ in found) == ["Code128", "QRCode"]
+            assert {p for _, p in found} == {rec["code"].replace("-", "")}
+            answer = resolver.resolve(found[0][1])
+            assert (answer["status"], answer["zone"], answer["sort_center"]) == ("ok", rec["zone"], rec["sort_center"])
