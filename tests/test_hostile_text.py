@@ -327,8 +327,9 @@ def test_100kB_lines_take_under_a_second_and_grow_linearly(reference):
         if n == 100_000:
             assert seconds < 1.0, (shape, stage, seconds)
             small = times[(shape, stage, 10_000)]
-            # 10x the length costs ~10x (30x allowed for noise on a busy machine); quadratic would be 100x.
-            assert seconds < max(30 * small, 0.1), (shape, stage, small, seconds)
+            # 10x the length costs ~10x (30x allowed: caches and a busy machine make small runs noisy);
+            # quadratic would be 100x. Below 0.25 s the ratio is noise, and the 1 s bound holds anyway.
+            assert seconds < max(30 * small, 0.25), (shape, stage, small, seconds)
 
 
 def test_100kB_line_through_the_cli(reference, tmp_path):
