@@ -493,7 +493,20 @@ class _Town:
     lat: float
     by_core: dict  # core -> [street ids]
     cores: list  # distinct cores
-    fuzzy: dict  # level -> ([fuzzy forms], [core of each form]); levels in _FUZZY_LEVELS
+    fulls: list  # (full key, core) of every street and alias, for the fuzzy forms
+    _fuzzy: dict | None = None
+
+    @property
+    def fuzzy(self) -> dict:
+        """level -> ([fuzzy forms], [core of each form]); built on first use, as exact keys usually hit."""
+        if self._fuzzy is None:
+            forms: dict[str, dict[str, str]] = {lv: {} for lv in _FUZZY_LEVELS}
+            for full, core in self.fulls:
+                sk = street_key_text(full)
+                for lv in _FUZZY_LEVELS:
+                    forms[lv].setdefault(_fuzzy_level(sk, lv), core)
+            self._fuzzy = {lv: (list(d), list(d.values())) for lv, d in forms.items()}
+        return self._fuzzy
 
 
 class Geocoder:
@@ -531,25 +544,23 @@ class Geocoder:
     def _load_town(self, cid: int) -> _Town:
         row = self._db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
         by_core: dict[str, list[int]] = {}
-        forms: dict[str, dict[str, str]] = {lv: {} for lv in _FUZZY_LEVELS}
+        fulls: list[str] = []
         for sid, core, full in self._db.execute(
                 "SELECT id, core, full FROM streets WHERE city_id=? UNION ALL "
                 "SELECT street_id, core, full FROM street_aliases WHERE city_id=?", (cid, cid)):
             by_core.setdefault(core, []).append(sid)
-            sk = street_key_text(full)
-            for lv in _FUZZY_LEVELS:
-                forms[lv].setdefault(_fuzzy_level(sk, lv), core)
-        fuzzy = {lv: (list(d), list(d.values())) for lv, d in forms.items()}
-        return _Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fuzzy)
+            fulls.append((full, core))
+        return _Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fulls)
 
     def _town(self, cid: int) -> _Town:
         return self._towns.get_or(cid, self._load_town)
 
     def _load_street(self, sid: int) -> _Street:
-        cid, name, core, full, lon, lat = self._db.execute(
-            "SELECT city_id, name, core, full, lon, lat FROM streets WHERE id=?", (sid,)).fetchone()
+        cid, name, core, full, lon, lat, p0, p1 = self._db.execute(
+            "SELECT city_id, name, core, full, lon, lat, p0, p1 FROM streets WHERE id=?", (sid,)).fetchone()
+        # the street's points are one contiguous id range in (num, id) order: a rowid range scan
         rows = self._db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
-                                "WHERE street_id=? ORDER BY num, id", (sid,)).fetchall()
+                                "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
         by_number: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
             by_number.setdefault(r[0], []).append(i)

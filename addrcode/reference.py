@@ -6,8 +6,9 @@ national file of 10^8 points is geocoded from disk with bounded caches):
 - `meta(key, value)`: format, build time, locale, sources (name, sha256, rows), counts (JSON values).
 - `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys.
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
-- `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat)`: one row per (town, street);
-  `core`/`full` are the matching keys of `addrcode.geocode.street_key`.
+- `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1)`: one row per (town,
+  street); `core`/`full` are the matching keys of `addrcode.geocode.street_key`; `p0..p1` is the
+  street's contiguous range of point ids, so its numbers are read by a rowid range scan.
 - `street_aliases(city_id, core, full, street_id)`: other keys of a street (the normalize stage's
   reading when it differs from the key of the source text), so both query paths find it.
 - `points(id, street_id, number, num, unit, postcode, lon, lat, ref_id)`: the address points,
@@ -31,7 +32,9 @@ from typing import Callable, Iterator
 
 from addrcode.errors import DataError
 
-FORMAT_VERSION = 1
+# Bump on every schema change (columns, tables, what a key means): `open_reference` refuses other
+# versions, and the default reference's cache name changes with it. Version 2: streets.p0/p1.
+FORMAT_VERSION = 2
 APPLICATION_ID = 0x41444352  # "ADCR": marks an addrcode reference in the SQLite header
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
 OPTIONAL_COLUMNS = ("UNIT", "CITY", "DISTRICT", "REGION", "POSTCODE", "ID", "HASH")
@@ -121,7 +124,8 @@ CREATE TABLE city_keys(key TEXT NOT NULL, city_id INTEGER NOT NULL, PRIMARY KEY(
 CREATE TABLE zips(postcode TEXT NOT NULL, city_id INTEGER NOT NULL, n INTEGER NOT NULL, lon REAL, lat REAL,
                   PRIMARY KEY(postcode, city_id)) WITHOUT ROWID;
 CREATE TABLE streets(id INTEGER PRIMARY KEY, city_id INTEGER NOT NULL, name TEXT NOT NULL, core TEXT NOT NULL,
-                     full TEXT NOT NULL, min_num INTEGER, max_num INTEGER, n INTEGER NOT NULL, lon REAL, lat REAL);
+                     full TEXT NOT NULL, min_num INTEGER, max_num INTEGER, n INTEGER NOT NULL, lon REAL, lat REAL,
+                     p0 INTEGER NOT NULL, p1 INTEGER NOT NULL);
 CREATE TABLE street_aliases(city_id INTEGER NOT NULL, core TEXT NOT NULL, full TEXT NOT NULL,
                             street_id INTEGER NOT NULL);
 CREATE TABLE points(id INTEGER PRIMARY KEY, street_id INTEGER NOT NULL, number TEXT NOT NULL, num INTEGER,
@@ -273,9 +277,11 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
             INSERT INTO points SELECT NULL, street_id, number, num, unit, postcode, lon, lat, ref_id
                    FROM raw ORDER BY street_id, num;
             DROP TABLE raw;
-            INSERT INTO streets SELECT s.id, s.city_id, s.name, s.core, s.full, a.mn, a.mx, a.n, a.lon, a.lat
+            INSERT INTO streets SELECT s.id, s.city_id, s.name, s.core, s.full, a.mn, a.mx, a.n, a.lon, a.lat,
+                                       a.p0, a.p1
                    FROM snames s JOIN (SELECT street_id, MIN(num) mn, MAX(num) mx, COUNT(*) n,
-                                              AVG(lon) lon, AVG(lat) lat FROM points GROUP BY street_id) a
+                                              AVG(lon) lon, AVG(lat) lat, MIN(id) p0, MAX(id) p1
+                                       FROM points GROUP BY street_id) a
                    ON a.street_id = s.id;
             INSERT INTO zips SELECT p.postcode, s.city_id, COUNT(*), AVG(p.lon), AVG(p.lat)
                    FROM points p JOIN streets s ON s.id=p.street_id WHERE p.postcode != ''
@@ -353,7 +359,40 @@ def open_reference(path: Path) -> sqlite3.Connection:
         db.close()
         raise DataError(f"{path}: reference format version {version}, this addrcode reads version "
                         f"{FORMAT_VERSION}; rebuild it with `addrcode reference build`")
+    missing = _missing_columns(db)
+    if missing:
+        db.close()
+        raise DataError(f"{path}: reference schema does not match this addrcode (missing {', '.join(missing[:4])}); "
+                        "rebuild it with `addrcode reference build`")
     return db
+
+
+# What the geocoder and the table builder read: checked once at open, so a reference with another
+# schema fails there with a clear message rather than on every row with an internal error.
+_EXPECTED_COLUMNS = {
+    "meta": ("key", "value"),
+    "cities": ("id", "name", "state", "lon", "lat", "n"),
+    "city_keys": ("key", "city_id"),
+    "zips": ("postcode", "city_id", "n", "lon", "lat"),
+    "streets": ("id", "city_id", "name", "core", "full", "min_num", "max_num", "n", "lon", "lat", "p0", "p1"),
+    "street_aliases": ("city_id", "core", "full", "street_id"),
+    "points": ("id", "street_id", "number", "num", "unit", "postcode", "lon", "lat", "ref_id"),
+}
+
+
+def _missing_columns(db: sqlite3.Connection) -> list[str]:
+    """`table.column` names the schema lacks (empty when the reference is usable)."""
+    missing = []
+    try:
+        for table, cols in _EXPECTED_COLUMNS.items():
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            if not have:
+                missing.append(table)
+            else:
+                missing += [f"{table}.{c}" for c in cols if c not in have]
+    except sqlite3.DatabaseError:
+        return ["readable schema"]
+    return missing
 
 
 def reference_info(path: Path) -> dict:
@@ -370,19 +409,87 @@ def reference_info(path: Path) -> dict:
     return info
 
 
+_CODE_FILES = ("reference.py", "geocode.py")
+
+
+def code_version() -> str:
+    """A short hash of what shapes a reference's contents: addrcode's version, the reference and
+    matching-key code, and the normalize stage's rules and abbreviation tables.
+
+    Part of the default reference's cache name, so changing any of them builds a new reference
+    rather than silently reusing one whose keys no longer match the geocoder's.
+    """
+    from addrcode import __version__
+
+    pkg = Path(__file__).resolve().parent
+    files = [pkg / f for f in _CODE_FILES] + sorted((pkg / "normalize").glob("*.py"))
+    try:
+        from addrcode.normalize.tables import default_tables_dir
+
+        files += sorted(p for p in default_tables_dir().glob("*") if p.is_file())
+    except ImportError:  # normalize unavailable: its files are hashed above all the same
+        pass
+    h = hashlib.sha256(f"{__version__}\0{FORMAT_VERSION}".encode())
+    for f in files:
+        h.update(f.name.encode() + b"\0")
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            h.update(b"(missing)")
+    return h.hexdigest()[:10]
+
+
+_HASHES_FILE = "source-hashes.json"
+
+
+def _source_hash(src: Path, cache_dir: Path) -> str:
+    """sha256 of `src`, remembered in a sidecar file of `cache_dir` keyed by (path, size, mtime_ns).
+
+    Start-up must stay light: the 7 MB source is hashed once, not on every command.
+    """
+    st = src.stat()
+    key = str(src.resolve())
+    stamp = [st.st_size, st.st_mtime_ns]
+    side = Path(cache_dir) / _HASHES_FILE
+    try:
+        known = json.loads(side.read_text())
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(key)
+    if isinstance(entry, list) and len(entry) == 3 and entry[:2] == stamp and isinstance(entry[2], str):
+        return entry[2]
+    digest = _sha256(src)
+    known[key] = stamp + [digest]
+    if len(known) > 64:  # bounded: keep the most recent few
+        known = dict(list(known.items())[-64:])
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_HASHES_FILE + ".", suffix=".tmp", dir=cache_dir)
+        with os.fdopen(fd, "w") as f:
+            json.dump(known, f)
+        os.replace(tmp, side)
+    except OSError:  # a read-only cache only costs the re-hash next time
+        pass
+    return digest
+
+
 def default_reference(cache_dir: Path, notify: Callable[[str], None] | None = None,
                       source: Path | None = None) -> Path:
     """The embedded Vermont reference, built once into `cache_dir` and reused.
 
-    The file name carries the format version and a hash of the source, so a new release or new
-    data builds a new file. `notify(msg)` is called before building (the CLI prints it on stderr).
-    Two processes racing both build to temporary files; the rename makes the result consistent.
+    The file name carries the format version, `code_version()` (addrcode's version and a hash of the
+    reference, matching-key and normalize code and tables) and a hash of the source, so a new
+    release, changed rules or new data build a new file. `notify(msg)` is called before building
+    (the CLI prints it on stderr). Two processes racing both build to temporary files; the rename
+    makes the result consistent.
     """
     src = Path(source) if source is not None else EMBEDDED_SOURCE
     if not src.is_file():
         raise DataError(f"{src}: embedded reference source missing; reinstall addrcode or pass --reference")
-    tag = _sha256(src)[:12]  # ~15 ms for the 7 MB Vermont file
-    out = Path(cache_dir) / f"reference-v{FORMAT_VERSION}-{tag}.sqlite"
+    tag = _source_hash(src, Path(cache_dir))[:12]
+    out = Path(cache_dir) / f"reference-v{FORMAT_VERSION}-{code_version()}-{tag}.sqlite"
     if out.is_file():
         return out
     if notify is not None:

@@ -119,3 +119,49 @@ def test_whole_vermont_builds(vt_reference):
     info = reference_info(vt_reference)
     assert info["counts"]["points"] == 248105
     assert info["counts"]["cities"] == 245 and info["counts"]["postcodes"] == 255
+
+
+def test_schema_mismatch_fails_at_open(tmp_path, small_reference):
+    """A reference of the right version but another schema fails at open with "rebuild", never per row."""
+    from addrcode.geocode import Geocoder
+
+    p = tmp_path / "s.sqlite"
+    shutil.copy(small_reference, p)
+    db = sqlite3.connect(p)
+    db.execute("ALTER TABLE streets DROP COLUMN p0")
+    db.commit()
+    db.close()
+    with pytest.raises(DataError, match="streets.p0.*rebuild"):
+        open_reference(p)
+    with pytest.raises(DataError, match="rebuild"):
+        Geocoder(p)
+
+
+def test_street_points_are_one_contiguous_id_range(small_reference):
+    db = open_reference(small_reference)
+    bad = db.execute("SELECT COUNT(*) FROM streets s WHERE s.n != s.p1 - s.p0 + 1 OR EXISTS "
+                     "(SELECT 1 FROM points p WHERE p.id BETWEEN s.p0 AND s.p1 AND p.street_id != s.id)").fetchone()[0]
+    db.close()
+    assert bad == 0
+
+
+def test_default_reference_name_follows_code_and_source(tmp_path, small_oa, monkeypatch):
+    from addrcode import reference
+
+    src = tmp_path / "src.csv"
+    shutil.copy(small_oa, src)
+    p1 = default_reference(tmp_path / "cache", source=src)
+    assert reference.code_version() in p1.name
+    # the source hash is remembered by (path, size, mtime): not re-read on the next call
+    calls = []
+    monkeypatch.setattr(reference, "_sha256", lambda path: calls.append(path) or "0" * 64)
+    assert default_reference(tmp_path / "cache", source=src) == p1 and calls == []
+    # changed data: re-hashed, and a new reference
+    with open(src, "a") as f:
+        f.write("-72.5,44.5,9,NEW ST,,GUILDHALL,,VT,05905,x,\n")
+    monkeypatch.undo()
+    p2 = default_reference(tmp_path / "cache", source=src)
+    assert p2 != p1 and p2.is_file()
+    # changed reference-building code (here: another addrcode version): another name
+    monkeypatch.setattr("addrcode.__version__", "999.0")
+    assert reference.code_version() not in p2.name
