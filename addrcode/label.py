@@ -30,7 +30,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from addrcode.errors import AddrcodeError, UsageError
 
@@ -81,12 +81,16 @@ class LabelReport:
         """One line for stderr, e.g. ``wrote 98 labels (98 pages); 2 rows without a label (rejected: 2)``."""
         where = f" to {self.outputs[0]}" if len(self.outputs) == 1 else (
             f" to {len(self.outputs)} files" if self.outputs else "")
-        line = f"wrote {self.labels} labels{where} ({self.pages} pages)"
+        line = f"wrote {_plural(self.labels, 'label')}{where} ({_plural(self.pages, 'page')})"
         if self.skipped:
             counts = ", ".join(f"{status}: {n}" for status, n in self.skipped_by_status)
             rows = ", ".join(str(r) for r in self.skipped_rows[:10]) + (" ..." if self.skipped > 10 else "")
-            line += f"; {self.skipped} rows without a label ({counts}; rows {rows})"
+            line += f"; {_plural(self.skipped, 'row')} without a label ({counts}; rows {rows})"
         return line
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 # --------------------------------------------------------------------------- label content
@@ -518,7 +522,8 @@ def render_svg(layout: Layout) -> str:
 # --------------------------------------------------------------------------- entry point
 
 def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str | None = None,
-                  name_key: str | None = None, phone_key: str | None = None, dpi: int = 300) -> LabelReport:
+                  name_key: str | None = None, phone_key: str | None = None, dpi: int = 300,
+                  progress: Callable[[int], None] | None = None) -> LabelReport:
     """Render a label for every ok record; return what was written and what was skipped.
 
     `records`: encode output dicts (JSONL names or CSV names with the `addrcode_` prefix).
@@ -527,6 +532,7 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
     `sheet`: None (one 100 x 150 mm label per page), ``"a4"`` or ``"letter"``; PDF only.
     `name_key` / `phone_key`: record keys printed masked; a key missing from the records is a
     usage error (the message names the key, never a value). `dpi`: PNG resolution.
+    `progress(n)` is called after each input record with the number of records read so far.
     """
     if fmt not in FORMATS:
         raise UsageError(f"label format must be one of {', '.join(FORMATS)}")
@@ -561,6 +567,8 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
             skipped_by[data] = skipped_by.get(data, 0) + 1
             if len(skipped_rows) < 1000:
                 skipped_rows.append(row)
+            if progress is not None:
+                progress(row)
             continue
         layout = layout_label(data, size)
         if writer is not None:
@@ -571,6 +579,8 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
             _atomic_write(path, body)
             outputs.append(path)
         labels += 1
+        if progress is not None:
+            progress(row)
     pages = labels
     if writer is not None:
         if labels == 0:

@@ -358,3 +358,12 @@ def test_default_data_labels_scan_back_and_resolve_with_the_default_table(world,
             assert {p for _, p in found} == {rec["code"].replace("-", "")}
             answer = resolver.resolve(found[0][1])
             assert (answer["status"], answer["zone"], answer["sort_center"]) == ("ok", rec["zone"], rec["sort_center"])
+
+
+def test_progress_counts_every_record_and_summary_reads_well(tmp_path):
+    seen = []
+    recs = [{"code": "K7Q3M9QXV"}, {"status": "rejected", "code": ""}, {"code": "K7Q3M9QXV"}]
+    report = L.render_labels(recs, tmp_path / "p.pdf", progress=seen.append)
+    assert seen == [1, 2, 3]
+    assert report.summary() == (f"wrote 2 labels to {tmp_path / 'p.pdf'} (2 pages); "
+                                "1 row without a label (rejected: 1; rows 2)")
