@@ -10,7 +10,8 @@ output) into printable labels. Each label carries:
   characters without hyphens, e.g. ``K7Q3M9QXT``): in Code 128 that is the shortest symbol, in
   QR it fits version 1 (21 x 21 modules) at error-correction level H (30 % damage tolerated),
   and `addrcode resolve` reads it as typed;
-* the sort center and route of the encode output, when present;
+* the sort center and route of the encode output, when present (a reading aid fixed at print
+  time: the scan is what routes; `routing=False` leaves them off);
 * the recipient's name and phone **masked** (`addrcode.mask`), only when their column names are
   given. Nothing else of the input is printed: never the street address or another column.
 
@@ -130,8 +131,12 @@ def _cell(record: dict, key: str | None) -> str:
     return value
 
 
-def label_data(record: dict, *, name_key: str | None = None, phone_key: str | None = None) -> LabelData | str:
-    """The label of one encode record, or the reason (a status word) it gets none."""
+def label_data(record: dict, *, name_key: str | None = None, phone_key: str | None = None,
+               routing: bool = True) -> LabelData | str:
+    """The label of one encode record, or the reason (a status word) it gets none.
+
+    `routing=False` leaves the sort center and route off the label (see `render_labels`).
+    """
     from addrcode.codes import CodeError, parse_code
     from addrcode.mask import mask_name, mask_phone
 
@@ -147,7 +152,8 @@ def label_data(record: dict, *, name_key: str | None = None, phone_key: str | No
     except CodeError as exc:
         return exc.kind  # malformed / bad-check: never print a code a station would reject
     return LabelData(code=code.text(), payload=code.compact(), prefix=code.prefix,
-                     sort_center=str(_get(record, "sort_center") or ""), route=str(_get(record, "route") or ""),
+                     sort_center=str(_get(record, "sort_center") or "") if routing else "",
+                     route=str(_get(record, "route") or "") if routing else "",
                      name=mask_name(_cell(record, name_key)), phone=mask_phone(_cell(record, phone_key)))
 
 
@@ -301,13 +307,14 @@ def layout_tall(d: LabelData, w: float = THERMAL_SIZE[0], h: float = THERMAL_SIZ
         _text(m, m + 3, 8, "sans", "PRIVACY LABEL \u00b7 no address on this parcel", inner),
         Box(m, m + 5, inner, 0.4),
         _text(m, m + 27, 72, "mono", d.prefix, inner * 0.55),
-        _text(m + inner * 0.58, m + 12, 7, "sans", "SORT CENTER", inner * 0.42),
-        _text(m + inner * 0.58, m + 19, 13, "sans", d.sort_center or "-", inner * 0.42),
-        _text(m + inner * 0.58, m + 25, 7, "sans", "ROUTE", inner * 0.42),
-        _text(m + inner * 0.58, m + 31, 13, "sans", d.route or "-", inner * 0.42),
         _text(m, m + 45.5, 30, "mono", d.code, inner, align="center"),
         Box(m, m + 49, inner, 0.4),
     ]
+    rx, rw = m + inner * 0.58, inner * 0.42
+    if d.sort_center:
+        items += [_text(rx, m + 12, 7, "sans", "SORT CENTER", rw), _text(rx, m + 19, 13, "sans", d.sort_center, rw)]
+    if d.route:
+        items += [_text(rx, m + 25, 7, "sans", "ROUTE", rw), _text(rx, m + 31, 13, "sans", d.route, rw)]
     module = 0.5  # 4 dots at 203 dpi, 6 at 300 dpi: bars land on whole printer dots
     bw = _barcode_width(d.payload, module)
     if bw > inner - 10 * module:  # keep a 10-module quiet zone inside the margins
@@ -335,8 +342,8 @@ def layout_wide(d: LabelData, w: float, h: float) -> Layout:
     left_w = w - 2 * m - qr - 4 * qr_module
     items: list = [
         _text(m, m + 13, 40, "mono", d.prefix, left_w * 0.6),
-        _text(m + left_w * 0.62, m + 5, 6, "sans", "SORT CENTER", left_w * 0.38),
-        _text(m + left_w * 0.62, m + 12, 10, "sans", d.sort_center or "-", left_w * 0.38),
+        _text(m + left_w * 0.62, m + 5, 6, "sans", "SORT CENTER" if d.sort_center else "", left_w * 0.38),
+        _text(m + left_w * 0.62, m + 12, 10, "sans", d.sort_center, left_w * 0.38),
         _text(m, m + 22, 19, "mono", d.code, left_w),
         _text(m, m + 28.5, 8, "sans", f"ROUTE {d.route}" if d.route else "", left_w),
     ]
@@ -523,7 +530,7 @@ def render_svg(layout: Layout) -> str:
 
 def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str | None = None,
                   name_key: str | None = None, phone_key: str | None = None, dpi: int = 300,
-                  progress: Callable[[int], None] | None = None) -> LabelReport:
+                  routing: bool = True, progress: Callable[[int], None] | None = None) -> LabelReport:
     """Render a label for every ok record; return what was written and what was skipped.
 
     `records`: encode output dicts (JSONL names or CSV names with the `addrcode_` prefix).
@@ -532,6 +539,9 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
     `sheet`: None (one 100 x 150 mm label per page), ``"a4"`` or ``"letter"``; PDF only.
     `name_key` / `phone_key`: record keys printed masked; a key missing from the records is a
     usage error (the message names the key, never a value). `dpi`: PNG resolution.
+    `routing`: print the sort center and route of the encode output (a reading aid; they are the
+    zoning at print time -- after a re-zoning the code still scans right while the printed sort
+    center may be stale, so stations that re-zone often can leave them off with False).
     `progress(n)` is called after each input record with the number of records read so far.
     """
     if fmt not in FORMATS:
@@ -562,7 +572,7 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
                 if key and key not in record:
                     raise UsageError(f"{flag} {key!r}: no such column in the input")
             checked_keys = True
-        data = label_data(record, name_key=name_key, phone_key=phone_key)
+        data = label_data(record, name_key=name_key, phone_key=phone_key, routing=routing)
         if isinstance(data, str):
             skipped_by[data] = skipped_by.get(data, 0) + 1
             if len(skipped_rows) < 1000:

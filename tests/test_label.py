@@ -367,3 +367,14 @@ def test_progress_counts_every_record_and_summary_reads_well(tmp_path):
     assert seen == [1, 2, 3]
     assert report.summary() == (f"wrote 2 labels to {tmp_path / 'p.pdf'} (2 pages); "
                                 "1 row without a label (rejected: 1; rows 2)")
+
+
+def test_routing_can_be_left_off(tmp_path):
+    rec = {"status": "ok", "code": "K7Q-3M9QX-V", "sort_center": "SC-NORTH", "route": "R-7"}
+    for sheet in (None, "a4"):
+        out = tmp_path / f"r-{sheet}.pdf"
+        L.render_labels([rec], out, sheet=sheet, routing=False)
+        text = page_texts(out)[0]
+        assert "K7Q-3M9QX-V" in text and "SC-NORTH" not in text and "R-7" not in text and "SORT" not in text
+        L.render_labels([rec], out, sheet=sheet)
+        assert "SC-NORTH" in page_texts(out)[0]
