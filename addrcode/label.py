@@ -352,7 +352,7 @@ def layout_wide(d: LabelData, w: float, h: float) -> Layout:
         rec = "   ".join(p for p in (d.name, d.phone) if p)
         items.append(_text(m, m + 35, 9, "sans", rec, w - 2 * m))
     module = 0.4  # the 4 mm margin is the 10-module quiet zone
-    bar_h = max(8.0, h - m - 4 - (m + 39))
+    bar_h = min(22.0, max(8.0, h - m - 4 - (m + 39)))
     items += _barcode(d.payload, m, m + 39, module, bar_h)
     items.append(_text(w - m - text_width("no address \u00b7 scan to sort", "sans", 5), h - m + 1, 5, "sans",
                        "no address \u00b7 scan to sort"))
