@@ -149,7 +149,8 @@ def test_pdf_embeds_its_fonts(thermal):
 def test_a_thousand_labels_render_fast(world, tmp_path, thermal):
     _, _, report, seconds = thermal
     per_label = seconds / report.labels
-    assert per_label * 1000 < 30, f"{per_label * 1000:.1f} s per 1,000 labels"
+    # measured 5-17 s per 1,000 on 2 shared cores; the bound leaves room for a loaded CI machine
+    assert per_label * 1000 < 45, f"{per_label * 1000:.1f} s per 1,000 labels"
 
 
 @slow
@@ -159,7 +160,7 @@ def test_thousand_labels_timed(world, tmp_path):
     t0 = time.perf_counter()
     report = L.render_labels(rows[:1000], tmp_path / "k.pdf")
     assert report.labels == 1000
-    assert time.perf_counter() - t0 < 30
+    assert time.perf_counter() - t0 < 45
 
 
 # --------------------------------------------------------------------------- sheets, PNG, SVG
