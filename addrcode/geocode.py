@@ -29,8 +29,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from bisect import bisect_left
-from collections import OrderedDict
+from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -230,7 +229,9 @@ def _route(toks: list[str]) -> tuple[str, str] | None:
     if i < len(toks) and toks[i] in _CARDINALS and (has_word or prefix is not None):
         toks = toks[:i] + [_CARDINALS[toks[i]]] + toks[i + 1:]
     if i < len(toks) and _NUMTOK.match(toks[i]) and (has_word or prefix is not None):
-        core = ("US RTE " if prefix == "US" else "RTE ") + " ".join(toks[i:])
+        # words after the number ("VT ROUTE 133 W TINMOUTH ROAD") canonical like any name's words
+        rest = [_NAME_WORDS.get(t) or _SUFFIXES.get(t) or _DIRECTIONALS.get(t) or t for t in toks[i + 1:]]
+        core = ("US RTE " if prefix == "US" else "RTE ") + " ".join([toks[i]] + rest)
         return (core, prefix or "")
     return None
 
@@ -307,6 +308,9 @@ def number_key(number: str) -> tuple[str, int | None]:
 
 _UNIT_WORDS = {"APT", "APARTMENT", "UNIT", "STE", "SUITE", "LOT", "FL", "FLOOR", "RM", "ROOM", "BLDG", "BUILDING",
                "TRLR", "TRAILER", "SPC", "SPACE", "DEPT", "OFC", "OFFICE", "#", "NO"}
+# USPS Publication 28 C2 designators, as the normalize stage writes them (the matched label shows the unit)
+_UNIT_CANON = {"APARTMENT": "APT", "SUITE": "STE", "FLOOR": "FL", "ROOM": "RM", "BUILDING": "BLDG", "TRAILER": "TRLR",
+               "SPACE": "SPC", "DEPARTMENT": "DEPT", "OFFICE": "OFC", "NO": "#"}
 _STATE_WORDS = {"VT", "VERMONT"}
 _HOUSE_NUM = re.compile(r"^(\d+[A-Z]?|[A-Z]\d+|\d+-\d+)$")
 _FRACTION = re.compile(r"^\d/\d$")
@@ -381,6 +385,7 @@ def guided_parse(text: str, known_city) -> Address:
             break
         street_toks.append(w)
         i += 1
+    unit_type = _UNIT_CANON.get(unit_type, unit_type)
     return Address(number=number, street=" ".join(street_toks), unit_type=unit_type, unit_id=unit_id,
                    city=city, state="", postcode=postcode, warnings=("re-read with the reference",))
 
@@ -399,22 +404,27 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return math.hypot((lon2 - lon1) * k, lat2 - lat1) * _M_PER_DEG
 
 
-class _LRU(OrderedDict):
-    """A small bounded cache (least recently used entry evicted first)."""
+class _LRU(dict):
+    """A bounded cache: at most `maxsize` entries, the oldest loaded evicted first.
+
+    First-in-first-out rather than strict LRU: a hit is one plain dict look-up (no reordering on
+    the hot path), and an evicted hot entry only costs one reload.
+    """
 
     def __init__(self, maxsize: int):
         super().__init__()
         self.maxsize = maxsize
 
     def get_or(self, key, load):
-        try:
-            self.move_to_end(key)
-            return self[key]
-        except KeyError:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
             value = self[key] = load(key)
             if len(self) > self.maxsize:
-                self.popitem(last=False)
-            return value
+                del self[next(iter(self))]
+        return value
+
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -498,14 +508,19 @@ class _Town:
 
     @property
     def fuzzy(self) -> dict:
-        """level -> ([fuzzy forms], [core of each form]); built on first use, as exact keys usually hit."""
+        """level -> ([fuzzy forms], [core of each form], [length of each form]), sorted by length so
+        a query compares only forms whose length is within its edit budget (an edit distance is at
+        least the difference in length). Built on first use, as exact keys usually hit."""
         if self._fuzzy is None:
             forms: dict[str, dict[str, str]] = {lv: {} for lv in _FUZZY_LEVELS}
             for full, core in self.fulls:
                 sk = street_key_text(full)
                 for lv in _FUZZY_LEVELS:
                     forms[lv].setdefault(_fuzzy_level(sk, lv), core)
-            self._fuzzy = {lv: (list(d), list(d.values())) for lv, d in forms.items()}
+            self._fuzzy = {}
+            for lv, d in forms.items():
+                items = sorted(d.items(), key=lambda fc: len(fc[0]))
+                self._fuzzy[lv] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
         return self._fuzzy
 
 
@@ -526,6 +541,7 @@ class Geocoder:
         self._zips = _LRU(max(256, cache_size // 4))
         self._citykeys = _LRU(max(256, cache_size // 4))
         self._global = _LRU(max(256, cache_size // 4))
+        self._fuzzy_cache = _LRU(max(256, cache_size // 8))
         self._max_city_list = max_city_list
         self._city_list: tuple[list, list] | None = None
 
@@ -610,6 +626,13 @@ class Geocoder:
         """Geocode one free-text address. Never raises on odd input: returns precision "none"."""
         if not isinstance(text, str) or not text.strip():
             return Match(reason="empty address")
+        # exact look-ups first: the text read with what the reference knows (its town names) is
+        # usually enough, and a confident point there (exact town, exact street key, exact number,
+        # no rival) is what the rule-based parse would find too; only the rest pays for it
+        alt = guided_parse(text, self._known_city)
+        m2 = self.geocode_address(alt)
+        if m2.precision == "point" and m2.score >= 0.9:
+            return m2
         try:
             address = _normalize(text)
         except Exception as e:  # a bad row is data, not a crash
@@ -617,13 +640,8 @@ class Geocoder:
         m = self.geocode_address(address)
         if m.precision == "point" and m.score >= 0.9:
             return m
-        # the rules could not place everything: re-read the text with what the reference knows
-        alt = guided_parse(text, self._known_city)
-        if (alt.number, alt.street, alt.postcode) != (address.number, address.street, address.postcode) or \
-                city_key(alt.city) != city_key(address.city):
-            m2 = self.geocode_address(alt)
-            if (_RANK[m2.precision], m2.score) > (_RANK[m.precision], m.score):
-                return Match(**{**m2.__dict__, "address": address if address.street else alt})
+        if (_RANK[m2.precision], m2.score) > (_RANK[m.precision], m.score):
+            return Match(**{**m2.__dict__, "address": address if address.street else alt})
         return m
 
     def geocode_fields(self, **components) -> Match:
@@ -742,9 +760,20 @@ class Geocoder:
                 out = [(sid, 1.0, ()) for sid in self._global_core(sk.core)]
                 return out, "exact street key, no town or ZIP in the query"
             return out, "exact street key in the block"
+        # the same misspelt street in the same block comes back (the second reading of one query,
+        # repeated rows): remember the fuzzy verdict, bounded
+        ckey = (sk.predir, sk.core, sk.suffix, sk.postdir, tuple(block))
+        hit = self._fuzzy_cache.get(ckey)
+        if hit is None:
+            hit = self._fuzzy_cache.get_or(ckey, lambda _k: tuple(self._fuzzy_streets(sk, block)))
+        return list(hit), "fuzzy street name in the block"
+
+    def _fuzzy_streets(self, sk: StreetKey, block: list[int]) -> list:
+        """Streets of the block whose name is a few edits from the query's, at the first level that finds any."""
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
+        out: list = []
         # as typed with directionals and suffix first ("W IHLL RD"), then name + suffix ("JOHNSON
         # LOYOP" is one edit from "JOHNSON LOOP"), then the name alone (typo and a missing suffix)
         tried = set()
@@ -758,11 +787,16 @@ class Geocoder:
             max_edits = 1 if n <= 4 else 2 if n <= 12 else 3
             qn = q.replace(" ", "")
             seen = set()
+            lq = len(q)
             for cid in block:
                 town = self._town(cid)
-                forms, cores = town.fuzzy[level]
-                for form, dist, i in process.extract(q, forms, scorer=OSA.distance,
+                forms, cores, lens = town.fuzzy[level]
+                lo, hi = bisect_left(lens, lq - max_edits), bisect_right(lens, lq + max_edits)
+                if lo >= hi:
+                    continue
+                for form, dist, i in process.extract(q, forms[lo:hi], scorer=OSA.distance,
                                                      score_cutoff=max_edits, limit=8):
+                    i += lo
                     if _DIGITS.findall(form) != qdigits:  # route 118 is not a typo of route 103
                         continue
                     if form.replace(" ", "") == qn:  # "MC DONALD" / "MCDONALD": not a typo
@@ -775,7 +809,7 @@ class Geocoder:
                             out.append((sid, f, (f"street name {dist:g} edit(s) away",)))
             if out:
                 break
-        return out, "fuzzy street name in the block"
+        return out
 
     def _score(self, a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how) -> Candidate:
         st = self._street(sid)
