@@ -307,8 +307,12 @@ class RunPlan:
 def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, jobs: int = 1,
             chunk_size: int = DEFAULT_CHUNK_SIZE, make_job: Callable | None = None, make_job_args: tuple = (),
             column: str | None = None, components: dict[str, str] | None = None,
-            notify: Callable[[str], None] | None = None, stdout=None) -> Summary:
-    """Run `job` over `records` and write the outputs described by `plan`. Returns the summary."""
+            notify: Callable[[str], None] | None = None, stdout=None,
+            observe: Callable[[InputRecord, dict], None] | None = None) -> Summary:
+    """Run `job` over `records` and write the outputs described by `plan`. Returns the summary.
+
+    `observe(record, result)` sees every record in order (e.g. to build a run report on the way).
+    """
     import sys
 
     stdout = stdout or sys.stdout
@@ -352,6 +356,8 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
                                 components=components):
             for record, result in pairs:
                 summary.add(result)
+                if observe is not None:
+                    observe(record, result)
                 w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
                 w.write(plan.to_output(record, result))
             done_records += len(pairs)

@@ -112,7 +112,7 @@ def batch_options(f):
 
 def run_batch(command, config, options=None, *, texts, input_path, column, street_col, city_col, state_col,
               postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
-              resume=False) -> None:
+              resume=False, report=None, show_addresses=False) -> None:
     """Read input records, run the command's job on each, write one output record per input record, exit."""
     from addrcode import batch, io
     from addrcode.jobs import make_job, prepare_config
@@ -172,9 +172,22 @@ def run_batch(command, config, options=None, *, texts, input_path, column, stree
         progress = _Progress(os.path.getsize(input_path))
     if jobs is None:  # resolving is a dictionary look-up: worker start-up would cost more than it saves
         jobs = 1 if command == "resolve" else os.cpu_count() or 1
+    observe = builder = None
+    if report:  # `encode --report FILE`: the run report is built on the way, refused rows included
+        from addrcode.jobs import open_zones
+        from addrcode.report import ReportBuilder
+
+        builder = ReportBuilder(open_zones(config), show_addresses=show_addresses)
+
+        def observe(record, result):
+            query = batch.query_of(record, column, components or None)
+            builder.add({**result, "address": " ".join(query.values()) if isinstance(query, dict) else query})
+
     summary = batch.execute(records, job, plan, jobs=jobs, chunk_size=chunk_size,
                             make_job=make_job, make_job_args=(command, config, options), column=column,
-                            components=components or None, notify=_notify)
+                            components=components or None, notify=_notify, observe=observe)
+    if builder is not None:
+        builder.write(Path(report), source_name=os.path.basename(input_path or "stdin"))
     if progress:
         progress.finish()
     if not quiet:
@@ -319,6 +332,8 @@ def explain(text, config_path, locale, reference, fmt):
               default=None, help="Refuse matches coarser than this [default: from config, interpolated].")
 @click.option("--min-score", type=float, default=None, help="Refuse matches scoring below this [default: 0.5].")
 @click.option("--with-coords", is_flag=True, help="Also output lon/lat (off by default: privacy).")
+@click.option("--report", metavar="REPORT.html", help="Also write a self-contained HTML report of the run.")
+@click.option("--show-addresses", is_flag=True, help="Show addresses unmasked in the report's examples.")
 def encode(config_path, locale, reference, zones, keyring, min_precision, min_score, with_coords, **options):
     """Encode addresses to opaque delivery codes: geocode -> grid cell -> zone -> code.
 
@@ -450,6 +465,165 @@ def table_diff(old, new, public_key, fmt):
 
     diff = diff_tables(old, new, public_key)
     click.echo(json.dumps(diff.to_dict(), indent=2) if fmt == "json" else diff.text())
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def _read_rows(path: str, delimiter: str):
+    """Rows of a CSV or JSON Lines file (by suffix) as dicts, for `label`."""
+    import json
+
+    from addrcode import io
+
+    stream = io.open_input(path)
+    if str(path).endswith((".jsonl", ".ndjson", ".json")):
+        rows = []
+        for n, line in enumerate(stream, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    raise UsageError(f"{path}: line {n}: not JSON Lines (one JSON object per line)") from None
+        return None, rows
+    header, records = io.read_csv(stream, name=path, delimiter=_delimiter(delimiter))
+    return header, [r.fields for r in records]
+
+
+@cli.command()
+@click.option("-i", "--input", "input_path", required=True, metavar="CODED.csv|.jsonl",
+              help="encode output (CSV or JSON Lines); plain addresses are encoded on the way.")
+@click.option("-o", "--output", required=True, metavar="labels.pdf|DIR", help="PDF file, or a directory for svg/png.")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "svg", "png"]), default="pdf", show_default=True)
+@click.option("--sheet", type=click.Choice(["a4", "letter"]), help="Several labels per page (PDF); default one "
+              "100 x 150 mm thermal label per page.")
+@click.option("--name-column", metavar="NAME", help="Recipient name column, printed masked (J*** S****).")
+@click.option("--phone-column", metavar="NAME", help="Recipient phone column, printed masked (***-***-4567).")
+@click.option("--column", metavar="NAME", help="Address column, when the input still has to be encoded.")
+@click.option("--no-routing", is_flag=True, help="Leave the sort center and route off the label.")
+@click.option("--dpi", type=click.IntRange(72, 1200), default=300, show_default=True, help="PNG resolution.")
+@click.option("--delimiter", default=",", show_default=True)
+@config_options
+@reference_options
+@code_options
+@click.option("-q", "--quiet", is_flag=True)
+def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_routing, dpi, delimiter,
+          config_path, locale, reference, zones, keyring, quiet):
+    """Print privacy waybill labels: the code (large, grouped), its routing prefix, Code 128 and QR
+    symbols, and the recipient's name and phone masked. Never the address.
+
+    \b
+    addrcode encode -i orders.csv --column address -o coded.csv
+    addrcode label -i coded.csv --name-column name --phone-column phone -o labels.pdf
+    """
+    from addrcode.label import render_labels
+
+    header, rows = _read_rows(input_path, delimiter)
+    keys = set(header or (rows[0] if rows else {}))
+    if rows and not keys & {"code", "addrcode_code"}:  # plain addresses: encode on the way
+        from addrcode import batch
+        from addrcode.config import load_config
+        from addrcode.io import InputRecord
+        from addrcode.jobs import make_job, prepare_config
+
+        config = prepare_config("encode", load_config(config_path, locale=locale, reference=reference,
+                                                      zones=zones, keyring=keyring), _notify)
+        job = make_job("encode", config, notify=_notify)
+        chosen, components = _choose_columns(sorted(keys) if header is None else header, column, {}, input_path)
+        records = [InputRecord(line=n, fields=row) for n, row in enumerate(rows, 2)]
+        rows = [{**rec.fields, **{"addrcode_" + k: v for k, v in result.items()}}
+                for rec, result in batch.run(records, job, column=chosen, components=components or None)]
+    target = sys.stdout.buffer if output == "-" and fmt == "pdf" else output
+    report = render_labels(rows, target, fmt=fmt, sheet=sheet, name_key=name_column, phone_key=phone_column,
+                           dpi=dpi, routing=not no_routing)
+    if not quiet:
+        click.echo(report.summary(), err=True)
+    sys.exit(EXIT_SOME_FAILED if report.skipped else EXIT_OK)
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", default="-", metavar="FILE", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "json"]), default="text",
+              show_default=True)
+@click.option("--dpi", type=click.IntRange(72, 1200), default=200, show_default=True,
+              help="Resolution at which PDF pages are rasterised.")
+@config_options
+@table_options
+def scan(images, output, fmt, dpi, config_path, locale, table, public_key):
+    """Read the Code 128 / QR symbols of label images (PNG, JPEG, PDF) and resolve each code.
+
+    For stations with a camera instead of a scanner, and for testing printed labels.
+    """
+    from addrcode import io
+    from addrcode.config import load_config
+    from addrcode.jobs import table_paths
+    from addrcode.resolve import Resolver
+    from addrcode.scan import ScanJob
+
+    config = load_config(config_path, locale=locale, table=table, public_key=public_key)
+    job = ScanJob(Resolver(*table_paths(config, _notify)), dpi=dpi)
+    failed = 0
+    with io.AtomicOutput(output) as out:
+        writer = io.RecordWriter(out, fmt, job.fields, job.text)
+        for record in job(images):
+            failed += record.get("status") != "ok"
+            writer.write(record)
+        writer.close()
+    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+# --------------------------------------------------------------------------- reports and maps
+
+
+@cli.command()
+@click.argument("run", metavar="RUN.csv")
+@click.option("-o", "--output", required=True, metavar="report.html", help="HTML file to write (atomically).")
+@click.option("--show-addresses", is_flag=True, help="Show addresses in the examples (masked by default).")
+@click.option("--column", "columns", multiple=True, metavar="NAME",
+              help="Input column(s) shown in the examples (default: guessed). Repeatable.")
+@config_options
+@click.option("--zones", metavar="ZONES.geojson", help="Zones the run was encoded with (default: embedded).")
+def report(run, output, show_addresses, columns, config_path, locale, zones):
+    """A self-contained HTML report of an encode run: summary, zone maps, reject reasons with masked examples.
+
+    No internet needed to open it: inline SVG and CSS only.
+    """
+    from addrcode.config import load_config
+    from addrcode.jobs import open_zones
+    from addrcode.report import render_report
+
+    config = load_config(config_path, locale=locale, zones=zones)
+    summary = render_report(Path(run), open_zones(config, _notify), Path(output), show_addresses=show_addresses,
+                            address_columns=list(columns) or None)
+    click.echo(f"{output}: {summary.rows:,} rows, {summary.bytes:,} bytes"
+               + (f"; {summary.not_placed:,} refused rows could not be placed on the map" if summary.not_placed
+                  else ""), err=True)
+
+
+@cli.group("zones")
+def zones_group():
+    """Inspect delivery zones."""
+
+
+@zones_group.command("map")
+@click.option("-o", "--output", required=True, metavar="zones.html|zones.svg", help="HTML page or bare SVG.")
+@click.option("--width", type=click.FloatRange(200, 10000), default=1000.0, show_default=True)
+@config_options
+@click.option("--zones", metavar="ZONES.geojson", help="Zones file (default: embedded Vermont zones).")
+@table_options
+def zones_map(output, width, config_path, locale, zones, table, public_key):
+    """Draw the zones, labelled with routing keys and sort centers (coloured by a station table if given)."""
+    from addrcode.config import load_config
+    from addrcode.jobs import open_grid, open_zones
+    from addrcode.zonemap import render_zone_map
+
+    config = load_config(config_path, locale=locale, zones=zones, table=table, public_key=public_key)
+    if config.table is not None and config.public_key is None:
+        raise UsageError("--table needs --public-key (the keyring's .pub file)")
+    render_zone_map(open_zones(config, _notify), Path(output), table=config.table, public_key=config.public_key,
+                    grid=open_grid(config), width=width)
+    click.echo(f"wrote {output}", err=True)
 
 
 # --------------------------------------------------------------------------- reference

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 
 from addrcode.codes import _NORMALIZE, ALPHABET, CODE_LEN, DAMM, VALUE
+from addrcode.scan import clean_payload
 from addrcode.table import _TO_PY32, open_table
 
 STATUSES = ("ok", "bad-check", "malformed", "unknown", "revoked", "foreign")
@@ -148,7 +149,8 @@ class ResolveJob:
     def __call__(self, query) -> dict:
         if isinstance(query, dict):  # CSV input with component columns: take the first non-empty value
             query = next((v for v in query.values() if v), "")
-        return self.resolver.resolve(query)
+        # What a barcode scanner types: AIM symbology prefix, a `CODE:` label, CR/LF/STX/ETX framing.
+        return self.resolver.resolve(clean_payload(query))
 
     @staticmethod
     def text(record: dict) -> str:
