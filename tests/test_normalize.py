@@ -279,10 +279,14 @@ def _address_text(draw):
     sep = draw(st.sampled_from([", ", " "]))
     if unit:
         parts.append(unit)
+    box = draw(st.sampled_from(["", "", "", "PO Box 12", "RR 2 Box 15", "P.O. Box 7B"]))
+    if box:
+        parts = [box] if draw(st.booleans()) else parts + [box]
     tail = " ".join(x for x in [draw(_state), draw(_zip)] if x)
     city = draw(_city)
     text = sep.join(p for p in parts + [city] if p)
-    return text + (", " + tail if tail else "")
+    lead = draw(st.sampled_from(["", "", "", "c/o Jane Doe, ", "ATTN Shipping ", "Acme Corp, ", "Apt 3, "]))
+    return lead + text + (", " + tail if tail else "")
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

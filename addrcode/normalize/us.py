@@ -161,6 +161,7 @@ _CITY_HEAD_WORDS = frozenset(
     "NORTH SOUTH EAST WEST N S E W NO SO NEW SAINT ST MOUNT MT FORT FT PORT LAKE GRAND ISLE FAIR HYDE "
     "BELLOWS SAXTONS WHITE RIVER ESSEX BARRE NEWPORT RUTLAND".split()
 )
+_NO_UNIT = ("", False, False)
 _STANDALONE_UNIT_ABBR = frozenset("REAR FRNT UPPR LOWR BSMT LBBY PH".split())
 _EXT = frozenset(["EXT", "EXTENSION", "EXTN", "EXTD"])
 
@@ -231,10 +232,10 @@ def step_tail(p: Parse) -> None:
     last = t[-1]
     if last[0].isdigit():
         m = _ZIP9.match(last)
-        if _ZIP5.match(last) and len(t) > 1:
+        if _ZIP5.match(last):
             p.f["postcode"] = last
             t.pop()
-        elif m and len(t) > 1:
+        elif m:
             p.f["postcode"], p.f["zip4"] = m.group(1), m.group(2)
             t.pop()
         elif len(last) == 4 and last.isdigit() and len(t) > 2 and _ZIP5.match(t[-2]):
@@ -249,13 +250,15 @@ def step_tail(p: Parse) -> None:
     # state
     states = p.tables.states
     for k in p.tables.state_lengths.get(t[-1], ()) if t else ():
-        if k >= len(t):
+        if k > len(t):
             continue
         name = t[-1] if k == 1 else " ".join(t[-k:])
         code = states.get(name)
         if code is None:
             continue
-        if name in _AMBIGUOUS_STATES and "postcode" not in p.f and not _state_evidence(p, t, k):
+        if k == len(t) and not ("postcode" in p.f or len(name) == 2):
+            break  # "Washington" alone is a street or town, "VT" alone or "VT 05401" the state
+        if name in _AMBIGUOUS_STATES and "postcode" not in p.f and (k == len(t) or not _state_evidence(p, t, k)):
             break
         p.f["state"] = code
         del t[-k:]
@@ -300,6 +303,9 @@ def step_start(p: Parse) -> None:
                 if i > start and i + 1 < n and t[i + 1] == "," and _later_house_number(t, i + 1, tb):
                     i += 1  # "Studio 54, 12 Main St": a number closing a name segment is part of the name
                     continue
+                if i > start and i + 1 == n:
+                    break  # a number ending the line after other words is not a house number
+
                 anchor, kind = i, "number"
                 break
         elif tok in _PO_START and _po_at(t, i, n):
@@ -317,14 +323,35 @@ def step_start(p: Parse) -> None:
                 anchor, kind = i, "number"
                 break
     if anchor < 0:
+        if explicit:
+            # "ATTN Shipping VT Route 12A ...": the street starts at a highway; else "ATTN John Smith,
+            # Main St, ...": the marked segment goes; with no comma nothing is usable
+            start = t.index(",") + 1 if "," in t else n
+            for k in range(1, start):
+                if (t[k] in _HIGHWAY_START and _highway(t, k, n, "")) or _state_highway(t, k, n, tb.states):
+                    start = k
+                    break
+            p.warnings.append("leading text dropped")
+        elif "," in t:
+            # "Acme Corp, Route 100, Hyde Park": no number anywhere; the first segment with a street
+            # type or highway is the street, segments before it are a name
+            seg_start = 0
+            for seg_end in [k for k in range(n) if t[k] == ","] + [n]:
+                if _typed_street_end(t, seg_start, seg_end, tb) is not None or any(
+                    tb.units.get(t[k], _NO_UNIT)[2] and _unit_at(t, k, seg_end, tb, False)
+                    for k in range(seg_start + 1, seg_end)
+                ):
+                    if seg_start > 0 and not _unit_at(t, 0, n, tb, True):
+                        start = seg_start
+                        p.warnings.append("leading text dropped")
+                    break
+                seg_start = seg_end + 1
+        while start < n and t[start] == ",":
+            start += 1
         u = _unit_at(t, start, n, tb, True) if start < n else None
         if u and u[1]:  # "Lot 5, Route 100": a unit first, then a street without a number
             p.f["unit_type"], p.f["unit_id"] = u[0], u[1]
             start = u[2]
-        if explicit:
-            # "ATTN John Smith, Main St, ...": the marked segment goes; with no comma nothing is usable
-            start = t.index(",") + 1 if "," in t else n
-            p.warnings.append("leading text dropped")
         p.pos = start
         return
     # text before the anchor: units are kept, the rest is a recipient / company and dropped
@@ -510,6 +537,10 @@ def step_street_end(p: Parse) -> None:
         e = t.index(",", s)
     except ValueError:
         e = n
+    if "number" not in p.f and e == n and s < e and p.had_tail and _typed_street_end(t, s, e, tb) is None \
+            and _trailing_unit(t, s, e, tb) == e and not any(x in tb.units for x in t[s:e]):
+        _tail(p, s)  # "Ste 100, Hyde Park, VT": no number, no street type: the town
+        return
     end = _find_street_end(p, s, e)
     if end is None:
         # no suffix, no highway: "637 College Middlebury VT" — guess, and say so
@@ -596,11 +627,23 @@ def _find_street_end(p: Parse, s: int, e: int):
 
 
 def _trailing_unit(t: list[str], s: int, e: int, tb: USTables) -> int:
-    """Start of a unit that ends the segment (`LOT 7`, `REAR`), else e."""
-    for k in (e - 2, e - 1):
-        if k > s:
-            u = _unit_at(t, k, e, tb, True)
-            if u and u[2] == e and (u[1] or t[k] in _STANDALONE_UNIT_ABBR):
+    """Start of the units / boxes that end the segment (`LOT 7`, `REAR`, `LOT 7 RR 2 BOX 15`), else e."""
+    units = tb.units
+    for k in range(s + 1, e):
+        if t[k] in units or t[k] in _BOX_START:
+            j = k
+            while j < e:
+                u = _unit_at(t, j, e, tb, True)
+                if u and (u[1] or t[j] in _STANDALONE_UNIT_ABBR):
+                    j = u[2]
+                    continue
+                box = (_po_at(t, j, e) if t[j] in _PO_START else None) or (
+                    _rr_at(t, j, e) if t[j] in _RR_START else None)
+                if box:
+                    j = box[-1]
+                    continue
+                break
+            if j == e:
                 return k
     return e
 
@@ -653,6 +696,7 @@ def _tail(p: Parse, k: int) -> None:
     units = tb.units
     segments: list[list[str]] = []
     current: list[str] = []
+    extra: list[str] = []
     i = k
     while i < n:
         tok = t[i]
@@ -678,12 +722,14 @@ def _tail(p: Parse, k: int) -> None:
                         p.f["po_box"] = box
                     i = rr[2]
                     continue
-            if "unit_type" not in p.f:
-                u = _unit_at(t, i, n, tb, True)
-                if u:
+            u = _unit_at(t, i, n, tb, True)
+            if u:
+                if "unit_type" not in p.f:
                     p.f["unit_type"], p.f["unit_id"] = u[0], u[1]
-                    i = u[2]
-                    continue
+                else:  # one unit fits the record; a second one is kept as leftover, not read as a town
+                    extra.extend(t[i:u[2]])
+                i = u[2]
+                continue
             if tok == "#":  # a "#" with nothing after it
                 i += 1
                 continue
@@ -691,6 +737,8 @@ def _tail(p: Parse, k: int) -> None:
         i += 1
     if current:
         segments.append(current)
+    if extra:
+        p.f["leftover"] = " ".join(extra)
     if not segments:
         return
     if len(segments) == 1:
@@ -707,7 +755,7 @@ def _tail(p: Parse, k: int) -> None:
         segments.insert(0, segments.pop())
     p.f["city"] = canonical_city(segments[-1])
     if len(segments) > 1:
-        p.f["leftover"] = " ".join(" ".join(s) for s in segments[:-1])
+        p.f["leftover"] = " ".join([*extra, *(" ".join(s) for s in segments[:-1])])
 
 
 def canonical_city(tokens) -> str:
