@@ -525,15 +525,26 @@ def _neutralise_frame(df):
     return df
 
 
-def spark_session(app_name: str = "addrcode", master: str = "local[2]"):
-    """A local SparkSession whose Python workers run this interpreter (so they import addrcode)."""
+def spark_session(app_name: str = "addrcode", master: str = "local[2]", **conf):
+    """A local SparkSession whose Python workers run this interpreter (so they import addrcode).
+
+    `conf`: extra Spark settings, e.g. ``{"spark.sql.files.maxPartitionBytes": "8m"}`` (keyword
+    names with dots: pass them as ``**{...}``).
+    """
     import sys
 
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError("the Spark engine needs `pip install 'addrcode[spark]'` and Java 17") from None
-    return (SparkSession.builder.master(master).appName(app_name)
+    # Spark starts its Python workers with `python3` from PATH unless told otherwise; they
+    # must be this interpreter (the one with addrcode, pandas and pyarrow installed).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return (builder.master(master).appName(app_name)
             .config("spark.pyspark.python", sys.executable)
             .config("spark.pyspark.driver.python", sys.executable)
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -567,12 +578,13 @@ class _SafeBatches:
 
 def run_spark(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
               components: Mapping[str, str] | None = None, spark=None, input_format: str | None = None,
-              output_format: str | None = None, notify: Callable[[str], None] | None = None,
-              **options) -> EngineRun:
+              output_format: str | None = None, multiline: bool = False,
+              notify: Callable[[str], None] | None = None, **options) -> EngineRun:
     """Run `command` over a CSV or Parquet input with PySpark `mapInPandas`; write a folder of part files.
 
     `spark`: a SparkSession (default: `spark_session()`, local mode on 2 cores). Output: Spark's
-    part files (in partition order) plus `_addrcode.json` with the counts.
+    part files (in partition order) plus `_addrcode.json` with the counts. `multiline`: CSV
+    input has quoted fields spanning lines (Spark then cannot split a file across tasks).
     """
     import pyspark.sql.functions as F
 
@@ -582,7 +594,7 @@ def run_spark(input_path, output_path, *, command: str = "encode", config=None, 
     config = prepare_config(command, config, notify, **options)
     spark = spark or spark_session()
     if in_fmt == "csv":
-        sdf = spark.read.csv(str(input_path), header=True, inferSchema=False, multiLine=True, escape='"')
+        sdf = spark.read.csv(str(input_path), header=True, inferSchema=False, multiLine=multiline, escape='"')
     else:
         sdf = spark.read.parquet(str(input_path))
     out = spark_map(sdf, command=command, config=config, column=column, components=components,

@@ -25,7 +25,7 @@ from addrcode.errors import UsageError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VT = ROOT / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
-N_ROWS = 1500  # ~5 s single-process at today's geocoder speed; enough for several partitions
+N_ROWS = 2000  # ~5 s single-process at today's geocoder speed; enough for several partitions
 
 _SUFFIX = {"RD": "Road", "ST": "Street", "LN": "Lane", "DR": "Drive", "AVE": "Avenue", "HL": "Hill"}
 _BAD = ["", "   ", "asdf qwerty zxcv", "=HYPERLINK(\"http://x\")", "12 Quillfeather Lane, Zorbinville, VT 05999",
@@ -310,7 +310,8 @@ def spark():
     if shutil.which("java") is None and not __import__("os").environ.get("JAVA_HOME"):
         pytest.skip("Java not found: PySpark needs Java 17 (Debian: apt-get install -y openjdk-17-jre-headless)")
     pytest.importorskip("pyspark")
-    session = engines.spark_session(master="local[2]")
+    # small input splits, so that even the test file is processed as several ordered partitions
+    session = engines.spark_session(master="local[2]", **{"spark.sql.files.maxPartitionBytes": "40000"})
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -320,6 +321,7 @@ def test_spark_equals_single_process(spark, config, rows, expected, input_csv, t
     """PySpark local mode, mapInPandas over CSV in -> CSV parts out, row by row equal."""
     out_dir = tmp_path / "coded"
     run = engines.run_spark(input_csv, out_dir, config=config, spark=spark)
+    assert run.partitions >= 3
     files = sorted(p for p in out_dir.iterdir() if p.name.startswith("part-"))
     frame = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in files], ignore_index=True)
     assert list(frame.columns) == list(engines.output_schema("encode", rows[0]))
