@@ -338,6 +338,9 @@ def _write(keyring: Keyring, path: Path) -> None:
         _atomic_write(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), 0o644)
     except PermissionError:
         raise KeyringError(f"{path}: cannot write there (permission denied); check the directory's owner") from None
+    except OSError as exc:  # disk full, file-size limit, read-only file system ...: the old file is intact
+        raise KeyringError(f"{path}: cannot write the keyring ({exc.strerror or type(exc).__name__}); "
+                           "nothing was changed, free some space and retry") from None
 
 
 def demo_keyring_path() -> Path:

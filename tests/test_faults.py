@@ -1,0 +1,292 @@
+"""Faults: a batch killed with SIGKILL (twice) and resumed, a full disk (file-size limit and a real tiny
+tmpfs), and references / tables on read-only storage opened by an unprivileged user.
+
+Nothing may be lost or duplicated (rows in = rows out + rejects), nothing half-written may appear
+under a final name, and every failure is one clear line with exit code 3.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+ROOT = TESTS.parent
+
+
+def addrcode_cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "addrcode", *args]
+
+
+def run(*args, timeout=300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(addrcode_cmd(*args), capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def write_orders(path: Path, n: int, *, seed: int = 1, bad_every: int = 997) -> None:
+    """n orders with real addresses of tests/data/oa_small.csv, some noisy, some broken rows."""
+    with open(DATA / "oa_small.csv", newline="") as fh:
+        points = [r for r in csv.DictReader(fh) if r["NUMBER"] and r["street"] and r["city"] and r["LON"][:1] == "-"]
+    rng = random.Random(seed)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["order_id", "address"])
+        for i in range(n):
+            if bad_every and i % bad_every == 5:
+                fh.write(f'{i},"unclosed quote {i}\n')  # rejected with its line number, never lost
+                continue
+            p = rng.choice(points)
+            number = p["NUMBER"] if rng.random() < 0.9 else str(int(p["NUMBER"]) + 2)  # some interpolated
+            w.writerow([i, f"{number} {p['street'].title()}, {p['city'].title()} VT {p['POSTCODE']}"])
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    from addrcode.reference import build_reference
+
+    out = tmp_path_factory.mktemp("faults_ref") / "small.sqlite"
+    build_reference([DATA / "oa_small.csv"], out)
+    return out
+
+
+# --------------------------------------------------------------------------- SIGKILL + --resume
+
+
+def kill_and_resume(reference: Path, work: Path, *, rows: int = 2500, kills: int = 2, jobs: int = 2,
+                    chunk: int = 100) -> dict:
+    """Encode `rows` orders, SIGKILL the whole process group `kills` times mid-run, resume each time.
+
+    Returns counts for the report: rows in, ok rows out, rejects, kills that hit a running batch,
+    whether a final file ever appeared early, and whether every row matches an uninterrupted encode.
+    """
+    src, out, rej = work / "orders.csv", work / "coded.csv", work / "rejects.csv"
+    write_orders(src, rows)
+    args = ["encode", "-i", str(src), "-o", str(out), "--rejects", str(rej), "--reference", str(reference),
+            "--jobs", str(jobs), "--chunk-size", str(chunk), "-q"]
+    journal = work / f".{out.name}.journal"
+    hits, early_final = 0, False
+    for attempt in range(kills):
+        resume = ["--resume"] if attempt else []
+        # A new session: the kill takes the workers too, like a power cut or the OOM killer would.
+        proc = subprocess.Popen(addrcode_cmd(*args, *resume), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        seen = _journal_rows(journal)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and _journal_rows(journal) <= seen:
+            time.sleep(0.02)  # wait until this run has checkpointed at least one more chunk
+        time.sleep(random.Random(attempt).uniform(0.05, 0.4))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            hits += 1
+        proc.wait()
+        early_final |= out.exists() or rej.exists()
+        if not journal.exists():
+            break
+    done = run(*args, "--resume") if journal.exists() else None
+    ok_rows, bad_rows = read_rows(out), read_rows(rej)
+    ids = sorted(int(r["order_id"]) for r in ok_rows + bad_rows)
+    leftovers = sorted(p.name for p in work.iterdir() if p.name.startswith("."))
+    return {"rows_in": rows, "rows_out": len(ok_rows), "rejects": len(bad_rows), "kills": hits,
+            "early_final": early_final, "ids_exact": ids == list(range(rows)), "leftovers": leftovers,
+            "resume_exit": done.returncode if done else None, "resume_stderr": done.stderr if done else "",
+            "ok_rows": ok_rows, "bad_rows": bad_rows, "source": src}
+
+
+def _journal_rows(journal: Path) -> int:
+    import json
+
+    try:
+        return json.loads(journal.read_text())["records"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_sigkill_twice_then_resume_loses_and_duplicates_nothing(reference, tmp_path):
+    from addrcode.config import Config
+    from addrcode.jobs import make_job
+
+    result = kill_and_resume(reference, tmp_path)
+    if result["kills"] == 0:
+        pytest.skip("the run finished before it could be killed (machine too fast)")
+    assert not result["early_final"], "a final output file appeared before the run finished"
+    assert result["resume_exit"] in (1, None), result["resume_stderr"]
+    assert result["rows_out"] + result["rejects"] == result["rows_in"]
+    assert result["ids_exact"]  # every order exactly once
+    assert result["leftovers"] == []  # no .partial, no journal
+    assert result["rejects"] >= 4 and result["rows_out"] > 0.8 * result["rows_in"]
+    # Every row is what an uninterrupted encode gives (same code, same status).
+    job = make_job("encode", Config(reference=reference))
+    for row in result["ok_rows"][::7] + result["bad_rows"]:
+        if row["addrcode_reason"].startswith("line "):
+            continue  # a broken CSV row: there is no address to compare
+        want = job(row["address"])
+        assert (row["addrcode_status"], row["addrcode_code"]) == (want["status"], want["code"])
+
+
+# --------------------------------------------------------------------------- disk full
+
+
+def _fsize_limit(limit: int):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+    return apply
+
+
+def disk_full_cases(reference: Path, work: Path) -> list[tuple[str, list[str], Path]]:
+    """(name, command, the file it must not leave behind) for every command that writes a file."""
+    orders = work / "orders.csv"
+    write_orders(orders, 3000, bad_every=0)
+    keys = work / "keys"
+    keys.mkdir(exist_ok=True)
+    from addrcode.keys import new_keyring
+
+    ring = keys / "ring.json"
+    if not ring.exists():
+        new_keyring(ring)
+    return [
+        ("encode -o", ["encode", "-i", str(orders), "-o", str(work / "coded.csv"), "--reference", str(reference),
+                       "--jobs", "1", "-q"], work / "coded.csv"),
+        ("encode -o --rejects", ["encode", "-i", str(orders), "-o", str(work / "coded2.csv"), "--rejects",
+                                 str(work / "rej.csv"), "--reference", str(reference), "--jobs", "1", "-q"],
+         work / "coded2.csv"),
+        ("reference build", ["reference", "build", str(DATA / "oa_small.csv"), "-o", str(work / "ref.sqlite"), "-q"],
+         work / "ref.sqlite"),
+        ("table build", ["table", "build", "-o", str(work / "table.sqlite"), "--reference", str(reference),
+                         "--keyring", str(ring), "-q"], work / "table.sqlite"),
+        ("key new", ["key", "new", str(keys / "new.json")], keys / "new.json"),
+    ]
+
+
+def _listing(work: Path) -> set[str]:
+    return {str(p.relative_to(work)) for p in work.rglob("*")}
+
+
+# Known bugs, reported to the owners of reference.py and table.py: a full disk while building gives a
+# traceback (sqlite3.OperationalError: disk I/O error) and exit 1 instead of one line and exit 3.
+# Nothing is left behind even then. Remove the marks when fixed.
+_SQLITE_DISK_FULL = pytest.mark.xfail(reason="sqlite3.OperationalError not turned into DataError (owner: reference/table)")
+
+
+@pytest.mark.parametrize("index", [1, pytest.param(2, marks=_SQLITE_DISK_FULL),
+                                   pytest.param(3, marks=_SQLITE_DISK_FULL), 4],
+                         ids=["encode+rejects", "reference", "table", "key"])
+def test_file_size_limit_fails_cleanly(reference, tmp_path, index):
+    name, args, final = disk_full_cases(reference, tmp_path)[index]
+    limit = 200 if name == "key new" else 20_000
+    before = _listing(tmp_path)
+    p = subprocess.run(addrcode_cmd(*args), capture_output=True, text=True, timeout=300,
+                       preexec_fn=_fsize_limit(limit))
+    assert p.returncode == 3, (name, p.returncode, p.stderr[-500:])
+    errors = [ln for ln in p.stderr.splitlines() if ln.startswith("Error: ")]
+    assert "Traceback" not in p.stderr and len(errors) == 1, p.stderr[-500:]
+    assert str(final.name) in errors[0] or str(final.parent) in errors[0], errors
+    assert not final.exists()
+    assert _listing(tmp_path) == before, sorted(_listing(tmp_path) ^ before)  # no temporary file left
+
+
+@pytest.fixture()
+def tiny_tmpfs():
+    """A real 64 kB tmpfs (root only); skipped where mounting is not allowed."""
+    where = Path(tempfile.mkdtemp(prefix="addrcode-tmpfs-"))
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True)
+    if p.returncode != 0:
+        where.rmdir()
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+        where.rmdir()
+
+
+def test_full_tmpfs_fails_cleanly(reference, tmp_path, tiny_tmpfs):
+    orders = tmp_path / "orders.csv"
+    write_orders(orders, 3000, bad_every=0)
+    p = run("encode", "-i", str(orders), "-o", str(tiny_tmpfs / "coded.csv"), "--reference", str(reference),
+            "--jobs", "1", "-q")
+    assert p.returncode == 3, p.stderr[-500:]
+    assert "No space left on device" in p.stderr and "Traceback" not in p.stderr
+    assert list(tiny_tmpfs.iterdir()) == []  # no partial, no journal, no final file
+    # and with room again, the same command succeeds
+    small = tmp_path / "few.csv"
+    write_orders(small, 20, bad_every=0)
+    p = run("encode", "-i", str(small), "-o", str(tiny_tmpfs / "coded.csv"), "--reference", str(reference), "-q")
+    assert p.returncode in (0, 1) and len(read_rows(tiny_tmpfs / "coded.csv")) == 20
+
+
+# --------------------------------------------------------------------------- read-only storage
+
+
+def _unprivileged() -> list[str]:
+    """A command prefix that runs as `nobody` with no capabilities when we are root (root ignores file
+    modes, so a read-only test as root proves nothing); empty when we are not root."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot drop privileges to test read-only files")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture()
+def readonly_dir(reference):
+    """A built reference and a signed station table in a directory chmod 555 (files 444)."""
+    from addrcode.grid import Grid
+    from addrcode.keys import load_keyring, new_keyring, pub_path
+    from addrcode.table import build_table
+    from addrcode.zones import default_zones_path, load_zones
+
+    base = Path(tempfile.mkdtemp(prefix="addrcode-ro-"))
+    os.chmod(base, 0o755)  # pytest's tmp dirs are 0700: an unprivileged user could not even reach them
+    ro = base / "ro"
+    ro.mkdir()
+    shutil.copy(reference, ro / "ref.sqlite")
+    ring = base / "ring.json"
+    new_keyring(ring)
+    build_table(reference, load_zones(default_zones_path()), load_keyring(ring), Grid(), ro / "table.sqlite", serial=1)
+    shutil.copy(pub_path(ring), ro / "ring.pub")
+    for f in ro.iterdir():
+        os.chmod(f, 0o444)
+    os.chmod(ro, 0o555)
+    yield ro
+    os.chmod(ro, 0o755)
+    shutil.rmtree(base)
+
+
+def test_readonly_reference_and_table_work(readonly_dir):
+    ro = readonly_dir
+    before = {p.name: p.stat().st_mtime_ns for p in ro.iterdir()}
+    # root ignores file modes: run as an unprivileged user where we can, so the modes really apply
+    nobody = _unprivileged()
+    env = dict(os.environ, HOME="/nonexistent", ADDRCODE_CACHE_DIR="/nonexistent/cache", PYTHONDONTWRITEBYTECODE="1")
+    address = "2610 Boudle Rd, Bloomfield VT 05905"
+    for command in ("geocode", "encode"):
+        p = subprocess.run(nobody + addrcode_cmd(command, "--reference", str(ro / "ref.sqlite"), "--format", "jsonl",
+                                                 "-q", address), capture_output=True, text=True, timeout=120, env=env,
+                           cwd="/")
+        assert p.returncode == 0, (command, p.stderr[-500:])
+        assert '"status": "ok"' in p.stdout
+    code = subprocess.run(addrcode_cmd("encode", "--reference", str(ro / "ref.sqlite"), "--keyring",
+                                       str(ro.parent / "ring.json"), "-q", address),
+                          capture_output=True, text=True, timeout=120, env=env).stdout.strip()
+    p = subprocess.run(nobody + addrcode_cmd("resolve", "--table", str(ro / "table.sqlite"), "--public-key",
+                                             str(ro / "ring.pub"), "--format", "jsonl", "-q", code),
+                       capture_output=True, text=True, timeout=120, env=env, cwd="/")
+    assert p.returncode == 0 and '"status": "ok"' in p.stdout, p.stderr[-500:]
+    assert {p.name: p.stat().st_mtime_ns for p in ro.iterdir()} == before  # nothing created or touched
