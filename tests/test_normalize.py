@@ -327,3 +327,23 @@ def test_result_is_a_plain_address():
     assert replace(a, city="X").city == "X" and a.to_dict()["warnings"] == []
     with pytest.raises(AttributeError):
         a.city = "X"  # still frozen
+
+
+def test_fields_city_column_with_state_and_zip():
+    a = normalize_fields(number="12", street="Main St", city="Burlington, VT 05401")
+    assert (a.city, a.state, a.postcode) == ("BURLINGTON", "VT", "05401")
+    a = normalize_fields(street="12 Main St, Burlington, VT 05401")  # one-line address in the street column
+    assert a.line() == "12 MAIN ST, BURLINGTON, VT 05401"
+
+
+@pytest.mark.skipif(not E911.exists(), reason="needs ../shared/data/vt-e911")
+def test_every_reference_town_stays_a_town():
+    towns = set()
+    with gzip.open(E911, "rt", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            towns.add(row["CITY"])
+    for town in towns:
+        a = normalize_fields(city=town)
+        assert (a.city, a.state, a.postcode, a.warnings) == (town, "", "", ()), town
+        # and as the town of a one-line address without commas
+        assert normalize(f"12 Main St {town} VT").city == town, town

@@ -916,6 +916,12 @@ TEXT_STEPS = (step_clean, step_tail, step_start, step_street_end, step_street_pa
 
 def parse_fields(tables: USTables, number: str, street: str, unit: str, city: str, state: str, postcode: str):
     """Parse explicit components; returns (fields dict, warnings list)."""
+    if street and not (number or unit or city or state or postcode) and ("," in street or "\n" in street):
+        # a whole one-line address in the street column: read it as free text
+        p = Parse(street, tables)
+        for step in TEXT_STEPS:
+            step(p)
+        return p.f, p.warnings
     warnings: list[str] = []
     f: dict[str, str] = {}
     states = tables.states
@@ -941,7 +947,14 @@ def parse_fields(tables: USTables, number: str, street: str, unit: str, city: st
             f["leftover"] = pc
             warnings.append("postcode not recognised")
     if city:
-        toks = [x for x in clean_text(city, warnings).split() if x != ","]
+        toks = tokenize(clean_text(city, warnings), states)
+        if not (state or postcode) and len(toks) > 1:
+            # "Burlington, VT 05401" in the city column: take the state and ZIP out of it
+            p = Parse(city, tables)
+            p.tokens, p.f, p.warnings = toks, f, warnings
+            step_tail(p)
+            toks = p.tokens
+        toks = [x for x in toks if x != ","]
         if toks:
             f["city"] = canonical_city(toks)
     if number:
