@@ -98,7 +98,7 @@ def test_atomic_write_failure_leaves_old_file(ring_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(keys.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(KeyringError, match="cannot write the keyring"):  # one clear line, exit 3
         rotate(ring_path)
     monkeypatch.undo()
     assert ring_path.read_bytes() == before
