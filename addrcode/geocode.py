@@ -295,6 +295,7 @@ def city_key(name: str) -> str:
 _NUM_RE = re.compile(r"\d+")
 
 
+@lru_cache(maxsize=8192)
 def number_key(number: str) -> tuple[str, int | None]:
     """(`12A`, 12): the canonical house number string and its integer part (for interpolation)."""
     s = " ".join(number.upper().replace("-", " ").split()) if "/" in number else "".join(number.upper().split())
@@ -395,6 +396,17 @@ def guided_parse(text: str, known_city) -> Address:
 # --------------------------------------------------------------------------------------------
 
 _M_PER_DEG = 111_195.0
+
+
+def _by_score(c) -> float:
+    return -c.score
+
+
+def _query_keys(a: Address) -> tuple:
+    """Everything of an `Address` that matching reads: two readings with equal keys match alike."""
+    return (street_key(a), number_key(a.number) if a.number else None, a.postcode[:5], city_key(a.city) if a.city else "",
+            bool(a.city), a.unit_type, a.unit_id, bool(a.po_box))
+
 _RANK = {"none": 0, "locality": 1, "postcode": 2, "street": 3, "interpolated": 4, "point": 5}
 
 
@@ -637,6 +649,8 @@ class Geocoder:
             address = _normalize(text)
         except Exception as e:  # a bad row is data, not a crash
             address = Address(warnings=(f"normalize failed ({type(e).__name__})",))
+        if _query_keys(address) == _query_keys(alt):  # both readings ask the same question
+            return Match(**{**m2.__dict__, "address": address})
         m = self.geocode_address(address)
         if m.precision == "point" and m.score >= 0.9:
             return m
@@ -701,11 +715,25 @@ class Geocoder:
         if sk.core:
             sids, how = self._street_candidates(sk, block)
             if not sids and block:
-                sids = [(sid, 1.0, ()) for sid in self._global_core(sk.core)]
+                sids = [(sid, 1.0, (), None) for sid in self._global_core(sk.core)]
                 how = "exact street key outside the named town/ZIP"
-            for sid, sfac, snotes in sids:
+            rest = ()
+            if town_ev and not explain and len(sids) > 1:
+                # the query names a town: a street of another town scores at most 0.68 (town factor),
+                # so once a named town's street scores >= 0.75 the others can neither win nor tie
+                # within the ambiguity margin (0.06): score them only when needed
+                named = [c for c in sids if c[3] in town_ev]
+                if named and len(named) < len(sids):
+                    rest = [c for c in sids if c[3] not in town_ev]
+                    sids = named
+            for sid, sfac, snotes, _cid in sids:
                 cands.append(self._score(a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how))
-            cands.sort(key=lambda c: -c.score)
+            if rest and max(c.score for c in cands) < 0.75:
+                for sid, sfac, snotes, _cid in rest:
+                    cands.append(self._score(a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode,
+                                             how))
+            if len(cands) > 1:
+                cands.sort(key=_by_score)
         if explain:
             notes_block["streets_considered"] = len(cands)
             notes_block["street_match"] = how or "no street in the query"
@@ -743,21 +771,22 @@ class Geocoder:
         return m, exp
 
     def _street_candidates(self, sk: StreetKey, block: list[int]):
-        """[(street id, street factor, notes)] in the block: exact core key first, fuzzy if none."""
+        """[(street id, street factor, notes, town id)] in the block: exact core key first, fuzzy if none."""
         out = []
         alts = [(sk.core, 1.0)]
         if sk.route and sk.core.startswith("RTE "):
             alts.append(("US " + sk.core, 0.97))  # "Route 7" may be US Route 7
         elif sk.route and sk.core.startswith("US RTE "):
             alts.append((sk.core[3:], 0.9))
+        towns = self._towns
         for cid in block:
-            town = self._town(cid)
+            town = towns.get(cid) or self._town(cid)
             for core, f in alts:
                 for sid in town.by_core.get(core, ()):
-                    out.append((sid, f, ()))
+                    out.append((sid, f, (), cid))
         if out or not block:
             if not block:
-                out = [(sid, 1.0, ()) for sid in self._global_core(sk.core)]
+                out = [(sid, 1.0, (), None) for sid in self._global_core(sk.core)]
                 return out, "exact street key, no town or ZIP in the query"
             return out, "exact street key in the block"
         # the same misspelt street in the same block comes back (the second reading of one query,
@@ -806,7 +835,7 @@ class Geocoder:
                     for sid in town.by_core[cores[i]]:
                         if sid not in seen:
                             seen.add(sid)
-                            out.append((sid, f, (f"street name {dist:g} edit(s) away",)))
+                            out.append((sid, f, (f"street name {dist:g} edit(s) away",), cid))
             if out:
                 break
         return out
