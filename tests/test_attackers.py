@@ -1,0 +1,690 @@
+"""Attackers: what codes, tables, keyrings and messages give away (nothing, or what SECURITY.md says).
+
+- opaque parts of neighbouring cells and of consecutive epochs pass independence checks (per-position
+  uniformity, equality rate, difference uniformity, 32x32 contingency), and the same checks do catch
+  a leaky "cipher" (so they have power);
+- station tables hold no address, coordinate or cell index (byte scan with chance-level controls);
+- single-byte tampering of a table, its signature, a keyring or a public key is detected, 100 %;
+- keyrings are 0600 and refused when group/world readable;
+- addresses and keys never reach stderr, errors, journals or non-data stdout of any command;
+- CSV output never starts a cell with a formula character.
+
+The measuring functions return counts; `scripts/robustness_report.py` prints them into SECURITY.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import random
+import re
+import sqlite3
+import stat
+import struct
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+LONG = bool(os.environ.get("ADDRCODE_FUZZ_LONG"))
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+VAL = {c: i for i, c in enumerate(ALPHABET)}
+
+
+# --------------------------------------------------------------------------- statistics (no scipy)
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """Upper tail of the chi-square distribution (Wilson-Hilferty; good to ~1e-3 for df >= 30)."""
+    z = ((x / df) ** (1 / 3) - (1 - 2 / (9 * df))) / math.sqrt(2 / (9 * df))
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def chi2_uniform(values: list[int], k: int = 32) -> float:
+    """p-value that `values` (in range(k)) are uniform."""
+    n = len(values)
+    counts = Counter(values)
+    stat_ = sum((counts.get(i, 0) - n / k) ** 2 / (n / k) for i in range(k))
+    return chi2_sf(stat_, k - 1)
+
+
+def chi2_independent(pairs: list[tuple[int, int]], k: int = 32) -> float:
+    """p-value of independence of the two coordinates of `pairs` (k x k contingency table)."""
+    n = len(pairs)
+    table = Counter(pairs)
+    rows, cols = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    stat_ = 0.0
+    for a in range(k):
+        for b in range(k):
+            expected = rows[a] * cols[b] / n
+            if expected:
+                stat_ += (table.get((a, b), 0) - expected) ** 2 / expected
+    return chi2_sf(stat_, (k - 1) ** 2)
+
+
+def equality_z(pairs: list[tuple[str, str]]) -> tuple[float, float]:
+    """Share of positions where the two opaque parts agree, and its z-score against 1/32."""
+    n = len(pairs) * 4
+    same = sum(a[i] == b[i] for a, b in pairs for i in range(4))
+    p = 1 / 32
+    return same / n, (same - n * p) / math.sqrt(n * p * (1 - p))
+
+
+def independence_report(pairs: list[tuple[str, str]]) -> dict:
+    """Every check on (opaque part, related opaque part) pairs; min p-value across positions."""
+    share, z = equality_z(pairs)
+    p_uniform = min(chi2_uniform([VAL[b[i]] for _, b in pairs]) for i in range(4))
+    p_diff = min(chi2_uniform([(VAL[b[i]] - VAL[a[i]]) % 32 for a, b in pairs]) for i in range(4))
+    p_joint = min(chi2_independent([(VAL[a[i]], VAL[b[i]]) for a, b in pairs]) for i in range(4))
+    return {"pairs": len(pairs), "equal_share": share, "equal_z": z, "p_uniform": p_uniform, "p_diff": p_diff,
+            "p_joint": p_joint}
+
+
+def passes(report: dict, alpha: float = 1e-5) -> bool:
+    return (abs(report["equal_z"]) < 4.5 and report["p_uniform"] > alpha and report["p_diff"] > alpha
+            and report["p_joint"] > alpha)
+
+
+# --------------------------------------------------------------------------- codes
+
+
+def fixed_epochs(n: int = 2, seed: bytes = b"addrcode attackers test"):
+    """Deterministic epochs (fixed secrets), so the statistics are the same on every run."""
+    from addrcode.keys import Epoch
+
+    return [Epoch(id=ALPHABET[i], created="2025-01-01T00:00:00Z", status="active",
+                  secret=hashlib.sha256(seed + bytes([i])).digest()) for i in range(n)]
+
+
+# A Vermont district (Middlebury is in it) and a 128 x 128 block of its cells.
+DISTRICT = None
+
+
+def block_cells(side: int = 128):
+    from addrcode.grid import Grid
+
+    cell = Grid().cell(-73.1673, 44.0153)
+    x0, y0 = cell.index % 1024 - side // 2, cell.index // 1024 - side // 2
+    x0, y0 = max(0, min(x0, 1024 - side)), max(0, min(y0, 1024 - side))
+    return cell.district, [(x0 + dx, y0 + dy) for dy in range(side) for dx in range(side)]
+
+
+def opaque_map(district: int, cells, epoch) -> dict:
+    from addrcode.codes import encode_cells
+
+    codes = encode_cells([(district, iy * 1024 + ix) for ix, iy in cells], epoch)
+    return {cell: code.opaque for cell, code in zip(cells, codes)}
+
+
+def code_independence(side: int = 128) -> dict:
+    """The independence checks for neighbours (right, up), epochs, random pairs, and a leaky control."""
+    district, cells = block_cells(side)
+    e0, e1 = fixed_epochs(2)
+    o0, o1 = opaque_map(district, cells, e0), opaque_map(district, cells, e1)
+    rng = random.Random(3)
+    right = [(o0[(x, y)], o0[(x + 1, y)]) for x, y in cells if (x + 1, y) in o0]
+    up = [(o0[(x, y)], o0[(x, y + 1)]) for x, y in cells if (x, y + 1) in o0]
+    epochs = [(o0[c], o1[c]) for c in cells]
+    shuffled = list(o0.values())
+    rng.shuffle(shuffled)
+    rand = list(zip(list(o0.values()), shuffled))
+
+    def plain(x, y):  # a "cipher" that leaks: the index itself, in base 32 (what FF1 must not look like)
+        i = y * 1024 + x
+        return "".join(ALPHABET[(i >> s) & 31] for s in (15, 10, 5, 0))
+
+    leaky = [(plain(x, y), plain(x + 1, y)) for x, y in cells if (x + 1, y) in o0]
+    # a subtler leak: a keyed permutation of each 5-bit digit on its own (positions don't mix)
+    sbox = list(range(32))
+    rng.shuffle(sbox)
+    digits = lambda s: "".join(ALPHABET[sbox[VAL[c]]] for c in s)  # noqa: E731
+    leaky_sbox = [(digits(a), digits(b)) for a, b in leaky]
+    return {"cells": len(cells), "neighbours (right)": independence_report(right),
+            "neighbours (up)": independence_report(up), "consecutive epochs": independence_report(epochs),
+            "random pairs": independence_report(rand), "control: plain index": independence_report(leaky),
+            "control: per-digit substitution": independence_report(leaky_sbox)}
+
+
+# --------------------------------------------------------------------------- a world to attack
+
+
+class World:
+    """A small reference, a real keyring (3 epochs: 0 revoked, 1 retired, 2 active) and signed tables."""
+
+    def __init__(self, root: Path):
+        from addrcode.grid import Grid
+        from addrcode.keys import load_keyring, new_keyring, pub_path, revoke, rotate
+        from addrcode.reference import build_reference
+        from addrcode.table import build_table
+        from addrcode.zones import default_zones_path, load_zones
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.source = DATA / "oa_small.csv"
+        self.reference = root / "small.sqlite"
+        build_reference([self.source], self.reference)
+        (root / "keys").mkdir()
+        self.keyring_path = root / "keys" / "ring.json"
+        new_keyring(self.keyring_path)
+        rotate(self.keyring_path)
+        rotate(self.keyring_path)
+        revoke(self.keyring_path, "0")
+        self.keyring = load_keyring(self.keyring_path)
+        self.public_key = pub_path(self.keyring_path)
+        zones = load_zones(default_zones_path())
+        self.table = root / "all.sqlite"
+        build_table(self.reference, zones, self.keyring, Grid(), self.table, serial=10)
+        self.extract = root / "essex.sqlite"
+        build_table(self.reference, zones, self.keyring, Grid(), self.extract, station="SC-ESSEX", serial=11)
+
+    def secrets(self) -> dict[str, bytes]:
+        """Every secret of the keyring, in the encodings a leak could take."""
+        import base64
+
+        out = {}
+        for name, raw in [(f"epoch {e.id} secret", e.secret) for e in self.keyring.epochs] + [
+                ("signing seed", self.keyring.signing_seed)]:
+            for form, value in (("raw", raw), ("hex", raw.hex().encode()), ("HEX", raw.hex().upper().encode()),
+                                ("base64", base64.b64encode(raw)), ("base32", base64.b32encode(raw))):
+                out[f"{name} ({form})"] = value
+        return out
+
+
+def source_points(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        rows = [{k.upper(): v for k, v in r.items()} for r in csv.DictReader(fh)]
+    return [r for r in rows if r["LON"][:1] == "-" and r["NUMBER"] and r["STREET"]]
+
+
+def table_scan(world: World, path: Path) -> dict:
+    """Look for addresses, coordinates and cell indices in a table file's bytes.
+
+    Cell indices are 20-bit integers: some 3-byte sequences occur by chance in any binary file, so
+    the count for the real cells is compared with the same count for as many random cells.
+    """
+    from addrcode.grid import Grid
+
+    data = path.read_bytes()
+    low = data.lower()
+    pts = source_points(world.source)
+    streets = sorted({p["STREET"] for p in pts})
+    found = Counter()
+    # Destinations come from the zones file (zone ids, sort centers, town names as routes): words of
+    # street names that also occur there (BROOK in BROOKFIELD, ROUTE the field name) say nothing.
+    from addrcode.zones import default_zones_path
+
+    zone_text = default_zones_path().read_bytes().lower()
+    tried = Counter({"street names": len(streets)})
+    for s in streets:
+        found["street names"] += s.lower().encode() in low
+        words = [w.lower().encode() for w in s.split() if len(w) >= 4]
+        words = [w for w in words if w not in zone_text]
+        tried["street words not in the zones file"] += len(words)
+        found["street words not in the zones file"] += sum(w in low for w in words)
+    for p in pts:
+        tried["house number + street"] += 1
+        found["house number + street"] += f"{p['NUMBER']} {p['STREET']}".lower().encode() in low
+        for c in (p["LON"], p["LAT"]):
+            v = float(c)
+            for k in range(3, 8):
+                tried["coordinates as text (3-7 decimals)"] += 1
+                found["coordinates as text (3-7 decimals)"] += f"{v:.{k}f}".encode() in data
+            for fmt in (">d", "<d", ">f", "<f"):
+                tried["coordinates as binary floats"] += 1
+                found["coordinates as binary floats"] += struct.pack(fmt, v) in data
+    grid = Grid()
+    cells = {grid.cell(float(p["LON"]), float(p["LAT"])) for p in pts}
+    cells.discard(None)
+    rng = random.Random(4)
+    controls = {(c.district, rng.randrange(2**20)) for c in cells}
+
+    def hits(pairs):
+        n = 0
+        for district, index in pairs:
+            g = district * 2**20 + index
+            # SQLite stores integers big-endian in 1, 2, 3, 4, 6 or 8 bytes
+            n += any(b in data for b in (index.to_bytes(3, "big"), g.to_bytes(6, "big"), g.to_bytes(8, "big"),
+                                         str(g).encode(), f"{index % 1024},{index // 1024}".encode()))
+        return n
+
+    tried["cell indices"] = len(cells)
+    found["cell indices"] = hits((c.district, c.index) for c in cells)
+    found["random cells (chance control)"] = hits(controls)
+    tried["random cells (chance control)"] = len(controls)
+    for name, value in world.secrets().items():
+        tried["key material"] += 1
+        found["key material"] += value in data
+    return {"bytes": len(data), "tried": dict(tried), "found": dict(found)}
+
+
+# --------------------------------------------------------------------------- tampering
+
+
+def flip_table(world: World, n: int, seed: int = 1, *, region: str = "anywhere") -> dict:
+    """n random single-byte changes of the table (or of its signature slot): how many verify refuses."""
+    from addrcode import table as T
+    from addrcode.errors import IntegrityError
+
+    data = world.extract.read_bytes()
+    vk = T.load_public_key(world.public_key)
+    T.verify_bytes(data, vk)
+    rng = random.Random(seed)
+    buf = bytearray(data)
+    lo, hi = 0, len(data)
+    if region == "signature":
+        lo = T._sig_offset(data)
+        hi = lo + T.SIG_LEN
+    detected = 0
+    for _ in range(n):
+        off = rng.randrange(lo, hi)
+        old = buf[off]
+        buf[off] = old ^ rng.randrange(1, 256)
+        try:
+            T.verify_bytes(bytes(buf), vk)
+        except IntegrityError:
+            detected += 1
+        buf[off] = old
+    return {"tries": n, "detected": detected, "bytes": hi - lo}
+
+
+def flip_keyring(world: World, work: Path, n: int | None = None, seed: int = 2) -> dict:
+    """Single-byte changes of the keyring file (every byte, or n random ones): how many are refused."""
+    from addrcode.errors import KeyringError
+    from addrcode.keys import load_keyring
+
+    raw = world.keyring_path.read_bytes()
+    rng = random.Random(seed)
+    offsets = range(len(raw)) if n is None else [rng.randrange(len(raw)) for _ in range(n)]
+    path = work / "flipped.json"
+    detected = tries = 0
+    leaked = []
+    for off in offsets:
+        buf = bytearray(raw)
+        buf[off] ^= rng.randrange(1, 256)
+        path.write_bytes(bytes(buf))
+        os.chmod(path, 0o600)
+        tries += 1
+        try:
+            load_keyring(path)
+        except KeyringError as exc:
+            detected += 1
+            msg = str(exc).encode()
+            leaked += [k for k, v in world.secrets().items() if len(v) >= 16 and v in msg]
+    return {"tries": tries, "detected": detected, "bytes": len(raw), "secrets_in_messages": leaked}
+
+
+def flip_public_key(world: World, work: Path) -> dict:
+    """Every single-character change of the .pub file: the table no longer verifies with it."""
+    from addrcode import table as T
+    from addrcode.errors import IntegrityError, KeyringError, UsageError
+
+    text = world.public_key.read_bytes()
+    data = world.extract.read_bytes()
+    path = work / "flipped.pub"
+    rng = random.Random(3)
+    detected = tries = 0
+    for off in range(len(text.rstrip())):
+        buf = bytearray(text)
+        buf[off] = ord(rng.choice([c for c in "0123456789abcdef" if ord(c) != buf[off]]))
+        path.write_bytes(bytes(buf))
+        tries += 1
+        try:
+            T.verify_bytes(data, T.load_public_key(path))
+        except (IntegrityError, KeyringError, UsageError):
+            detected += 1
+    return {"tries": tries, "detected": detected}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    return World(tmp_path_factory.mktemp("attackers"))
+
+
+# --------------------------------------------------------------------------- codes look unrelated
+
+
+def test_opaque_parts_of_neighbours_and_epochs_look_independent():
+    report = code_independence()
+    for name in ("neighbours (right)", "neighbours (up)", "consecutive epochs", "random pairs"):
+        assert passes(report[name]), (name, report[name])
+    # ... and the same checks catch leaky constructions, so passing them means something
+    assert not passes(report["control: plain index"])
+    assert not passes(report["control: per-digit substitution"])
+
+
+def test_known_pairs_do_not_predict_a_neighbour():
+    """An attacker with 10,000 (cell, code) pairs guesses the neighbour's opaque part no better than
+    chance: best guess = the most common opaque (right-neighbour) digit given the known digit."""
+    district, cells = block_cells(128)
+    (e0,) = fixed_epochs(1)
+    o = opaque_map(district, cells, e0)
+    rng = random.Random(9)
+    pairs = [(o[(x, y)], o[(x + 1, y)]) for x, y in cells if (x + 1, y) in o]
+    rng.shuffle(pairs)
+    train, test = pairs[:10_000], pairs[10_000:]
+    for pos in range(4):
+        table = Counter((a[pos], b[pos]) for a, b in train)
+        best = {a: max(ALPHABET, key=lambda b: table.get((a, b), 0)) for a in ALPHABET}
+        hits = sum(best[a[pos]] == b[pos] for a, b in test)
+        n = len(test)
+        assert (hits - n / 32) / math.sqrt(n / 32 * (31 / 32)) < 4.5, (pos, hits, n)
+
+
+# --------------------------------------------------------------------------- tables hold nothing
+
+
+@pytest.mark.parametrize("which", ["table", "extract"])
+def test_table_bytes_hold_no_address_coordinate_cell_index_or_key(world, which):
+    scan = table_scan(world, world.table if which == "table" else world.extract)
+    f = scan["found"]
+    assert f.get("street names", 0) == 0 and f.get("street words not in the zones file", 0) == 0
+    assert scan["tried"]["street words not in the zones file"] > 30
+    assert f.get("house number + street", 0) == 0
+    assert f.get("coordinates as text (3-7 decimals)", 0) == 0
+    assert f.get("coordinates as binary floats", 0) == 0
+    assert f.get("key material", 0) == 0
+    # cell indices: no more than the same search finds for random cells (chance 3-byte matches)
+    assert f["cell indices"] <= f["random cells (chance control)"] + 3 * math.sqrt(f["random cells (chance control)"] + 1)
+
+
+def test_table_schema_has_no_location_columns(world):
+    db = sqlite3.connect(f"file:{world.table}?mode=ro", uri=True)
+    columns = [c for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+               for c in (r[1] for r in db.execute(f"PRAGMA table_info('{t}')"))]
+    db.close()
+    for bad in ("lon", "lat", "x", "y", "ix", "iy", "cell", "address", "street", "number", "point"):
+        assert bad not in [c.lower() for c in columns], columns
+
+
+# --------------------------------------------------------------------------- tampering
+
+
+def test_random_byte_flips_in_a_table_are_all_detected(world):
+    got = flip_table(world, 3000 if LONG else 600)
+    assert got["detected"] == got["tries"]
+
+
+def test_every_signature_byte_flip_is_detected(world):
+    got = flip_table(world, 512, region="signature")
+    assert got["detected"] == got["tries"] == 512
+
+
+def test_every_keyring_byte_flip_is_detected_and_messages_hold_no_secret(world, tmp_path):
+    got = flip_keyring(world, tmp_path)
+    assert got["tries"] == got["bytes"] > 500
+    assert got["detected"] == got["tries"]
+    assert got["secrets_in_messages"] == []
+
+
+def test_every_public_key_change_is_detected(world, tmp_path):
+    got = flip_public_key(world, tmp_path)
+    assert got["tries"] == 64 and got["detected"] == 64
+
+
+def test_tampered_table_is_refused_by_the_cli(world, tmp_path):
+    data = bytearray(world.extract.read_bytes())
+    data[len(data) // 2] ^= 0x20
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(bytes(data))
+    from addrcode.cli import cli
+
+    for args in (["table", "verify", str(bad), "--public-key", str(world.public_key)],
+                 ["resolve", "--table", str(bad), "--public-key", str(world.public_key), "AAT-0EM53-6"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 3, result.output
+        assert "signature" in result.stderr and str(bad) in result.stderr
+
+
+# --------------------------------------------------------------------------- key file permissions
+
+
+def test_new_keyring_is_0600_even_with_a_permissive_umask(tmp_path):
+    p = subprocess.run([sys.executable, "-c", "import os, sys; os.umask(0); from addrcode.cli import main; "
+                        "sys.argv=['addrcode', 'key', 'new', sys.argv[1]]; main()", str(tmp_path / "ring.json")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert stat.S_IMODE(os.stat(tmp_path / "ring.json").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "ring.json.pub").st_mode) == 0o644  # public by design
+    from addrcode.keys import revoke, rotate
+
+    rotate(tmp_path / "ring.json")
+    revoke(tmp_path / "ring.json", "0")
+    assert stat.S_IMODE(os.stat(tmp_path / "ring.json").st_mode) == 0o600  # rewrites keep it private
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o666, 0o700, 0o610])
+def test_keyring_readable_by_others_is_refused(world, tmp_path, mode):
+    from addrcode.cli import cli
+
+    ring = tmp_path / "ring.json"
+    ring.write_bytes(world.keyring_path.read_bytes())
+    os.chmod(ring, mode)
+    args = {"encode": ["encode", "--reference", str(world.reference), "--keyring", str(ring), "1 Main St"],
+            "table build": ["table", "build", "-o", str(tmp_path / "t.sqlite"), "--reference", str(world.reference),
+                            "--keyring", str(ring)],
+            "key rotate": ["key", "rotate", "--keyring", str(ring)],
+            "decode": ["decode", "--keyring", str(ring), "AAT-0EM53-6"]}
+    for name, a in args.items():
+        result = CliRunner().invoke(cli, a)
+        if mode & 0o077:
+            assert result.exit_code == 3, (name, oct(mode), result.output)
+            assert f"chmod 600 {ring}" in result.stderr, result.stderr
+        else:
+            assert result.exit_code in (0, 1), (name, oct(mode), result.output)
+    assert not (tmp_path / "t.sqlite").exists() or not mode & 0o077
+
+
+# --------------------------------------------------------------------------- nothing leaks into messages
+
+
+SENTINEL_STREET = "QUIXOTRAZ"
+SENTINEL = f"2610 Boudle Rd Apt {SENTINEL_STREET}, Bloomfield VT 05905"
+SENTINEL_BAD = f"77 {SENTINEL_STREET} Way, Nowhereville ZZ 99999"
+
+
+def leak_commands(world: World, tmp: Path) -> list[tuple[str, list[str], str | None, bool]]:
+    """(name, args, stdin, stdout is data) for every command, fed the sentinel address / keyring."""
+    ring, pub, ref = str(world.keyring_path), str(world.public_key), str(world.reference)
+    orders = tmp / "orders.csv"
+    with open(orders, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "address"])
+        for i, a in enumerate([SENTINEL, SENTINEL_BAD, SENTINEL + "\0", '"' + SENTINEL]):
+            w.writerow([i, a])
+        fh.write(f'9,"{SENTINEL}\n')  # unclosed quote
+    from addrcode.codes import encode_cell
+    from addrcode.grid import Grid
+
+    code = encode_cell(*(lambda c: (c.district, c.index))(Grid().cell(-71.6690546, 44.8341274)),
+                       world.keyring.active).text()
+    corrupt = tmp / "corrupt.json"
+    corrupt.write_bytes(world.keyring_path.read_bytes().replace(b'"active"', b'"actlve"'))
+    os.chmod(corrupt, 0o600)
+    opened = tmp / "open.json"
+    opened.write_bytes(world.keyring_path.read_bytes())
+    os.chmod(opened, 0o644)
+    new_ring = tmp / "new" / "ring.json"
+    new_ring.parent.mkdir(exist_ok=True)
+    out = str(tmp / "out.csv")
+    return [
+        ("normalize args", ["normalize", SENTINEL, SENTINEL_BAD], None, True),
+        ("normalize stdin", ["normalize"], SENTINEL + "\n" + SENTINEL_BAD + "\n", True),
+        ("geocode", ["geocode", "--reference", ref, SENTINEL, SENTINEL_BAD], None, True),
+        ("encode text", ["encode", "--reference", ref, "--keyring", ring, SENTINEL, SENTINEL_BAD], None, False),
+        ("encode CSV file", ["encode", "--reference", ref, "--keyring", ring, "-i", str(orders), "-o", out,
+                             "--rejects", str(tmp / "rej.csv")], None, False),
+        ("encode jsonl", ["encode", "--reference", ref, "--keyring", ring, "--format", "jsonl"],
+         SENTINEL + "\n" + SENTINEL_BAD + "\n", True),
+        ("encode, too-open keyring", ["encode", "--reference", ref, "--keyring", str(opened), SENTINEL], None, False),
+        ("encode, corrupt keyring", ["encode", "--reference", ref, "--keyring", str(corrupt), SENTINEL], None, False),
+        ("encode, missing reference", ["encode", "--reference", str(tmp / "none.sqlite"), SENTINEL], None, False),
+        ("explain", ["explain", "--reference", ref, SENTINEL], None, True),
+        ("decode", ["decode", "--keyring", ring, code, "AAT-0EM53-7", SENTINEL], None, True),
+        ("resolve", ["resolve", "--table", str(world.table), "--public-key", pub, code, SENTINEL], None, True),
+        ("table build", ["table", "build", "-o", str(tmp / "t.sqlite"), "--reference", ref, "--keyring", ring],
+         None, False),
+        ("table verify", ["table", "verify", str(world.table), "--public-key", pub], None, False),
+        ("table diff", ["table", "diff", str(world.table), str(world.extract), "--public-key", pub], None, False),
+        ("key new", ["key", "new", str(new_ring)], None, False),
+        ("key list", ["key", "list", "--keyring", ring], None, False),
+        ("key list json", ["key", "list", "--keyring", ring, "--format", "json"], None, False),
+        ("key rotate", ["key", "rotate", "--keyring", str(new_ring)], None, False),
+        ("key revoke", ["key", "revoke", "0", "--keyring", str(new_ring)], None, False),
+        ("reference info", ["reference", "info", ref], None, False),
+    ]
+
+
+def leak_scan(world: World, tmp: Path) -> dict:
+    """Run every command; look for the sentinel address and every key encoding in stderr, in stdout
+    when it is not data, in journals and in error messages. Returns counts and the leaks found."""
+    from addrcode.cli import cli
+
+    needles = {"sentinel address": SENTINEL_STREET.encode(), **world.secrets()}
+    new_secrets: dict = {}
+    leaks, runs = [], 0
+    for name, args, stdin, stdout_is_data in leak_commands(world, tmp):
+        result = CliRunner().invoke(cli, args, input=stdin)
+        runs += 1
+        if name.startswith("key ") and (tmp / "new" / "ring.json").exists():
+            from addrcode.keys import _parse
+
+            raw = (tmp / "new" / "ring.json").read_bytes()
+            ring = _parse(raw, None)
+            for e in ring.epochs:
+                new_secrets[f"new epoch {e.id} secret (hex)"] = e.secret.hex().encode()
+            new_secrets["new signing seed (hex)"] = ring.signing_seed.hex().encode()
+        streams = {"stderr": result.stderr_bytes}
+        if not stdout_is_data:
+            streams["stdout"] = result.stdout_bytes
+        if result.exception and not isinstance(result.exception, SystemExit):
+            streams["exception"] = repr(result.exception).encode()
+        for stream, data in streams.items():
+            for needle_name, needle in {**needles, **new_secrets}.items():
+                if len(needle) >= 8 and needle.lower() in data.lower():
+                    leaks.append((name, stream, needle_name))
+    for journal in tmp.rglob(".*journal"):
+        if SENTINEL_STREET.encode() in journal.read_bytes():
+            leaks.append(("journal", str(journal), "sentinel address"))
+    return {"commands": runs, "needles": len(needles) + len(new_secrets), "leaks": leaks}
+
+
+def test_no_address_or_key_in_messages_of_any_command(world, tmp_path):
+    got = leak_scan(world, tmp_path)
+    assert got["commands"] >= 20
+    assert got["leaks"] == []
+
+
+def test_internal_error_reason_holds_no_address():
+    """A job that raises with the address in its message: the record's reason has the class name only."""
+    from addrcode.batch import apply
+
+    def job(query):
+        raise ValueError(f"cannot parse {query}")
+
+    result = apply(job, SENTINEL)
+    assert result == {"status": "error", "reason": "internal error (ValueError)"}
+
+
+def test_journal_of_a_killed_run_holds_no_address(world, tmp_path):
+    """The --resume journal next to the output holds counts and an input fingerprint, no row content."""
+    from addrcode import batch
+    from addrcode.io import InputRecord
+
+    out = tmp_path / "out.csv"
+    records = [InputRecord(line=i + 2, fields={"address": SENTINEL}) for i in range(50)]
+    plan = batch.RunPlan(fmt="csv", columns=["address", "addrcode_status", "addrcode_reason"], text=str,
+                         to_output=lambda r, res: {**r.fields, **{"addrcode_" + k: v for k, v in res.items()}},
+                         output=str(out), identity={"input": "x", "size": 1, "mtime_ns": 1, "options": "y"})
+
+    def job(query):
+        if job.n == 30:
+            raise KeyboardInterrupt  # the run stops between chunks, as a kill would
+        job.n += 1
+        return {"status": "rejected", "reason": "no match"}
+    job.n = 0
+    with pytest.raises(KeyboardInterrupt):
+        batch.execute(records, job, plan, chunk_size=10, column="address")
+    journal = tmp_path / ".out.csv.journal"
+    assert journal.exists()
+    assert SENTINEL_STREET.encode() not in journal.read_bytes()
+
+
+# --------------------------------------------------------------------------- formula injection
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cells(path: Path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            yield from row
+
+
+def formula_check(tmp: Path, world: World, cells: list[str]) -> dict:
+    """CSV in with hostile cells -> CSV out (and rejects): count cells that start a formula."""
+    from addrcode.cli import cli
+
+    src = tmp / "in.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["=id", "address", "+note"])
+        for i, c in enumerate(cells):
+            w.writerow([f"={i}", c, c])
+    checked, bad = 0, []
+    for command, extra in (("normalize", []), ("geocode", ["--reference", str(world.reference)]),
+                           ("encode", ["--reference", str(world.reference), "--keyring", str(world.keyring_path),
+                                       "--with-coords"])):
+        out, rej = tmp / f"{command}.csv", tmp / f"{command}.rej.csv"
+        result = CliRunner().invoke(cli, [command, "-i", str(src), "--column", "address", "-o", str(out),
+                                          "--rejects", str(rej), "-q", *extra])
+        assert result.exit_code in (0, 1), result.output
+        for path in (out, rej):
+            for cell in csv_cells(path):
+                checked += 1
+                if cell.startswith(FORMULA_START):
+                    bad.append((command, cell[:30]))
+    return {"cells": checked, "formula_starts": bad}
+
+
+HOSTILE_CELLS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(\"http://x\",\"y\")",
+                 "-2610 Boudle Rd, Bloomfield VT 05905", "=2610 Boudle Rd, Bloomfield VT 05905",
+                 "2610 Boudle Rd, Bloomfield VT 05905", "@2610 Boudle Rd", "+133 Wilderness Dr, Guildhall VT"]
+
+
+def test_csv_output_never_starts_a_cell_with_a_formula_character(world, tmp_path):
+    got = formula_check(tmp_path, world, HOSTILE_CELLS + [line.split(",", 1)[-1] for line in
+                                                          (DATA / "hostile" / "formula_cells.6rows.csv").read_text().splitlines()[1:]])
+    assert got["cells"] > 500
+    assert got["formula_starts"] == []
+
+
+@settings(max_examples=400 if LONG else 60, deadline=None, derandomize=not LONG)
+@given(cells=st.lists(st.text(alphabet=st.sampled_from("=+-@\t\r\n\"',;|!A1 ()") | st.characters(), min_size=1,
+                              max_size=20), min_size=1, max_size=5))
+def test_csv_writer_neutralises_every_formula_start(cells):
+    from addrcode.io import RecordWriter
+
+    buf = io.StringIO(newline="")
+    writer = RecordWriter(buf, "csv", [f"c{i}" for i in range(len(cells))], str)
+    writer.write({f"c{i}": c for i, c in enumerate(cells)})
+    writer.close()
+    rows = list(csv.reader(io.StringIO(buf.getvalue(), newline="")))
+    assert len(rows) == 2
+    for original, cell in zip(cells, rows[1]):
+        assert not cell.startswith(FORMULA_START)
+        assert cell in (original, "'" + original)  # only the quote is added; nothing else changes
