@@ -184,109 +184,153 @@ def _listing(work: Path) -> set[str]:
 _SQLITE_DISK_FULL = pytest.mark.xfail(reason="sqlite3.OperationalError not turned into DataError (owner: reference/table)")
 
 
+def disk_full_run(name: str, args: list[str], final: Path, work: Path) -> dict:
+    """Run one command under a file-size limit; what happened (used by the test and the report)."""
+    limit = 200 if name == "key new" else 20_000
+    before = _listing(work)
+    p = subprocess.run(addrcode_cmd(*args), capture_output=True, text=True, timeout=300,
+                       preexec_fn=_fsize_limit(limit))
+    errors = [ln for ln in p.stderr.splitlines() if ln.startswith("Error: ")]
+    return {"name": name, "limit": limit, "exit": p.returncode, "traceback": "Traceback" in p.stderr,
+            "errors": errors, "stderr": p.stderr, "final_exists": final.exists(),
+            "left": sorted(_listing(work) ^ before), "final": final}
+
+
+def disk_full_problems(outcome: dict) -> list[str]:
+    problems = []
+    if outcome["exit"] != 3:
+        problems.append(f"exit {outcome['exit']}")
+    if outcome["traceback"]:
+        problems.append("traceback")
+    if len(outcome["errors"]) != 1 or not any(str(outcome["final"].parent) in e for e in outcome["errors"]):
+        problems.append("no one-line error naming the file")
+    if outcome["final_exists"] or outcome["left"]:
+        problems.append(f"left behind: {outcome['left']}")
+    return problems
+
+
 @pytest.mark.parametrize("index", [1, pytest.param(2, marks=_SQLITE_DISK_FULL),
                                    pytest.param(3, marks=_SQLITE_DISK_FULL), 4],
                          ids=["encode+rejects", "reference", "table", "key"])
 def test_file_size_limit_fails_cleanly(reference, tmp_path, index):
-    name, args, final = disk_full_cases(reference, tmp_path)[index]
-    limit = 200 if name == "key new" else 20_000
-    before = _listing(tmp_path)
-    p = subprocess.run(addrcode_cmd(*args), capture_output=True, text=True, timeout=300,
-                       preexec_fn=_fsize_limit(limit))
-    assert p.returncode == 3, (name, p.returncode, p.stderr[-500:])
-    errors = [ln for ln in p.stderr.splitlines() if ln.startswith("Error: ")]
-    assert "Traceback" not in p.stderr and len(errors) == 1, p.stderr[-500:]
-    assert str(final.name) in errors[0] or str(final.parent) in errors[0], errors
-    assert not final.exists()
-    assert _listing(tmp_path) == before, sorted(_listing(tmp_path) ^ before)  # no temporary file left
+    outcome = disk_full_run(*disk_full_cases(reference, tmp_path)[index], tmp_path)
+    assert disk_full_problems(outcome) == [], outcome["stderr"][-600:]
 
 
-@pytest.fixture()
-def tiny_tmpfs():
-    """A real 64 kB tmpfs (root only); skipped where mounting is not allowed."""
+def mount_tiny_tmpfs() -> Path | None:
+    """A real 64 kB tmpfs (root only); None where mounting is not allowed."""
     where = Path(tempfile.mkdtemp(prefix="addrcode-tmpfs-"))
     p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True)
     if p.returncode != 0:
         where.rmdir()
+        return None
+    return where
+
+
+def unmount(where: Path) -> None:
+    subprocess.run(["umount", str(where)], check=False)
+    where.rmdir()
+
+
+@pytest.fixture()
+def tiny_tmpfs():
+    where = mount_tiny_tmpfs()
+    if where is None:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         yield where
     finally:
-        subprocess.run(["umount", str(where)], check=False)
-        where.rmdir()
+        unmount(where)
+
+
+def tmpfs_run(reference: Path, work: Path, fs: Path) -> dict:
+    """Encode 3000 rows onto a 64 kB file system, then 20 rows once there is room."""
+    orders = work / "orders.csv"
+    write_orders(orders, 3000, bad_every=0)
+    full = run("encode", "-i", str(orders), "-o", str(fs / "coded.csv"), "--reference", str(reference),
+               "--jobs", "1", "-q")
+    left = sorted(p.name for p in fs.iterdir())
+    small = work / "few.csv"
+    write_orders(small, 20, bad_every=0)
+    again = run("encode", "-i", str(small), "-o", str(fs / "coded.csv"), "--reference", str(reference), "-q")
+    rows = len(read_rows(fs / "coded.csv")) if (fs / "coded.csv").exists() else 0
+    return {"exit": full.returncode, "stderr": full.stderr, "left": left, "again_exit": again.returncode,
+            "again_rows": rows}
 
 
 def test_full_tmpfs_fails_cleanly(reference, tmp_path, tiny_tmpfs):
-    orders = tmp_path / "orders.csv"
-    write_orders(orders, 3000, bad_every=0)
-    p = run("encode", "-i", str(orders), "-o", str(tiny_tmpfs / "coded.csv"), "--reference", str(reference),
-            "--jobs", "1", "-q")
-    assert p.returncode == 3, p.stderr[-500:]
-    assert "No space left on device" in p.stderr and "Traceback" not in p.stderr
-    assert list(tiny_tmpfs.iterdir()) == []  # no partial, no journal, no final file
-    # and with room again, the same command succeeds
-    small = tmp_path / "few.csv"
-    write_orders(small, 20, bad_every=0)
-    p = run("encode", "-i", str(small), "-o", str(tiny_tmpfs / "coded.csv"), "--reference", str(reference), "-q")
-    assert p.returncode in (0, 1) and len(read_rows(tiny_tmpfs / "coded.csv")) == 20
+    got = tmpfs_run(reference, tmp_path, tiny_tmpfs)
+    assert got["exit"] == 3, got["stderr"][-500:]
+    assert "No space left on device" in got["stderr"] and "Traceback" not in got["stderr"]
+    assert got["left"] == []  # no partial, no journal, no final file
+    assert got["again_exit"] in (0, 1) and got["again_rows"] == 20  # with room again, the same command works
 
 
 # --------------------------------------------------------------------------- read-only storage
 
 
-def _unprivileged() -> list[str]:
+def unprivileged() -> list[str] | None:
     """A command prefix that runs as `nobody` with no capabilities when we are root (root ignores file
-    modes, so a read-only test as root proves nothing); empty when we are not root."""
+    modes, so a read-only test as root proves nothing); [] when we are not root; None if impossible."""
     if os.geteuid() != 0:
         return []
     if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: cannot drop privileges to test read-only files")
+        return None
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
-@pytest.fixture()
-def readonly_dir(reference):
-    """A built reference and a signed station table in a directory chmod 555 (files 444)."""
+def readonly_run(reference: Path) -> dict:
+    """Geocode, encode and resolve from a directory chmod 555 (files 444), as an unprivileged user."""
     from addrcode.grid import Grid
     from addrcode.keys import load_keyring, new_keyring, pub_path
     from addrcode.table import build_table
     from addrcode.zones import default_zones_path, load_zones
 
+    nobody = unprivileged()
     base = Path(tempfile.mkdtemp(prefix="addrcode-ro-"))
     os.chmod(base, 0o755)  # pytest's tmp dirs are 0700: an unprivileged user could not even reach them
     ro = base / "ro"
     ro.mkdir()
-    shutil.copy(reference, ro / "ref.sqlite")
-    ring = base / "ring.json"
-    new_keyring(ring)
-    build_table(reference, load_zones(default_zones_path()), load_keyring(ring), Grid(), ro / "table.sqlite", serial=1)
-    shutil.copy(pub_path(ring), ro / "ring.pub")
-    for f in ro.iterdir():
-        os.chmod(f, 0o444)
-    os.chmod(ro, 0o555)
-    yield ro
-    os.chmod(ro, 0o755)
-    shutil.rmtree(base)
+    try:
+        shutil.copy(reference, ro / "ref.sqlite")
+        ring = base / "ring.json"
+        new_keyring(ring)
+        build_table(reference, load_zones(default_zones_path()), load_keyring(ring), Grid(), ro / "table.sqlite",
+                    serial=1)
+        shutil.copy(pub_path(ring), ro / "ring.pub")
+        for f in ro.iterdir():
+            os.chmod(f, 0o444)
+        os.chmod(ro, 0o555)
+        before = {p.name: p.stat().st_mtime_ns for p in ro.iterdir()}
+        env = dict(os.environ, HOME="/nonexistent", ADDRCODE_CACHE_DIR="/nonexistent/cache",
+                   PYTHONDONTWRITEBYTECODE="1")
+        address = "2610 Boudle Rd, Bloomfield VT 05905"
+        results = {}
+        for command in ("geocode", "encode"):
+            p = subprocess.run((nobody or []) + addrcode_cmd(command, "--reference", str(ro / "ref.sqlite"),
+                                                             "--format", "jsonl", "-q", address),
+                               capture_output=True, text=True, timeout=120, env=env, cwd="/")
+            results[command] = (p.returncode, '"status": "ok"' in p.stdout, p.stderr[-300:])
+        code = subprocess.run(addrcode_cmd("encode", "--reference", str(ro / "ref.sqlite"), "--keyring", str(ring),
+                                           "-q", address), capture_output=True, text=True, timeout=120,
+                              env=env).stdout.strip()
+        p = subprocess.run((nobody or []) + addrcode_cmd("resolve", "--table", str(ro / "table.sqlite"),
+                                                         "--public-key", str(ro / "ring.pub"), "--format", "jsonl",
+                                                         "-q", code),
+                           capture_output=True, text=True, timeout=120, env=env, cwd="/")
+        results["resolve"] = (p.returncode, '"status": "ok"' in p.stdout, p.stderr[-300:])
+        touched = {p.name: p.stat().st_mtime_ns for p in ro.iterdir()} != before
+        return {"user": "nobody (setpriv)" if nobody else "current user", "results": results, "touched": touched,
+                "privileged": nobody is None}
+    finally:
+        os.chmod(ro, 0o755)
+        shutil.rmtree(base)
 
 
-def test_readonly_reference_and_table_work(readonly_dir):
-    ro = readonly_dir
-    before = {p.name: p.stat().st_mtime_ns for p in ro.iterdir()}
-    # root ignores file modes: run as an unprivileged user where we can, so the modes really apply
-    nobody = _unprivileged()
-    env = dict(os.environ, HOME="/nonexistent", ADDRCODE_CACHE_DIR="/nonexistent/cache", PYTHONDONTWRITEBYTECODE="1")
-    address = "2610 Boudle Rd, Bloomfield VT 05905"
-    for command in ("geocode", "encode"):
-        p = subprocess.run(nobody + addrcode_cmd(command, "--reference", str(ro / "ref.sqlite"), "--format", "jsonl",
-                                                 "-q", address), capture_output=True, text=True, timeout=120, env=env,
-                           cwd="/")
-        assert p.returncode == 0, (command, p.stderr[-500:])
-        assert '"status": "ok"' in p.stdout
-    code = subprocess.run(addrcode_cmd("encode", "--reference", str(ro / "ref.sqlite"), "--keyring",
-                                       str(ro.parent / "ring.json"), "-q", address),
-                          capture_output=True, text=True, timeout=120, env=env).stdout.strip()
-    p = subprocess.run(nobody + addrcode_cmd("resolve", "--table", str(ro / "table.sqlite"), "--public-key",
-                                             str(ro / "ring.pub"), "--format", "jsonl", "-q", code),
-                       capture_output=True, text=True, timeout=120, env=env, cwd="/")
-    assert p.returncode == 0 and '"status": "ok"' in p.stdout, p.stderr[-500:]
-    assert {p.name: p.stat().st_mtime_ns for p in ro.iterdir()} == before  # nothing created or touched
+def test_readonly_reference_and_table_work(reference):
+    if unprivileged() is None:
+        pytest.skip("running as root without setpriv: cannot drop privileges to test read-only files")
+    got = readonly_run(reference)
+    for command, (code, ok, stderr) in got["results"].items():
+        assert code == 0 and ok, (command, stderr)
+    assert not got["touched"]  # nothing created or modified in the read-only directory
