@@ -137,6 +137,8 @@ def build_job(command: str, config, notify: Callable[[str], None] | None = None,
 
 
 _LOCAL = threading.local()  # per thread: the geocoder's caches are not made for concurrent use
+_BUILT: dict[str, int] = {}  # "command options" -> jobs built in this process, all threads
+_BUILT_LOCK = threading.Lock()
 
 
 def get_job(command: str = "encode", config=None, **options):
@@ -152,7 +154,16 @@ def get_job(command: str = "encode", config=None, **options):
     job = cache.get(key)
     if job is None:
         job = cache[key] = build_job(command, config, **options)
+        with _BUILT_LOCK:
+            label = " ".join([command] + [f"{k}={v}" for k, v in key[2]])
+            _BUILT[label] = _BUILT.get(label, 0) + 1
     return job
+
+
+def jobs_built() -> dict[str, int]:
+    """How many jobs this process has built, by command and options (to check "once per worker")."""
+    with _BUILT_LOCK:
+        return dict(_BUILT)
 
 
 def clear_cache() -> None:

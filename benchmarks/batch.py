@@ -22,6 +22,7 @@ The lead's `--jobs 1/2` part (1,000,000 rows through the CLI) lives next to thes
 from __future__ import annotations
 
 import argparse
+import os
 import csv
 import gzip
 import importlib.util
@@ -87,11 +88,19 @@ def bench_single(texts: list[str], config) -> dict:
     t = time.perf_counter()
     engines.get_job("encode", config)
     load = time.perf_counter() - t
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     out = engines.process_frame(df, config=config)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     ok = int((out["addrcode_status"] == "ok").sum())
-    return {"rows": len(texts), "ok": ok, "load_s": load, "seconds": seconds, "rows_s": len(texts) / seconds}
+    return {"rows": len(texts), "ok": ok, "load_s": load, "seconds": seconds, "rows_s": len(texts) / seconds,
+            "cpu_s": cpu, "rows_cpu_s": len(texts) / cpu}
+
+
+def _worker_stats() -> dict:
+    from addrcode import engines
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime, "built": engines.jobs_built()}
 
 
 def bench_dask(input_csv: Path, out_dir: Path, config, workers: int = 2, blocksize=None) -> dict:
@@ -106,16 +115,20 @@ def bench_dask(input_csv: Path, out_dir: Path, config, workers: int = 2, blocksi
     client = Client(cluster)
     startup = time.perf_counter() - t
     try:
+        before = client.run(_worker_stats)
         t = time.perf_counter()
         run = engines.run_dask(input_csv, out_dir, config=config, scheduler=cluster.scheduler_address,
                                output_format="parquet", blocksize=blocksize)
         seconds = time.perf_counter() - t
-        rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        after = client.run(_worker_stats)
     finally:
         client.close()
         cluster.close()
+    cpu = sum(after[w]["cpu_s"] - before[w]["cpu_s"] for w in after)
     return {"rows": run.rows, "ok": run.ok, "partitions": run.partitions, "startup_s": startup,
-            "seconds": seconds, "rows_s": run.rows / seconds, "worker_rss_mb": sorted(rss.values())}
+            "seconds": seconds, "rows_s": run.rows / seconds, "cpu_s": cpu, "rows_cpu_s": run.rows / cpu,
+            "worker_rss_mb": sorted(a["rss_mb"] for a in after.values()),
+            "jobs_built": [sum(a["built"].values()) for a in after.values()]}
 
 
 # --------------------------------------------------------------------------- peer
@@ -170,6 +183,7 @@ def main(argv=None) -> int:
     parser.add_argument("--blocksize", default=None, help="Dask CSV partition size [default: automatic]")
     parser.add_argument("--skip", nargs="*", default=[], choices=["single", "dask", "peer"])
     args = parser.parse_args(argv)
+    print(f"load average before the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     from addrcode import engines
     from addrcode.config import load_config
@@ -185,12 +199,15 @@ def main(argv=None) -> int:
         if "single" not in args.skip:
             r = results["single"] = bench_single(texts, config)
             print(f"single process_frame, 1 core: {r['rows_s']:,.0f} rows/s ({r['rows']:,} rows, {r['ok']:,} ok, "
-                  f"{r['seconds']:.1f} s; resources loaded in {r['load_s']:.2f} s)")
+                  f"{r['seconds']:.1f} s; resources loaded in {r['load_s']:.2f} s); "
+                  f"{r['rows_cpu_s']:,.0f} rows per CPU-second")
         if "dask" not in args.skip:
             r = results["dask"] = bench_dask(src, tmp / "out", config, args.workers, args.blocksize)
             print(f"dask LocalCluster {args.workers}x1: {r['rows_s']:,.0f} rows/s ({r['rows']:,} rows, {r['ok']:,} ok, "
                   f"{r['partitions']} partitions, {r['seconds']:.1f} s; cluster start {r['startup_s']:.1f} s); "
-                  f"worker peak RSS {', '.join(f'{m:.0f}' for m in r['worker_rss_mb'])} MB")
+                  f"{r['rows_cpu_s']:,.0f} rows per worker CPU-second; "
+                  f"worker peak RSS {', '.join(f'{m:.0f}' for m in r['worker_rss_mb'])} MB; "
+                  f"jobs built per worker {r['jobs_built']}")
             if "single" in results:
                 print(f"  dask / single: {r['rows_s'] / results['single']['rows_s']:.2f}x")
         if "peer" not in args.skip:
