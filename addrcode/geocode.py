@@ -387,7 +387,7 @@ def guided_parse(text: str, known_city) -> Address:
         street_toks.append(w)
         i += 1
     unit_type = _UNIT_CANON.get(unit_type, unit_type)
-    return Address(number=number, street=" ".join(street_toks), unit_type=unit_type, unit_id=unit_id,
+    return _address(number=number, street=" ".join(street_toks), unit_type=unit_type, unit_id=unit_id,
                    city=city, state="", postcode=postcode, warnings=("re-read with the reference",))
 
 
@@ -454,6 +454,40 @@ class Candidate:
     number_factor: float = 0.0
     notes: tuple[str, ...] = ()
     street_id: int = 0
+
+
+# Records built on the hot path (several per query): filling the instance dict directly costs a
+# third of the frozen dataclass's field-by-field `__init__`; the result is the same (tests compare).
+_new = object.__new__
+_setattr = object.__setattr__
+_MATCH_DEFAULTS = {"precision": "none", "score": 0.0, "lon": None, "lat": None, "matched": "", "ref_id": "",
+                   "reason": "", "address": None}
+_ADDRESS_DEFAULTS = {f: "" for f in Address.__dataclass_fields__ if f != "warnings"}
+
+
+def _candidate(label, precision, score, lon, lat, ref_id, sf, tf, nf, notes, sid) -> Candidate:
+    c = _new(Candidate)
+    _setattr(c, "__dict__", {"label": label, "precision": precision, "score": score, "lon": lon, "lat": lat,
+                             "ref_id": ref_id, "street_factor": sf, "town_factor": tf, "number_factor": nf,
+                             "notes": notes, "street_id": sid})
+    return c
+
+
+def _match(**fields) -> Match:
+    m = _new(Match)
+    d = dict(_MATCH_DEFAULTS)
+    d.update(fields)
+    _setattr(m, "__dict__", d)
+    return m
+
+
+def _address(**fields) -> Address:
+    a = _new(Address)
+    d = dict(_ADDRESS_DEFAULTS)
+    d.update(fields)
+    d.setdefault("warnings", ())
+    _setattr(a, "__dict__", d)
+    return a
 
 
 @dataclass(frozen=True)
@@ -650,12 +684,12 @@ class Geocoder:
         except Exception as e:  # a bad row is data, not a crash
             address = Address(warnings=(f"normalize failed ({type(e).__name__})",))
         if _query_keys(address) == _query_keys(alt):  # both readings ask the same question
-            return Match(**{**m2.__dict__, "address": address})
+            return _match(**{**m2.__dict__, "address": address})
         m = self.geocode_address(address)
         if m.precision == "point" and m.score >= 0.9:
             return m
         if (_RANK[m2.precision], m2.score) > (_RANK[m.precision], m.score):
-            return Match(**{**m2.__dict__, "address": address if address.street else alt})
+            return _match(**{**m2.__dict__, "address": address if address.street else alt})
         return m
 
     def geocode_fields(self, **components) -> Match:
@@ -747,11 +781,13 @@ class Geocoder:
                         distance_m(best.lon, best.lat, other.lon, other.lat) > 100:
                     reason = f"ambiguous: {1 + sum(1 for o in cands[1:] if o.score >= best.score - 0.06)} " \
                              "candidates far apart score alike"
-                    best = replace(best, score=best.score * 0.6, notes=best.notes + ("ambiguous",))
+                    best = _candidate(best.label, best.precision, best.score * 0.6, best.lon, best.lat, best.ref_id,
+                                      best.street_factor, best.town_factor, best.number_factor,
+                                      best.notes + ("ambiguous",), best.street_id)
                     break
             if not reason and best.notes:
                 reason = "; ".join(n for n in best.notes if not n.startswith("_"))
-            m = Match(precision=best.precision, score=round(min(best.score, 1.0), 3), lon=best.lon, lat=best.lat,
+            m = _match(precision=best.precision, score=round(min(best.score, 1.0), 3), lon=best.lon, lat=best.lat,
                       matched=best.label, ref_id=best.ref_id, reason=reason, address=a)
             why = self._why(best, cands) if explain else ""
         else:
@@ -841,7 +877,7 @@ class Geocoder:
         return out
 
     def _score(self, a, sk, number, num, sid, sfac, snotes, town_ev, zip_towns, postcode, how) -> Candidate:
-        st = self._street(sid)
+        st = self._streets.get(sid) or self._street(sid)
         notes = list(snotes)
         rk = st.key
         # suffix and directionals: same evidence whichever side of the name they were written on
@@ -863,7 +899,7 @@ class Geocoder:
             else:
                 sfac *= 0.9
         # town / ZIP agreement
-        town = self._town(st.city_id)
+        town = self._towns.get(st.city_id) or self._town(st.city_id)
         ev = town_ev.get(st.city_id, 0.0)
         in_zip = st.city_id in zip_towns
         if ev >= 1.0:
@@ -881,9 +917,8 @@ class Geocoder:
             notes.append("street found outside the named town/ZIP")
         # house number
         label_street = st.name
-        unit = " ".join(p for p in (a.unit_type, a.unit_id) if p)
-        if unit:
-            label_street += " " + unit
+        if a.unit_type or a.unit_id:
+            label_street += " " + (f"{a.unit_type} {a.unit_id}" if a.unit_type and a.unit_id else a.unit_type or a.unit_id)
         tail = f", {town.name}, {town.state}"
         if number and number in st.by_number:
             idx = st.by_number[number]
@@ -896,7 +931,7 @@ class Geocoder:
                     notes.append(f"ambiguous: {len(idx)} points with this number")
             if postcode and r[5] and r[5] != postcode and tfac >= 1.0:
                 tfac = 0.97
-            return Candidate(f"{r[0]} {label_street}{tail} {r[5]}".rstrip(), "point", sfac * tfac * nfac,
+            return _candidate(f"{r[0]} {label_street}{tail} {r[5]}".rstrip(), "point", sfac * tfac * nfac,
                              r[2], r[3], r[4], sfac, tfac, nfac, tuple(notes), sid)
         zipc = ""
         if num is not None and st.nums:
@@ -904,7 +939,7 @@ class Geocoder:
             if i < len(st.nums) and st.nums[i] == num:  # same integer, other letter/fraction ("12" vs "12A")
                 r = st.rows[i]
                 notes.append("house number differs in its suffix")
-                return Candidate(f"{r[0]} {label_street}{tail} {r[5]}".rstrip(), "point", sfac * tfac * 0.85,
+                return _candidate(f"{r[0]} {label_street}{tail} {r[5]}".rstrip(), "point", sfac * tfac * 0.85,
                                  r[2], r[3], r[4], sfac, tfac, 0.85, tuple(notes), sid)
             lo = hi = None
             for j in range(i - 1, max(-1, i - 60), -1):
@@ -933,19 +968,19 @@ class Geocoder:
                     nfac *= 0.8
                 zipc = r0[5] if r0[5] == r1[5] else ""
                 notes.append("house number not in the reference: interpolated")
-                return Candidate(f"{number} {label_street}{tail} {zipc}".rstrip(), "interpolated",
+                return _candidate(f"{number} {label_street}{tail} {zipc}".rstrip(), "interpolated",
                                  sfac * tfac * nfac, lon, lat, "", sfac, tfac, nfac, tuple(notes), sid)
             # outside the street's range: the nearest number on the street
             r = st.rows[0] if i == 0 else st.rows[-1]
             notes.append("house number outside the street's range")
-            return Candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.4, r[2], r[3], "",
+            return _candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.4, r[2], r[3], "",
                              sfac, tfac, 0.4, tuple(notes), sid)
         if number or a.po_box:
             notes.append("house number not usable")
         else:
             notes.append("no house number in the query")
         mid = st.rows[len(st.rows) // 2]
-        return Candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.5, mid[2], mid[3], "",
+        return _candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.5, mid[2], mid[3], "",
                          sfac, tfac, 0.5, tuple(notes), sid)
 
     def _fallback(self, a, sk, town_ev, zip_towns, postcode) -> Match:
