@@ -688,3 +688,16 @@ def test_csv_writer_neutralises_every_formula_start(cells):
     for original, cell in zip(cells, rows[1]):
         assert not cell.startswith(FORMULA_START)
         assert cell in (original, "'" + original)  # only the quote is added; nothing else changes
+
+
+def test_demo_keyring_is_announced_as_not_private(world):
+    """The packaged keyring is public: every command that uses it says so on stderr / in its listing."""
+    from addrcode.cli import cli
+
+    result = CliRunner().invoke(cli, ["encode", "--reference", str(world.reference), SENTINEL])
+    assert result.exit_code == 0 and "DEMO keyring" in result.stderr and "NOT private" in result.stderr
+    result = CliRunner().invoke(cli, ["key", "list"], env={"ADDRCODE_KEYRING": "", "ADDRCODE_CONFIG": ""})
+    assert "DEMO" in result.stdout and "not private" in result.stdout
+    result = CliRunner().invoke(cli, ["encode", "--reference", str(world.reference), "--keyring",
+                                      str(world.keyring_path), SENTINEL])
+    assert result.exit_code == 0 and "DEMO" not in result.stderr
