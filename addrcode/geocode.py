@@ -535,8 +535,7 @@ class _Street:
     lon: float
     lat: float
     nums: list  # sorted integer parts
-    rows: list  # (number, num, lon, lat, ref_id, postcode, unit) sorted by num
-    by_number: dict  # canonical number -> [row index]
+    rows: list  # (number, num, lon, lat, ref_id, postcode) sorted by num (a number is found by bisection)
     key: StreetKey
 
 
@@ -550,24 +549,21 @@ class _Town:
     by_core: dict  # core -> [street ids]
     cores: list  # distinct cores
     fulls: list  # (full key, core) of every street and alias, for the fuzzy forms
-    _fuzzy: dict | None = None
+    _fuzzy: dict = field(default_factory=dict)
 
-    @property
-    def fuzzy(self) -> dict:
-        """level -> ([fuzzy forms], [core of each form], [length of each form]), sorted by length so
-        a query compares only forms whose length is within its edit budget (an edit distance is at
-        least the difference in length). Built on first use, as exact keys usually hit."""
-        if self._fuzzy is None:
-            forms: dict[str, dict[str, str]] = {lv: {} for lv in _FUZZY_LEVELS}
+    def fuzzy(self, level: str) -> tuple[list, list, list]:
+        """([fuzzy forms], [core of each form], [length of each form]) of one level, sorted by length
+        so a query compares only forms whose length is within its edit budget (an edit distance is
+        at least the difference in length). Built on first use of that level: exact keys usually
+        hit, and the coarser levels are only tried when the finer ones find nothing."""
+        got = self._fuzzy.get(level)
+        if got is None:
+            forms: dict[str, str] = {}
             for full, core in self.fulls:
-                sk = street_key_text(full)
-                for lv in _FUZZY_LEVELS:
-                    forms[lv].setdefault(_fuzzy_level(sk, lv), core)
-            self._fuzzy = {}
-            for lv, d in forms.items():
-                items = sorted(d.items(), key=lambda fc: len(fc[0]))
-                self._fuzzy[lv] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
-        return self._fuzzy
+                forms.setdefault(_fuzzy_level(street_key_text(full), level), core)
+            items = sorted(forms.items(), key=lambda fc: len(fc[0]))
+            got = self._fuzzy[level] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
+        return got
 
 
 class Geocoder:
@@ -621,13 +617,9 @@ class Geocoder:
         cid, name, core, full, lon, lat, p0, p1 = self._db.execute(
             "SELECT city_id, name, core, full, lon, lat, p0, p1 FROM streets WHERE id=?", (sid,)).fetchone()
         # the street's points are one contiguous id range in (num, id) order: a rowid range scan
-        rows = self._db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
+        rows = self._db.execute("SELECT number, num, lon, lat, ref_id, postcode FROM points "
                                 "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
-        by_number: dict[str, list[int]] = {}
-        for i, r in enumerate(rows):
-            by_number.setdefault(r[0], []).append(i)
-        return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, by_number,
-                       street_key_text(full))
+        return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, street_key_text(full))
 
     def _street(self, sid: int) -> _Street:
         return self._streets.get_or(sid, self._load_street)
@@ -855,7 +847,7 @@ class Geocoder:
             lq = len(q)
             for cid in block:
                 town = self._town(cid)
-                forms, cores, lens = town.fuzzy[level]
+                forms, cores, lens = town.fuzzy(level)
                 lo, hi = bisect_left(lens, lq - max_edits), bisect_right(lens, lq + max_edits)
                 if lo >= hi:
                     continue
@@ -920,8 +912,20 @@ class Geocoder:
         if a.unit_type or a.unit_id:
             label_street += " " + (f"{a.unit_type} {a.unit_id}" if a.unit_type and a.unit_id else a.unit_type or a.unit_id)
         tail = f", {town.name}, {town.state}"
-        if number and number in st.by_number:
-            idx = st.by_number[number]
+        nums = st.nums
+        i = bisect_left(nums, num) if num is not None else 0
+        idx = None
+        if number and num is not None:
+            rows = st.rows
+            j, n = i, len(nums)
+            while j < n and nums[j] == num:
+                if rows[j][0] == number:
+                    if idx is None:
+                        idx = [j]
+                    else:
+                        idx.append(j)
+                j += 1
+        if idx is not None:
             r = st.rows[idx[0]]
             nfac = 1.0
             if len(idx) > 1:
@@ -935,7 +939,6 @@ class Geocoder:
                              r[2], r[3], r[4], sfac, tfac, nfac, tuple(notes), sid)
         zipc = ""
         if num is not None and st.nums:
-            i = bisect_left(st.nums, num)
             if i < len(st.nums) and st.nums[i] == num:  # same integer, other letter/fraction ("12" vs "12A")
                 r = st.rows[i]
                 notes.append("house number differs in its suffix")
