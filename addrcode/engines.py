@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
-from addrcode.errors import DataError, UsageError
+from addrcode.errors import UsageError
 
 PREFIX = "addrcode_"
 COMMANDS = ("normalize", "geocode", "encode", "decode")
@@ -374,7 +374,7 @@ def file_format(path, given: str | None = None) -> str:
         name = name.lower()
         if name.endswith((".parquet", ".pq")):
             return "parquet"
-        if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+        if name.endswith((".csv", ".csv.gz")):
             return "csv"
     raise UsageError(f"{path}: cannot tell the format from the name; say csv or parquet")
 
@@ -432,7 +432,7 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
     it appears only when the run succeeds. With `scheduler` (an address such as
     ``tcp://10.0.0.5:8786``) the job runs on that cluster, else on a `distributed.LocalCluster`
     of `n_workers` processes × `threads_per_worker`. CSV is read as text (ZIP codes keep their
-    leading zeros); `blocksize` sets the CSV partition size (default: about 4 partitions per
+    leading zeros); `blocksize` sets the CSV partition size (default: about 8 partitions per
     worker thread, between 64 kB and 16 MB, so every core stays busy to the end),
     `npartitions` repartitions.
     Raises `UsageError`/`DataError` for bad arguments or data files, before any worker starts.
@@ -447,6 +447,8 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
     started = time.perf_counter()
     in_fmt, out_fmt = file_format(input_path, input_format), file_format(output_path, output_format or
                                                                          file_format(input_path, input_format))
+    # absolute paths: the workers may run in another folder (or on another machine sharing it)
+    input_path, output_path = Path(input_path).absolute(), Path(output_path).absolute()
     config = prepare_config(command, config, notify, **options)
     processor = FrameProcessor(command, config=config, column=column, components=components, **options)
     run = EngineRun(engine="dask", command=command)
@@ -462,9 +464,12 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
         source = str(Path(input_path) / ("*.parquet" if in_fmt == "parquet" else "*.csv")) \
             if Path(input_path).is_dir() else str(input_path)
         if in_fmt == "csv":
-            if blocksize is None:
+            if source.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
+                blocksize = None  # a compressed file cannot be split: one partition per file
+            elif blocksize is None:
                 blocksize = _auto_blocksize(source, sum(client.nthreads().values()) or 1)
-            ddf = dd.read_csv(source, dtype=str, keep_default_na=False, na_filter=False, blocksize=blocksize)
+            ddf = dd.read_csv(source, dtype=str, keep_default_na=False, na_filter=False, blocksize=blocksize,
+                              compression="infer")
         else:
             ddf = dd.read_parquet(source)
         if npartitions:
@@ -517,14 +522,15 @@ class _PartitionWriter:
 
 
 def _auto_blocksize(source: str, threads: int) -> int:
-    """CSV partition size: ~4 partitions per worker thread, 64 kB to 16 MB (at ~1,000 rows/s per
-    core, 16 MB of addresses is a few minutes of work: small enough to balance, large enough
-    that the per-task overhead (~ms) does not count)."""
+    """CSV partition size: ~8 partitions per worker thread, 64 kB to 16 MB. Many partitions keep
+    every worker busy to the end (with 7 partitions on 2 workers, the last one runs alone); at
+    ~1,000 rows/s per core 16 MB is a few minutes of work, and the per-task overhead (~ms)
+    does not count."""
     import glob
 
     paths = glob.glob(source) if any(c in source for c in "*?[") else [source]
     size = sum(os.path.getsize(p) for p in paths)
-    return int(min(16 << 20, max(64 << 10, size // (4 * threads) + 1)))
+    return int(min(16 << 20, max(64 << 10, size // (8 * threads) + 1)))
 
 
 def _check_columns(columns: list[str], column, components, name) -> None:
@@ -629,14 +635,16 @@ def run_spark(input_path, output_path, *, command: str = "encode", config=None, 
     shutil.rmtree(staging)  # Spark creates the folder itself
     run = EngineRun(engine="spark", command=command)
     try:
-        out = out.cache()  # written and counted from one pass of the job
         if out_fmt == "csv":
             out.write.csv(str(staging), header=True, escape='"', emptyValue="",
                           ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False)
+            written = spark.read.csv(str(staging), header=True, inferSchema=False, escape='"')
         else:
             out.write.parquet(str(staging))
-        counts = out.groupBy(F.col(PREFIX + "status"), F.col(PREFIX + "reason")).count().collect()
-        out.unpersist()
+            written = spark.read.parquet(str(staging))
+        # Counted from the files just written (two columns, no geocoding), not by caching the
+        # whole output or running the job twice.
+        counts = written.groupBy(F.col(PREFIX + "status"), F.col(PREFIX + "reason")).count().collect()
         from addrcode.batch import _reason_kind
 
         for row in counts:

@@ -258,6 +258,8 @@ def dask_cluster():
 
 def test_dask_equals_single_process(dask_cluster, config, rows, expected, input_csv, tmp_path):
     """A real LocalCluster (2 worker processes), CSV in -> Parquet out, row by row equal."""
+    import distributed
+
     out_dir = tmp_path / "coded"
     run = engines.run_dask(input_csv, out_dir, config=config, scheduler=dask_cluster.scheduler_address,
                            blocksize=40_000, output_format="parquet")
@@ -270,12 +272,17 @@ def test_dask_equals_single_process(dask_cluster, config, rows, expected, input_
     assert run.ok == sum(e["status"] == "ok" for e in expected)
     assert (out_dir / engines.MARKER).is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # staging folder renamed away
+    with distributed.Client(dask_cluster) as client:  # resources loaded once per worker process
+        built = client.run(engines.jobs_built)
+    assert len(built) == 2 and all(b.get("encode", 0) <= 1 for b in built.values())
+    assert sum(b.get("encode", 0) for b in built.values()) >= 1
 
 
 def test_dask_csv_output_components_and_rerun(dask_cluster, config, rows, input_csv, tmp_path):
-    """Components in, CSV parts out (formula cells neutralised), an existing output replaced."""
+    """Parquet in, components, CSV parts out (formula cells neutralised), an existing output replaced."""
     part = rows[:300]
-    src = write_csv(tmp_path / "part.csv", part)
+    src = tmp_path / "part.parquet"
+    pd.DataFrame(part).to_parquet(src, index=False)
     components = {"street": "street", "city": "city", "state": "state", "postcode": "zip"}
     want = single_process(engines.build_job("encode", config, min_score=0.7), part, components=components)
     out_dir = tmp_path / "coded"
