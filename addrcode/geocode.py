@@ -326,8 +326,7 @@ def guided_parse(text: str, known_city) -> Address:
     Used when the rule-based parse finds no good candidate (odd order, leading names, stray words).
     `known_city(key) -> bool` says whether the reference has a town under that key.
     """
-    toks = [t.strip(".").upper() for t in _TEXT_TOK.findall(text)]
-    toks = [t for t in toks if t and t != "'"]
+    toks = [u for t in _TEXT_TOK.findall(text) if (u := t.strip(".").upper()) and u != "'"]
     postcode = ""
     while toks and toks[-1] in (",",):
         toks.pop()
@@ -336,15 +335,21 @@ def guided_parse(text: str, known_city) -> Address:
     while toks and toks[-1] in (",",) or (toks and toks[-1] in _STATE_WORDS):
         toks.pop()
     city = ""
-    words = [t for t in toks]
-    # longest run of words ending the text that names a known town
+    words = toks
+    # longest run of words ending the text that names a known town (a comma may only open the run)
+    nw = len(words)
     for n in (4, 3, 2, 1):
-        if len(words) > n:
-            span = [w for w in words[-n:] if w != ","]
-            if span and "," not in words[-n:][1:] and known_city(city_key(" ".join(span))):
-                city = " ".join(span)
-                words = words[:-n]
-                break
+        if nw > n:
+            win = words[-n:]
+            if "," in win[1:]:
+                continue
+            span = win[1:] if win[0] == "," else win
+            if span:
+                joined = " ".join(span)
+                if known_city(city_key(joined)):
+                    city = joined
+                    words = words[:-n]
+                    break
     while words and words[-1] in (",",) or (words and words[-1] in _STATE_WORDS):
         words.pop()
     if not city and "," in words:
@@ -624,16 +629,20 @@ class Geocoder:
     def _street(self, sid: int) -> _Street:
         return self._streets.get_or(sid, self._load_street)
 
+    def _load_zip(self, pc: str) -> dict:
+        return {cid: (n, lon, lat) for cid, n, lon, lat in
+                self._db.execute("SELECT city_id, n, lon, lat FROM zips WHERE postcode=?", (pc,))}
+
     def _zip_towns(self, postcode: str) -> dict:
-        def load(pc):
-            return {cid: (n, lon, lat) for cid, n, lon, lat in
-                    self._db.execute("SELECT city_id, n, lon, lat FROM zips WHERE postcode=?", (pc,))}
-        return self._zips.get_or(postcode, load)
+        got = self._zips.get(postcode)
+        return got if got is not None else self._zips.get_or(postcode, self._load_zip)
+
+    def _load_city_ids(self, key: str) -> tuple:
+        return tuple(r[0] for r in self._db.execute("SELECT city_id FROM city_keys WHERE key=?", (key,)))
 
     def _city_ids(self, key: str) -> tuple:
-        def load(k):
-            return tuple(r[0] for r in self._db.execute("SELECT city_id FROM city_keys WHERE key=?", (k,)))
-        return self._citykeys.get_or(key, load)
+        got = self._citykeys.get(key)
+        return got if got is not None else self._citykeys.get_or(key, self._load_city_ids)
 
     def _known_city(self, key: str) -> bool:
         return bool(key) and bool(self._city_ids(key))
@@ -698,17 +707,27 @@ class Geocoder:
         return [self.geocode(t) for t in texts]
 
     def explain(self, text: str) -> Explanation:
-        """Geocode `text` and say why: components, keys, block, top candidates, verdict."""
+        """Geocode `text` and say why: components, keys, block, top candidates, verdict.
+
+        Follows `geocode`'s path: the reference-guided reading first, the rule-based parse when
+        that is not a confident point, the better of the two.
+        """
+        if not isinstance(text, str):
+            text = ""
+        alt = guided_parse(text, self._known_city)
+        m2, exp2 = self._run(alt, explain=True)
+        if m2.precision == "point" and m2.score >= 0.9:
+            return replace(exp2, why=exp2.why + "; text read with the reference's town names (confident, "
+                                                "the rule-based parse was not needed)")
         try:
             address = _normalize(text)
         except Exception as e:
             address = Address(warnings=(f"normalize failed ({type(e).__name__})",))
         m, exp = self._run(address, explain=True)
-        if not (m.precision == "point" and m.score >= 0.9):
-            alt = guided_parse(text, self._known_city)
-            m2, exp2 = self._run(alt, explain=True)
-            if (_RANK[m2.precision], m2.score) > (_RANK[m.precision], m.score):
-                return replace(exp2, why=exp2.why + "; the rule-based parse did worse, text re-read with the reference")
+        if m.precision == "point" and m.score >= 0.9:
+            return exp
+        if (_RANK[m2.precision], m2.score) > (_RANK[m.precision], m.score):
+            return replace(exp2, why=exp2.why + "; the rule-based parse did worse, text re-read with the reference")
         return exp
 
     # -- matching -----------------------------------------------------------------------------
