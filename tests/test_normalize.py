@@ -253,6 +253,8 @@ def test_missing_tables_are_a_data_error(tmp_path):
 # ---------------------------------------------------------------------------------------------------
 # Properties (hypothesis): idempotence on generated addresses, never raising on any text
 
+# derandomize: the suite must give the same answer on every CI run; wider random searches are run by
+# hand (hypothesis with a large max_examples) while working on the parser
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -289,7 +291,7 @@ def _address_text(draw):
     return lead + text + (", " + tail if tail else "")
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(_address_text())
 def test_normalizing_twice_changes_nothing(text):
     a = normalize(text)
@@ -300,7 +302,7 @@ def test_normalizing_twice_changes_nothing(text):
         assert b == a
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.text(max_size=200))
 def test_any_text_never_raises(text):
     a = normalize(text)
@@ -309,7 +311,7 @@ def test_any_text_never_raises(text):
     normalize(a.line())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.text(max_size=40), st.text(max_size=40), st.text(max_size=10), st.text(max_size=20),
        st.text(max_size=10), st.text(max_size=10))
 def test_any_fields_never_raise(number, street, unit, city, state, postcode):
