@@ -349,3 +349,13 @@ def test_every_reference_town_stays_a_town():
         assert (a.city, a.state, a.postcode, a.warnings) == (town, "", "", ()), town
         # and as the town of a one-line address without commas
         assert normalize(f"12 Main St {town} VT").city == town, town
+
+
+def test_trace_shows_each_step_and_ends_at_the_result():
+    from addrcode.normalize import trace
+
+    steps = trace("c/o Jane, 12 Main St Apt 3 Burlington VT 05401")
+    assert [s["step"] for s in steps][:2] == ["step_clean", "step_tail"]
+    assert steps[1]["fields"] == {"state": "VT", "postcode": "05401"}
+    a = normalize("c/o Jane, 12 Main St Apt 3 Burlington VT 05401")
+    assert steps[-1]["fields"] == {k: v for k, v in a.to_dict().items() if v and k != "warnings"}

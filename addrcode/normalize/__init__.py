@@ -19,7 +19,7 @@ from typing import Callable
 
 from addrcode.records import Address
 
-__all__ = ["normalize", "normalize_fields", "Locale", "register_locale", "get_locale", "LOCALES"]
+__all__ = ["normalize", "normalize_fields", "trace", "Locale", "register_locale", "get_locale", "LOCALES"]
 
 _FIELDS = ("number", "predir", "street", "suffix", "postdir", "unit_type", "unit_id", "po_box",
            "rural_route", "city", "state", "postcode", "zip4", "leftover")
@@ -136,3 +136,26 @@ def normalize_fields(
         return _address(f, warnings)
     except Exception as exc:
         return Address(warnings=(f"internal error ({type(exc).__name__}): input not parsed",))
+
+
+def trace(text: str, locale: str = "us", *, cities: frozenset[str] | set[str] | None = None) -> list[dict]:
+    """What each step of the locale did to `text`, for `addrcode explain` (slow path; may raise).
+
+    One dict per step: `step` (function name), `doc` (its one-line purpose), `tokens` (words still
+    to place), `fields` (components found so far), `warnings`. It shows the user's own text back to
+    them: do not log it.
+    """
+    loc = get_locale(locale)
+    state = loc.make_state(text, loc.load_tables(), cities)
+    out = []
+    for step in loc.steps:
+        step(state)
+        out.append({
+            "step": step.__name__,
+            "doc": (step.__doc__ or "").strip().splitlines()[0] if step.__doc__ else "",
+            "tokens": list(getattr(state, "tokens", [])),
+            "fields": {k: v for k, v in state.f.items() if v and not k.startswith("_")},
+            "warnings": list(state.warnings),
+        })
+    return out
+
