@@ -155,3 +155,60 @@ def test_bounded_caches(small_reference):
         for n in ("457 Fellows Rd", "1062 E Branch Rd", "12 North Rd", "5406 E Branch Rd", "24 Fellows Rd"):
             geo.geocode(n + ", VT 05905")
         assert len(geo._streets) <= 4
+
+
+def test_fast_records_equal_the_dataclasses():
+    """The hot path fills Match/Candidate/Address dicts directly; they must equal the real thing."""
+    from addrcode.geocode import Candidate, _address, _candidate, _match
+    from addrcode.records import Match
+
+    assert _match(precision="point", score=0.5, lon=1.0, lat=2.0, matched="x") == \
+        Match(precision="point", score=0.5, lon=1.0, lat=2.0, matched="x")
+    assert _match() == Match()
+    assert _candidate("l", "point", 1.0, 1.0, 2.0, "r", 1.0, 0.9, 0.8, ("n",), 3) == \
+        Candidate("l", "point", 1.0, 1.0, 2.0, "r", 1.0, 0.9, 0.8, ("n",), 3)
+    assert _address(number="1", street="MAIN ST", city="X") == Address(number="1", street="MAIN ST", city="X")
+    assert _address(number="1").warnings == () and hash(_address(number="1")) == hash(Address(number="1"))
+
+
+def test_confident_reading_skips_the_rule_based_parse(g, monkeypatch):
+    """Exact look-ups first: a confident point from the reference-guided reading needs no normalize."""
+    import addrcode.geocode as geocode
+
+    calls = []
+    real = geocode._normalize
+    monkeypatch.setattr(geocode, "_normalize", lambda text: calls.append(1) or real(text))
+    m = g.geocode("457 Fellows Rd, Guildhall, VT 05905")
+    assert m.precision == "point" and m.score >= 0.9 and calls == []
+    # not confident (interpolated): the rule-based parse is still consulted
+    m = g.geocode("495 Fellows Rd, Guildhall, VT 05905")
+    assert m.precision == "interpolated" and calls == [1]
+
+
+def test_explain_agrees_with_geocode(g):
+    for text in ["457 Fellows Rd, Guildhall, VT 05905", "495 Fellows Rd, Guildhall, VT 05905",
+                 "457 Felows Rd, Guildhal, VT 05905", "Acme Corp, 457 Fellows Rd, Guildhall, VT 05905",
+                 "12 Quillfeather Lane, Guildhall, VT 05905", "Guildhall, VT", "VT 05905"]:
+        m, e = g.geocode(text), g.explain(text).match
+        assert (m.precision, m.score, m.lon, m.lat, m.matched, m.reason) == \
+            (e["precision"], e["score"], e["lon"], e["lat"], e["matched"], e["reason"]), text
+
+
+def test_route_words_after_the_number_are_canonical():
+    assert street_key_text("Vt Route 133 W Tinmouth Road") == street_key_text("VT ROUTE 133 W TINMOUTH RD")
+
+
+def test_guided_parse_canonical_unit_designator(g):
+    a = guided_parse("457 Fellows Road Suite 200, Guildhall VT 05905", g._known_city)
+    assert (a.unit_type, a.unit_id) == ("STE", "200")
+    assert "STE 200" in g.geocode("457 Fellows Road Suite 200, Guildhall VT 05905").matched
+
+
+def test_fuzzy_cache_bounded_and_consistent(small_reference):
+    with Geocoder(small_reference, cache_size=8) as geo:
+        first = geo.geocode("457 Felows Rd, Guildhall, VT 05905")
+        for t in ("457 Felows Rd", "12 Fellos Rd", "1062 E Brnch Rd", "5 Quillfeather Ln", "9 Zorbin St",
+                  "3 Fellowz Road", "4 East Branh Rd", "7 Nothing Here Rd", "8 Fellas Rd") * 40:
+            geo.geocode(t + ", Guildhall, VT 05905")
+        assert len(geo._fuzzy_cache) <= geo._fuzzy_cache.maxsize
+        assert geo.geocode("457 Felows Rd, Guildhall, VT 05905") == first

@@ -22,11 +22,15 @@ def _mq():
 
 
 @pytest.fixture(scope="module")
-def stats(vt_reference):
+def rows(vt_reference):
+    return _mq().load_rows(_mq().DEFAULT_SOURCE)
+
+
+@pytest.fixture(scope="module")
+def stats(vt_reference, rows):
     from addrcode.geocode import Geocoder
 
     mq = _mq()
-    rows = mq.load_rows(mq.DEFAULT_SOURCE)
     queries = mq.make_queries(rows, PER_KIND, seed=7)
     with Geocoder(vt_reference) as g:
         return mq.evaluate(g, queries)
@@ -71,3 +75,17 @@ def test_interpolation_median_under_100m(tmp_path):
     assert st["n"] >= 200
     assert st["median"] < 100
     assert st["precision"].get("interpolated", 0) >= 0.6 * st["n"]
+
+
+def test_fast_paths_change_no_answer(vt_reference, rows):
+    """The shortcuts give what the full comparison gives: `explain` scores every candidate (no
+    skipping of other towns' streets once a named town's street clearly wins), so on real queries of
+    every kind its verdict must be `geocode`'s."""
+    from addrcode.geocode import Geocoder
+
+    queries = _mq().make_queries(rows, 30, seed=5)
+    with Geocoder(vt_reference) as g:
+        for q in queries:
+            m, e = g.geocode(q["query"]), g.explain(q["query"]).match
+            assert (m.precision, m.score, m.lon, m.lat, m.matched) == \
+                (e["precision"], e["score"], e["lon"], e["lat"], e["matched"]), q["kind"]
