@@ -218,22 +218,25 @@ def fuzz(reference: Path, seed: int = 8, per_family: int = FUZZ_PER_FAMILY, extr
     return stats
 
 
+# Worst-case shapes for timing: long lines built from one repeated pattern.
+SHAPES = {
+    "address repeated": lambda n: (GOOD[1] + " ") * (n // (len(GOOD[1]) + 1) + 1),
+    "one word": lambda n: "BOUDLE" * (n // 6 + 1),
+    "numbers": lambda n: " ".join(str(i) for i in range(n)),
+    "punctuation": lambda n: (PUNCT * (n // len(PUNCT) + 1)),
+    "keywords": lambda n: "APT # N ST RD VT, " * (n // 17 + 1),
+    "bidi + controls": lambda n: ("\u202e1\x00 2\u2066 ST\x1b," * (n // 11 + 1)),
+    "random code points": lambda n: "".join(_random_code_point(rng) for rng in [random.Random(n)] for _ in range(n)),
+}
+
+
 def timing(reference: Path, size: int = 100_000, repeat: int = 2) -> dict:
     """Seconds per record (best of `repeat`) for worst-case-shaped lines of 10 kB and `size` chars."""
     jobs = make_jobs(reference)
     for job in jobs.values():
         job(GOOD[0])
-    shapes = {
-        "address repeated": lambda n: (GOOD[1] + " ") * (n // (len(GOOD[1]) + 1) + 1),
-        "one word": lambda n: "BOUDLE" * (n // 6 + 1),
-        "numbers": lambda n: " ".join(str(i) for i in range(n)),
-        "punctuation": lambda n: (PUNCT * (n // len(PUNCT) + 1)),
-        "keywords": lambda n: "APT # N ST RD VT, " * (n // 17 + 1),
-        "bidi + controls": lambda n: ("\u202e1\x00 2\u2066 ST\x1b," * (n // 11 + 1)),
-        "random code points": lambda n: "".join(_random_code_point(rng) for rng in [random.Random(n)] for _ in range(n)),
-    }
     out = {}
-    for shape, make in shapes.items():
+    for shape, make in SHAPES.items():
         for stage, job in jobs.items():
             for n in (size // 10, size):
                 text = make(n)[:n]
