@@ -288,7 +288,7 @@ def test_dask_csv_output_components_and_rerun(dask_cluster, config, rows, input_
     out_dir = tmp_path / "coded"
     for _ in range(2):  # the second run replaces the first run's folder
         run = engines.run_dask(src, out_dir, config=config, scheduler=dask_cluster.scheduler_address,
-                               components=components, min_score=0.7, npartitions=2)
+                               components=components, min_score=0.7, npartitions=2, output_format="csv")
     frame = read_parts(out_dir, "csv")
     assert run.partitions == 2 and len(frame) == len(part)
     formula = [i for i, r in enumerate(part) if r["address"][:1] in ("=", "+", "-", "@")]
