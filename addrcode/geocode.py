@@ -245,6 +245,7 @@ _LONG.update({"ST": "SAINT", "FT": "FORT", "MT": "MOUNT", "RTE": "ROUTE", "TH": 
 _DIGITS = re.compile(r"\d+")
 
 
+@lru_cache(maxsize=65536)
 def fuzzy_form(core: str) -> str:
     """The core key spelled out (`IRISH HL` -> `IRISH HILL`), for edit distances against typed text,
     whose typos land in the long words people write (`HXILL` is one edit from `HILL`, not from `HL`)."""
@@ -258,9 +259,16 @@ _FUZZY_LEVELS = ("full", "name_suffix", "name")
 
 
 def _fuzzy_level(sk: StreetKey, level: str) -> str:
-    parts = {"full": (sk.predir, sk.core, sk.suffix, sk.postdir), "name_suffix": (sk.core, sk.suffix),
-             "name": (sk.core,)}[level]
-    return fuzzy_form(" ".join(p for p in parts if p))
+    if level == "name":
+        return fuzzy_form(sk.core)
+    parts = (sk.predir, sk.core, sk.suffix, sk.postdir) if level == "full" else (sk.core, sk.suffix)
+    return fuzzy_form(" ".join([p for p in parts if p]))
+
+
+@lru_cache(maxsize=65536)
+def _street_form(full: str, level: str) -> str:
+    """The fuzzy form of a reference street key at one level (street names repeat across towns)."""
+    return _fuzzy_level(street_key_text(full), level)
 
 
 def street_key(address: Address) -> StreetKey:
@@ -565,7 +573,7 @@ class _Town:
         if got is None:
             forms: dict[str, str] = {}
             for full, core in self.fulls:
-                forms.setdefault(_fuzzy_level(street_key_text(full), level), core)
+                forms.setdefault(_street_form(full, level), core)
             items = sorted(forms.items(), key=lambda fc: len(fc[0]))
             got = self._fuzzy[level] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
         return got
