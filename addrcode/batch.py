@@ -119,11 +119,40 @@ def apply(job: Callable, query, error: str = "", warnings: Iterable[str] = ()) -
     return result
 
 
+def apply_chunk(job: Callable, items: list[tuple]) -> list[dict]:
+    """Run `job` on a chunk of (query, error, warnings) items; never raises.
+
+    A job with a `many(queries)` method (vectorised over a chunk, e.g. encode) gets the usable
+    rows in one call; if that call fails, the chunk is redone row by row so only the bad row errs.
+    """
+    many = getattr(job, "many", None)
+    if many is not None:
+        usable = [n for n, (_, error, _) in enumerate(items) if not error]
+        try:
+            results = many([items[n][0] for n in usable])
+        except Exception:
+            results = None
+        if results is not None and len(results) == len(usable):
+            by_position = dict(zip(usable, results))
+            out = []
+            for n, (query, error, warnings) in enumerate(items):
+                result = by_position.get(n) or apply(job, query, error)
+                if warnings:
+                    result["warnings"] = list(result.get("warnings") or []) + list(warnings)
+                out.append(result)
+            return out
+    return [apply(job, query, error, warnings) for query, error, warnings in items]
+
+
 def run(records: Iterable[InputRecord], job: Callable, *, column: str | None = None,
         components: dict[str, str] | None = None) -> Iterator[tuple[InputRecord, dict]]:
     """Apply `job` to every record in this process, in order, yielding (input record, result)."""
-    for record in records:
-        yield record, apply(job, query_of(record, column, components), record.error, record.warnings)
+    for chunk in chunked(records, DEFAULT_CHUNK_SIZE):
+        yield from zip(chunk, apply_chunk(job, _items(chunk, column, components)))
+
+
+def _items(chunk: list[InputRecord], column, components) -> list[tuple]:
+    return [(query_of(r, column, components), r.error, r.warnings) for r in chunk]
 
 
 # --------------------------------------------------------------------------- chunks and workers
@@ -149,7 +178,7 @@ def _init_worker(make_job: Callable, args: tuple) -> None:
 
 
 def _work(payload: list[tuple]) -> list[dict]:
-    return [apply(_WORKER_JOB, query, error, warnings) for query, error, warnings in payload]
+    return apply_chunk(_WORKER_JOB, payload)
 
 
 def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int = 1,
@@ -167,23 +196,19 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
         return
     second = next(chunks, None) if jobs > 1 and make_job is not None else None
     if second is None:  # one chunk of input, or one job: no worker start-up cost
-        yield list(run(first, job, column=column, components=components))
-        for chunk in chunks:
-            yield list(run(chunk, job, column=column, components=components))
+        for chunk in _prepend([first], chunks):
+            yield list(zip(chunk, apply_chunk(job, _items(chunk, column, components))))
         return
 
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    def payload(chunk):
-        return [(query_of(r, column, components), r.error, r.warnings) for r in chunk]
 
     context = multiprocessing.get_context("spawn")  # no SQLite handle or lock crosses a fork
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
                              initargs=(make_job, make_job_args)) as pool:
         pending: deque = deque()
         for chunk in _prepend([first, second], chunks):
-            pending.append((chunk, pool.submit(_work, payload(chunk))))
+            pending.append((chunk, pool.submit(_work, _items(chunk, column, components))))
             if len(pending) >= 2 * jobs:
                 chunk_done, future = pending.popleft()
                 yield list(zip(chunk_done, future.result()))
@@ -319,6 +344,8 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
     to_file = plan.output not in (None, "-")
     target = OutputTarget(Path(plan.output)) if to_file else None
     rej_target = OutputTarget(Path(plan.rejects)) if plan.rejects else None
+    if target and rej_target and os.path.abspath(target.path) == os.path.abspath(rej_target.path):
+        raise UsageError(f"{target.path}: --rejects must name another file than -o (one would overwrite the other)")
     journal = Journal(target.path, plan.identity) if to_file and plan.identity else None
 
     state = None
@@ -338,8 +365,16 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
 
     done_records = state["records"] if state else 0
     summary = Summary.from_state(state["summary"]) if state else Summary()
-    out = target.open(state["output_bytes"] if state else None) if target else stdout
-    rej = rej_target.open(state["rejects_bytes"] if state else None) if rej_target else None
+    try:  # an unwritable directory is a clear error, and never leaves the other file's .partial behind
+        out = target.open(state["output_bytes"] if state else None) if target else stdout
+        rej = rej_target.open(state["rejects_bytes"] if state else None) if rej_target else None
+    except OSError as err:
+        for t in (target, rej_target):
+            if t is not None and state is None:
+                t.discard()
+        name = err.filename or (plan.output if to_file else plan.rejects)
+        raise DataError(f"{name}: cannot write the output ({err.strerror or err}); check the directory's "
+                        "permissions") from None
     try:
         writer = RecordWriter(out, plan.fmt, plan.columns, plan.text, delimiter=plan.delimiter, resume_count=state["written"] if state else None)
         rej_writer = None

@@ -334,3 +334,28 @@ def test_readonly_reference_and_table_work(reference):
     for command, (code, ok, stderr) in got["results"].items():
         assert code == 0 and ok, (command, stderr)
     assert not got["touched"]  # nothing created or modified in the read-only directory
+
+
+def test_unwritable_output_directory_is_one_clear_error(tmp_path):
+    """-o or --rejects in a directory the user cannot write: exit 3, one line, the other file not left."""
+    nobody = unprivileged()
+    if nobody is None:
+        pytest.skip("running as root without setpriv")
+    base = Path(tempfile.mkdtemp(prefix="addrcode-unwritable-"))
+    try:
+        os.chmod(base, 0o755)
+        (base / "ro").mkdir(mode=0o555)
+        (base / "rw").mkdir()
+        os.chmod(base / "rw", 0o777)
+        src = base / "in.csv"
+        write_orders(src, 10, bad_every=0)
+        os.chmod(src, 0o644)
+        for out, rej in ((base / "ro" / "out.csv", None), (base / "rw" / "out.csv", base / "ro" / "rej.csv")):
+            args = ["normalize", "-i", str(src), "-o", str(out), "-q"] + (["--rejects", str(rej)] if rej else [])
+            p = subprocess.run(nobody + addrcode_cmd(*args), capture_output=True, text=True, timeout=60, cwd="/")
+            assert p.returncode == 3 and "Traceback" not in p.stderr, p.stderr[-400:]
+            assert "cannot write the output (Permission denied)" in p.stderr
+            assert list((base / "rw").iterdir()) == [] and list((base / "ro").iterdir()) == []
+    finally:
+        os.chmod(base / "ro", 0o755)
+        shutil.rmtree(base)

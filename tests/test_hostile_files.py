@@ -176,6 +176,10 @@ def _missing_column(tmp, w):
     return ["normalize", "-i", str(_csv(tmp, _header(tmp, *GOOD_ROWS))), "-o", str(tmp / "out.csv"), "--column", "nope"]
 
 
+def _rejects_is_output(tmp, w):
+    return _normalize(_csv(tmp, _header(tmp, *GOOD_ROWS)), tmp, "--rejects", str(tmp / "out.csv"))
+
+
 def _truncated_gzip(tmp, w):
     src = (DATA / "oa_small.csv").read_bytes()
     gz = gzip.compress(src * 20)
@@ -310,6 +314,7 @@ CASES = [
     Case("binary garbage as CSV", _binary, 2, r"in\.csv: no column named address"),
     Case("input is a directory", _input_is_dir, 2, r"adir: is a directory"),
     Case("missing column", _missing_column, 2, r"in\.csv: no column named nope"),
+    Case("--rejects is the -o file", _rejects_is_output, 2, r"out\.csv: --rejects must name another file"),
     Case("truncated gzip (reference source)", _truncated_gzip, 3, r"oa\.csv\.gz: .*line \d+", kind="reference"),
     Case("plain CSV named .gz (read by content)", _gzip_not_gzip, 0, output=True, kind="reference"),
     Case("reference not SQLite", _reference_not_sqlite, 3, r"ref\.sqlite: not an addrcode reference", kind="reference"),
