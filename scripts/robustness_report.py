@@ -236,7 +236,8 @@ def attackers(rep: Report, work: Path, long: bool) -> None:
     rep.add(f"- Secrets in messages: **{leaks['commands']} command runs** (every command, success and error paths, "
             f"with a sentinel address and a real keyring) searched for {leaks['needles']} needles (the sentinel "
             f"street, each epoch secret and the signing seed as raw bytes, hex, HEX, base64, base32) in stderr, in "
-            f"stdout where it is not data, in exceptions and in --resume journals: **{len(leaks['leaks'])} found** "
+            f"stdout where it is not data, in exceptions, in --resume journals, in the SVG labels and in the HTML "
+            f"run report: **{len(leaks['leaks'])} found** "
             f"({rep.check(not leaks['leaks'], 'leaks')}).")
     perm_dir = work / "perm"
     perm_dir.mkdir()

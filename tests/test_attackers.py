@@ -519,6 +519,7 @@ def leak_commands(world: World, tmp: Path) -> list[tuple[str, list[str], str | N
     os.chmod(opened, 0o644)
     new_ring = tmp / "new" / "ring.json"
     new_ring.parent.mkdir(exist_ok=True)
+    (tmp / "labels").mkdir(exist_ok=True)
     out = str(tmp / "out.csv")
     return [
         ("normalize args", ["normalize", SENTINEL, SENTINEL_BAD], None, True),
@@ -545,6 +546,11 @@ def leak_commands(world: World, tmp: Path) -> list[tuple[str, list[str], str | N
         ("key rotate", ["key", "rotate", "--keyring", str(new_ring)], None, False),
         ("key revoke", ["key", "revoke", "0", "--keyring", str(new_ring)], None, False),
         ("reference info", ["reference", "info", ref], None, False),
+        # after "encode CSV file": its output feeds the label printer and the run report, whose files
+        # are scanned too (labels never carry the address; the report masks it by default)
+        ("label svg", ["label", "-i", out, "-o", str(tmp / "labels"), "--format", "svg", "--name-column", "id",
+                       "--reference", ref, "--keyring", ring], None, False),
+        ("report", ["report", out, "-o", str(tmp / "report.html")], None, False),
     ]
 
 
@@ -579,12 +585,19 @@ def leak_scan(world: World, tmp: Path) -> dict:
     for journal in tmp.rglob(".*journal"):
         if SENTINEL_STREET.encode() in journal.read_bytes():
             leaks.append(("journal", str(journal), "sentinel address"))
+    artefacts = sorted((tmp / "labels").glob("*.svg")) + [tmp / "report.html"]
+    assert len(artefacts) >= 2 and all(a.exists() for a in artefacts), artefacts
+    for artefact in artefacts:
+        data = artefact.read_bytes().lower()
+        for needle_name, needle in needles.items():
+            if needle.lower() in data:
+                leaks.append((artefact.name, "file", needle_name))
     return {"commands": runs, "needles": len(needles) + len(new_secrets), "leaks": leaks}
 
 
 def test_no_address_or_key_in_messages_of_any_command(world, tmp_path):
     got = leak_scan(world, tmp_path)
-    assert got["commands"] >= 20
+    assert got["commands"] >= 23
     assert got["leaks"] == []
 
 
