@@ -438,7 +438,6 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
     Raises `UsageError`/`DataError` for bad arguments or data files, before any worker starts.
     """
     try:
-        import dask
         import dask.dataframe as dd
         from distributed import Client, LocalCluster
     except ImportError as exc:
