@@ -415,6 +415,17 @@ def _by_score(c) -> float:
     return -c.score
 
 
+_SETTLED_NOTES = {("house number not in the reference: interpolated",), ("house number outside the street's range",)}
+
+
+def _settled(best) -> bool:
+    """A reading the rule-based parse cannot improve on: the exact street key in the town the query
+    names (agreeing with its ZIP), no rival, and the query's house number read and placed on that
+    street (interpolated, or beyond its range): a point is not there to be found by another reading."""
+    return best is not None and best.street_factor >= 1.0 and best.town_factor >= 1.0 and \
+        best.notes in _SETTLED_NOTES
+
+
 def _query_keys(a: Address) -> tuple:
     """Everything of an `Address` that matching reads: two readings with equal keys match alike."""
     return (street_key(a), number_key(a.number) if a.number else None, a.postcode[:5], city_key(a.city) if a.city else "",
@@ -685,8 +696,8 @@ class Geocoder:
         # usually enough, and a confident point there (exact town, exact street key, exact number,
         # no rival) is what the rule-based parse would find too; only the rest pays for it
         alt = guided_parse(text, self._known_city)
-        m2 = self.geocode_address(alt)
-        if m2.precision == "point" and m2.score >= 0.9:
+        m2, best = self._run(alt, explain=False)
+        if m2.precision == "point" and m2.score >= 0.9 or _settled(best):
             return m2
         try:
             address = _normalize(text)
@@ -724,8 +735,8 @@ class Geocoder:
             text = ""
         alt = guided_parse(text, self._known_city)
         m2, exp2 = self._run(alt, explain=True)
-        if m2.precision == "point" and m2.score >= 0.9:
-            return replace(exp2, why=exp2.why + "; text read with the reference's town names (confident, "
+        if m2.precision == "point" and m2.score >= 0.9 or _settled(self._run(alt, explain=False)[1]):
+            return replace(exp2, why=exp2.why + "; text read with the reference's town names (settled, "
                                                 "the rule-based parse was not needed)")
         try:
             address = _normalize(text)
@@ -813,7 +824,7 @@ class Geocoder:
             m = self._fallback(a, sk, town_ev, zip_towns, postcode)
             why = f"no street candidate; fell back to {m.precision}"
         if not explain:
-            return m, None
+            return m, (best if cands else None)
         comps = a.to_dict()
         exp = Explanation(components=comps,
                           keys={"street_core": sk.core, "street_full": sk.full, "number": number,

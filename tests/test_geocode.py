@@ -180,9 +180,12 @@ def test_confident_reading_skips_the_rule_based_parse(g, monkeypatch):
     monkeypatch.setattr(geocode, "_normalize", lambda text: calls.append(1) or real(text))
     m = g.geocode("457 Fellows Rd, Guildhall, VT 05905")
     assert m.precision == "point" and m.score >= 0.9 and calls == []
-    # not confident (interpolated): the rule-based parse is still consulted
+    # settled: the exact street in the named town, the number between two points of it
     m = g.geocode("495 Fellows Rd, Guildhall, VT 05905")
-    assert m.precision == "interpolated" and calls == [1]
+    assert m.precision == "interpolated" and calls == []
+    # a misspelt street is not settled: the rule-based parse is consulted too
+    m = g.geocode("457 Felows Rd, Guildhall, VT 05905")
+    assert m.precision == "point" and calls == [1]
 
 
 def test_explain_agrees_with_geocode(g):
