@@ -455,3 +455,15 @@ def test_stdin_lines_with_hostile_bytes_give_one_line_each():
     assert result.exit_code == 1
     out = result.stdout.split("\n")
     assert len(out) == len(lines) + 1 and out[-1] == ""
+
+
+@pytest.mark.parametrize("crs", ["EPSG:99999", "EPSG:4326", "not a crs"])
+def test_bad_grid_crs_is_one_usage_error(crs):
+    """`Grid.check()` turns an unknown or non-metric CRS into a UsageError up front (see the report:
+    the encode job should call it, so a bad `crs` is not an error on every record)."""
+    from addrcode.errors import UsageError
+    from addrcode.grid import Grid
+
+    with pytest.raises(UsageError, match="grid CRS"):
+        Grid(crs=crs).check()
+    assert Grid().check().cell(-73.1673, 44.0153) is not None
