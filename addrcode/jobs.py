@@ -247,47 +247,64 @@ class EncodeJob:
         self._cells: dict = {}  # (district, index) -> (code text, zone); bounded below
 
     def __call__(self, query) -> dict:
-        match = _geocode_query(self.geocoder, query)
-        out = {"status": "rejected", "reason": "", "code": "", "zone": "", "sort_center": "", "route": "",
-               "precision": match.precision, "score": round(match.score, 3), "matched": match.matched}
-        if self.with_coords:
-            out["lon"], out["lat"] = _round(match.lon, 7), _round(match.lat, 7)
-        if match.precision == "none" or match.lon is None:
-            out["reason"] = match.reason or "no match"
-            return out
-        if precision_rank(match.precision) > self.min_rank:
-            out["reason"] = f"precision {match.precision} is coarser than --min-precision {self.min_precision}"
-            return out
-        if match.score < self.min_score:
-            out["reason"] = f"score {match.score:.2f} below --min-score {self.min_score:g}" + (
-                f" ({match.reason})" if match.reason else "")
-            return out
-        cell = self.grid.cell(match.lon, match.lat)
-        if cell is None:
-            out["reason"] = "outside the grid"
-            return out
-        code, zone = self._cell_code(cell.district, cell.index)
-        if zone is None:
-            from addrcode.zones import OUTSIDE_REASON
+        return self.many([query])[0]
 
-            out["reason"] = OUTSIDE_REASON
-            return out
-        out.update(status="ok", reason=match.reason, code=code, zone=zone.id, sort_center=zone.sort_center,
-                   route=zone.route)
-        return out
+    def many(self, queries: list) -> list[dict]:
+        """Encode a chunk: geocode row by row, then cells, zones and codes for the whole chunk at once.
 
-    def _cell_code(self, district: int, index: int):
-        key = (district, index)
-        hit = self._cells.get(key)
-        if hit is None:
-            from addrcode.codes import encode_cell
+        The zone and code of a cell are computed once per job (memo) and vectorised over the new cells
+        of each chunk, so rows sharing cells and big batches cost little beyond geocoding.
+        A row whose geocoding fails gets `status=error` without affecting the others.
+        """
+        outs, placed = [], []  # placed: (position in outs, lon, lat, match reason)
+        for query in queries:
+            try:
+                match = _geocode_query(self.geocoder, query)
+            except Exception as exc:  # a bad row is data: the rest of the chunk goes on
+                outs.append({"status": "error", "reason": f"internal error ({type(exc).__name__})"})
+                continue
+            out = {"status": "rejected", "reason": "", "code": "", "zone": "", "sort_center": "", "route": "",
+                   "precision": match.precision, "score": round(match.score, 3), "matched": match.matched}
+            if self.with_coords:
+                out["lon"], out["lat"] = _round(match.lon, 7), _round(match.lat, 7)
+            outs.append(out)
+            if match.precision == "none" or match.lon is None:
+                out["reason"] = match.reason or "no match"
+            elif precision_rank(match.precision) > self.min_rank:
+                out["reason"] = f"precision {match.precision} is coarser than --min-precision {self.min_precision}"
+            elif match.score < self.min_score:
+                out["reason"] = f"score {match.score:.2f} below --min-score {self.min_score:g}" + (
+                    f" ({match.reason})" if match.reason else "")
+            else:
+                placed.append((len(outs) - 1, match.lon, match.lat, match.reason))
+        if placed:
+            self._place(outs, placed)
+        return outs
 
-            zone = self.zones.zone_of_cell(self.grid, district, index)
-            hit = (encode_cell(district, index, self.epoch).text(), zone)
-            if len(self._cells) >= 200_000:
+    def _place(self, outs: list[dict], placed: list[tuple]) -> None:
+        from addrcode.codes import encode_cells
+        from addrcode.zones import OUTSIDE_REASON
+
+        district, index, valid = self.grid.cells([p[1] for p in placed], [p[2] for p in placed])
+        keys = [(int(d), int(i)) if ok else None for d, i, ok in zip(district.tolist(), index.tolist(), valid.tolist())]
+        new = list(dict.fromkeys(k for k in keys if k is not None and k not in self._cells))
+        if new:
+            if len(self._cells) + len(new) > 200_000:  # bounded memory on endless streams
                 self._cells.clear()
-            self._cells[key] = hit
-        return hit
+            zones = self.zones.zone_of_cells(self.grid, [k[0] for k in new], [k[1] for k in new])
+            for key, code, zone in zip(new, encode_cells(new, self.epoch), zones):
+                self._cells[key] = (code.text(), zone)
+        for (pos, _, _, reason), key in zip(placed, keys):
+            out = outs[pos]
+            if key is None:
+                out["reason"] = "outside the grid"
+                continue
+            code, zone = self._cells[key]
+            if zone is None:
+                out["reason"] = OUTSIDE_REASON
+                continue
+            out.update(status="ok", reason=reason, code=code, zone=zone.id, sort_center=zone.sort_center,
+                       route=zone.route)
 
     @staticmethod
     def text(record: dict) -> str:
