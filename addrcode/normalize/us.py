@@ -229,7 +229,8 @@ def _pop_commas(t: list[str]) -> None:
 def step_tail(p: Parse) -> None:
     """Country, ZIP / ZIP+4 and state from the end of the line."""
     t = p.tokens
-    _pop_commas(t)
+    while t and t[-1] == ",":
+        t.pop()
     # country
     if len(t) >= 2 and t[-1] in _COUNTRY_LAST:
         for k in (4, 2, 1):
@@ -241,43 +242,49 @@ def step_tail(p: Parse) -> None:
                 break
     if not t:
         return
+    f = p.f
     # ZIP
     last = t[-1]
     if last[0].isdigit():
-        m = _ZIP9.match(last)
-        if _ZIP5.match(last):
-            p.f["postcode"] = last
+        n = len(last)
+        if n == 5 and last.isdigit():
+            f["postcode"] = last
             t.pop()
-        elif m:
-            p.f["postcode"], p.f["zip4"] = m.group(1), m.group(2)
+        elif n in (9, 10) and _ZIP9.match(last):
+            f["postcode"], f["zip4"] = last[:5], last[-4:]
             t.pop()
-        elif len(last) == 4 and last.isdigit() and len(t) > 2 and _ZIP5.match(t[-2]):
-            p.f["postcode"], p.f["zip4"] = t[-2], last  # "05401 1234"
-            del t[-2:]
-        elif len(last) == 4 and last.isdigit() and len(t) > 2 and t[-2] in p.tables.states:
-            # spreadsheets drop the leading zero of New England ZIPs ("5753")
-            p.f["postcode"] = "0" + last
-            p.warnings.append("ZIP code zero-padded")
+        elif n == 4 and last.isdigit() and len(t) > 2:
+            prev = t[-2]
+            if len(prev) == 5 and prev.isdigit():
+                f["postcode"], f["zip4"] = prev, last  # "05401 1234"
+                del t[-2:]
+            elif prev in p.tables.states:
+                # spreadsheets drop the leading zero of New England ZIPs ("5753")
+                f["postcode"] = "0" + last
+                p.warnings.append("ZIP code zero-padded")
+                t.pop()
+        while t and t[-1] == ",":
             t.pop()
-        _pop_commas(t)
     # state
-    states = p.tables.states
-    for k in p.tables.state_lengths.get(t[-1], ()) if t else ():
-        if k > len(t):
-            continue
-        name = t[-1] if k == 1 else " ".join(t[-k:])
-        code = states.get(name)
-        if code is None:
-            continue
-        if k == len(t) and not ("postcode" in p.f or len(name) == 2):
-            break  # "Washington" alone is a street or town, "VT" alone or "VT 05401" the state
-        if name in _AMBIGUOUS_STATES and "postcode" not in p.f and (k == len(t) or not _state_evidence(p, t, k)):
+    if t:
+        tb = p.tables
+        for k in tb.state_lengths.get(t[-1], ()):
+            if k > len(t):
+                continue
+            name = t[-1] if k == 1 else " ".join(t[-k:])
+            code = tb.states.get(name)
+            if code is None:
+                continue
+            if k == len(t) and not ("postcode" in f or len(name) == 2):
+                break  # "Washington" alone is a street or town, "VT" alone or "VT 05401" the state
+            if name in _AMBIGUOUS_STATES and "postcode" not in f and (k == len(t) or not _state_evidence(p, t, k)):
+                break
+            f["state"] = code
+            del t[-k:]
+            while t and t[-1] == ",":
+                t.pop()
             break
-        p.f["state"] = code
-        del t[-k:]
-        _pop_commas(t)
-        break
-    p.had_tail = "state" in p.f or "postcode" in p.f
+    p.had_tail = bool(f)
 
 
 def _state_evidence(p: Parse, t: list[str], k: int) -> bool:
@@ -775,7 +782,9 @@ def canonical_city(tokens) -> str:
     """`ST ALBANS` -> `SAINT ALBANS`, `E MONTPELIER` -> `EAST MONTPELIER` (USPS city names spell out)."""
     if isinstance(tokens, str):
         tokens = tokens.split()
-    return " ".join(_CITY_ABBR.get(w, w) if len(tokens) > 1 else w for w in tokens)
+    if len(tokens) == 1:
+        return tokens[0]
+    return " ".join([_CITY_ABBR.get(w, w) for w in tokens])
 
 
 # ---------------------------------------------------------------------------------------------------
