@@ -105,6 +105,11 @@ def batch_options(f):
                      help="Records per chunk (the unit of work for workers and of --resume)."),
         click.option("--resume", is_flag=True,
                      help="Continue an interrupted run from its last completed chunk (same -i, -o and options)."),
+        click.option("--engine", type=click.Choice(["local", "dask", "spark"]), default="local", show_default=True,
+                     help="dask/spark: run on a cluster; -i is a CSV/Parquet file, glob or folder, -o a folder of parts."),
+        click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)."),
+        click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Worker processes of the local Dask cluster."),
     ]):
         f = decorator(f)
     return f
@@ -112,7 +117,7 @@ def batch_options(f):
 
 def run_batch(command, config, options=None, *, texts, input_path, column, street_col, city_col, state_col,
               postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
-              resume=False, report=None, show_addresses=False) -> None:
+              resume=False, report=None, show_addresses=False, engine="local", scheduler=None, workers=2) -> None:
     """Read input records, run the command's job on each, write one output record per input record, exit."""
     from addrcode import batch, io
     from addrcode.jobs import make_job, prepare_config
@@ -120,6 +125,13 @@ def run_batch(command, config, options=None, *, texts, input_path, column, stree
     delimiter = _delimiter(delimiter)
     components = {k: v for k, v in (("street", street_col), ("city", city_col), ("state", state_col),
                                    ("postcode", postcode_col)) if v}
+    if engine != "local":
+        if not input_path or input_path == "-" or output == "-":
+            raise UsageError(f"--engine {engine} needs an input file or folder (-i) and an output folder (-o)")
+        if report or rejects or resume:
+            raise UsageError(f"--report, --rejects and --resume work with --engine local only")
+        return _run_engine(engine, command, config, options or {}, input_path=input_path, output=output,
+                           column=column, components=components, scheduler=scheduler, workers=workers, quiet=quiet)
     if texts and input_path:
         raise UsageError("give addresses as arguments or with -i FILE, not both")
     if (column or components) and not input_path:
@@ -193,6 +205,21 @@ def run_batch(command, config, options=None, *, texts, input_path, column, stree
     if not quiet:
         click.echo(summary.text(), err=True)
     sys.exit(EXIT_OK if summary.ok == summary.rows else EXIT_SOME_FAILED)
+
+
+def _run_engine(engine, command, config, options, *, input_path, output, column, components, scheduler, workers,
+                quiet) -> None:
+    from addrcode import engines
+
+    common = dict(command=command, config=config, column=column if column or components else "address",
+                  components=components or None, notify=_notify, **options)
+    if engine == "dask":
+        run = engines.run_dask(input_path, output, scheduler=scheduler, n_workers=workers, **common)
+    else:
+        run = engines.run_spark(input_path, output, **common)
+    if not quiet:
+        click.echo(run.text(), err=True)
+    sys.exit(EXIT_OK if run.ok == run.rows else EXIT_SOME_FAILED)
 
 
 def _csv_text(job, record: dict) -> str:
