@@ -610,6 +610,7 @@ class Geocoder:
         self._fuzzy_cache = _LRU(max(256, cache_size // 8))
         self._max_city_list = max_city_list
         self._city_list: tuple[list, list] | None = None
+        self._city_index: dict | None = None  # town key -> city ids ({} when too many to hold)
 
     # -- loading (all through indexes) -------------------------------------------------------
 
@@ -660,8 +661,25 @@ class Geocoder:
         return tuple(r[0] for r in self._db.execute("SELECT city_id FROM city_keys WHERE key=?", (key,)))
 
     def _city_ids(self, key: str) -> tuple:
+        if self._city_index is None:
+            self._load_city_list()
+        if self._city_index:  # every town key in memory (the usual case): no database round trip
+            return self._city_index.get(key, ())
         got = self._citykeys.get(key)
         return got if got is not None else self._citykeys.get_or(key, self._load_city_ids)
+
+    def _load_city_list(self) -> None:
+        """The town keys (a few per town: small next to the points), loaded once. Above
+        `max_city_list` keys only the fuzzy list is kept and exact keys go through the index."""
+        rows = self._db.execute("SELECT key, city_id FROM city_keys LIMIT ?", (self._max_city_list + 1,)).fetchall()
+        complete = len(rows) <= self._max_city_list
+        rows = rows[: self._max_city_list]
+        self._city_list = ([r[0] for r in rows], [r[1] for r in rows])
+        index: dict[str, tuple] = {}
+        if complete:
+            for k, cid in rows:
+                index[k] = index.get(k, ()) + (cid,)
+        self._city_index = index
 
     def _known_city(self, key: str) -> bool:
         return bool(key) and bool(self._city_ids(key))
@@ -671,8 +689,7 @@ class Geocoder:
         from rapidfuzz import fuzz, process
 
         if self._city_list is None:
-            rows = self._db.execute("SELECT key, city_id FROM city_keys LIMIT ?", (self._max_city_list,)).fetchall()
-            self._city_list = ([r[0] for r in rows], [r[1] for r in rows])
+            self._load_city_list()
         keys, ids = self._city_list
         out: dict[int, float] = {}
         for _k, sc, i in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=75, limit=5):

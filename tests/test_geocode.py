@@ -215,3 +215,12 @@ def test_fuzzy_cache_bounded_and_consistent(small_reference):
             geo.geocode(t + ", Guildhall, VT 05905")
         assert len(geo._fuzzy_cache) <= geo._fuzzy_cache.maxsize
         assert geo.geocode("457 Felows Rd, Guildhall, VT 05905") == first
+
+
+def test_town_keys_beyond_the_memory_bound_go_through_the_index(small_reference):
+    """With more town keys than `max_city_list`, exact town keys are looked up in SQLite (bounded
+    cache) instead of a dict of all of them; the answers are the same."""
+    with Geocoder(small_reference) as full, Geocoder(small_reference, max_city_list=1) as bounded:
+        for text in ("457 Fellows Rd, Guildhall, VT 05905", "1062 E Branch Rd, Bloomfield VT", "Guildhall, VT"):
+            assert bounded.geocode(text) == full.geocode(text)
+        assert bounded._city_index == {} and len(bounded._citykeys) >= 1
