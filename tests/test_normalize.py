@@ -359,3 +359,16 @@ def test_trace_shows_each_step_and_ends_at_the_result():
     assert steps[1]["fields"] == {"state": "VT", "postcode": "05401"}
     a = normalize("c/o Jane, 12 Main St Apt 3 Burlington VT 05401")
     assert steps[-1]["fields"] == {k: v for k, v in a.to_dict().items() if v and k != "warnings"}
+
+
+def test_missing_tables_surface_as_data_error_not_as_a_row_warning(monkeypatch, tmp_path):
+    import addrcode.normalize as nz
+    from addrcode.normalize.tables import load_us_tables
+
+    loc = nz.LOCALES["us"]
+    monkeypatch.setitem(nz.LOCALES, "us", replace(loc, load_tables=lambda: load_us_tables(str(tmp_path))))
+    monkeypatch.setattr(nz, "_TABLES", {})
+    with pytest.raises(DataError):
+        normalize("12 Main St")
+    with pytest.raises(DataError):
+        normalize_fields(street="12 Main St")

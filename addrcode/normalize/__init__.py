@@ -95,15 +95,17 @@ def _address(f: dict, warnings: list[str]) -> Address:
 def normalize(text: str, locale: str = "us", *, cities: frozenset[str] | set[str] | None = None) -> Address:
     """Parse one free-text address line. Never raises on any text.
 
+    Raises `UsageError` for an unknown locale and `DataError` when the locale's tables cannot be read.
+
     `cities`: optional set of canonical city names (as `normalize_fields(city=...).city` gives them,
     e.g. the towns of the geocoder's reference); when given, it settles where the street stops and
     the city begins in lines without commas (`12 Main St North Hero VT`).
     """
     loc = LOCALES.get(locale) or get_locale(locale)
+    tables = _TABLES.get(loc.name)
+    if tables is None:  # outside the try: a missing table file is a DataError (exit 3), not a bad row
+        tables = _TABLES[loc.name] = loc.load_tables()
     try:
-        tables = _TABLES.get(loc.name)
-        if tables is None:
-            tables = _TABLES[loc.name] = loc.load_tables()
         state = loc.make_state(text if isinstance(text, str) else ("" if text is None else str(text)),
                                tables, cities)
         for step in loc.steps:
@@ -125,14 +127,19 @@ def normalize_fields(
 ) -> Address:
     """Parse component-wise input (CSV columns, reference rows). Never raises on any text.
 
+    Raises `UsageError` for an unknown locale and `DataError` when the locale's tables cannot be read.
+
     `street` may be the full street line (`12 Main St Apt 3`) or just the street (`MAIN ST`) when
     `number` is given; `unit` may be `APT 3`, `#3` or a bare id (`3`, given designator `#`).
     """
-    loc = get_locale(locale)
+    loc = LOCALES.get(locale) or get_locale(locale)
+    tables = _TABLES.get(loc.name)
+    if tables is None:
+        tables = _TABLES[loc.name] = loc.load_tables()
     try:
         args = [x if isinstance(x, str) else ("" if x is None else str(x))
                 for x in (number, street, unit, city, state, postcode)]
-        f, warnings = loc.parse_fields(loc.load_tables(), *args)
+        f, warnings = loc.parse_fields(tables, *args)
         return _address(f, warnings)
     except Exception as exc:
         return Address(warnings=(f"internal error ({type(exc).__name__}): input not parsed",))
