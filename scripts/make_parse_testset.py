@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SRC = ROOT.parent / "shared" / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
 DEFAULT_OUT = ROOT / "tests" / "data" / "normalize_parse_testset.csv"
 
-STYLES = ("usps", "title", "lower", "state_name", "zip4", "unit", "recipient", "periods", "mixed_commas", "highway")
+STYLES = ("usps", "title", "lower", "state_name", "zip4", "unit", "recipient", "periods", "mixed_commas", "highway",
+          "messy")
 NAMES = ["Jane Doe", "John Smith", "Acme Corp", "Green Mountain Coffee", "Dr. Maria Lopez", "Shipping Dept",
          "Bob's Garage LLC", "Anna-Lena Meyer", "The Hartley Family", "Mike O'Brien"]
 UNITS = [("Apt {}", "APT"), ("# {}", "#"), ("Unit {}", "UNIT"), ("Ste {}", "STE"), ("Suite {}", "STE"),
@@ -126,15 +127,28 @@ def build(src: Path, rows: int, seed: int) -> list[dict]:
             text = f"{num} {st}, {city.title()}, Vt. {zipc}"
         elif style == "mixed_commas":
             text = f"{num} {street.title()} {city.title()}, VT {zipc}"
-        else:  # highway
+        elif style == "highway":
             text = f"{num} {_highway_variant(street, rng)}, {city.title()}, VT {zipc}"
+        else:  # messy: what a web form or a spreadsheet export gives
+            st = _title_street(street, full_suffix, full_dir) if rng.random() < 0.5 else street.lower()
+            parts = [f"{num} {st}"]
+            if rng.random() < 0.3:
+                form, utype = rng.choice([("Apt {}", "APT"), ("#{}", "#"), ("Unit {}", "UNIT")])
+                uid = str(rng.randint(1, 20))
+                gold["unit_type"], gold["unit_id"] = utype, uid
+                parts.append(form.format(uid))
+            sep = rng.choice(["  ", " ", ", ", " ,", "\n"])
+            state = rng.choice(["VT", "vt", "Vt.", "Vermont", "VERMONT"])
+            zpart = zipc if rng.random() < 0.7 else zipc.lstrip("0")  # spreadsheets eat leading zeros
+            tail = rng.choice(["", "", ", USA", " United States", " (802) 555-0147"])
+            text = sep.join(parts + [city.title() if rng.random() < 0.5 else city]) + f" {state} {zpart}{tail}"
         out.append({"style": style, "text": text, **gold})
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=3000)
+    ap.add_argument("--rows", type=int, default=3300)
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--src", type=Path, default=DEFAULT_SRC)
     ap.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT)
