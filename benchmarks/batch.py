@@ -16,7 +16,10 @@ Parts (each prints rows/s; nothing prints an address or a coordinate):
   reported apart); peak RSS of each worker process.
 - `peer`: on a sample, `usaddress.tag` parse + rapidfuzz `extractOne` of the street over *all*
   streets of the source (no blocking) + house number lookup: what one would write without addrcode.
-The lead's `--jobs 1/2` part (1,000,000 rows through the CLI) lives next to these functions.
+- `cli`: the streaming batch core through the real command line, `addrcode encode -i rows.csv -o out.csv
+  --jobs 1` and `--jobs 2` on `--cli-rows` rows (default 1,000,000), and `--jobs 1` on `--cli-small` rows
+  (default 100,000) to show that peak memory does not grow with the input: wall rows/s, speed-up, CPU,
+  peak RSS of the largest process, and rows in = rows out checked.
 """
 
 from __future__ import annotations
@@ -72,6 +75,48 @@ def write_rows(path: Path, texts: list[str]) -> Path:
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --------------------------------------------------------------------------- the CLI batch core
+
+
+def bench_cli(src: Path, out: Path, jobs: int) -> dict:
+    """One real `addrcode encode` run over `src`; wall time, CPU and peak RSS of its processes."""
+    import subprocess
+
+    import shutil
+
+    # Peak RSS through /usr/bin/time: a child forked from this (big) process would report this
+    # process's memory as its own until it execs.
+    timer = shutil.which("time") or "/usr/bin/time"
+    rss_file = out.with_suffix(".rss")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run([timer, "-f", "%M", "-o", str(rss_file), sys.executable, "-m", "addrcode", "encode",
+                           "-i", str(src), "--column", "address", "-o", str(out), "--jobs", str(jobs), "-q"],
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb = float(rss_file.read_text().split()[-1])
+    rss_file.unlink()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"addrcode encode failed ({proc.returncode}): {proc.stderr[-500:]}")
+    with open(src, encoding="utf-8", newline="") as f:
+        rows_in = sum(1 for _ in csv.reader(f)) - 1
+    with open(out, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    ok = sum(r["addrcode_status"] == "ok" for r in rows)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"jobs": jobs, "rows": len(rows), "rows_in": rows_in, "ok": ok, "seconds": seconds,
+            "rows_s": len(rows) / seconds, "cpu_s": cpu, "rows_cpu_s": len(rows) / cpu,
+            "peak_rss_mb": peak_kb / 1024}
+
+
+def _print_cli(r: dict, label: str) -> None:
+    same = "rows in = rows out" if r["rows"] == r["rows_in"] else f"ROWS LOST: {r['rows_in']} in, {r['rows']} out"
+    print(f"cli encode --jobs {r['jobs']} ({label}): {r['rows_s']:,.0f} rows/s wall ({r['rows']:,} rows, "
+          f"{r['ok']:,} ok, {r['seconds']:.1f} s), {r['rows_cpu_s']:,.0f} rows per CPU-second, "
+          f"peak RSS {r['peak_rss_mb']:.0f} MB; {same}")
 
 
 # --------------------------------------------------------------------------- engines (Dask)
@@ -181,7 +226,9 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-sample", type=int, default=300)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--blocksize", default=None, help="Dask CSV partition size [default: automatic]")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["single", "dask", "peer"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["single", "dask", "peer", "cli"])
+    parser.add_argument("--cli-rows", type=int, default=1_000_000, help="rows for the --jobs 1/2 CLI runs")
+    parser.add_argument("--cli-small", type=int, default=100_000, help="rows for the flat-memory comparison")
     args = parser.parse_args(argv)
     print(f"load average before the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
@@ -210,12 +257,30 @@ def main(argv=None) -> int:
                   f"jobs built per worker {r['jobs_built']}")
             if "single" in results:
                 print(f"  dask / single: {r['rows_s'] / results['single']['rows_s']:.2f}x")
+        if "cli" not in args.skip:
+            t = time.perf_counter()
+            big = write_rows(tmp / "cli-rows.csv", noisy_rows(args.cli_rows, args.seed))
+            small = write_rows(tmp / "cli-small.csv", noisy_rows(args.cli_small, args.seed + 1))
+            print(f"cli rows: {args.cli_rows:,} and {args.cli_small:,} noisy rows generated in "
+                  f"{time.perf_counter() - t:.0f} s")
+            r_small = bench_cli(small, tmp / "cli-small-out.csv", 1)
+            _print_cli(r_small, f"{args.cli_small:,} rows")
+            r1 = results["cli1"] = bench_cli(big, tmp / "cli-out-1.csv", 1)
+            _print_cli(r1, f"{args.cli_rows:,} rows")
+            r2 = results["cli2"] = bench_cli(big, tmp / "cli-out-2.csv", 2)
+            _print_cli(r2, f"{args.cli_rows:,} rows")
+            same = (tmp / "cli-out-1.csv").read_bytes() == (tmp / "cli-out-2.csv").read_bytes()
+            print(f"  speed-up --jobs 2 / --jobs 1: {r2['rows_s'] / r1['rows_s']:.2f}x; outputs identical: {same}")
+            print(f"  peak RSS {args.cli_rows:,} rows / {args.cli_small:,} rows (--jobs 1): "
+                  f"{r1['peak_rss_mb'] / r_small['peak_rss_mb']:.2f}")
+            for name in ("cli-rows.csv", "cli-small.csv", "cli-small-out.csv", "cli-out-1.csv", "cli-out-2.csv"):
+                (tmp / name).unlink()
         if "peer" not in args.skip:
             sample = random.Random(args.seed).sample(texts, min(args.peer_sample, len(texts)))
             r = results["peer"] = bench_peer(sample)
             print(f"peer usaddress + rapidfuzz over all {r['streets']:,} streets, {r['rows']} rows: "
                   f"{r['rows_s']:,.1f} rows/s ({r['found']} found; source loaded in {r['load_s']:.1f} s)")
-            for name in ("single", "dask"):
+            for name in ("single", "dask", "cli1", "cli2"):
                 if name in results:
                     print(f"  {name} / peer: {results[name]['rows_s'] / r['rows_s']:,.0f}x")
         print(f"peak RSS of this process: {_rss_mb():.0f} MB")
