@@ -52,7 +52,9 @@ def input_options(f):
         click.option("-i", "--input", "input_path", metavar="FILE",
                      help="Read a CSV file (`-` = stdin). Without it: TEXT arguments, else stdin lines."),
         click.option("--column", metavar="NAME", help="CSV column holding the one-line address."),
+        click.option("--number", "number_col", metavar="NAME", help="CSV column of the house number."),
         click.option("--street", "street_col", metavar="NAME", help="CSV column of the street line."),
+        click.option("--unit", "unit_col", metavar="NAME", help="CSV column of the unit (APT 3, STE 100)."),
         click.option("--city", "city_col", metavar="NAME", help="CSV column of the city."),
         click.option("--state", "state_col", metavar="NAME", help="CSV column of the state."),
         click.option("--postcode", "postcode_col", metavar="NAME", help="CSV column of the ZIP / postcode."),
@@ -115,16 +117,16 @@ def batch_options(f):
     return f
 
 
-def run_batch(command, config, options=None, *, texts, input_path, column, street_col, city_col, state_col,
-              postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
+def run_batch(command, config, options=None, *, texts, input_path, column, number_col, street_col, unit_col,
+              city_col, state_col, postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
               resume=False, report=None, show_addresses=False, engine="local", scheduler=None, workers=2) -> None:
     """Read input records, run the command's job on each, write one output record per input record, exit."""
     from addrcode import batch, io
     from addrcode.jobs import make_job, prepare_config
 
     delimiter = _delimiter(delimiter)
-    components = {k: v for k, v in (("street", street_col), ("city", city_col), ("state", state_col),
-                                   ("postcode", postcode_col)) if v}
+    components = {k: v for k, v in (("number", number_col), ("street", street_col), ("unit", unit_col),
+                                   ("city", city_col), ("state", state_col), ("postcode", postcode_col)) if v}
     if engine != "local":
         if not input_path or input_path == "-" or output == "-":
             raise UsageError(f"--engine {engine} needs an input file or folder (-i) and an output folder (-o)")
@@ -135,9 +137,9 @@ def run_batch(command, config, options=None, *, texts, input_path, column, stree
     if texts and input_path:
         raise UsageError("give addresses as arguments or with -i FILE, not both")
     if (column or components) and not input_path:
-        raise UsageError("--column/--street/--city/--state/--postcode need a CSV input (-i FILE)")
+        raise UsageError("--column and the component columns (--street, --city ...) need a CSV input (-i FILE)")
     if column and components:
-        raise UsageError("use either --column or --street/--city/--state/--postcode, not both")
+        raise UsageError("use either --column or the component columns (--street, --city ...), not both")
 
     config = prepare_config(command, config, _notify)
     job = make_job(command, config, options, notify=_notify)
@@ -335,17 +337,27 @@ def geocode(config_path, locale, reference, **options):
 @config_options
 @reference_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain(text, config_path, locale, reference, fmt):
+@click.option("--steps", is_flag=True, help="Also show the parser's steps, one by one.")
+def explain(text, config_path, locale, reference, fmt, steps):
     """Show how one address is parsed and matched: components, block, candidates, and why the winner won."""
     import json
 
     from addrcode.config import load_config
     from addrcode.jobs import open_geocoder
+    from addrcode.normalize import trace
 
     config = load_config(config_path, locale=locale, reference=reference)
     explanation = open_geocoder(config, _notify).explain(text)
-    click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False) if fmt == "json"
-               else explanation.to_text())
+    parse_steps = trace(text, config.locale) if steps else []
+    if fmt == "json":
+        click.echo(json.dumps({**explanation.to_dict(), **({"steps": parse_steps} if steps else {})},
+                              indent=2, ensure_ascii=False))
+        return
+    for step in parse_steps:
+        found = ", ".join(f"{k}={v!r}" for k, v in step["fields"].items())
+        click.echo(f"step {step['step']}: {step['doc']}\n    {found or '-'}"
+                   + (f"  [{'; '.join(step['warnings'])}]" if step["warnings"] else ""))
+    click.echo(explanation.to_text())
 
 
 @cli.command()
