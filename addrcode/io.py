@@ -19,7 +19,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,6 +358,8 @@ class AtomicOutput:
         directory = self.path.parent if str(self.path.parent) else Path(".")
         if not directory.is_dir():
             raise UsageError(f"{self.path}: the output directory {directory} does not exist")
+        import tempfile  # not at module level: resolve's start-up imports this module
+
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         self.stream = os.fdopen(fd, "w", encoding="utf-8", newline=self._newline)
         return self.stream

@@ -37,9 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import stat
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -247,7 +245,9 @@ def _parse(raw: bytes, path) -> Keyring:
         raise KeyringError(f"{path}: keyring format version {doc.get('version')!r} is not supported; upgrade addrcode")
     body = {k: v for k, v in doc.items() if k != "checksum"}
     expected = "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
-    if not isinstance(doc.get("checksum"), str) or not secrets.compare_digest(doc["checksum"], expected):
+    from hmac import compare_digest
+
+    if not isinstance(doc.get("checksum"), str) or not compare_digest(doc["checksum"], expected):
         raise _bad(path, "checksum mismatch")
     try:
         epochs = tuple(
@@ -298,6 +298,8 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write `data` to `path` via a temp file in the same directory, fsync, then os.replace."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    import tempfile  # lazily: stations read .pub files through this module and must start fast
+
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp creates 0600; chmod explicitly in case a wider mode (the .pub file) is wanted.
@@ -399,6 +401,8 @@ def read_verify_key(path: str | os.PathLike) -> VerifyKey:
 def _new_epoch(index: int, now: str) -> Epoch:
     if index >= len(ALPHABET):
         raise KeyringError(f"keyring has used all {len(ALPHABET)} epoch ids; create a new keyring")
+    import secrets
+
     return Epoch(id=ALPHABET[index], created=now, status="active", secret=secrets.token_bytes(SECRET_BYTES))
 
 
@@ -408,6 +412,8 @@ def new_keyring(path: str | os.PathLike, *, force: bool = False, demo: bool = Fa
     Refuses to overwrite an existing file unless `force` (overwriting makes every code issued
     with the old keyring undecodable). Also writes ``<path>.pub``.
     """
+    from secrets import token_bytes
+
     path = Path(path)
     if path.exists() and not force:
         raise KeyringError(
@@ -420,7 +426,7 @@ def new_keyring(path: str | os.PathLike, *, force: bool = False, demo: bool = Fa
         created=now,
         demo=demo,
         epochs=(_new_epoch(0, now),),
-        signing_seed=secrets.token_bytes(32),
+        signing_seed=token_bytes(32),
     )
     _write(keyring, path)
     return keyring
