@@ -412,6 +412,18 @@ def reference_info(path: Path) -> dict:
 _CODE_FILES = ("reference.py", "geocode.py")
 
 
+def _code_files() -> list[Path]:
+    """The files whose contents shape a reference: key code, normalize rules, abbreviation tables."""
+    pkg = Path(__file__).resolve().parent
+    files = [pkg / f for f in _CODE_FILES] + sorted((pkg / "normalize").glob("*.py"))
+    # the abbreviation tables, found where `addrcode.normalize.tables.default_tables_dir` looks
+    # (without importing the normalize stage: this runs at every start-up)
+    tables = pkg / "data" / "abbreviations"
+    if not tables.is_dir():
+        tables = pkg.parent / "data" / "abbreviations"
+    return files + sorted(p for p in tables.rglob("*") if p.is_file())
+
+
 def code_version() -> str:
     """A short hash of what shapes a reference's contents: addrcode's version, the reference and
     matching-key code, and the normalize stage's rules and abbreviation tables.
@@ -421,14 +433,7 @@ def code_version() -> str:
     """
     from addrcode import __version__
 
-    pkg = Path(__file__).resolve().parent
-    files = [pkg / f for f in _CODE_FILES] + sorted((pkg / "normalize").glob("*.py"))
-    try:
-        from addrcode.normalize.tables import default_tables_dir
-
-        files += sorted(p for p in default_tables_dir().glob("*") if p.is_file())
-    except ImportError:  # normalize unavailable: its files are hashed above all the same
-        pass
+    files = _code_files()
     h = hashlib.sha256(f"{__version__}\0{FORMAT_VERSION}".encode())
     for f in files:
         h.update(f.name.encode() + b"\0")

@@ -165,3 +165,14 @@ def test_default_reference_name_follows_code_and_source(tmp_path, small_oa, monk
     # changed reference-building code (here: another addrcode version): another name
     monkeypatch.setattr("addrcode.__version__", "999.0")
     assert reference.code_version() not in p2.name
+
+
+def test_code_version_covers_keys_rules_and_tables():
+    """The default reference's name changes with the code and tables that shape its keys."""
+    from addrcode import reference
+    from addrcode.normalize.tables import default_tables_dir
+
+    names = {p.name for p in reference._code_files()}
+    assert {"reference.py", "geocode.py", "us.py", "usps_street_suffixes.csv"} <= names
+    tables = {p.resolve() for p in default_tables_dir().rglob("*") if p.is_file()}
+    assert tables <= {p.resolve() for p in reference._code_files()}
