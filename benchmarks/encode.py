@@ -1,4 +1,4 @@
-"""Benchmark of `addrcode encode`: the code step alone (this part), end to end (to be added).
+"""Benchmark of `addrcode encode`: the code step alone, and end to end from text.
 
 Code step: (district, index) -> delivery code under one key epoch, on a realistic batch where many
 rows share cells: 200,000 rows drawn with replacement from the Vermont E911 address points
@@ -9,7 +9,12 @@ rows share cells: 200,000 rows drawn with replacement from the Vermont E911 addr
 - a floor: HMAC-SHA256 of the cell truncated to 20 bits (not a permutation, so not usable as a code,
   but the cheapest keyed function one could write).
 
-Usage: python benchmarks/encode.py [--rows N]
+End to end: `--texts` noisy one-line addresses (seeded, from `scripts/make_geocode_queries.py`: all
+kinds, including non-existent addresses) through `EncodeJob.many` in chunks of 2,000 (what the batch
+core calls), against the geocode stage alone on the same texts with a fresh geocoder (the peer in this
+run: what encode adds on top of geocoding is the grid, zone and code steps).
+
+Usage: python benchmarks/encode.py [--rows N] [--texts N]
 Prints rates (codes/s) and ratios; peak RSS at the end. No address or coordinate is printed.
 """
 
@@ -105,11 +110,55 @@ def code_step(rows: int) -> None:
     print(f"  goal >= {goal:,}/s per core for the code step: {'met' if base >= goal else 'NOT met'}")
 
 
+def end_to_end(n: int, seed: int = 9) -> None:
+    import importlib.util
+
+    from addrcode.config import load_config
+    from addrcode.jobs import make_job, open_geocoder, prepare_config
+
+    spec = importlib.util.spec_from_file_location("mq", ROOT / "scripts" / "make_geocode_queries.py")
+    mq = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mq)
+    points = mq.load_rows(mq.DEFAULT_SOURCE)
+    texts = [q["query"] for q in mq.make_queries(points, -(-n // len(mq.KINDS)), seed=seed)][:n]
+    random.Random(seed).shuffle(texts)
+    del points
+    config = prepare_config("encode", load_config(), lambda m: print(m, file=sys.stderr))
+    print(f"end to end: {len(texts):,} noisy texts (seed {seed})")
+
+    warm = open_geocoder(config)  # a throwaway pass so both measured runs find the file in the OS cache
+    for text in texts[:2000]:
+        warm.geocode(text)
+    warm.close()
+    geocoder = open_geocoder(config)
+    t, c = time.perf_counter(), time.process_time()
+    for text in texts:
+        geocoder.geocode(text)
+    geo_wall, geo_cpu = time.perf_counter() - t, time.process_time() - c
+
+    job = make_job("encode", config)
+    t, c = time.perf_counter(), time.process_time()
+    ok = 0
+    for start in range(0, len(texts), 2000):
+        ok += sum(r["status"] == "ok" for r in job.many(texts[start:start + 2000]))
+    enc_wall, enc_cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"  geocode only (fresh geocoder)      {len(texts) / geo_cpu:>12,.0f} rows per CPU-second "
+          f"({len(texts) / geo_wall:,.0f}/s wall)")
+    print(f"  encode end to end (EncodeJob.many) {len(texts) / enc_cpu:>12,.0f} rows per CPU-second "
+          f"({len(texts) / enc_wall:,.0f}/s wall, {ok:,} codes issued); "
+          f"encode / geocode: {geo_cpu / enc_cpu:.2f}x")
+    goal = 5_000
+    print(f"  goal >= {goal:,} rows/s per core end to end: {'met' if len(texts) / enc_cpu >= goal else 'NOT met'}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--texts", type=int, default=20_000, help="noisy texts for the end-to-end part (0: skip)")
     args = parser.parse_args(argv)
     code_step(args.rows)
+    if args.texts:
+        end_to_end(args.texts)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"peak RSS: {peak_kb / 1024:.0f} MiB")
 
