@@ -19,7 +19,7 @@ from typing import Callable
 
 from addrcode.records import Address
 
-__all__ = ["normalize", "normalize_fields", "trace", "Locale", "register_locale", "get_locale", "LOCALES"]
+__all__ = ["normalize", "normalize_fields", "trace", "canonical_line", "Locale", "register_locale", "get_locale", "LOCALES"]
 
 _FIELDS = ("number", "predir", "street", "suffix", "postdir", "unit_type", "unit_id", "po_box",
            "rural_route", "city", "state", "postcode", "zip4", "leftover")
@@ -34,6 +34,7 @@ class Locale:
     make_state: Callable[..., object]  # (text, tables, cities) -> state with .f, .warnings, .done
     steps: tuple[Callable[[object], None], ...]
     parse_fields: Callable[..., tuple[dict, list]]  # (tables, number, street, unit, city, state, postcode)
+    format_line: Callable[[Address], str] | None = None  # canonical one-line form; None = Address.line()
 
 
 LOCALES: dict[str, Locale] = {}
@@ -70,6 +71,29 @@ def _us_locale() -> Locale:
 
 
 register_locale(_us_locale())
+
+
+def _au_locale() -> Locale:
+    from addrcode.normalize import au
+    from addrcode.normalize.tables_au import load_au_tables
+
+    return Locale(
+        name="au",
+        load_tables=load_au_tables,
+        make_state=au.Parse,
+        steps=au.TEXT_STEPS,
+        parse_fields=au.parse_fields,
+        format_line=au.line,
+    )
+
+
+register_locale(_au_locale())
+
+
+def canonical_line(address: Address, locale: str = "us") -> str:
+    """The locale's canonical one-line form of `address` (US: `Address.line()`; AU: `2/15 SMITH ST, ...`)."""
+    fmt = get_locale(locale).format_line
+    return fmt(address) if fmt is not None else address.line()
 
 
 _EMPTY = dict.fromkeys(_FIELDS, "")
