@@ -286,6 +286,7 @@ def step_start(p: Parse) -> None:
     t = p.tokens
     n = len(t)
     i = 0
+    after_designator = 0
     dropped = False
     while i < n:
         tok = t[i]
@@ -333,7 +334,7 @@ def step_start(p: Parse) -> None:
                 p.pos = j + 2
                 break
             _set_designator(p, d)
-            i = d[3]
+            i = after_designator = d[3]
             continue
         if tok in _PO_WORDS or tok in ("P", "BOX"):
             po = _po_at(t, i, n)
@@ -345,11 +346,7 @@ def step_start(p: Parse) -> None:
         i += 1
     else:
         # no number: a street without one ("Smith St, Katoomba"), after any designators
-        i = 0
-        while i < n and (t[i] == "," or _designator_at(p, i, n) is not None):
-            d = _designator_at(p, i, n)
-            i = d[3] if d is not None else i + 1
-        p.pos = i
+        p.pos = after_designator
         return
     if dropped:
         p.warnings.append("leading text dropped")
@@ -427,6 +424,16 @@ def _choose_end(p: Parse, s: int, e: int, last_segment: bool):
                         best = (j if start == j else k, start)
         if best is not None:
             return best
+        # no type leaves a known locality ("25 VALLEY HO CHIRNSIDE PARK", "2 THE WRIDGEWAY MOUNT EVELYN"):
+        # a known locality ending the segment after at least one street word
+        for k in range(max(s + 1, e - 4), e):
+            if _canonical_locality(t[k:e]) in p.cities:
+                return k, k
+    k, j, _strong = ends[-1]
+    if j == e and (e < len(t) or t[k - 1] not in p.tables.full_names):
+        # a type ending the segment before a comma, or written abbreviated (`RD`, `PL`: never a
+        # locality word), ends the street: "GEMBROOK-LAUNCHING PLACE RD, GEMBROOK"
+        return j, j
     for k, j, strong in reversed(ends):
         if strong and j < e:
             return j, j
@@ -465,6 +472,12 @@ def step_street_end(p: Parse) -> None:
             break
     last = "," not in t[e:]
     got = _choose_end(p, s, e, last)
+    if got is None and p.cities and last:
+        # no street type ("19 KINGSWAY HAZELBROOK"): a known locality ending the segment settles it
+        for k in range(max(s + 1, e - 4), e):
+            if _canonical_locality(t[k:e]) in p.cities:
+                got = (k, k)
+                break
     if got is None:
         if "number" in p.f and e - s >= 2 and e == n and p.had_tail:
             # no street type: "15 Esplanade Katoomba NSW" or a type-less name; guess the last word is
@@ -645,7 +658,7 @@ def street_line(a) -> str:
     if a.unit_id and a.unit_type in _SLASH_TYPES and number:
         number = f"{a.unit_id}/{number}"
     elif a.unit_type or a.unit_id:
-        prefix = " ".join(x for x in (a.unit_type if a.unit_type != "#" else "", a.unit_id) if x)
+        prefix = " ".join(x for x in (a.unit_type, a.unit_id) if x)
     line = " ".join(x for x in (prefix, number, a.street, a.suffix, a.postdir) if x)
     if a.po_box:
         box = a.po_box if not a.po_box[:1].isdigit() else "PO BOX " + a.po_box

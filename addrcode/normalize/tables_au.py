@@ -223,15 +223,11 @@ WYND|WYND|
 YARD|YARD|
 """
 
-# Full street-type words that also begin or end locality names (`EMU HEIGHTS`, `MOUNT EVELYN`,
-# `CHIRNSIDE PARK`, `LAUNCHING PLACE`, `BAW BAW VILLAGE`): written in full they end a street only when
-# nothing stronger is found, and never when they are the last word of the line.
-_WEAK = frozenset(
-    "MOUNT HEIGHTS PARK HILL GLEN VALE VIEW GARDENS GARDEN POINT RIDGE GREEN GROVE CROSS GATE ESTATE RESERVE "
-    "JUNCTION CORNER FLAT GAP RANGE END PORT BEND DALE DELL CREST RISE VISTA LOWER UPPER LITTLE RIVER TOP "
-    "ROUND SOUND FRONT KEY REST RUN DIP PASS PART RING EDGE BRAE TOR COVE TARN NOOK LINE LANDING PLACE "
-    "STRAND ISLAND".split()
-)
+# Full street-type words that also *begin* locality names (`MOUNT EVELYN`, `UPPER FERNTREE GULLY`,
+# `HILL END`, `BEND OF ISLANDS`, `ROUND SWAMP`, `GLEN ALVIE`, `PARK ORCHARDS`): written in full they end a
+# street only when no other type does. Types that only *end* localities (`EMU HEIGHTS`, `CHIRNSIDE PARK`,
+# `LAUNCHING PLACE`) need no care: a type with no word after it never opens a locality.
+_WEAK = frozenset("MOUNT UPPER LOWER LITTLE GLEN HILL BEND ROUND VALE PARK POINT PORT GREEN CENTRAL".split())
 
 # AS/NZS 4819 street suffixes (after the type: `MAIN ROAD EAST`).
 STREET_SUFFIXES = {
@@ -313,6 +309,7 @@ class AUTables:
     type_lengths: dict  # last word of a multi-word type -> word counts, longest first
     strong_types: frozenset  # spellings that end a street by themselves
     type_full: dict  # abbreviation -> full name (for fuzzy forms / query generation)
+    full_names: frozenset  # the full names (`ROAD`, `PLACE`): words that may also end a locality
     suffixes: dict  # street suffix spelling -> AS/NZS 4819 code
     units: dict  # flat/unit spelling -> abbreviation
     levels: dict  # level spelling -> abbreviation
@@ -360,6 +357,7 @@ def load_au_tables() -> AUTables:
         type_lengths={w: tuple(sorted(ks, reverse=True)) for w, ks in lengths.items()},
         strong_types=frozenset(strong),
         type_full=full,
+        full_names=frozenset(full.values()),
         suffixes=dict(STREET_SUFFIXES),
         units=units,
         levels=levels,
