@@ -153,6 +153,19 @@ def _input_waiting(stream) -> Callable[[], bool]:
 # --------------------------------------------------------------------------- CSV
 
 
+# Files people pass as CSV by mistake: read as text they would give a garbage header or garbage rows.
+_NOT_CSV = (
+    (b"\x1f\x8b", "a gzip file; decompress it first (`gzip -dc FILE | addrcode ... -i -`)"),
+    (b"PK\x03\x04", "a zip archive or an Excel .xlsx workbook; extract or export the CSV first"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls (OLE) file; export it as CSV first"),
+    (b"BZh9", "a bzip2 file; decompress it first"),
+    (b"\xfd7zXZ\x00", "an xz file; decompress it first"),
+    (b"\x28\xb5\x2f\xfd", "a zstd file; decompress it first"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+    (b"%PDF-", "a PDF document"),
+)
+
+
 class _TooManyLines(Exception):
     pass
 
@@ -170,6 +183,10 @@ def read_csv(
     Raises DataError for an empty file or an unusable header. Bad rows do not raise: they come
     back as records with `error` set and the line number in the message.
     """
+    head = stream.peek(16)[:16] if hasattr(stream, "peek") else b""
+    for magic, what in _NOT_CSV:
+        if head.startswith(magic):
+            raise DataError(f"{name}: line 1: this is {what}, not a CSV file")
     source = _LineSource(stream, encoding, name)
     try:
         header_line, header_text = next(source)

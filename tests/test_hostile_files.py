@@ -180,6 +180,20 @@ def _rejects_is_output(tmp, w):
     return _normalize(_csv(tmp, _header(tmp, *GOOD_ROWS)), tmp, "--rejects", str(tmp / "out.csv"))
 
 
+def _csv_gzipped(tmp, w):
+    raw = gzip.compress(("id,address,note\n" + "\n".join(GOOD_ROWS) + "\n").encode())
+    return _normalize(_csv(tmp, [], name="in.csv.gz", raw=raw), tmp)
+
+
+def _xlsx(tmp, w):
+    import zipfile
+
+    path = tmp / "orders.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+    return _normalize(path, tmp)
+
+
 def _truncated_gzip(tmp, w):
     src = (DATA / "oa_small.csv").read_bytes()
     gz = gzip.compress(src * 20)
@@ -314,6 +328,8 @@ CASES = [
     Case("binary garbage as CSV", _binary, 2, r"in\.csv: no column named address"),
     Case("input is a directory", _input_is_dir, 2, r"adir: is a directory"),
     Case("missing column", _missing_column, 2, r"in\.csv: no column named nope"),
+    Case("gzipped CSV given as -i", _csv_gzipped, 3, r"in\.csv\.gz: line 1: this is a gzip file"),
+    Case("Excel workbook given as -i", _xlsx, 3, r"orders\.xlsx: line 1: this is a zip archive or an Excel"),
     Case("--rejects is the -o file", _rejects_is_output, 2, r"out\.csv: --rejects must name another file"),
     Case("truncated gzip (reference source)", _truncated_gzip, 3, r"oa\.csv\.gz: .*line \d+", kind="reference"),
     Case("plain CSV named .gz (read by content)", _gzip_not_gzip, 0, output=True, kind="reference"),
