@@ -92,6 +92,12 @@ def hostile_text(rep: Report, work: Path, per_family: int) -> None:
                 f"{rep.check(big < 1.0, f'100 kB {stage}')} |")
     rep.add("", "(`normalize` reads at most 1,000 characters, so its time is flat. Small runs are flattered by warm "
                 "caches: compare 100 kB with 1 MB for the growth rate.)", "")
+    cli = H.cli_timing(ref, work / "cache")
+    extra = cli["long_s"] - cli["short_s"]
+    ok = extra < 1.0 and cli["long_lines"] == 1 and not cli["traceback"]
+    rep.add(f"Through a real `addrcode encode` process: one short line {cli['short_s']:.2f} s, one 100 kB line "
+            f"{cli['long_s']:.2f} s (start-up included): the long line costs {extra:+.2f} s, one output line "
+            f"({rep.check(ok, '100 kB through the CLI')}).", "")
 
 
 def hostile_files(rep: Report, work: Path) -> None:
