@@ -31,6 +31,7 @@ GOLDEN = [
     ("6 FAIRVIEW DRIVE SOUTH BOWENFELS", "6 FAIRVIEW DR, SOUTH BOWENFELS"),
     ("23 Annie Spence Close Emu Heights NSW", "23 ANNIE SPENCE CL, EMU HEIGHTS NSW"),
     ("17 Emu Plains Road Mount Riverview", "17 EMU PLAINS RD, MOUNT RIVERVIEW"),
+    ("90 Darling Causeway Mount Victoria NSW 2786", "90 DARLING CAUS, MOUNT VICTORIA NSW 2786"),
     ("12 Gembrook-Launching Place Road Launching Place VIC 3139",
      "12 GEMBROOK-LAUNCHING PLACE RD, LAUNCHING PLACE VIC 3139"),
     ("12 Gembrook-Launching Place Rd, Gembrook", "12 GEMBROOK-LAUNCHING PLACE RD, GEMBROOK"),

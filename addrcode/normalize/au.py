@@ -54,7 +54,7 @@ _PO_WORDS = {"PO": "PO BOX", "GPO": "GPO BOX", "POB": "PO BOX", "LOCKED": "LOCKE
 _LOT_WORDS = frozenset(["LOT", "ALLOTMENT"])
 _NUMBER_WORDS = frozenset(["NO", "NUMBER", "#"])
 _SPELLED_DIRS = frozenset("NORTH SOUTH EAST WEST CENTRAL UPPER LOWER".split())
-_STREET_THE = frozenset(["THE"])
+_PLACE_HEADS = frozenset("MOUNT MT PORT PT LAKE UPPER LOWER NORTH SOUTH EAST WEST NEW CAPE POINT GLEN".split())
 
 
 class Parse:
@@ -175,7 +175,8 @@ def step_tail(p: Parse) -> None:
         if len(t) > k:
             name = t[-1] if k == 1 else " ".join(t[-k:])
             code = states.get(name)
-            if code is not None and t[-k - 1] != "/":
+            # "MOUNT VICTORIA", "PORT VICTORIA": a state's name after a place word is a locality
+            if code is not None and t[-k - 1] != "/" and not (name != code and t[-k - 1] in _PLACE_HEADS):
                 f["state"] = code
                 del t[-k:]
                 _pop_commas(t)
