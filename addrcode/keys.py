@@ -50,6 +50,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 STATUSES = ("active", "retired", "revoked")
 SECRET_BYTES = 32
 DEMO_KEYRING_NAME = "demo-keyring.json"
+MAX_KEYRING_BYTES = 1 << 20  # 32 epochs take ~6 kB
 DEMO_NOTE = "DEMO KEYRING: its secrets are published, so codes made with it are NOT private. Never use it for real parcels."
 
 
@@ -364,7 +365,8 @@ def load_keyring(path: str | os.PathLike) -> Keyring:
     try:
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
-            raw = fh.read()
+            # checked before reading: a device or FIFO (/dev/zero) would be read for ever
+            raw = fh.read(MAX_KEYRING_BYTES + 1) if stat.S_ISREG(st.st_mode) else b""
     except FileNotFoundError:
         raise KeyringError(f"{path}: keyring not found; create one with `addrcode key new {path}`") from None
     except IsADirectoryError:
@@ -373,6 +375,8 @@ def load_keyring(path: str | os.PathLike) -> Keyring:
         raise KeyringError(f"{path}: keyring is not readable by this user; check its owner") from None
     if not stat.S_ISREG(st.st_mode):
         raise KeyringError(f"{path}: not a regular file")
+    if len(raw) > MAX_KEYRING_BYTES:
+        raise _bad(path, "far too large for a keyring")
     keyring = _parse(raw, path)
     too_open = os.name == "posix" and st.st_mode & 0o077
     if too_open and not keyring.demo:
@@ -387,10 +391,15 @@ def read_verify_key(path: str | os.PathLike) -> VerifyKey:
     """Read a ``.pub`` file written by `new_keyring` (hex of the raw Ed25519 public key)."""
     path = Path(path)
     try:
-        text = path.read_text("ascii").strip()
+        if not path.is_file():  # missing, a directory, or a device that would be read for ever
+            raise FileNotFoundError
+        with open(path, "rb") as fh:
+            text = fh.read(4096).decode("ascii").strip()
         return VerifyKey(bytes.fromhex(text))
     except FileNotFoundError:
         raise KeyringError(f"{path}: public key file not found; copy the keyring's .pub file here") from None
+    except PermissionError:
+        raise KeyringError(f"{path}: public key file is not readable by this user; check its owner") from None
     except (UnicodeDecodeError, ValueError, KeyringError):
         raise KeyringError(f"{path}: not an addrcode public key (expected 64 hex digits)") from None
 

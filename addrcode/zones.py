@@ -235,6 +235,8 @@ def load_zones(
 
     p = Path(path)
     try:
+        if p.exists() and not p.is_file():  # a device or FIFO (/dev/zero) would be read for ever
+            raise DataError(f"zones file {p}: not a regular file; give a GeoJSON file")
         raw = p.read_bytes()
     except OSError as exc:
         raise DataError(f"zones file {p}: cannot read it ({exc.strerror}); check the --zones path or config") from None
