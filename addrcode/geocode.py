@@ -141,6 +141,8 @@ def _tokens(text: str) -> list[str]:
 
 
 def _ordinals(toks: list[str]) -> list[str]:
+    if _ORD_UNITS.keys().isdisjoint(toks):  # the usual case: a tens word alone changes nothing
+        return toks
     out: list[str] = []
     i = 0
     while i < len(toks):
@@ -180,7 +182,7 @@ def street_key_text(text: str) -> StreetKey:
     """
     toks = _ordinals(_tokens(text))
     # "RTE 12 A" -> "RTE 12A": a lone letter after a route number belongs to it
-    if len(toks) >= 2:
+    if len(toks) >= 2 and any(len(t) == 1 for t in toks):
         merged: list[str] = []
         for t in toks:
             if merged and len(t) == 1 and t.isalpha() and t not in ("N", "S", "E", "W") and merged[-1].isdigit():
@@ -568,6 +570,7 @@ class _Street:
     nums: list  # sorted integer parts
     rows: list  # (number, num, lon, lat, ref_id, postcode) sorted by num (a number is found by bisection)
     key: StreetKey
+    tail: str = ""  # ", TOWN, ST" for labels, filled on first use
 
 
 @dataclass
@@ -957,7 +960,6 @@ class Geocoder:
             else:
                 sfac *= 0.9
         # town / ZIP agreement
-        town = self._towns.get(st.city_id) or self._town(st.city_id)
         ev = town_ev.get(st.city_id, 0.0)
         in_zip = st.city_id in zip_towns
         if ev >= 1.0:
@@ -977,7 +979,10 @@ class Geocoder:
         label_street = st.name
         if a.unit_type or a.unit_id:
             label_street += " " + (f"{a.unit_type} {a.unit_id}" if a.unit_type and a.unit_id else a.unit_type or a.unit_id)
-        tail = f", {town.name}, {town.state}"
+        tail = st.tail
+        if not tail:  # ", TOWN, ST" of the street's town, once per cached street
+            town = self._towns.get(st.city_id) or self._town(st.city_id)
+            tail = st.tail = f", {town.name}, {town.state}"
         nums = st.nums
         i = bisect_left(nums, num) if num is not None else 0
         idx = None
