@@ -29,6 +29,8 @@ from addrcode.errors import DataError, UsageError
 # A multi-line quoted field may span at most this many physical lines: past it, the record is
 # taken for an unclosed quote (and the buffered lines are re-read), which keeps memory bounded.
 MAX_RECORD_LINES = 50
+# One physical line may hold at most this many bytes (characters for non-UTF-8 encodings).
+MAX_LINE_CHARS = 64 * 2**20
 
 FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -75,11 +77,23 @@ class _LineSource:
             import io
 
             text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
-            self._lines = (ln.encode("utf-8") for ln in text)
+            self._lines = (ln.encode("utf-8") for ln in self._bounded(text.readline, ""))
             self._encoding = "utf-8"
         else:
-            self._lines = iter(stream)
+            self._lines = self._bounded(stream.readline, b"")
         self._first = True
+
+    def _bounded(self, readline, empty):
+        """Lines of at most MAX_LINE_CHARS: a longer one (a binary file, /dev/zero) stops the run with a
+        clear error instead of being read into memory for ever."""
+        while True:
+            line = readline(MAX_LINE_CHARS + 1)
+            if line == empty:
+                return
+            if len(line) > MAX_LINE_CHARS:
+                raise DataError(f"{self.name}: line {self.lineno + 1}: longer than {MAX_LINE_CHARS // 2**20} MB; "
+                                "is this a text file with one record per line?")
+            yield line
 
     def _decode(self, raw: bytes, lineno: int) -> str:
         if self._first:

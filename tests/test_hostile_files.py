@@ -491,3 +491,32 @@ def test_bad_grid_crs_is_one_usage_error(crs):
     with pytest.raises(UsageError, match="grid CRS"):
         Grid(crs=crs).check()
     assert Grid().check().cell(-73.1673, 44.0153) is not None
+
+
+@pytest.mark.parametrize("how", ["csv", "stdin", "utf-16"])
+def test_endless_line_stops_with_a_clear_error(how, tmp_path, monkeypatch):
+    """A line longer than io.MAX_LINE_CHARS (64 MB; 1,000 here) stops the run: exit 3, file and line
+    named, no output left, memory bounded (`-i /dev/zero` used to end in MemoryError)."""
+    from addrcode import io as aio
+    from addrcode.cli import cli
+
+    monkeypatch.setattr(aio, "MAX_LINE_CHARS", 1000)
+    text = "id,address\n1,12 Main St\n2," + "A" * 5000 + "\n3,4 Elm St\n"
+    raw = codecs.BOM_UTF16_LE + text.encode("utf-16-le") if how == "utf-16" else text.encode()
+    src = tmp_path / "in.csv"
+    src.write_bytes(raw)
+    out = tmp_path / "out.csv"
+    args = ["normalize", "-o", str(out)] + (["-i", str(src)] if how != "stdin" else [])
+    result = CliRunner().invoke(cli, args, input=raw if how == "stdin" else None)
+    assert result.exit_code == 3, result.output
+    assert re.search(r"(in\.csv|<stdin>): line 3: longer than", result.stderr), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_dev_zero_as_input_is_refused_quickly():
+    from addrcode.cli import cli
+
+    t0 = time.perf_counter()
+    result = CliRunner().invoke(cli, ["normalize", "-i", "/dev/zero", "-q"])
+    assert result.exit_code == 3 and "/dev/zero: line 1: longer than 64 MB" in result.stderr
+    assert time.perf_counter() - t0 < 30
