@@ -29,6 +29,13 @@ from addrcode.errors import DataError, UsageError
 
 PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "cache_dir")
 
+# What a locale changes when the user has not set it: its own grid CRS and embedded zones. The
+# embedded reference of a locale is chosen in `addrcode.jobs.reference_path` (built on first use).
+LOCALE_PRESETS = {
+    "us": {},
+    "au": {"crs": "EPSG:3577", "zones": "au/au-zones.geojson"},  # GDA94 / Australian Albers, metres
+}
+
 
 @dataclass(frozen=True)
 class Config:
@@ -100,6 +107,13 @@ def load_config(path: str | os.PathLike | None = None, *, env: Mapping[str, str]
             raise TypeError(f"unknown configuration key {key}")
         if value is not None:
             values[key] = _coerce(key, value, None)
+    locale = str(values.get("locale", Config.locale)).lower()
+    if locale not in LOCALE_PRESETS:
+        raise UsageError(f"unknown locale {locale!r}; available: {', '.join(sorted(LOCALE_PRESETS))}")
+    values["locale"] = locale
+    for key, value in LOCALE_PRESETS[locale].items():  # only where no layer set the key
+        if key not in values:
+            values[key] = embedded(value) if key in PATH_KEYS else value
     return replace(Config(), **values)
 
 

@@ -46,7 +46,9 @@ class NormalizeJob:
         else:
             status = "rejected"
             reason = "empty input" if not _query_text(query).strip() else "no street or PO box found"
-        out = {"status": status, "reason": reason, "line": address.line()}
+        from addrcode.normalize import canonical_line
+
+        out = {"status": status, "reason": reason, "line": canonical_line(address, self.locale)}
         for name in ADDRESS_FIELDS:
             out[name] = getattr(address, name)
         out["warnings"] = list(address.warnings)
@@ -78,7 +80,17 @@ def reference_path(config, notify=None):
     from addrcode.config import embedded
     from addrcode.reference import default_reference
 
-    return default_reference(config.cache(), notify, source=embedded("vt-e911/vt_e911_addresses_oa.csv.gz"))
+    sources = [embedded(name) for name in EMBEDDED_REFERENCES[config.locale]]
+    if len(sources) == 1 and config.locale == "us":
+        return default_reference(config.cache(), notify, source=sources[0])
+    return default_reference(config.cache(), notify, sources=sources, locale=config.locale)
+
+
+# The embedded reference sources of each locale (under data/), built once into the cache directory.
+EMBEDDED_REFERENCES = {
+    "us": ["vt-e911/vt_e911_addresses_oa.csv.gz"],
+    "au": ["au/vicmap_ycb_addresses_oa.csv.gz", "au/nsw_bml_addresses_oa.csv.gz"],
+}
 
 
 def open_geocoder(config, notify=None):

@@ -51,3 +51,14 @@ def test_number_settings_are_checked():
 def test_cache_dir_default_and_override(tmp_path):
     assert load_config(env={}, cache_dir=str(tmp_path)).cache() == tmp_path
     assert "addrcode" in str(load_config(env={}).cache())
+
+
+def test_locale_presets_apply_only_where_nothing_was_set(tmp_path):
+    au = load_config(env={}, locale="AU")
+    assert au.locale == "au" and au.crs == "EPSG:3577" and au.zones.name == "au-zones.geojson"
+    assert au.zones.is_file()
+    assert load_config(env={}, locale="au", crs="EPSG:3111").crs == "EPSG:3111"
+    assert load_config(env={"ADDRCODE_ZONES": str(tmp_path / "z.geojson")}, locale="au").zones == tmp_path / "z.geojson"
+    assert load_config(env={}).crs == "EPSG:5070"
+    with pytest.raises(UsageError, match="unknown locale 'fr'"):
+        load_config(env={}, locale="fr")
