@@ -23,7 +23,7 @@ How a query is matched (the same shape as addok / Pelias: block first, then comp
 Free text is read twice at most (`Geocoder.geocode`): first with the reference's own town names
 (`guided_parse`: ZIP at the end, a known town before it, the number, the street between); when
 that gives a confident point, or settles the number on the exact street of the named town, the
-rule-based normalize stage is not run at all (3 queries in 4 on the noisy set). Otherwise the
+rule-based normalize stage is not run at all (6 queries in 7 on the noisy set). Otherwise the
 normalize stage's reading is matched too (unless it asks the same question) and the better wins.
 
 Everything is read from the on-disk SQLite reference through its indexes, with bounded caches of
