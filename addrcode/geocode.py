@@ -343,7 +343,14 @@ def guided_parse(text: str, known_city) -> Address:
     Used when the rule-based parse finds no good candidate (odd order, leading names, stray words).
     `known_city(key) -> bool` says whether the reference has a town under that key.
     """
-    toks = [u for t in _TEXT_TOK.findall(text) if (u := t.strip(".").upper()) and u != "'"]
+    if text.isascii():  # upper-casing first is then the same as per token, and one call
+        toks = _TEXT_TOK.findall(text.upper())
+        if "." in text:
+            toks = [u for t in toks if (u := t.strip(".")) and u != "'"]
+        elif "'" in text:
+            toks = [t for t in toks if t != "'"]
+    else:
+        toks = [u for t in _TEXT_TOK.findall(text) if (u := t.strip(".").upper()) and u != "'"]
     postcode = ""
     while toks and toks[-1] in (",",):
         toks.pop()
