@@ -224,3 +224,14 @@ def test_town_keys_beyond_the_memory_bound_go_through_the_index(small_reference)
         for text in ("457 Fellows Rd, Guildhall, VT 05905", "1062 E Branch Rd, Bloomfield VT", "Guildhall, VT"):
             assert bounded.geocode(text) == full.geocode(text)
         assert bounded._city_index == {} and len(bounded._citykeys) >= 1
+
+
+@pytest.mark.parametrize("text, want", [
+    ("12 Main St. Apt. 3, St. Albans, VT 05478", ("12", "MAIN ST", "APT", "3", "ST ALBANS", "05478")),
+    ("12 O'Brien Rd, St. Albans VT", ("12", "O'BRIEN RD", "", "", "ST ALBANS", "")),
+    ("12 Rue Saint-Jean, Montréal", ("12", "RUE SAINT-JEAN", "", "", "MONTR AL", "")),  # non-ASCII path
+    ("12 ıMain St", ("12", "MAIN ST", "", "", "", "")),  # dotless i is a separator, not an I
+])
+def test_guided_parse_ascii_and_unicode_paths(text, want):
+    a = guided_parse(text, lambda k: k == "SAINT ALBANS")
+    assert (a.number, a.street, a.unit_type, a.unit_id, a.city, a.postcode) == want
