@@ -500,4 +500,12 @@ def default_reference(cache_dir: Path, notify: Callable[[str], None] | None = No
     if notify is not None:
         notify(f"building the default reference (once) into {out} ...")
     build_reference([src], out)
+    # references of the same data built by other addrcode code are stale now: remove them so the
+    # cache does not grow with every upgrade (a process still reading one keeps its open file)
+    for old in Path(cache_dir).glob(f"reference-v*-{tag}.sqlite"):
+        if old.name != out.name:
+            try:
+                old.unlink()
+            except OSError:
+                pass
     return out

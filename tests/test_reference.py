@@ -162,9 +162,13 @@ def test_default_reference_name_follows_code_and_source(tmp_path, small_oa, monk
     monkeypatch.undo()
     p2 = default_reference(tmp_path / "cache", source=src)
     assert p2 != p1 and p2.is_file()
-    # changed reference-building code (here: another addrcode version): another name
+    # changed reference-building code (here: another addrcode version): another name, and the
+    # stale reference of the same data is removed once the new one is built
     monkeypatch.setattr("addrcode.__version__", "999.0")
     assert reference.code_version() not in p2.name
+    p3 = default_reference(tmp_path / "cache", source=src)
+    assert p3 != p2 and p3.is_file() and not p2.exists()
+    assert p1.exists()  # other data (the file before the edit): left alone
 
 
 def test_code_version_covers_keys_rules_and_tables():
