@@ -353,6 +353,12 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
         if journal is None:
             raise UsageError("--resume needs an input file (-i FILE) and an output file (-o FILE)")
         state = journal.load()
+        if state is not None and state.get("committing"):
+            # Killed while renaming the finished files into place: put back the ones already renamed,
+            # and let this run rename all of them (no rows to add; offsets drop the closing trailers).
+            for t in (target, rej_target):
+                if t is not None and not t.partial.exists() and t.path.exists():
+                    os.replace(t.path, t.partial)
         if state is None or not target.partial.exists():
             raise UsageError(f"{target.path}: nothing to resume (no unfinished run); run without --resume")
         if state.get("mismatch"):
@@ -401,9 +407,15 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
                               "rejects_bytes": rej_target.checkpoint() if rej_target else 0,
                               "written": writer.count, "rejects_written": rej_writer.count if rej_writer else 0,
                               "summary": summary.to_state()})
+        if journal is not None:  # offsets before the closing trailers, for a kill between the renames
+            final = {"records": done_records, "output_bytes": target.checkpoint(),
+                     "rejects_bytes": rej_target.checkpoint() if rej_target else 0, "written": writer.count,
+                     "rejects_written": rej_writer.count if rej_writer else 0, "summary": summary.to_state()}
         writer.close()
         if rej_writer is not None:
             rej_writer.close()
+        if journal is not None:
+            journal.save({**final, "committing": True})
         if target:
             target.commit()
         if rej_target:

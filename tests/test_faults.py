@@ -68,7 +68,7 @@ def reference(tmp_path_factory) -> Path:
 # --------------------------------------------------------------------------- SIGKILL + --resume
 
 
-def kill_and_resume(reference: Path, work: Path, *, rows: int = 2500, kills: int = 2, jobs: int = 2,
+def kill_and_resume(reference: Path, work: Path, *, rows: int = 6000, kills: int = 2, jobs: int = 2,
                     chunk: int = 100) -> dict:
     """Encode `rows` orders, SIGKILL the whole process group `kills` times mid-run, resume each time.
 
@@ -91,13 +91,12 @@ def kill_and_resume(reference: Path, work: Path, *, rows: int = 2500, kills: int
         while time.time() < deadline and proc.poll() is None and _journal_rows(journal) <= seen:
             time.sleep(0.02)  # wait until this run has checkpointed at least one more chunk
         time.sleep(random.Random(attempt).uniform(0.05, 0.4))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            hits += 1
+        if proc.poll() is not None:  # finished before it could be killed
+            break
+        os.killpg(proc.pid, signal.SIGKILL)
+        hits += 1
         proc.wait()
         early_final |= out.exists() or rej.exists()
-        if not journal.exists():
-            break
     done = run(*args, "--resume") if journal.exists() else None
     ok_rows, bad_rows = read_rows(out), read_rows(rej)
     ids = sorted(int(r["order_id"]) for r in ok_rows + bad_rows)
@@ -359,3 +358,50 @@ def test_unwritable_output_directory_is_one_clear_error(tmp_path):
     finally:
         os.chmod(base / "ro", 0o755)
         shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_kill_between_the_final_renames_is_resumable(tmp_path, monkeypatch, fmt):
+    """Killed after the output was renamed into place but before the rejects file was: --resume puts
+    the output back and finishes both, rows in = rows out + rejects (was: "nothing to resume" and the
+    rejects lost in their .partial file)."""
+    from addrcode import batch
+    from addrcode.io import InputRecord
+
+    records = [InputRecord(line=i + 2, fields={"address": str(i)}) for i in range(25)]
+    out, rej = tmp_path / f"out.{fmt}", tmp_path / f"rej.{fmt}"
+
+    def plan(resume):
+        return batch.RunPlan(fmt=fmt, columns=["address", "addrcode_status"], text=str,
+                             to_output=lambda r, res: {**r.fields, "addrcode_status": res["status"]},
+                             output=str(out), rejects=str(rej), resume=resume,
+                             identity={"input": "x", "size": 1, "mtime_ns": 1, "options": "y"})
+
+    def job(query):
+        return {"status": "ok" if int(query) % 3 else "rejected", "reason": ""}
+
+    real_commit = batch.OutputTarget.commit
+    calls = []
+
+    def dying_commit(self):
+        calls.append(self.path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # stands for SIGKILL: no clean-up code runs
+        real_commit(self)
+
+    monkeypatch.setattr(batch.OutputTarget, "commit", dying_commit)
+    with pytest.raises(KeyboardInterrupt):
+        batch.execute(records, job, plan(False), chunk_size=10, column="address")
+    assert out.exists() and not rej.exists()
+    monkeypatch.setattr(batch.OutputTarget, "commit", real_commit)
+    summary = batch.execute(records, job, plan(True), chunk_size=10, column="address")
+    assert summary.rows == 25
+    if fmt == "csv":
+        ok_rows, bad_rows = read_rows(out), read_rows(rej)
+    else:
+        import json
+
+        ok_rows, bad_rows = json.loads(out.read_text()), json.loads(rej.read_text())
+    assert len(ok_rows) + len(bad_rows) == 25 and len(bad_rows) == 9
+    assert sorted(int(r["address"]) for r in ok_rows + bad_rows) == list(range(25))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, rej.name])
