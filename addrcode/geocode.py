@@ -457,26 +457,38 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 class _LRU(dict):
-    """A bounded cache: at most `maxsize` entries, the oldest loaded evicted first.
+    """A bounded cache: at most `maxsize` entries (and, with `weight`, at most `maxweight` in
+    total, e.g. points), the oldest loaded evicted first.
 
     First-in-first-out rather than strict LRU: a hit is one plain dict look-up (no reordering on
     the hot path), and an evicted hot entry only costs one reload.
     """
 
-    def __init__(self, maxsize: int):
+    def __init__(self, maxsize: int, weight=None, maxweight: int = 0):
         super().__init__()
         self.maxsize = maxsize
+        self.weight, self.maxweight, self.total = weight, maxweight, 0
 
     def get_or(self, key, load):
         value = self.get(key, _MISSING)
         if value is _MISSING:
             value = self[key] = load(key)
+            if self.weight is not None:
+                self.total += self.weight(value)
+                while self.total > self.maxweight and len(self) > 1:
+                    self.total -= self.weight(self.pop(next(iter(self))))
             if len(self) > self.maxsize:
-                del self[next(iter(self))]
+                old = self.pop(next(iter(self)))
+                if self.weight is not None:
+                    self.total -= self.weight(old)
         return value
 
 
 _MISSING = object()
+
+
+def _street_points(street) -> int:
+    return len(street.rows) + 1
 
 
 @dataclass(frozen=True)
@@ -611,15 +623,18 @@ class Geocoder:
     """Geocode addresses against a reference built by `addrcode.reference.build_reference`.
 
     Thread-compatible (one instance per thread/process). Memory is bounded by the caches:
-    `cache_size` streets (their numbers) and `cache_size // 8` towns (their street lists).
+    `cache_size` streets holding at most `max_cached_points` address points in all (long streets
+    of a national file count for what they hold), `cache_size // 8` towns (their street lists),
+    and the town keys (at most `max_city_list`).
     """
 
-    def __init__(self, reference_path: Path | str, *, cache_size: int = 20_000, max_city_list: int = 100_000):
+    def __init__(self, reference_path: Path | str, *, cache_size: int = 20_000, max_city_list: int = 100_000,
+                 max_cached_points: int = 1_000_000):
         from addrcode.reference import open_reference
 
         self.path = Path(reference_path)
         self._db = open_reference(self.path)
-        self._streets = _LRU(cache_size)
+        self._streets = _LRU(cache_size, weight=_street_points, maxweight=max_cached_points)
         self._towns = _LRU(max(64, cache_size // 8))
         self._zips = _LRU(max(256, cache_size // 4))
         self._citykeys = _LRU(max(256, cache_size // 4))

@@ -235,3 +235,14 @@ def test_town_keys_beyond_the_memory_bound_go_through_the_index(small_reference)
 def test_guided_parse_ascii_and_unicode_paths(text, want):
     a = guided_parse(text, lambda k: k == "SAINT ALBANS")
     assert (a.number, a.street, a.unit_type, a.unit_id, a.city, a.postcode) == want
+
+
+def test_street_cache_bounded_by_points(small_reference):
+    """Long streets of a national file count for the points they hold, not as one entry."""
+    with Geocoder(small_reference, max_cached_points=60) as geo:
+        for n in ("457 Fellows Rd", "1062 E Branch Rd", "12 North Rd", "5406 E Branch Rd", "24 Fellows Rd"):
+            m = geo.geocode(n + ", VT 05905")
+            assert m.precision != "none"
+        held = sum(len(s.rows) + 1 for s in geo._streets.values())
+        assert held == geo._streets.total and (held <= 60 or len(geo._streets) == 1)
+        assert geo.geocode("457 Fellows Rd, Guildhall, VT 05905").precision == "point"
