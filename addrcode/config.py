@@ -123,6 +123,8 @@ def _read_toml(path: Path, known: set[str]) -> dict:
     except ImportError:  # Python 3.10
         import tomli as tomllib
     try:
+        if path.exists() and (not path.is_file() or path.stat().st_size > 1_000_000):
+            raise DataError(f"{path}: not a configuration file (expected a small TOML file)")
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:

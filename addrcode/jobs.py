@@ -124,9 +124,12 @@ def open_keyring(config, notify=None):
 
 
 def open_grid(config):
+    """The configured grid, checked now (an unknown or non-metric CRS is one usage error, not one per row)."""
     from addrcode.grid import Grid
 
-    return Grid(crs=config.crs, cell_size_m=config.cell_size_m)
+    grid = Grid(crs=config.crs, cell_size_m=config.cell_size_m)
+    grid.check()
+    return grid
 
 
 def _geocode_query(geocoder, query):
@@ -168,12 +171,13 @@ def table_paths(config, notify=None):
                 raise DataError(f"{path}: {what} not found")
         return Path(config.table), Path(config.public_key)
     from addrcode.config import embedded
+    from addrcode.grid import Grid
     from addrcode.table import default_table
 
     return default_table(config.cache(), notify, reference=reference_path(config, notify),
                          zones_path=config.zones or embedded("vt-zones.geojson"),
                          keyring_path=config.keyring or embedded("demo-keyring.json"),
-                         grid=open_grid(config))
+                         grid=Grid(crs=config.crs, cell_size_m=config.cell_size_m))  # unchecked: no pyproj import
 
 
 def make_job(command: str, config, options: dict | None = None, notify=None):

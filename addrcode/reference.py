@@ -76,6 +76,8 @@ def read_oa(path: Path) -> Iterator[tuple[int, dict]]:
     """
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # /dev/zero, a FIFO: would be read without end
+            raise DataError(f"{path}: not a regular file; expected an OpenAddresses CSV or CSV.gz")
         fh = _open_text(path)
     except OSError as e:
         raise DataError(f"{path}: cannot read the reference source ({e.strerror}); check the path") from None
@@ -234,6 +236,8 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
                         reason = "no street name after normalization"
                     elif num is None:
                         reason = "house number without digits"
+                    elif not 0 <= num < 2**62:  # SQLite INTEGER is 64-bit; no real house number is this big
+                        reason = "house number out of range"
                 if reason is not None:
                     reasons[reason] = reasons.get(reason, 0) + 1
                     if rej_w is not None:
@@ -318,8 +322,11 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
         db.close()
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, (sqlite3.OperationalError, OSError)) and not isinstance(exc, FileNotFoundError):
+            # disk full, file size limit, I/O error: one clear line, nothing left behind
+            raise DataError(f"{out}: cannot write the reference ({exc}); nothing was written") from None
         raise
     finally:
         if rej_fh is not None:

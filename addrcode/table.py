@@ -52,6 +52,7 @@ APPLICATION_ID = 0x41445442  # "ADTB" in the SQLite header: an addrcode station 
 # 16-byte marker in front of the signature slot; must occur exactly once in a signed file.
 MAGIC = b"\xa9ADDRCODE.SIG\x01\xfe\x00"
 SIG_LEN = 64
+MAX_SERIAL = 99991231235959  # the largest build-time serial, YYYYMMDDHHMMSS
 _SIGN_CONTEXT = b"addrcode-station-table-v1\x00"  # domain separation: this key signs only table digests
 _SQLITE_HEADER = b"SQLite format 3\x00"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -392,8 +393,10 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
     default_serial, built_at = _now_serial()
     if serial is None:
         serial = default_serial
-    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
-        raise UsageError("--serial must be a non-negative integer")
+    if not isinstance(serial, int) or isinstance(serial, bool) or not 0 <= serial <= MAX_SERIAL:
+        # A bound, because a station that installed a huge serial would refuse every later table.
+        raise UsageError(f"--serial must be an integer from 0 to {MAX_SERIAL} (default: the build time "
+                         "as YYYYMMDDHHMMSS)")
     usable = [e for e in keyring.epochs if e.status in ("active", "retired")]
     if not usable:
         raise UsageError("the keyring has no active or retired epoch; nothing to build a table for")
@@ -495,12 +498,14 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         _sign_file(Path(tmp2), keyring.signing_key)
         os.chmod(tmp2, 0o644)
         os.replace(tmp2, out)
-    except BaseException:
+    except BaseException as exc:
         for t in (tmp1, tmp2):
             try:
                 os.unlink(t)
             except FileNotFoundError:
                 pass
+        if isinstance(exc, (sqlite3.OperationalError, OSError)):  # disk full, file size limit, I/O error
+            raise DataError(f"{out}: cannot write the station table ({exc}); nothing was written") from None
         raise
     return _info_from_meta(meta, out, out.stat().st_size)
 
@@ -571,6 +576,8 @@ def verified_bytes(path, public_key) -> bytes:
     path = Path(path)
     vk = load_public_key(public_key)
     try:
+        if path.exists() and not path.is_file():  # /dev/zero, a FIFO: never read without end
+            raise DataError(f"{path}: not a regular file, not a station table")
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: station table not found; build one with `addrcode table build -o {path.name}`"

@@ -177,12 +177,6 @@ def _listing(work: Path) -> set[str]:
     return {str(p.relative_to(work)) for p in work.rglob("*")}
 
 
-# Known bugs, reported to the owners of reference.py and table.py: a full disk while building gives a
-# traceback (sqlite3.OperationalError: disk I/O error) and exit 1 instead of one line and exit 3.
-# Nothing is left behind even then. Remove the marks when fixed.
-_SQLITE_DISK_FULL = pytest.mark.xfail(reason="sqlite3.OperationalError not turned into DataError (owner: reference/table)")
-
-
 def disk_full_run(name: str, args: list[str], final: Path, work: Path) -> dict:
     """Run one command under a file-size limit; what happened (used by the test and the report)."""
     limit = 200 if name == "key new" else 20_000
@@ -208,8 +202,7 @@ def disk_full_problems(outcome: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("index", [1, pytest.param(2, marks=_SQLITE_DISK_FULL),
-                                   pytest.param(3, marks=_SQLITE_DISK_FULL), 4],
+@pytest.mark.parametrize("index", [1, 2, 3, 4],
                          ids=["encode+rejects", "reference", "table", "key"])
 def test_file_size_limit_fails_cleanly(reference, tmp_path, index):
     outcome = disk_full_run(*disk_full_cases(reference, tmp_path)[index], tmp_path)
