@@ -43,7 +43,7 @@ from pathlib import Path
 
 from addrcode.records import Address, Match
 
-def _normalize_fields(**fields) -> Address:
+def _normalize_fields(**fields) -> Address:  # fields may include `locale`
     """The normalize stage's `normalize_fields`, or a bare pass-through while it is unavailable.
 
     Matching does not depend on which one ran: `street_key` re-reads the street either way.
@@ -51,16 +51,17 @@ def _normalize_fields(**fields) -> Address:
     try:
         from addrcode.normalize import normalize_fields
     except ImportError:
+        fields.pop("locale", None)
         f = {k: (v or "").strip().upper() for k, v in fields.items()}
         return Address(number=f.get("number", ""), street=f.get("street", ""), unit_id=f.get("unit", ""),
                        city=f.get("city", ""), state=f.get("state", ""), postcode=f.get("postcode", ""))
     return normalize_fields(**fields)
 
 
-def _normalize(text: str) -> Address:
+def _normalize(text: str, locale: str = "us", cities=None) -> Address:
     from addrcode.normalize import normalize
 
-    return normalize(text, locale="us")
+    return normalize(text, locale=locale, cities=cities)
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,11 +176,15 @@ class StreetKey:
 
 
 @lru_cache(maxsize=65536)
-def street_key_text(text: str) -> StreetKey:
+def street_key_text(text: str, rules: GeoRules | None = None) -> StreetKey:
     """Matching keys of a street written as free text (`N Main Street`, `VT-12A`, `Rte 12 A`).
 
-    Cached (bounded): batches repeat street names far more often than they repeat addresses.
+    `rules`: the locale's key tables (`geo_rules("au")`: `SMITH PDE` and `SMITH PARADE` give one key);
+    None is the US rules. Cached (bounded): batches repeat street names far more often than they
+    repeat addresses.
     """
+    if rules is not None and rules is not _US:
+        return _street_key_loc(text, rules)
     toks = _ordinals(_tokens(text))
     # "RTE 12 A" -> "RTE 12A": a lone letter after a route number belongs to it
     if len(toks) >= 2 and any(len(t) == 1 for t in toks):
@@ -207,6 +212,32 @@ def street_key_text(text: str) -> StreetKey:
         postdir = _DIRECTIONALS[toks.pop()]
     core = " ".join(_NAME_WORDS.get(t) or _SUFFIXES.get(t) or _DIRECTIONALS.get(t) or t for t in toks)
     if not core and suffix:  # a name that is only a suffix word ("PARK", "LOOP")
+        core, suffix = suffix, ""
+    return StreetKey(predir=predir, core=core, suffix=suffix, postdir=postdir)
+
+
+def _street_key_loc(text: str, r: GeoRules) -> StreetKey:
+    """`street_key_text` with another locale's tables: the same passes, the locale's suffix table
+    (multi-word types such as `CUL DE SAC` too), name words and long forms; no US route forms."""
+    toks = _ordinals(_tokens(text))
+    sfx, dirs, names = r.suffixes, _DIRECTIONALS, r.name_words
+    predir = postdir = suffix = ""
+    if len(toks) >= 2 and toks[-1] in dirs:
+        postdir = dirs[toks.pop()]
+    if len(toks) >= 2:
+        for k in r.type_lengths.get(toks[-1], ()):
+            if k < len(toks):
+                t = sfx.get(" ".join(toks[-k:]))
+                if t is not None:
+                    suffix = t
+                    del toks[-k:]
+                    break
+    if len(toks) >= 2 and toks[0] in dirs and any(t not in sfx for t in toks[1:]):
+        predir = dirs[toks.pop(0)]
+    if not postdir and len(toks) >= 2 and toks[-1] in dirs:
+        postdir = dirs[toks.pop()]
+    core = " ".join(names.get(t) or sfx.get(t) or dirs.get(t) or t for t in toks)
+    if not core and suffix:  # a name that is only a type word ("THE AVENUE" has one: "AVENUE" alone)
         core, suffix = suffix, ""
     return StreetKey(predir=predir, core=core, suffix=suffix, postdir=postdir)
 
@@ -255,10 +286,11 @@ _DIGITS = re.compile(r"\d+")
 
 
 @lru_cache(maxsize=65536)
-def fuzzy_form(core: str) -> str:
+def fuzzy_form(core: str, rules: GeoRules | None = None) -> str:
     """The core key spelled out (`IRISH HL` -> `IRISH HILL`), for edit distances against typed text,
     whose typos land in the long words people write (`HXILL` is one edit from `HILL`, not from `HL`)."""
-    toks = [_LONG.get(t, t) for t in core.split()]
+    long = _LONG if rules is None else rules.long_forms
+    toks = [long.get(t, t) for t in core.split()]
     if len(toks) > 1 and toks[0] in ("VT", "US", "STATE", "VERMONT"):
         toks = toks[1:]
     return " ".join(toks)
@@ -267,23 +299,23 @@ def fuzzy_form(core: str) -> str:
 _FUZZY_LEVELS = ("full", "name_suffix", "name")
 
 
-def _fuzzy_level(sk: StreetKey, level: str) -> str:
+def _fuzzy_level(sk: StreetKey, level: str, rules: GeoRules | None = None) -> str:
     if level == "name":
-        return fuzzy_form(sk.core)
+        return fuzzy_form(sk.core, rules)
     parts = (sk.predir, sk.core, sk.suffix, sk.postdir) if level == "full" else (sk.core, sk.suffix)
-    return fuzzy_form(" ".join([p for p in parts if p]))
+    return fuzzy_form(" ".join([p for p in parts if p]), rules)
 
 
 @lru_cache(maxsize=65536)
-def _street_form(full: str, level: str) -> str:
+def _street_form(full: str, level: str, rules: GeoRules | None = None) -> str:
     """The fuzzy form of a reference street key at one level (street names repeat across towns)."""
-    return _fuzzy_level(street_key_text(full), level)
+    return _fuzzy_level(street_key_text(full, rules), level, rules)
 
 
-def street_key(address: Address) -> StreetKey:
+def street_key(address: Address, rules: GeoRules | None = None) -> StreetKey:
     """Matching keys of an `Address`'s street (its directionals, name and suffix re-read together)."""
     text = " ".join(p for p in (address.predir, address.street, address.suffix, address.postdir) if p)
-    return street_key_text(text)
+    return street_key_text(text, rules)
 
 
 _CITY_WORDS = {"ST": "SAINT", "STE": "SAINTE", "MT": "MOUNT", "FT": "FORT", "N": "NORTH", "S": "SOUTH", "E": "EAST",
@@ -292,9 +324,10 @@ _CITY_TAIL = {"CITY", "TOWN", "VILLAGE", "TWP", "TOWNSHIP"}
 
 
 @lru_cache(maxsize=16384)
-def city_keys(name: str) -> tuple[str, ...]:
+def city_keys(name: str, rules: GeoRules | None = None) -> tuple[str, ...]:
     """Keys under which a town is found: canonical words, plus the form without `CITY`/`TOWN`."""
-    toks = [_CITY_WORDS.get(t, t) for t in _tokens(name)]
+    words = _CITY_WORDS if rules is None else rules.city_words
+    toks = [words.get(t, t) for t in _tokens(name)]
     if not toks:
         return ()
     keys = [" ".join(toks)]
@@ -303,9 +336,9 @@ def city_keys(name: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def city_key(name: str) -> str:
+def city_key(name: str, rules: GeoRules | None = None) -> str:
     """The canonical matching key of a city name written by a user."""
-    ks = city_keys(name)
+    ks = city_keys(name, rules)
     return ks[0] if ks else ""
 
 
@@ -336,13 +369,122 @@ _ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 _TEXT_TOK = re.compile(r"#|[0-9A-Za-z/'.-]+|,")
 
 
-def guided_parse(text: str, known_city) -> Address:
-    """Re-read free text with the reference's help: ZIP at the end, a town name the reference knows
-    just before it, the first house-number-like token, the street between them, units cut off.
+@dataclass(frozen=True, eq=False)  # hashed by identity: a cache key of the key functions
+class GeoRules:
+    """What the geocoder reads differently per address locale (`geo_rules(name)`).
+
+    Key tables (`suffixes`, `type_lengths`, `name_words`, `long_forms`, `city_words`) shape the
+    matching keys on both sides (reference build and query); the rest shapes `guided_parse`'s
+    reading of free text. A locale is data here, not branches in the matching code.
+    """
+
+    name: str
+    suffixes: dict  # street type spelling (one word, or several space-joined) -> one canonical form
+    type_lengths: dict  # last word of a type spelling -> its word counts, longest first (multi-word types)
+    name_words: dict  # street-name words written two ways (`SAINT` -> `ST`)
+    long_forms: dict  # canonical key word -> its long spelling (fuzzy forms)
+    city_words: dict  # town-name words written two ways (`MT` -> `MOUNT`)
+    postcode: re.Pattern  # a postcode token at the end of the text
+    state_words: frozenset  # one-word state names (and country) dropped before the town
+    state_phrases: tuple  # several-word state names, as token tuples (`NEW SOUTH WALES`)
+    house: re.Pattern  # a house-number token
+    unit_words: frozenset  # unit / level designators in any spelling
+    unit_canon: dict  # designator spelling -> the form the normalize stage writes
+    fractions: bool = True  # `18 1/2` (US): a fraction after the number belongs to it
+    slash_unit: re.Pattern | None = None  # `2/15` (AU): unit 2 of number 15
+    glued_unit: re.Pattern | None = None  # `U2`: designator and id in one token
+    unit_id: re.Pattern | None = None  # a trailing designator counts only before such an id (None: any token)
+    leading_units: bool = False  # `Unit 2, 15 Smith St`: a unit before the number is kept
+    known_cities: bool = False  # pass the reference's towns to the normalize stage as `cities`
+
+
+_US = GeoRules(
+    name="us", suffixes=_SUFFIXES, type_lengths={}, name_words=_NAME_WORDS, long_forms=_LONG,
+    city_words=_CITY_WORDS, postcode=_ZIP, state_words=frozenset(_STATE_WORDS), state_phrases=(),
+    house=_HOUSE_NUM, unit_words=frozenset(_UNIT_WORDS), unit_canon=_UNIT_CANON,
+)
+_RULES: dict[str, GeoRules] = {"us": _US}
+
+
+def _au_rules() -> GeoRules:
+    from addrcode.normalize.tables_au import LOCALITY_WORDS, load_au_tables
+
+    tb = load_au_tables()
+    long = {abbr: name for abbr, name in tb.type_full.items() if abbr != name}
+    long.update({k: v for k, v in _LONG.items() if k not in tb.type_full or k in ("ST", "MT")})
+    long.update({"ST": "SAINT", "MT": "MOUNT"})
+    # the AU tables write SAINT -> ST for localities; the keys keep the US direction (ST -> SAINT)
+    city_words = {k: v for k, v in LOCALITY_WORDS.items() if k != "SAINT"}
+    city_words.update(_CITY_WORDS)
+    states = set()
+    phrases = set()
+    for spelling in list(tb.states) + ["AUSTRALIA"]:
+        words = tuple(spelling.replace(".", " ").split())
+        if len(words) == 1:
+            states.add(words[0])
+        else:
+            phrases.add(words)
+    units = {**{k: v for k, v in tb.levels.items()}, **tb.units}
+    unit_words = frozenset(k for k in units if " " not in k)
+    glued = sorted((k for k in unit_words if k.isalpha()), key=len, reverse=True)
+    return GeoRules(
+        name="au", suffixes=dict(tb.street_types), type_lengths=dict(tb.type_lengths),
+        name_words={**_NAME_WORDS, "STH": "S", "NTH": "N", "GT": "GREAT"}, long_forms=long,
+        city_words=city_words, postcode=re.compile(r"^\d{4}$"), state_words=frozenset(states),
+        state_phrases=tuple(sorted(phrases, key=len, reverse=True)),
+        house=re.compile(r"^\d{1,6}[A-Z]?(-\d{1,6}[A-Z]?)?$"), unit_words=unit_words, unit_canon=units,
+        fractions=False,
+        slash_unit=re.compile(r"^([A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])/(\d{1,6}[A-Z]?(?:-\d{1,6}[A-Z]?)?)$"),
+        glued_unit=re.compile(r"^(" + "|".join(glued) + r")(\d{1,5}[A-Z]?)$"),
+        unit_id=re.compile(r"^(?:[A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])$"),
+        leading_units=True, known_cities=True,
+    )
+
+
+_RULE_MAKERS = {"au": _au_rules}
+
+
+def geo_rules(locale: str = "us") -> GeoRules:
+    """The geocoder's rules for an address locale (`us`, `au`); `UsageError` for an unknown one."""
+    name = (locale or "us").lower()
+    got = _RULES.get(name)
+    if got is None:
+        make = _RULE_MAKERS.get(name)
+        if make is None:
+            from addrcode.errors import UsageError
+
+            raise UsageError(f"unknown address locale {locale!r} for geocoding; available: "
+                             f"{', '.join(sorted(set(_RULES) | set(_RULE_MAKERS)))}")
+        got = _RULES[name] = make()
+    return got
+
+
+def _drop_states(toks: list, r: GeoRules) -> None:
+    """Drop trailing commas and state names (one word or several) in place."""
+    sw, phrases = r.state_words, r.state_phrases
+    while toks:
+        t = toks[-1]
+        if t == "," or t in sw:
+            toks.pop()
+            continue
+        for ph in phrases:
+            n = len(ph)
+            if len(toks) > n and tuple(toks[-n:]) == ph:
+                del toks[-n:]
+                break
+        else:
+            return
+
+
+def guided_parse(text: str, known_city, rules: GeoRules | None = None) -> Address:
+    """Re-read free text with the reference's help: postcode at the end, a town name the reference
+    knows just before it, the first house-number-like token, the street between them, units cut off.
 
     Used when the rule-based parse finds no good candidate (odd order, leading names, stray words).
-    `known_city(key) -> bool` says whether the reference has a town under that key.
+    `known_city(key) -> bool` says whether the reference has a town under that key; `rules` is the
+    locale's (`geo_rules`; None: US), which names postcodes, states, house numbers and unit forms.
     """
+    r = _US if rules is None else rules
     if text.isascii():  # upper-casing first is then the same as per token, and one call
         toks = _TEXT_TOK.findall(text.upper())
         if "." in text:
@@ -354,10 +496,9 @@ def guided_parse(text: str, known_city) -> Address:
     postcode = ""
     while toks and toks[-1] in (",",):
         toks.pop()
-    if toks and _ZIP.match(toks[-1]):
+    if toks and r.postcode.match(toks[-1]):
         postcode = toks.pop()[:5]
-    while toks and toks[-1] in (",",) or (toks and toks[-1] in _STATE_WORDS):
-        toks.pop()
+    _drop_states(toks, r)
     city = ""
     words = toks
     # longest run of words ending the text that names a known town (a comma may only open the run)
@@ -370,31 +511,40 @@ def guided_parse(text: str, known_city) -> Address:
             span = win[1:] if win[0] == "," else win
             if span:
                 joined = " ".join(span)
-                if known_city(city_key(joined)):
+                if known_city(city_key(joined, rules)):
                     city = joined
                     words = words[:-n]
                     break
-    while words and words[-1] in (",",) or (words and words[-1] in _STATE_WORDS):
-        words.pop()
+    _drop_states(words, r)
+    house, unit_words = r.house, r.unit_words
     if not city and "," in words:
         # no town the reference knows: the last comma-separated part, if it has no digits, is the town
         j = len(words) - 1 - words[::-1].index(",")
         tail = words[j + 1:]
-        if tail and not any(ch.isdigit() for w in tail for ch in w) and any(_HOUSE_NUM.match(w) for w in words[:j]):
+        if tail and not any(ch.isdigit() for w in tail for ch in w) and any(house.match(w) for w in words[:j]):
             city, words = " ".join(tail), words[:j]
     number = ""
     start = 0
+    unit_type = unit_id = ""
+    slash = r.slash_unit
     for i, w in enumerate(words):
-        if _HOUSE_NUM.match(w) and i + 1 < len(words) and words[i + 1] != "," and not (
-                i > 0 and words[i - 1] in _UNIT_WORDS):
+        if slash is not None and "/" in w and (m := slash.match(w)):
+            # `2/15`: unit 2 of number 15, under the designator written before it (`Apt 2/15`) if any
+            number, unit_id, start = m.group(2), m.group(1), i + 1
+            unit_type = words[i - 1] if i > 0 and words[i - 1] in unit_words else "#"
+            break
+        if house.match(w) and i + 1 < len(words) and words[i + 1] != "," and not (
+                i > 0 and words[i - 1] in unit_words):
             number, start = w, i + 1
-            if start < len(words) and _FRACTION.match(words[start]):
+            if r.fractions and start < len(words) and _FRACTION.match(words[start]):
                 number += " " + words[start]
                 start += 1
             break
+    if number and r.leading_units and not unit_id:
+        unit_type, unit_id = _leading_unit(words[:start - 1], r)
     street_toks: list[str] = []
-    unit_type = unit_id = ""
     rest = words[start:] if number else words
+    uid = r.unit_id
     i = 0
     while i < len(rest):
         w = rest[i]
@@ -402,12 +552,13 @@ def guided_parse(text: str, known_city) -> Address:
             if street_toks:
                 # a comma ends the street, unless only a unit follows
                 tail = [x for x in rest[i + 1:] if x != ","]
-                if tail and tail[0] in _UNIT_WORDS:
+                if tail and tail[0] in unit_words:
                     unit_type, unit_id = tail[0], " ".join(tail[1:2])
                 break
             i += 1
             continue
-        if w in _UNIT_WORDS and street_toks and (i + 1 < len(rest) or w == "#"):
+        if w in unit_words and street_toks and (i + 1 < len(rest) or w == "#") and (
+                uid is None or i + 1 < len(rest) and uid.match(rest[i + 1])):
             unit_type, unit_id = w, rest[i + 1] if i + 1 < len(rest) else ""
             break
         if w.startswith("#") and len(w) > 1 and street_toks:
@@ -415,9 +566,20 @@ def guided_parse(text: str, known_city) -> Address:
             break
         street_toks.append(w)
         i += 1
-    unit_type = _UNIT_CANON.get(unit_type, unit_type)
+    unit_type = r.unit_canon.get(unit_type, unit_type)
     return _address(number=number, street=" ".join(street_toks), unit_type=unit_type, unit_id=unit_id,
                    city=city, state="", postcode=postcode, warnings=("re-read with the reference",))
+
+
+def _leading_unit(words: list, r: GeoRules) -> tuple[str, str]:
+    """(designator, id) of a unit written before the house number (`Unit 2,` `Flat 2` `U2`), else ("", "")."""
+    glued = r.glued_unit
+    for i, w in enumerate(words):
+        if w in r.unit_words and i + 1 < len(words) and r.unit_id is not None and r.unit_id.match(words[i + 1]):
+            return w, words[i + 1]
+        if glued is not None and (m := glued.match(w)):
+            return m.group(1), m.group(2)
+    return "", ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,9 +604,10 @@ def _settled(best) -> bool:
         best.notes in _SETTLED_NOTES
 
 
-def _query_keys(a: Address) -> tuple:
+def _query_keys(a: Address, rules: GeoRules | None = None) -> tuple:
     """Everything of an `Address` that matching reads: two readings with equal keys match alike."""
-    return (street_key(a), number_key(a.number) if a.number else None, a.postcode[:5], city_key(a.city) if a.city else "",
+    return (street_key(a, rules), number_key(a.number) if a.number else None, a.postcode[:5],
+            city_key(a.city, rules) if a.city else "",
             bool(a.city), a.unit_type, a.unit_id, bool(a.po_box))
 
 _RANK = {"none": 0, "locality": 1, "postcode": 2, "street": 3, "interpolated": 4, "point": 5}
@@ -602,6 +765,7 @@ class _Town:
     by_core: dict  # core -> [street ids]
     cores: list  # distinct cores
     fulls: list  # (full key, core) of every street and alias, for the fuzzy forms
+    rules: GeoRules | None = None
     _fuzzy: dict = field(default_factory=dict)
 
     def fuzzy(self, level: str) -> tuple[list, list, list]:
@@ -613,7 +777,7 @@ class _Town:
         if got is None:
             forms: dict[str, str] = {}
             for full, core in self.fulls:
-                forms.setdefault(_street_form(full, level), core)
+                forms.setdefault(_street_form(full, level, self.rules), core)
             items = sorted(forms.items(), key=lambda fc: len(fc[0]))
             got = self._fuzzy[level] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
         return got
@@ -643,6 +807,9 @@ class Geocoder:
         self._max_city_list = max_city_list
         self._city_list: tuple[list, list] | None = None
         self._city_index: dict | None = None  # town key -> city ids ({} when too many to hold)
+        self.locale = self._meta_locale()
+        self.rules = geo_rules(self.locale)
+        self._cities: frozenset | None = None  # town names for the normalize stage (locales that use them)
 
     # -- loading (all through indexes) -------------------------------------------------------
 
@@ -656,6 +823,34 @@ class Geocoder:
     def __exit__(self, *exc):
         self.close()
 
+    def _meta_locale(self) -> str:
+        """The address locale the reference was built with (`meta.locale`; `us` when absent)."""
+        import json
+
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='locale'").fetchone()
+            loc = json.loads(row[0]) if row else "us"
+        except (sqlite3.DatabaseError, ValueError, TypeError):
+            loc = "us"
+        return loc if isinstance(loc, str) and loc else "us"
+
+    def _town_names(self) -> frozenset | None:
+        """The reference's town names (as the normalize stage writes them), for locales whose
+        normalizer settles the street/locality boundary with them; None for the others."""
+        if not self.rules.known_cities:
+            return None
+        if self._cities is None:
+            rows = self._db.execute("SELECT name FROM cities LIMIT ?", (self._max_city_list + 1,)).fetchall()
+            self._cities = frozenset(r[0] for r in rows) if len(rows) <= self._max_city_list else frozenset()
+        return self._cities or None
+
+    def _read(self, text: str) -> Address:
+        """The normalize stage's reading of `text` in the reference's locale."""
+        try:
+            return _normalize(text, self.locale, self._town_names())
+        except Exception as e:  # a bad row is data, not a crash
+            return Address(warnings=(f"normalize failed ({type(e).__name__})",))
+
     def _load_town(self, cid: int) -> _Town:
         row = self._db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
         by_core: dict[str, list[int]] = {}
@@ -665,7 +860,7 @@ class Geocoder:
                 "SELECT street_id, core, full FROM street_aliases WHERE city_id=?", (cid, cid)):
             by_core.setdefault(core, []).append(sid)
             fulls.append((full, core))
-        return _Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fulls)
+        return _Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fulls, self.rules)
 
     def _town(self, cid: int) -> _Town:
         return self._towns.get_or(cid, self._load_town)
@@ -676,7 +871,7 @@ class Geocoder:
         # the street's points are one contiguous id range in (num, id) order: a rowid range scan
         rows = self._db.execute("SELECT number, num, lon, lat, ref_id, postcode FROM points "
                                 "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
-        return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, street_key_text(full))
+        return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, street_key_text(full, self.rules))
 
     def _street(self, sid: int) -> _Street:
         return self._streets.get_or(sid, self._load_street)
@@ -748,15 +943,12 @@ class Geocoder:
         # exact look-ups first: the text read with what the reference knows (its town names) is
         # usually enough, and a confident point there (exact town, exact street key, exact number,
         # no rival) is what the rule-based parse would find too; only the rest pays for it
-        alt = guided_parse(text, self._known_city)
+        alt = guided_parse(text, self._known_city, self.rules)
         m2, best = self._run(alt, explain=False)
         if m2.precision == "point" and m2.score >= 0.9 or _settled(best):
             return m2
-        try:
-            address = _normalize(text)
-        except Exception as e:  # a bad row is data, not a crash
-            address = Address(warnings=(f"normalize failed ({type(e).__name__})",))
-        if _query_keys(address) == _query_keys(alt):  # both readings ask the same question
+        address = self._read(text)
+        if _query_keys(address, self.rules) == _query_keys(alt, self.rules):  # both readings ask the same question
             return _match(**{**m2.__dict__, "address": address})
         m = self.geocode_address(address)
         if m.precision == "point" and m.score >= 0.9:
@@ -768,7 +960,7 @@ class Geocoder:
     def geocode_fields(self, **components) -> Match:
         """Geocode from separate fields: number, street, unit, city, state, postcode."""
         fields = {k: components.get(k, "") or "" for k in ("number", "street", "unit", "city", "state", "postcode")}
-        return self.geocode_address(_normalize_fields(**fields))
+        return self.geocode_address(_normalize_fields(**fields, locale=self.locale))
 
     def geocode_address(self, address: Address) -> Match:
         """Geocode a normalized `Address`."""
@@ -786,15 +978,12 @@ class Geocoder:
         """
         if not isinstance(text, str):
             text = ""
-        alt = guided_parse(text, self._known_city)
+        alt = guided_parse(text, self._known_city, self.rules)
         m2, exp2 = self._run(alt, explain=True)
         if m2.precision == "point" and m2.score >= 0.9 or _settled(self._run(alt, explain=False)[1]):
             return replace(exp2, why=exp2.why + "; text read with the reference's town names (settled, "
                                                 "the rule-based parse was not needed)")
-        try:
-            address = _normalize(text)
-        except Exception as e:
-            address = Address(warnings=(f"normalize failed ({type(e).__name__})",))
+        address = self._read(text)
         m, exp = self._run(address, explain=True)
         if m.precision == "point" and m.score >= 0.9:
             return exp
@@ -805,10 +994,11 @@ class Geocoder:
     # -- matching -----------------------------------------------------------------------------
 
     def _run(self, a: Address, explain: bool):
-        sk = street_key(a)
+        rules = self.rules
+        sk = street_key(a, rules)
         number, num = number_key(a.number) if a.number else ("", None)
         postcode = a.postcode[:5] if a.postcode else ""
-        ckey = city_key(a.city) if a.city else ""
+        ckey = city_key(a.city, rules) if a.city else ""
         notes_block: dict = {}
 
         # 1. towns named by the city (exact key, else fuzzy) and by the ZIP
@@ -926,7 +1116,7 @@ class Geocoder:
         # LOYOP" is one edit from "JOHNSON LOOP"), then the name alone (typo and a missing suffix)
         tried = set()
         for level in _FUZZY_LEVELS:
-            q = _fuzzy_level(sk, level)
+            q = _fuzzy_level(sk, level, self.rules)
             if q in tried:
                 continue
             tried.add(q)

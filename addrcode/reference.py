@@ -164,7 +164,9 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
     rows read so far every 10,000 rows.
     """
     from addrcode.geocode import _normalize_fields as normalize_fields
-    from addrcode.geocode import city_keys, number_key, street_key, street_key_text
+    from addrcode.geocode import city_keys, geo_rules, number_key, street_key, street_key_text
+
+    rules = geo_rules(locale)  # the locale's key tables: the geocoder reads `meta.locale` and uses the same
 
     t0 = time.perf_counter()
     sources = [Path(s) for s in sources]
@@ -219,11 +221,12 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
                     ck = (r["STREET"], r.get("CITY", ""), r.get("REGION", ""))
                     n = norm_cache.get(ck)
                     if n is None:
-                        a = normalize_fields(number="", street=ck[0], unit="", city=ck[1], state=ck[2], postcode="")
+                        a = normalize_fields(number="", street=ck[0], unit="", city=ck[1], state=ck[2], postcode="",
+                                             locale=locale)
                         # the key of the source text is primary (OA street fields are clean); the
                         # normalize stage's reading is kept as an alias when it differs
-                        sk = street_key_text(ck[0])
-                        ska = street_key(a)
+                        sk = street_key_text(ck[0], rules)
+                        ska = street_key(a, rules)
                         alias = ska if ska.core and ska.full != sk.full else None
                         name = " ".join(ck[0].upper().split())
                         n = (sk, name, (a.city or ck[1]).upper(), (a.state or ck[2]).upper(), alias)
@@ -297,7 +300,7 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
                        [(cid, name, city_state[cid]) for name, cid in cities.items()])
         db.execute("UPDATE cities SET n=c.n, lon=c.lon, lat=c.lat FROM cagg c WHERE c.city_id=cities.id")
         db.executemany("INSERT OR IGNORE INTO city_keys VALUES (?,?)",
-                       [(k, cid) for name, cid in cities.items() for k in city_keys(name) if name])
+                       [(k, cid) for name, cid in cities.items() for k in city_keys(name, rules) if name])
         db.executescript(_INDEXES)
         n_cities = db.execute("SELECT COUNT(*) FROM cities").fetchone()[0]
         n_streets = db.execute("SELECT COUNT(*) FROM streets").fetchone()[0]
@@ -488,25 +491,36 @@ def _source_hash(src: Path, cache_dir: Path) -> str:
 
 
 def default_reference(cache_dir: Path, notify: Callable[[str], None] | None = None,
-                      source: Path | None = None) -> Path:
-    """The embedded Vermont reference, built once into `cache_dir` and reused.
+                      source: Path | None = None, *, sources: list[Path] | None = None,
+                      locale: str = "us") -> Path:
+    """The embedded reference of `locale` (Vermont for `us`; `sources` for others), built once into
+    `cache_dir` and reused.
 
-    The file name carries the format version, `code_version()` (addrcode's version and a hash of the
-    reference, matching-key and normalize code and tables) and a hash of the source, so a new
-    release, changed rules or new data build a new file. `notify(msg)` is called before building
-    (the CLI prints it on stderr). Two processes racing both build to temporary files; the rename
-    makes the result consistent.
+    `source` (one file) or `sources` (several, built into one reference in that order); neither: the
+    embedded Vermont file. The file name carries the format version, `code_version()` (addrcode's
+    version and a hash of the reference, matching-key and normalize code and tables), the locale
+    and a hash over every source's sha256, so a new release, changed rules or new data build a new
+    file. `notify(msg)` is called before building (the CLI prints it on stderr). Two processes
+    racing both build to temporary files; the rename makes the result consistent.
     """
-    src = Path(source) if source is not None else EMBEDDED_SOURCE
-    if not src.is_file():
-        raise DataError(f"{src}: embedded reference source missing; reinstall addrcode or pass --reference")
-    tag = _source_hash(src, Path(cache_dir))[:12]
-    out = Path(cache_dir) / f"reference-v{FORMAT_VERSION}-{code_version()}-{tag}.sqlite"
+    if sources is not None and source is not None:
+        raise ValueError("default_reference: give source or sources, not both")
+    srcs = [Path(s) for s in sources] if sources is not None else [Path(source) if source is not None
+                                                                    else EMBEDDED_SOURCE]
+    if not srcs:
+        raise DataError("no embedded reference source for this locale; pass --reference")
+    for src in srcs:
+        if not src.is_file():
+            raise DataError(f"{src}: embedded reference source missing; reinstall addrcode or pass --reference")
+    loc = "".join(ch for ch in str(locale).lower() if ch.isalnum()) or "us"
+    hashes = [_source_hash(src, Path(cache_dir)) for src in srcs]
+    tag = hashes[0][:12] if len(hashes) == 1 else hashlib.sha256("\0".join(hashes).encode()).hexdigest()[:12]
+    out = Path(cache_dir) / f"reference-v{FORMAT_VERSION}-{code_version()}-{loc}-{tag}.sqlite"
     if out.is_file():
         return out
     if notify is not None:
         notify(f"building the default reference (once) into {out} ...")
-    build_reference([src], out)
+    build_reference(srcs, out, locale=loc)
     # references of the same data built by other addrcode code are stale now: remove them so the
     # cache does not grow with every upgrade (a process still reading one keeps its open file)
     for old in Path(cache_dir).glob(f"reference-v*-{tag}.sqlite"):
