@@ -237,8 +237,10 @@ def _street_key_loc(text: str, r: GeoRules) -> StreetKey:
     if not postdir and len(toks) >= 2 and toks[-1] in dirs:
         postdir = dirs[toks.pop()]
     core = " ".join(names.get(t) or sfx.get(t) or dirs.get(t) or t for t in toks)
-    if not core and suffix:  # a name that is only a type word ("THE AVENUE" has one: "AVENUE" alone)
-        core, suffix = suffix, ""
+    # a name that is only a type word: `PARADE` alone, or `THE GLADE` / `THE AVENUE`, where the type word
+    # is the name (`THE GLADE` and `THE GLEN` are two streets, not one name with two types)
+    if suffix and (not core or core in r.articles):
+        core, suffix = f"{core} {suffix}".strip(), ""
     return StreetKey(predir=predir, core=core, suffix=suffix, postdir=postdir)
 
 
@@ -396,6 +398,7 @@ class GeoRules:
     unit_id: re.Pattern | None = None  # a trailing designator counts only before such an id (None: any token)
     leading_units: bool = False  # `Unit 2, 15 Smith St`: a unit before the number is kept
     known_cities: bool = False  # pass the reference's towns to the normalize stage as `cities`
+    articles: frozenset = frozenset()  # `THE`: a street of an article and a type word is named by the type
 
 
 _US = GeoRules(
@@ -437,7 +440,7 @@ def _au_rules() -> GeoRules:
         slash_unit=re.compile(r"^([A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])/(\d{1,6}[A-Z]?(?:-\d{1,6}[A-Z]?)?)$"),
         glued_unit=re.compile(r"^(" + "|".join(glued) + r")(\d{1,5}[A-Z]?)$"),
         unit_id=re.compile(r"^(?:[A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])$"),
-        leading_units=True, known_cities=True,
+        leading_units=True, known_cities=True, articles=frozenset(["THE"]),
     )
 
 
@@ -750,7 +753,7 @@ class _Street:
     lon: float
     lat: float
     nums: list  # sorted integer parts
-    rows: list  # (number, num, lon, lat, ref_id, postcode) sorted by num (a number is found by bisection)
+    rows: list  # (number, num, lon, lat, ref_id, postcode, unit) sorted by num (a number is found by bisection)
     key: StreetKey
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
 
@@ -869,7 +872,7 @@ class Geocoder:
         cid, name, core, full, lon, lat, p0, p1 = self._db.execute(
             "SELECT city_id, name, core, full, lon, lat, p0, p1 FROM streets WHERE id=?", (sid,)).fetchone()
         # the street's points are one contiguous id range in (num, id) order: a rowid range scan
-        rows = self._db.execute("SELECT number, num, lon, lat, ref_id, postcode FROM points "
+        rows = self._db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
                                 "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
         return _Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, street_key_text(full, self.rules))
 
@@ -1209,6 +1212,14 @@ class Geocoder:
                         idx.append(j)
                 j += 1
         if idx is not None:
+            if len(idx) > 1:
+                # units of one number (flats of a complex, spread over a site): the query's unit, or
+                # without one the number's own point (no unit), settles which; else all are compared
+                uid = a.unit_id
+                same = [j for j in idx if st.rows[j][6] == uid] if uid or a.unit_type else \
+                    [j for j in idx if not st.rows[j][6]]
+                if same:
+                    idx = same
             r = st.rows[idx[0]]
             nfac = 1.0
             if len(idx) > 1:

@@ -71,8 +71,6 @@ def test_encode_au_addresses(au_subset):
         assert ok >= len(picks) - 1
 
 
-@pytest.mark.xfail(strict=True, reason="the geocoder still reads free text with the US rules (US normalize, "
-                   "5-digit ZIP): needs geocode.py to take the reference's locale (see the AU report)")
 def test_encode_au_unit_form(au_subset):
     from addrcode.config import embedded
     from addrcode.geocode import Geocoder
