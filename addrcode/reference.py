@@ -524,7 +524,8 @@ def default_reference(cache_dir: Path, notify: Callable[[str], None] | None = No
     # references of the same data built by other addrcode code are stale now: remove them so the
     # cache does not grow with every upgrade (a process still reading one keeps its open file)
     for old in Path(cache_dir).glob(f"reference-v*-{tag}.sqlite"):
-        if old.name != out.name:
+        # this locale's, or one named before locales were (`reference-vN-CODE-TAG`); never another locale's
+        if old.name != out.name and (old.name.endswith(f"-{loc}-{tag}.sqlite") or old.name.count("-") == 3):
             try:
                 old.unlink()
             except OSError:

@@ -246,3 +246,49 @@ def test_street_cache_bounded_by_points(small_reference):
         held = sum(len(s.rows) + 1 for s in geo._streets.values())
         assert held == geo._streets.total and (held <= 60 or len(geo._streets) == 1)
         assert geo.geocode("457 Fellows Rd, Guildhall, VT 05905").precision == "point"
+
+
+# -- locale rules (AU): keys and the guided reading, from the locale's tables ------------------
+
+def test_au_keys_read_au_street_types():
+    from addrcode.geocode import geo_rules
+
+    au = geo_rules("au")
+    assert street_key_text("SMITH PDE", au) == street_key_text("Smith Parade", au)
+    assert street_key_text("MAIN ROAD EAST", au) == street_key_text("MAIN RD E", au)
+    assert street_key_text("THE GLADE", au).full != street_key_text("THE GLEN", au).full
+    # US keys unchanged: PDE is no USPS suffix
+    assert street_key_text("SMITH PDE") != street_key_text("SMITH PARADE")
+
+
+@pytest.mark.parametrize("text,unit", [
+    ("2/15 Smith Pde, Pakenham VIC 3810", ("#", "2")),
+    ("Unit 2, 15 Smith Parade Pakenham VIC 3810", ("U", "2")),
+    ("U2 15 Smith Pde, Pakenham, Victoria 3810", ("U", "2")),
+    ("Apt 2/15 Smith Pde, Pakenham VIC 3810", ("APT", "2")),
+    ("15 Smith Pde Unit 2, Pakenham VIC 3810", ("U", "2")),
+    ("Level 1, 2/15 Smith Pde, Pakenham VIC 3810", ("#", "2")),
+])
+def test_au_guided_parse_unit_forms(text, unit):
+    from addrcode.geocode import geo_rules
+
+    a = guided_parse(text, lambda k: k == "PAKENHAM", geo_rules("au"))
+    assert (a.number, a.city, a.postcode) == ("15", "PAKENHAM", "3810")
+    assert (a.unit_type, a.unit_id) == unit
+    assert street_key_text(a.street, geo_rules("au")).full == "SMITH PDE"
+
+
+def test_au_guided_parse_long_state_and_no_postcode():
+    from addrcode.geocode import geo_rules
+
+    a = guided_parse("43-45 Great Western Hwy, Wentworth Falls New South Wales", lambda k: k == "WENTWORTH FALLS",
+                     geo_rules("au"))
+    assert (a.number, a.street, a.city, a.postcode) == ("43-45", "GREAT WESTERN HWY", "WENTWORTH FALLS", "")
+
+
+def test_unknown_geocoding_locale_is_a_usage_error():
+    from addrcode.errors import UsageError
+    from addrcode.geocode import geo_rules
+
+    with pytest.raises(UsageError):
+        geo_rules("xx")

@@ -115,6 +115,23 @@ def test_default_reference_built_once(tmp_path, small_oa):
     assert p2 == p1 and len(msgs) == 1
 
 
+def test_default_reference_of_several_sources_and_a_locale(tmp_path, small_oa):
+    import shutil
+
+    other = tmp_path / "other.csv"
+    shutil.copy(small_oa, other)
+    p_us = default_reference(tmp_path / "c", source=small_oa)
+    p_au = default_reference(tmp_path / "c", sources=[small_oa, other], locale="au")
+    # the name carries the locale and a hash over all sources: a different file from the US one
+    assert p_au != p_us and "-au-" in p_au.name and "-us-" in p_us.name
+    info = reference_info(p_au)
+    assert info["locale"] == "au" and [s["name"] for s in info["sources"]] == [small_oa.name, "other.csv"]
+    assert default_reference(tmp_path / "c", sources=[small_oa, other], locale="au") == p_au
+    assert p_us.is_file()  # another locale's reference of the same data is not stale
+    p_au1 = default_reference(tmp_path / "c", sources=[small_oa], locale="au")  # same single source as US
+    assert p_au1 != p_us and p_us.is_file() and p_au1.is_file()
+
+
 def test_whole_vermont_builds(vt_reference):
     info = reference_info(vt_reference)
     assert info["counts"]["points"] == 248105
