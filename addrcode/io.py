@@ -224,17 +224,20 @@ def read_csv(
 
 def _csv_records(source: _LineSource, header: list[str], delimiter: str, progress) -> Iterator[InputRecord]:
     ncols = len(header)
+    consumed: list[tuple[int, str]] = []  # the physical lines of the record being read
+
+    def feed() -> Iterator[str]:
+        for item in source:
+            consumed.append(item)
+            if len(consumed) > MAX_RECORD_LINES:
+                raise _TooManyLines
+            yield item[1]
+
+    # One reader for the whole file (the csv module reads exactly the lines a record needs); a
+    # new one only after a malformed record, when the lines after its first are read again.
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
     while True:
-        consumed: list[tuple[int, str]] = []
-
-        def feed() -> Iterator[str]:
-            for item in source:
-                consumed.append(item)
-                if len(consumed) > MAX_RECORD_LINES:
-                    raise _TooManyLines
-                yield item[1]
-
-        reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+        consumed.clear()
         try:
             row = next(reader)
         except StopIteration:
@@ -248,7 +251,7 @@ def _csv_records(source: _LineSource, header: list[str], delimiter: str, progres
         if progress:
             progress(source.bytes_read)
         first_line = consumed[0][0]
-        warnings = [w for ln, _ in consumed for w in source.warnings.pop(ln, [])]
+        warnings = [w for ln, _ in consumed for w in source.warnings.pop(ln, [])] if source.warnings else []
         if row is not None and len(consumed) > 1 and len(row) != ncols:
             row, problem = None, "unclosed quote"
         if row is None:
@@ -260,6 +263,7 @@ def _csv_records(source: _LineSource, header: list[str], delimiter: str, progres
                 else f"line {first_line}: malformed CSV ({problem})"
             yield InputRecord(line=first_line, fields=_cells(header, _loose_split(consumed[0][1], delimiter)),
                               error=msg, warnings=warnings)
+            reader = csv.reader(feed(), delimiter=delimiter, strict=True)
             continue
         if row == [] or (len(row) == 1 and row[0] == "" and ncols > 1):
             continue  # a blank line is not a record
@@ -300,6 +304,15 @@ def _cell(value) -> str:
     if isinstance(value, (list, tuple)):
         return "; ".join(str(v) for v in value)
     return str(value)
+
+
+def _csv_cell(value) -> str:
+    """`neutralise(_cell(value))`, with the common case (a plain string) first: this runs per cell."""
+    if value.__class__ is not str:
+        value = _cell(value)
+    if value and value[0] in FORMULA_CHARS:
+        return "'" + value
+    return value
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -354,8 +367,8 @@ class RecordWriter:
 
     def _write(self, record: dict) -> None:
         if self.fmt == "csv":
-            row = [neutralise(_cell(record.get(c))) for c in self.columns]
-            (self._csv_cr if any("\r" in cell for cell in row) else self._csv).writerow(row)
+            row = [_csv_cell(record.get(c)) for c in self.columns]
+            (self._csv_cr if "\r" in "".join(row) else self._csv).writerow(row)
         elif self.fmt == "jsonl":
             self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.fmt == "json":
