@@ -40,7 +40,7 @@ import functools
 import re
 
 from addrcode.normalize.tables_au import LOCALITY_WORDS, NAME_WORDS, AUTables
-from addrcode.normalize.us import MAX_CHARS, clean_text  # noqa: F401  (MAX_CHARS: same cut as US)
+from addrcode.normalize.us import MAX_CHARS, Parse, clean_text  # noqa: F401  (same cut and parse state as US)
 
 _HOUSE = re.compile(r"\d{1,6}[A-Z]?(?:-\d{1,6}[A-Z]?)?$")
 _UNIT_ID = re.compile(r"(?:[A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])$")
@@ -55,23 +55,6 @@ _LOT_WORDS = frozenset(["LOT", "ALLOTMENT"])
 _NUMBER_WORDS = frozenset(["NO", "NUMBER", "#"])
 _SPELLED_DIRS = frozenset("NORTH SOUTH EAST WEST CENTRAL UPPER LOWER".split())
 _PLACE_HEADS = frozenset("MOUNT MT PORT PT LAKE UPPER LOWER NORTH SOUTH EAST WEST NEW CAPE POINT GLEN".split())
-
-
-class Parse:
-    """Mutable state the steps pass along (one per input; never shared)."""
-
-    __slots__ = ("text", "tables", "cities", "tokens", "warnings", "f", "pos", "done", "had_tail")
-
-    def __init__(self, text: str, tables: AUTables, cities=None):
-        self.text = text
-        self.tables = tables
-        self.cities = cities
-        self.tokens: list[str] = []
-        self.warnings: list[str] = []
-        self.f: dict[str, str] = {}
-        self.pos = 0
-        self.done = False
-        self.had_tail = False
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -192,11 +192,12 @@ def _ordinal_digits(tok: str) -> str:
 
 
 class Parse:
-    """Mutable state the steps pass along (one per input; never shared)."""
+    """Mutable state the steps pass along (one per input; never shared). Locale-neutral: the AU
+    steps use it too, with their own tables."""
 
     __slots__ = ("text", "tables", "cities", "tokens", "warnings", "f", "pos", "done", "had_tail")
 
-    def __init__(self, text: str, tables: USTables, cities=None):
+    def __init__(self, text: str, tables, cities=None):
         self.text = text
         self.tables = tables
         self.cities = cities
