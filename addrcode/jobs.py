@@ -243,6 +243,10 @@ class EncodeJob:
     Coordinates are only in the output with `with_coords` (privacy by default).
     """
 
+    # Cells whose zone and code are remembered. Re-deriving them is cheap (vectorised per chunk), so the
+    # memo is small: memory reaches its ceiling early in a long run (benchmarks/RESULTS.md, batch).
+    MEMO_CELLS = 30_000
+
     def __init__(self, geocoder, zones, keyring, grid, *, min_precision="interpolated", min_score=0.5,
                  with_coords=False):
         from addrcode.records import PRECISIONS
@@ -260,7 +264,7 @@ class EncodeJob:
         self.fields = ["status", "reason", "code", "zone", "sort_center", "route", "precision", "score", "matched"]
         if with_coords:
             self.fields += ["lon", "lat"]
-        self._cells: dict = {}  # (district, index) -> (code text, zone); bounded below
+        self._cells: dict = {}  # (district, index) -> (code text, zone), at most MEMO_CELLS entries
 
     def __call__(self, query) -> dict:
         return self.many([query])[0]
@@ -305,7 +309,7 @@ class EncodeJob:
         keys = [(int(d), int(i)) if ok else None for d, i, ok in zip(district.tolist(), index.tolist(), valid.tolist())]
         new = list(dict.fromkeys(k for k in keys if k is not None and k not in self._cells))
         if new:
-            if len(self._cells) + len(new) > 200_000:  # bounded memory on endless streams
+            if len(self._cells) + len(new) > self.MEMO_CELLS:  # bounded memory on endless streams
                 self._cells.clear()
             zones = self.zones.zone_of_cells(self.grid, [k[0] for k in new], [k[1] for k in new])
             for key, code, zone in zip(new, encode_cells(new, self.epoch), zones):
