@@ -336,7 +336,8 @@ def geocode(config_path, locale, reference, **options):
 @click.argument("text")
 @config_options
 @reference_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for scripts.")
 @click.option("--steps", is_flag=True, help="Also show the parser's steps, one by one.")
 def explain(text, config_path, locale, reference, fmt, steps):
     """Show how one address is parsed and matched: components, block, candidates, and why the winner won."""
@@ -449,7 +450,7 @@ def table():
 @config_options
 @reference_options
 @code_options
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 def table_build(output, station, serial, config_path, locale, reference, zones, keyring, quiet):
     """Build a signed station table from the reference, the zones and the keyring.
 
@@ -474,7 +475,8 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
 @click.option("--public-key", required=True, metavar="FILE.pub", help="Public key the table must be signed with.")
 @click.option("--newer-than", metavar="INSTALLED|SERIAL",
               help="Refuse unless TABLE's serial is newer than this installed table (or serial): no replay.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for scripts.")
 def table_verify(table_path, public_key, newer_than, fmt):
     """Check a table before installing it: signature over every byte, consistency, and serial."""
     import json
@@ -495,7 +497,8 @@ def table_verify(table_path, public_key, newer_than, fmt):
 @click.argument("old")
 @click.argument("new")
 @click.option("--public-key", required=True, metavar="FILE.pub", help="Public key both tables are signed with.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for scripts.")
 def table_diff(old, new, public_key, fmt):
     """What changes from OLD to NEW: codes added, removed, re-routed, revoked (check before deploying)."""
     import json
@@ -533,7 +536,8 @@ def _read_rows(path: str, delimiter: str):
 @click.option("-i", "--input", "input_path", required=True, metavar="CODED.csv|.jsonl",
               help="encode output (CSV or JSON Lines); plain addresses are encoded on the way.")
 @click.option("-o", "--output", required=True, metavar="labels.pdf|DIR", help="PDF file, or a directory for svg/png.")
-@click.option("--format", "fmt", type=click.Choice(["pdf", "svg", "png"]), default="pdf", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["pdf", "svg", "png"]), default="pdf", show_default=True,
+              help="pdf: one file; svg/png: one file per label in the -o directory.")
 @click.option("--sheet", type=click.Choice(["a4", "letter"]), help="Several labels per page (PDF); default one "
               "100 x 150 mm thermal label per page.")
 @click.option("--name-column", metavar="NAME", help="Recipient name column, printed masked (J*** S****).")
@@ -541,11 +545,11 @@ def _read_rows(path: str, delimiter: str):
 @click.option("--column", metavar="NAME", help="Address column, when the input still has to be encoded.")
 @click.option("--no-routing", is_flag=True, help="Leave the sort center and route off the label.")
 @click.option("--dpi", type=click.IntRange(72, 1200), default=300, show_default=True, help="PNG resolution.")
-@click.option("--delimiter", default=",", show_default=True)
+@click.option("--delimiter", default=",", show_default=True, help="CSV delimiter of the input.")
 @config_options
 @reference_options
 @code_options
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_routing, dpi, delimiter,
           config_path, locale, reference, zones, keyring, quiet):
     """Print privacy waybill labels: the code (large, grouped), its routing prefix, Code 128 and QR
@@ -582,9 +586,10 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
 
 @cli.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", default="-", metavar="FILE", show_default=True)
+@click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
+              help="Output file (`-` = stdout), written atomically.")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="Output format: one record per code found (or per unreadable file).")
 @click.option("--dpi", type=click.IntRange(72, 1200), default=200, show_default=True,
               help="Resolution at which PDF pages are rasterised.")
 @config_options
@@ -647,7 +652,8 @@ def zones_group():
 
 @zones_group.command("map")
 @click.option("-o", "--output", required=True, metavar="zones.html|zones.svg", help="HTML page or bare SVG.")
-@click.option("--width", type=click.FloatRange(200, 10000), default=1000.0, show_default=True)
+@click.option("--width", type=click.FloatRange(200, 10000), default=1000.0, show_default=True,
+              help="Drawing width in pixels.")
 @config_options
 @click.option("--zones", metavar="ZONES.geojson", help="Zones file (default: embedded Vermont zones).")
 @table_options
@@ -677,8 +683,8 @@ def reference():
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, metavar="REF.sqlite", help="Reference file to write.")
 @click.option("--rejects", metavar="FILE", help="CSV of the rows that could not be used, with reasons.")
-@click.option("--locale", default="us", show_default=True)
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("--locale", default="us", show_default=True, help="Address rules the sources are read with (us, au).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 def reference_build(sources, output, rejects, locale, quiet):
     """Build a reference from OpenAddresses-layout CSV or CSV.gz files.
 
@@ -702,7 +708,8 @@ def reference_build(sources, output, rejects, locale, quiet):
 
 @reference.command("info")
 @click.argument("ref", required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for scripts.")
 @click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
 def reference_info(ref, fmt, config_path):
     """Print a reference's sources, row counts, build time and format version (default: the embedded one)."""
@@ -760,7 +767,8 @@ def key_new(path, force):
 @key.command("list")
 @keyring_option
 @click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for scripts.")
 def key_list(keyring, config_path, fmt):
     """List the epochs of a keyring (ids, creation time, status; never secrets)."""
     import json
