@@ -224,27 +224,7 @@ def report(out: Path, per_kind: int, seed: int) -> str:
         f"python scripts/make_au_queries.py report -o docs/ACCURACY-AU.md --per-kind {per_kind} --seed {seed}",
         "```",
         "",
-        "*within 50 m*: share of queries whose result lies within 50 m of the truth (no result counts as a miss). "
-        "*false-confident*: share scored ≥ 0.5 yet more than 50 m off (for `nonexistent`: scored ≥ 0.5 at all).",
-        "",
-        "| kind | n | within 50 m | median error (m) | p95 error (m) | false-confident | precisions |",
-        "|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for kind in list(KINDS) + ["interpolation"]:
-        s = stats.get(kind)
-        if not s:
-            continue
-        prec = ", ".join(f"{k} {v}" for k, v in sorted(s["precision"].items(), key=lambda t: -t[1]))
-        lines.append(f"| {kind} | {s['n']} | {mq._fmt(s['within50'], True)} | {mq._fmt(s['median'])} | "
-                     f"{mq._fmt(s['p95'])} | {mq._fmt(s['false_confident'], True)} | {prec} |")
-    lines += [
-        "",
-        f"Calibration: {hi:,} results scored ≥ 0.9, of which {hi_ok:,} "
-        f"({100 * hi_ok / max(1, hi):.2f} %) lie within 50 m of the truth (target ≥ 98 %).",
-        "",
-        f"Generated {time.strftime('%Y-%m-%d')} in {time.time() - t0:.0f} s.",
-        "",
-    ]
+    ] + mq.accuracy_table(stats, KINDS, hi, hi_ok, t0)
     text = "\n".join(lines)
     Path(out).write_text(text)
     return text, stats

@@ -319,6 +319,32 @@ def _fmt(v, pct=False):
     return f"{100 * v:.1f} %" if pct else f"{v:.0f}"
 
 
+def accuracy_table(stats: dict, kinds, hi: int, hi_ok: int, t0: float) -> list[str]:
+    """The Markdown lines shared by the US and AU accuracy reports: legend, per-kind table, calibration."""
+    lines = [
+        "*within 50 m*: share of queries whose result lies within 50 m of the truth (no result counts as a miss). "
+        "*false-confident*: share scored ≥ 0.5 yet more than 50 m off (for `nonexistent`: scored ≥ 0.5 at all).",
+        "",
+        "| kind | n | within 50 m | median error (m) | p95 error (m) | false-confident | precisions |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for kind in list(kinds) + ["interpolation"]:
+        s = stats.get(kind)
+        if not s:
+            continue
+        prec = ", ".join(f"{k} {v}" for k, v in sorted(s["precision"].items(), key=lambda t: -t[1]))
+        lines.append(f"| {kind} | {s['n']} | {_fmt(s['within50'], True)} | {_fmt(s['median'])} | {_fmt(s['p95'])} "
+                     f"| {_fmt(s['false_confident'], True)} | {prec} |")
+    return lines + [
+        "",
+        f"Calibration: {hi:,} results scored ≥ 0.9, of which {hi_ok:,} "
+        f"({100 * hi_ok / max(1, hi):.2f} %) lie within 50 m of the truth (target ≥ 98 %).",
+        "",
+        f"Generated {time.strftime('%Y-%m-%d')} in {time.time() - t0:.0f} s.",
+        "",
+    ]
+
+
 def report(out: Path, source: Path, per_kind: int, seed: int) -> str:
     from addrcode.geocode import Geocoder
     from addrcode.reference import build_reference
@@ -355,27 +381,7 @@ def report(out: Path, source: Path, per_kind: int, seed: int) -> str:
         f"python scripts/make_geocode_queries.py report -o docs/ACCURACY.md --per-kind {per_kind} --seed {seed}",
         "```",
         "",
-        "*within 50 m*: share of queries whose result lies within 50 m of the truth (no result counts as a miss). "
-        "*false-confident*: share scored ≥ 0.5 yet more than 50 m off (for `nonexistent`: scored ≥ 0.5 at all).",
-        "",
-        "| kind | n | within 50 m | median error (m) | p95 error (m) | false-confident | precisions |",
-        "|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for kind in list(KINDS) + ["interpolation"]:
-        s = stats.get(kind)
-        if not s:
-            continue
-        prec = ", ".join(f"{k} {v}" for k, v in sorted(s["precision"].items(), key=lambda t: -t[1]))
-        lines.append(f"| {kind} | {s['n']} | {_fmt(s['within50'], True)} | {_fmt(s['median'])} | {_fmt(s['p95'])} "
-                     f"| {_fmt(s['false_confident'], True)} | {prec} |")
-    lines += [
-        "",
-        f"Calibration: {hi:,} results scored ≥ 0.9, of which {hi_ok:,} "
-        f"({100 * hi_ok / max(1, hi):.2f} %) lie within 50 m of the truth (target ≥ 98 %).",
-        "",
-        f"Generated {time.strftime('%Y-%m-%d')} in {time.time() - t0:.0f} s.",
-        "",
-    ]
+    ] + accuracy_table(stats, KINDS, hi, hi_ok, t0)
     text = "\n".join(lines)
     Path(out).write_text(text)
     return text
