@@ -40,7 +40,7 @@ import functools
 import re
 
 from addrcode.normalize.tables_au import LOCALITY_WORDS, NAME_WORDS, AUTables
-from addrcode.normalize.us import MAX_CHARS, Parse, clean_text  # noqa: F401  (same cut and parse state as US)
+from addrcode.normalize.us import MAX_CHARS, Parse, _pop_commas, clean_text  # noqa: F401  (shared with US)
 
 _HOUSE = re.compile(r"\d{1,6}[A-Z]?(?:-\d{1,6}[A-Z]?)?$")
 _UNIT_ID = re.compile(r"(?:[A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])$")
@@ -131,11 +131,6 @@ def step_clean(p: Parse) -> None:
     if not any(t != "," for t in p.tokens):
         p.warnings.append("empty input")
         p.done = True
-
-
-def _pop_commas(t: list[str]) -> None:
-    while t and t[-1] == ",":
-        t.pop()
 
 
 def step_tail(p: Parse) -> None:
