@@ -8,6 +8,7 @@ under a final name, and every failure is one clear line with exit code 3.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import random
 import resource
@@ -261,14 +262,18 @@ def test_full_tmpfs_fails_cleanly(reference, tmp_path, tiny_tmpfs):
 # --------------------------------------------------------------------------- read-only storage
 
 
+@functools.lru_cache(maxsize=1)
 def unprivileged() -> list[str] | None:
     """A command prefix that runs as `nobody` with no capabilities when we are root (root ignores file
-    modes, so a read-only test as root proves nothing); [] when we are not root; None if impossible."""
+    modes, so a read-only test as root proves nothing); [] when we are not root; None if impossible:
+    no setpriv, or `nobody` cannot import addrcode (a checkout inside a directory only root can enter)."""
     if os.geteuid() != 0:
         return []
     if shutil.which("setpriv") is None:
         return None
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(prefix + [sys.executable, "-c", "import addrcode"], capture_output=True, timeout=60)
+    return prefix if probe.returncode == 0 else None
 
 
 def readonly_run(reference: Path) -> dict:
@@ -321,7 +326,8 @@ def readonly_run(reference: Path) -> dict:
 
 def test_readonly_reference_and_table_work(reference):
     if unprivileged() is None:
-        pytest.skip("running as root without setpriv: cannot drop privileges to test read-only files")
+        pytest.skip("running as root and cannot run addrcode as an unprivileged user (no setpriv, or the "
+                    "checkout is in a directory only root can enter)")
     got = readonly_run(reference)
     for command, (code, ok, stderr) in got["results"].items():
         assert code == 0 and ok, (command, stderr)
@@ -332,7 +338,7 @@ def test_unwritable_output_directory_is_one_clear_error(tmp_path):
     """-o or --rejects in a directory the user cannot write: exit 3, one line, the other file not left."""
     nobody = unprivileged()
     if nobody is None:
-        pytest.skip("running as root without setpriv")
+        pytest.skip("running as root and cannot run addrcode as an unprivileged user")
     base = Path(tempfile.mkdtemp(prefix="addrcode-unwritable-"))
     try:
         os.chmod(base, 0o755)
