@@ -308,9 +308,10 @@ class EncodeJob:
         district, index, valid = self.grid.cells([p[1] for p in placed], [p[2] for p in placed])
         keys = [(int(d), int(i)) if ok else None for d, i, ok in zip(district.tolist(), index.tolist(), valid.tolist())]
         new = list(dict.fromkeys(k for k in keys if k is not None and k not in self._cells))
+        if new and len(self._cells) + len(new) > self.MEMO_CELLS:  # bounded memory on endless streams:
+            self._cells.clear()  # start over, and then every cell of this chunk is new
+            new = list(dict.fromkeys(k for k in keys if k is not None))
         if new:
-            if len(self._cells) + len(new) > self.MEMO_CELLS:  # bounded memory on endless streams
-                self._cells.clear()
             zones = self.zones.zone_of_cells(self.grid, [k[0] for k in new], [k[1] for k in new])
             for key, code, zone in zip(new, encode_cells(new, self.epoch), zones):
                 self._cells[key] = (code.text(), zone)

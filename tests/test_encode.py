@@ -129,3 +129,26 @@ def test_default_thresholds_name_the_right_zone(vt_reference):
     assert t["right_cell"] / t["issued"] >= 0.995
     assert t["issued"] / t["n"] >= 0.95
     assert per_kind["nonexistent"]["issued"] / per_kind["nonexistent"]["n"] <= 0.02
+
+
+def test_a_full_cell_memo_starts_over_without_losing_a_row(vt_reference):
+    """The per-job cell memo is bounded; when a chunk overflows it, the chunk's cells already in the
+    memo must still be coded (a KeyError here once crashed long runs after ~30,000 cells)."""
+    import csv
+    import gzip
+
+    from addrcode.config import load_config
+    from addrcode.jobs import make_job, prepare_config
+    from addrcode.reference import EMBEDDED_SOURCE
+
+    with gzip.open(EMBEDDED_SOURCE, "rt", newline="") as f:
+        rows = [r for _, r in zip(range(400), csv.DictReader(f))]
+    texts = [f"{r['NUMBER']} {r['STREET']}, {r['CITY']} VT {r['POSTCODE']}" for r in rows[::4]]
+    config = prepare_config("encode", load_config())
+    roomy, tight = make_job("encode", config), make_job("encode", config)
+    tight.MEMO_CELLS = 12
+    want = roomy.many(texts[:30]) + roomy.many(texts[20:70]) + roomy.many(texts[60:])
+    got = tight.many(texts[:30]) + tight.many(texts[20:70]) + tight.many(texts[60:])
+    assert got == want
+    assert sum(r["status"] == "ok" for r in got) >= 0.9 * len(got)
+    assert len(tight._cells) <= len(texts[60:])  # started over: only the last chunk's cells are held
