@@ -175,7 +175,7 @@ class StreetKey:
         return " ".join(p for p in (self.predir, self.core, self.suffix, self.postdir) if p)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=32768)
 def street_key_text(text: str, rules: GeoRules | None = None) -> StreetKey:
     """Matching keys of a street written as free text (`N Main Street`, `VT-12A`, `Rte 12 A`).
 
@@ -287,7 +287,7 @@ _LONG.update({"ST": "SAINT", "FT": "FORT", "MT": "MOUNT", "RTE": "ROUTE", "TH": 
 _DIGITS = re.compile(r"\d+")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=32768)
 def fuzzy_form(core: str, rules: GeoRules | None = None) -> str:
     """The core key spelled out (`IRISH HL` -> `IRISH HILL`), for edit distances against typed text,
     whose typos land in the long words people write (`HXILL` is one edit from `HILL`, not from `HL`)."""
@@ -308,7 +308,7 @@ def _fuzzy_level(sk: StreetKey, level: str, rules: GeoRules | None = None) -> st
     return fuzzy_form(" ".join([p for p in parts if p]), rules)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=32768)
 def _street_form(full: str, level: str, rules: GeoRules | None = None) -> str:
     """The fuzzy form of a reference street key at one level (street names repeat across towns)."""
     return _fuzzy_level(street_key_text(full, rules), level, rules)
@@ -805,7 +805,7 @@ class Geocoder:
         self._towns = _LRU(max(64, cache_size // 8))
         self._zips = _LRU(max(256, cache_size // 4))
         self._citykeys = _LRU(max(256, cache_size // 4))
-        self._global = _LRU(max(256, cache_size // 4))
+        self._global = _LRU(max(256, cache_size // 8))
         self._fuzzy_cache = _LRU(max(256, cache_size // 8))
         self._max_city_list = max_city_list
         self._city_list: tuple[list, list] | None = None
