@@ -511,7 +511,7 @@ def _tail(p: Parse, k: int) -> None:
         _leftover(p, " ".join(" ".join(s) for s in segments[:-1]))
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 15)
 def street_parts(street: str, tables: AUTables) -> tuple[str, str, str]:
     """Street words -> (name, type abbreviation, suffix code), cached (street names repeat)."""
     toks = street.split()
