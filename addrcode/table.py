@@ -785,16 +785,27 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
     the demo keyring and the EPSG:5070 100 m grid. The file name carries a hash of every input, so
     new data, zones, keys or a new table format build a new file.
     """
-    from addrcode.grid import Grid
-    from addrcode.keys import demo_keyring_path, load_keyring, pub_path
-    from addrcode.reference import default_reference
-    from addrcode.zones import default_zones_path, load_zones
+    # only what naming the file needs is imported up front: a station's start-up stays light
+    from addrcode.keys import demo_keyring_path, pub_path
 
     cache_dir = Path(cache_dir)
-    ref = Path(reference) if reference is not None else default_reference(cache_dir, notify)
-    zpath = Path(zones_path) if zones_path is not None else default_zones_path()
+    if reference is not None:
+        ref = Path(reference)
+    else:
+        from addrcode.reference import default_reference
+
+        ref = default_reference(cache_dir, notify)
+    if zones_path is not None:
+        zpath = Path(zones_path)
+    else:
+        from addrcode.zones import default_zones_path
+
+        zpath = default_zones_path()
     kpath = Path(keyring_path) if keyring_path is not None else demo_keyring_path()
-    grid = grid or Grid()
+    if grid is None:
+        from addrcode.grid import Grid
+
+        grid = Grid()
     h = hashlib.sha256()
     for part in (ref.name, str(ref.stat().st_size), hashlib.sha256(zpath.read_bytes()).hexdigest(),
                  hashlib.sha256(kpath.read_bytes()).hexdigest(), grid.crs, repr(grid.cell_size_m),
@@ -806,5 +817,8 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
         return out, pub
     if notify is not None:
         notify(f"building the default station table (once) into {out} ...")
+    from addrcode.keys import load_keyring
+    from addrcode.zones import load_zones
+
     build_table(ref, load_zones(zpath), load_keyring(kpath), grid, out)
     return out, pub

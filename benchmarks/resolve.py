@@ -5,14 +5,15 @@ keyring), built once into the cache directory like the CLI does. Measured in one
 
 - cold start: process start to answer for one code, median of `--repeat` runs, of
   `python -m addrcode resolve CODE --table T --public-key P` (the CLI), of the library call
-  (`python -c` with `Resolver`), and of a bare `python -c pass` (the interpreter's own floor);
+  (`python -c` with `Resolver`), and of a bare `python -c pass` (the interpreter's own floor); then
+  the CLI again from a regular (non-editable) install in a temporary venv, as users get it;
 - streaming throughput on one core: `Resolver.resolve` and `ResolveJob` over `--codes` issued codes
   (mixed with 5 % typos), against a plain sqlite3 lookup loop (`SELECT zone FROM codes WHERE body=?`
   on precomputed integer keys: the floor) and a Python dict lookup; then the CLI end to end
   (codes piped through stdin, answers read back);
 - table size: bytes per million codes.
 
-Usage: python benchmarks/resolve.py [--codes N] [--repeat N] [--cache DIR]
+Usage: python benchmarks/resolve.py [--codes N] [--repeat N] [--cache DIR] [--no-install]
 Prints figures and ratios; no address or coordinate is printed (codes are opaque).
 """
 
@@ -59,6 +60,24 @@ def median_run(cmd: list[str], repeat: int, env: dict, stdin: str | None = None,
     return statistics.median(times), out
 
 
+def regular_install(where: Path) -> Path:
+    """A non-editable install of this checkout (what `pip install .` gives a user: bytecode compiled at
+    install time, no editable-import hook) in a fresh venv at `where`; its dependencies are borrowed
+    from the running interpreter's site-packages. Returns the venv's python."""
+    import sysconfig
+    import venv
+
+    venv.create(where, with_pip=False)
+    py = where / "bin" / "python"
+    site = Path(subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # paths listed in a .pth are not scanned for .pth files: the dev install's editable hook stays off
+    (site / "_borrowed_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(ROOT)],
+                   check=True, capture_output=True)
+    return py
+
+
 def rate(fn, items) -> float:
     t0 = time.perf_counter()
     for x in items:
@@ -71,6 +90,8 @@ def main() -> None:
     ap.add_argument("--codes", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--cache", default=None, help="cache directory (default: addrcode's user cache)")
+    ap.add_argument("--no-install", action="store_true",
+                    help="skip the cold start from a regular (non-editable) install in a temporary venv")
     args = ap.parse_args()
 
     if args.cache:
@@ -117,6 +138,21 @@ def main() -> None:
     print(f"  same, CPU time (user+sys, robust when other jobs share the cores): floor {CPU['floor'] * 1e3:.0f} ms | "
           f"library {CPU['lib'] * 1e3:.0f} ms | CLI --table {CPU['cli'] * 1e3:.0f} ms | CLI default "
           f"{CPU['cli_default'] * 1e3:.0f} ms")
+
+    if not args.no_install:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            ipy = regular_install(Path(tmp) / "venv")
+            ienv = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            icli, out_icli = median_run([str(ipy), "-m", "addrcode", "resolve", one, "--table", str(table),
+                                         "--public-key", str(pub), "-q"], args.repeat, ienv, label="icli")
+            idefault, _ = median_run([str(ipy), "-m", "addrcode", "resolve", one, "-q"], args.repeat,
+                                     dict(ienv, ADDRCODE_CACHE_DIR=str(cache)), label="idefault")
+            assert out_icli == out_cli, "the installed CLI disagrees with the checkout"
+        print(f"  from a regular install (`pip install .` into a fresh venv): CLI with --table {icli * 1e3:.0f} ms "
+              f"(CPU {CPU['icli'] * 1e3:.0f} ms) | CLI default table {idefault * 1e3:.0f} ms "
+              f"(CPU {CPU['idefault'] * 1e3:.0f} ms)")
 
     # -- streaming throughput, one core
     with Resolver(table, pub) as r:
