@@ -42,14 +42,24 @@ class Summary:
     resumed_rows: int = 0  # rows done by an earlier, interrupted run (not timed here)
 
     def add(self, record: dict) -> None:
-        self.rows += 1
-        status = record.get("status")
+        self.count(record.get("status"), record.get("reason", ""))
+
+    def count(self, status: str | None, reason: str | None, n: int = 1) -> None:
+        """Count `n` records of one status and reason (reasons grouped by kind)."""
+        self.rows += n
         if status == "ok":
-            self.ok += 1
+            self.ok += n
         elif status == "error":
-            self.errors[_reason_kind(record.get("reason", ""))] += 1
+            self.errors[_reason_kind(reason or "")] += n
         else:
-            self.rejected[_reason_kind(record.get("reason", ""))] += 1
+            self.rejected[_reason_kind(reason or "")] += n
+
+    def merge(self, state: dict) -> None:
+        """Add the counts of another summary's `to_state()` (e.g. one partition's, from a worker)."""
+        self.rows += state["rows"]
+        self.ok += state["ok"]
+        self.rejected.update(state["rejected"])
+        self.errors.update(state["errors"])
 
     @property
     def n_rejected(self) -> int:
@@ -62,10 +72,14 @@ class Summary:
     def rows_per_second(self) -> float:
         return (self.rows - self.resumed_rows) / max(time.perf_counter() - self.started, 1e-9)
 
+    def _how(self) -> str:
+        return f" (resumed after {self.resumed_rows} rows)" if self.resumed_rows else ""
+
     def text(self) -> str:
+        """The summary for stderr: counts, rate, then the ten most frequent reasons of each kind."""
         parts = [f"{self.rows} rows", f"{self.ok} ok", f"{self.n_rejected} rejected", f"{self.n_errors} errors",
                  f"{self.rows_per_second():,.0f} rows/s"]
-        lines = [", ".join(parts) + (f" (resumed after {self.resumed_rows} rows)" if self.resumed_rows else "")]
+        lines = [", ".join(parts) + self._how()]
         for title, counter in (("rejected", self.rejected), ("errors", self.errors)):
             for reason, n in counter.most_common(10):
                 lines.append(f"  {title}: {n} × {reason}")

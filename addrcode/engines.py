@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
+from addrcode.batch import Summary
 from addrcode.errors import UsageError
 
 PREFIX = "addrcode_"
@@ -290,74 +291,35 @@ class FrameProcessor:
 
 
 @dataclass
-class EngineRun:
-    """What a `run_dask`/`run_spark` run did: counts (rows = ok + rejected + errors) and files."""
+class EngineRun(Summary):
+    """What a `run_dask`/`run_spark` run did: the batch summary's counts (rows = ok + rejected +
+    errors, reasons grouped alike) plus the engine, partitions, wall time and files."""
 
-    engine: str
-    command: str
-    rows: int = 0
-    ok: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)  # reason kind -> count
-    errors: dict[str, int] = field(default_factory=dict)
+    engine: str = ""
+    command: str = ""
     partitions: int = 0
     seconds: float = 0.0
     output: str = ""
     files: list[str] = field(default_factory=list)
 
-    @property
-    def n_rejected(self) -> int:
-        return sum(self.rejected.values())
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
 
-    @property
-    def n_errors(self) -> int:
-        return sum(self.errors.values())
-
-    def text(self) -> str:
-        """The summary for stderr, like the single-process one."""
-        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
-        lines = [f"{self.rows} rows, {self.ok} ok, {self.n_rejected} rejected, {self.n_errors} errors, "
-                 f"{rate:,.0f} rows/s ({self.engine}, {self.partitions} partitions)"]
-        for title, counts in (("rejected", self.rejected), ("errors", self.errors)):
-            for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])[:10]:
-                lines.append(f"  {title}: {n} × {reason}")
-        return "\n".join(lines)
+    def _how(self) -> str:
+        return f" ({self.engine}, {self.partitions} partitions)"
 
     def to_dict(self) -> dict:
         return {"engine": self.engine, "command": self.command, "rows": self.rows, "ok": self.ok,
-                "rejected": self.rejected, "errors": self.errors, "partitions": self.partitions,
+                "rejected": dict(self.rejected), "errors": dict(self.errors), "partitions": self.partitions,
                 "seconds": round(self.seconds, 3), "files": [Path(f).name for f in self.files]}
 
 
 def count_statuses(df) -> dict:
     """Per-partition counts {"rows", "ok", "rejected": {kind: n}, "errors": {kind: n}} of an output frame."""
-    from collections import Counter
-
-    from addrcode.batch import _reason_kind
-
-    status = df[PREFIX + "status"].tolist()
-    reason = df[PREFIX + "reason"].tolist()
-    rejected, errors = Counter(), Counter()
-    ok = 0
-    for s, r in zip(status, reason):
-        if s == "ok":
-            ok += 1
-        elif s == "error":
-            errors[_reason_kind(r or "")] += 1
-        else:
-            rejected[_reason_kind(r or "")] += 1
-    return {"rows": len(status), "ok": ok, "rejected": dict(rejected), "errors": dict(errors)}
-
-
-def _merge_counts(run: EngineRun, parts: Iterable[dict]) -> None:
-    from collections import Counter
-
-    rejected, errors = Counter(run.rejected), Counter(run.errors)
-    for p in parts:
-        run.rows += p["rows"]
-        run.ok += p["ok"]
-        rejected.update(p["rejected"])
-        errors.update(p["errors"])
-    run.rejected, run.errors = dict(rejected), dict(errors)
+    counts = Summary()
+    for status, reason in zip(df[PREFIX + "status"].tolist(), df[PREFIX + "reason"].tolist()):
+        counts.count(status, reason)
+    return counts.to_state()
 
 
 def file_format(path, given: str | None = None) -> str:
@@ -480,7 +442,8 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
         counts = ddf.map_partitions(writer, meta=_COUNTS_META(), align_dataframes=False)
         run.partitions = counts.npartitions
         parts = counts.compute().to_dict("records")
-        _merge_counts(run, [json.loads(p["counts"]) for p in parts])
+        for p in parts:
+            run.merge(json.loads(p["counts"]))
         run.seconds = time.perf_counter() - started
         _publish(staging, Path(output_path), run)
     except BaseException:
@@ -644,17 +607,8 @@ def run_spark(input_path, output_path, *, command: str = "encode", config=None, 
         # Counted from the files just written (two columns, no geocoding), not by caching the
         # whole output or running the job twice.
         counts = written.groupBy(F.col(PREFIX + "status"), F.col(PREFIX + "reason")).count().collect()
-        from addrcode.batch import _reason_kind
-
         for row in counts:
-            status, reason, n = row[0], row[1] or "", row[2]
-            run.rows += n
-            if status == "ok":
-                run.ok += n
-            else:
-                bucket = run.errors if status == "error" else run.rejected
-                kind = _reason_kind(reason)
-                bucket[kind] = bucket.get(kind, 0) + n
+            run.count(row[0], row[1], row[2])
         run.partitions = out.rdd.getNumPartitions()
         for crc in staging.glob(".*.crc"):
             crc.unlink()
