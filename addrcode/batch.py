@@ -138,13 +138,16 @@ def apply_chunk(job: Callable, items: list[tuple]) -> list[dict]:
 
     A job with a `many(queries)` method (vectorised over a chunk, e.g. encode) gets the usable
     rows in one call; if that call fails, the chunk is redone row by row so only the bad row errs.
+    `many` already turns a bad row into an error record, so its failing is a bug in the chunk path:
+    said once per process on stderr (the exception type only, never data) rather than hidden.
     """
     many = getattr(job, "many", None)
     if many is not None:
         usable = [n for n, (_, error, _) in enumerate(items) if not error]
         try:
             results = many([items[n][0] for n in usable])
-        except Exception:
+        except Exception as exc:
+            _note_chunk_fallback(exc)
             results = None
         if results is not None and len(results) == len(usable):
             by_position = dict(zip(usable, results))
@@ -156,6 +159,19 @@ def apply_chunk(job: Callable, items: list[tuple]) -> list[dict]:
                 out.append(result)
             return out
     return [apply(job, query, error, warnings) for query, error, warnings in items]
+
+
+_FALLBACK_NOTED: set = set()
+
+
+def _note_chunk_fallback(exc: Exception) -> None:
+    import sys
+
+    kind = type(exc).__name__
+    if kind not in _FALLBACK_NOTED:
+        _FALLBACK_NOTED.add(kind)
+        print(f"addrcode: internal error in the chunk path ({kind}); chunks are redone row by row "
+              "(results are complete, but slower). Please report it.", file=sys.stderr)
 
 
 def run(records: Iterable[InputRecord], job: Callable, *, column: str | None = None,

@@ -137,3 +137,24 @@ def test_disk_full_fails_cleanly(tmp_path):
     assert p.returncode == 3, p.stderr
     assert "cannot write the output" in p.stderr and "Traceback" not in p.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_a_failing_chunk_path_is_redone_row_by_row_and_said(capsys, monkeypatch):
+    """`many` failing is a bug, not a bad row: no row is lost, and it is said once (type only, no data)."""
+    monkeypatch.setattr(batch, "_FALLBACK_NOTED", set())
+
+    class Job:
+        def __call__(self, query):
+            return {"status": "ok", "reason": "", "echo": query.upper()}
+
+        def many(self, queries):
+            raise KeyError(queries[0])
+
+    items = [("12 main st", "", ()), ("", "line 3: unclosed quote", ()), ("9 elm st", "", ("note",))]
+    for _ in range(2):
+        out = batch.apply_chunk(Job(), items)
+        assert [r["status"] for r in out] == ["ok", "rejected", "ok"]
+        assert out[0]["echo"] == "12 MAIN ST" and out[2]["warnings"] == ["note"]
+    err = capsys.readouterr().err
+    assert err.count("internal error in the chunk path (KeyError)") == 1
+    assert "main" not in err.lower()
