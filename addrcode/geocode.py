@@ -805,7 +805,7 @@ class Geocoder:
         self._towns = _LRU(max(64, cache_size // 8))
         self._zips = _LRU(max(256, cache_size // 4))
         self._citykeys = _LRU(max(256, cache_size // 4))
-        self._global = _LRU(max(256, cache_size // 8))
+        self._global = _LRU(max(256, cache_size // 16))
         self._fuzzy_cache = _LRU(max(256, cache_size // 8))
         self._max_city_list = max_city_list
         self._city_list: tuple[list, list] | None = None

@@ -245,7 +245,7 @@ class EncodeJob:
 
     # Cells whose zone and code are remembered. Re-deriving them is cheap (vectorised per chunk), so the
     # memo is small: memory reaches its ceiling early in a long run (benchmarks/RESULTS.md, batch).
-    MEMO_CELLS = 30_000
+    MEMO_CELLS = 10_000
 
     def __init__(self, geocoder, zones, keyring, grid, *, min_precision="interpolated", min_score=0.5,
                  with_coords=False):

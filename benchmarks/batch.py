@@ -273,6 +273,9 @@ def main(argv=None) -> int:
             print(f"  speed-up --jobs 2 / --jobs 1: {r2['rows_s'] / r1['rows_s']:.2f}x; outputs identical: {same}")
             print(f"  peak RSS {args.cli_rows:,} rows / {args.cli_small:,} rows (--jobs 1): "
                   f"{r1['peak_rss_mb'] / r_small['peak_rss_mb']:.2f}")
+            if "dask" in results and args.rows == args.cli_rows:  # the same rows (same count, same seed)
+                print(f"  dask {args.workers} workers / cli --jobs 2, same rows: "
+                      f"{results['dask']['rows_s'] / r2['rows_s']:.2f}x")
             for name in ("cli-rows.csv", "cli-small.csv", "cli-small-out.csv", "cli-out-1.csv", "cli-out-2.csv"):
                 (tmp / name).unlink()
         if "peer" not in args.skip:

@@ -851,7 +851,7 @@ def _state_highway(t, i: int, e: int, states: dict):
     return None
 
 
-@functools.lru_cache(maxsize=1 << 15)
+@functools.lru_cache(maxsize=1 << 14)
 def street_parts(street: str, tables: USTables, state: str = "") -> tuple[str, str, str, str]:
     """Street words -> (predir, name, suffix, postdir), USPS Pub 28 style (cached: names repeat)."""
     tb = tables
