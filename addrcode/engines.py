@@ -395,7 +395,7 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
     ``tcp://10.0.0.5:8786``) the job runs on that cluster, else on a `distributed.LocalCluster`
     of `n_workers` processes × `threads_per_worker`. CSV is read as text (ZIP codes keep their
     leading zeros); `blocksize` sets the CSV partition size (default: about 8 partitions per
-    worker thread, between 64 kB and 16 MB, so every core stays busy to the end),
+    worker thread, between 64 kB and 4 MB, so every core stays busy to the end),
     `npartitions` repartitions.
     Raises `UsageError`/`DataError` for bad arguments or data files, before any worker starts.
     """
@@ -484,15 +484,16 @@ class _PartitionWriter:
 
 
 def _auto_blocksize(source: str, threads: int) -> int:
-    """CSV partition size: ~8 partitions per worker thread, 64 kB to 16 MB. Many partitions keep
-    every worker busy to the end (with 7 partitions on 2 workers, the last one runs alone); at
-    ~1,000 rows/s per core 16 MB is a few minutes of work, and the per-task overhead (~ms)
-    does not count."""
+    """CSV partition size: ~8 partitions per worker thread, 64 kB to 4 MB. Many partitions keep
+    every worker busy to the end (with 7 partitions on 2 workers, the last one runs alone). The
+    cap bounds a worker's memory, which holds a whole partition and its output: 4 MB is ~80,000
+    rows, ~600 MB per worker and ~15 s of work at ~5,000 rows/s, so the per-task overhead (~ms)
+    does not count (benchmarks/RESULTS.md, batch)."""
     import glob
 
     paths = glob.glob(source) if any(c in source for c in "*?[") else [source]
     size = sum(os.path.getsize(p) for p in paths)
-    return int(min(16 << 20, max(64 << 10, size // (8 * threads) + 1)))
+    return int(min(4 << 20, max(64 << 10, size // (8 * threads) + 1)))
 
 
 def _check_columns(columns: list[str], column, components, name) -> None:

@@ -343,3 +343,16 @@ def test_spark_map_in_memory_with_coords(spark, config, rows):
     out = engines.spark_map(sdf, config=config, with_coords=True).toPandas()
     want = single_process(engines.build_job("encode", config, with_coords=True), part)
     assert_same(out, part, want, engines.job_fields("encode", with_coords=True))
+
+
+def test_auto_partition_size_bounds_worker_memory(tmp_path):
+    """~8 partitions per worker thread, but never above 4 MB (a worker holds a partition and its output)."""
+    big, small = tmp_path / "big.csv", tmp_path / "small.csv"
+    with open(big, "wb") as f:
+        f.truncate(200 << 20)  # sparse: the size is what counts
+    with open(small, "wb") as f:
+        f.truncate(8 << 20)
+    assert engines._auto_blocksize(str(big), 2) == 4 << 20
+    assert engines._auto_blocksize(str(small), 2) == (8 << 20) // 16 + 1
+    assert engines._auto_blocksize(str(tmp_path / "*.csv"), 64) == (208 << 20) // 512 + 1  # a glob: all files
+    assert engines._auto_blocksize(str(small), 1024) == 64 << 10
