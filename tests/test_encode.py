@@ -133,7 +133,7 @@ def test_default_thresholds_name_the_right_zone(vt_reference):
 
 def test_a_full_cell_memo_starts_over_without_losing_a_row(vt_reference):
     """The per-job cell memo is bounded; when a chunk overflows it, the chunk's cells already in the
-    memo must still be coded (a KeyError here once crashed long runs after ~30,000 cells)."""
+    memo must still be coded (a KeyError here once sent every overflowing chunk down the slow row-by-row path)."""
     import csv
     import gzip
 
