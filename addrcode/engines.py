@@ -189,6 +189,8 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
                   components: Mapping[str, str] | None = None, **options):
     """Run `command` over every row of `df`; return `df`'s columns plus `addrcode_*` columns.
 
+    `df` is a pandas DataFrame, or a `pyarrow.Table` (for Arrow-native engines: Ray, DuckDB,
+    Polars via `to_arrow()`), in which case a `pyarrow.Table` is returned.
     The address is the text in `column`, or, with `components` (e.g. ``{"street": "addr1",
     "city": "town", "state": "st", "postcode": "zip"}``), the given columns as components.
     Options are the command's (`min_precision`, `min_score`, `with_coords` for encode). One output
@@ -199,6 +201,13 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
 
     from addrcode.batch import run
     from addrcode.io import InputRecord
+
+    if _is_arrow_table(df):
+        import pyarrow as pa
+
+        out = process_frame(df.to_pandas(), command=command, config=config, column=column,
+                            components=components, **options)
+        return pa.Table.from_pandas(out, preserve_index=False)
 
     fields = job_fields(command, **options)
     components = dict(components or {})
@@ -231,6 +240,11 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
             series = pd.Series([_cell(v) for v in values], index=df.index, dtype=_STRING())
         out[PREFIX + name] = series
     return out
+
+
+def _is_arrow_table(obj) -> bool:
+    # by type name: pyarrow is only imported when the caller already passed one of its tables
+    return type(obj).__module__.startswith("pyarrow") and type(obj).__name__ == "Table"
 
 
 def _text(value) -> str:

@@ -177,6 +177,22 @@ def test_process_frame_keeps_rows_index_and_input(config):
     assert df.columns.tolist() == ["address", "other"]  # the caller's frame is not modified
 
 
+def test_process_frame_takes_and_returns_an_arrow_table(config):
+    pa = pytest.importorskip("pyarrow")
+    df = pd.DataFrame({"id": [1, 2, 3], "address": ["637 College St, Middlebury VT 05753", None, "=1+1"]})
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    out = engines.process_frame(table, config=config, with_coords=True)
+    assert isinstance(out, pa.Table) and out.num_rows == 3
+    assert out.column_names == list(engines.output_schema("encode", df.columns, with_coords=True))
+    assert out.schema.field("addrcode_score").type == pa.float64()
+    want = engines.process_frame(df, config=config, with_coords=True)
+    got = out.to_pandas()
+    for name in want.columns:
+        if name.startswith("addrcode_"):
+            assert got[name].fillna(-1).tolist() == want[name].fillna(-1).tolist(), name
+    assert got["id"].tolist() == [1, 2, 3] and got["addrcode_status"].tolist() == ["ok", "rejected", "rejected"]
+
+
 def test_process_frame_components_and_numbers(config):
     df = pd.DataFrame({"street": ["637 College St", "637 College St"], "town": ["Middlebury", "Middlebury"],
                        "st": ["VT", "VT"], "zip": ["05753", None]})
