@@ -144,11 +144,16 @@ def run_batch(command, config, options=None, *, texts, input_path, column, numbe
     config = prepare_config(command, config, _notify)
     job = make_job(command, config, options, notify=_notify)
     progress = None
+    if output not in (None, "-") and output.lower().endswith(".parquet"):
+        raise UsageError(f"{output}: Parquet output needs --engine dask or spark; write CSV or JSONL here")
     if input_path:
-        stream = io.open_input(input_path)
         name = "<stdin>" if input_path == "-" else input_path
-        header, records = io.read_csv(stream, name=name, delimiter=delimiter, encoding=encoding,
-                                      progress=lambda n: progress and progress.update_to(n))
+        if input_path != "-" and io.is_parquet(input_path):
+            header, records = io.read_parquet(input_path, progress=lambda n: progress and progress.update_to(n))
+        else:
+            stream = io.open_input(input_path)
+            header, records = io.read_csv(stream, name=name, delimiter=delimiter, encoding=encoding,
+                                          progress=lambda n: progress and progress.update_to(n))
         column, components = _choose_columns(header, column, components, name)
         columns = header + ["addrcode_" + f for f in job.fields]
         fmt = fmt or "csv"

@@ -177,7 +177,57 @@ _NOT_CSV = (
     (b"\x28\xb5\x2f\xfd", "a zstd file; decompress it first"),
     (b"SQLite format 3\x00", "a SQLite database"),
     (b"%PDF-", "a PDF document"),
+    (b"PAR1", "a Parquet file (give it as `-i FILE.parquet`: Parquet is read from a file, not a stream)"),
 )
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def is_parquet(path) -> bool:
+    """Whether the file at `path` is Parquet (by its magic bytes, not its name)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def read_parquet(path, *, progress: Callable[[int], None] | None = None,
+                 batch_rows: int = 2000) -> tuple[list[str], Iterator[InputRecord]]:
+    """Read a Parquet file in record batches (memory bounded by one batch, not the file).
+
+    Returns the column names and an iterator of records whose `line` is the 1-based row number;
+    cells become text like CSV cells (null -> ""). `progress(n)` gets an estimate of the bytes
+    read so far. Needs pyarrow; raises DataError for a file pyarrow cannot read.
+    """
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError("reading Parquet needs pyarrow: `pip install pyarrow` (or 'addrcode[dask]')") from None
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError subclasses for broken files
+        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}); check that it was "
+                        "written completely") from None
+    header = [str(n) for n in pf.schema_arrow.names]
+    total = max(pf.metadata.num_rows, 1)
+    size = os.path.getsize(path)
+
+    def records() -> Iterator[InputRecord]:
+        row = 0
+        try:
+            for batch in pf.iter_batches(batch_size=batch_rows):
+                for values in zip(*(col.to_pylist() for col in batch.columns)):
+                    row += 1
+                    yield InputRecord(line=row, fields={h: "" if v is None else str(v)
+                                                        for h, v in zip(header, values)})
+                if progress is not None:
+                    progress(size * row // total)
+        except Exception as exc:
+            raise DataError(f"{path}: unreadable after row {row} ({type(exc).__name__}); the file may be "
+                            "truncated") from None
+
+    return header, records()
 
 
 class _TooManyLines(Exception):

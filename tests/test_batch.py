@@ -69,6 +69,27 @@ def test_two_workers_give_the_same_output_in_the_same_order(tmp_path):
     assert "5000 rows" in p2.stderr
 
 
+def test_parquet_input_gives_what_the_same_rows_give_as_csv(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in.csv"
+    write_input(src, 1200)
+    rows = list(csv.DictReader(src.open()))
+    pq.write_table(pa.table({"id": [r["id"] for r in rows], "address": [r["address"] for r in rows]}),
+                   tmp_path / "in.parquet", row_group_size=500)
+    from_csv, from_parquet = tmp_path / "csv.csv", tmp_path / "parquet.csv"
+    p1 = addrcode("normalize", "-i", str(src), "-o", str(from_csv), "--jobs", "1", "--chunk-size", "300")
+    p2 = addrcode("normalize", "-i", str(tmp_path / "in.parquet"), "-o", str(from_parquet), "--jobs", "2",
+                  "--chunk-size", "300")
+    assert p1.returncode == p2.returncode == 0, p2.stderr
+    assert from_parquet.read_bytes() == from_csv.read_bytes()
+    assert "1200 rows" in p2.stderr
+    refused = addrcode("normalize", "-i", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"))
+    assert refused.returncode == 2 and "--engine dask or spark" in refused.stderr
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_killed_run_leaves_no_output_and_resume_finishes_it(tmp_path):
     src = tmp_path / "in.csv"
     write_input(src, 30000, bad_every=1999)

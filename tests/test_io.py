@@ -176,3 +176,35 @@ def test_atomic_output_into_missing_directory(tmp_path):
 def test_open_input_missing_file(tmp_path):
     with pytest.raises(UsageError, match="no such input file"):
         io.open_input(tmp_path / "missing.csv")
+
+
+def test_parquet_is_read_in_batches_as_text_cells(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [1, 2, 3, 4, 5], "address": ["a", None, "c", "d", "=1+1"],
+                             "zip": ["05753", "05401", None, "05001", "05602"]}), path)
+    assert io.is_parquet(path) and not io.is_parquet(tmp_path / "missing.parquet")
+    seen = []
+    header, records = io.read_parquet(path, progress=seen.append, batch_rows=2)
+    records = list(records)
+    assert header == ["id", "address", "zip"]
+    assert [r.line for r in records] == [1, 2, 3, 4, 5]
+    assert [r.fields["address"] for r in records] == ["a", "", "c", "d", "=1+1"]
+    assert records[0].fields == {"id": "1", "address": "a", "zip": "05753"}  # leading zeros kept
+    assert seen == sorted(seen) and seen[-1] == path.stat().st_size  # one estimate per batch, ends at the size
+
+
+def test_broken_parquet_is_a_data_error(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"address": ["x"] * 1000}), good)
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(DataError, match="not a readable Parquet file"):
+        io.read_parquet(bad)
+    with pytest.raises(DataError, match="Parquet file"):  # from a stream it is named, not parsed as CSV
+        parse(good.read_bytes())
