@@ -185,6 +185,13 @@ def _csv_gzipped(tmp, w):
     return _normalize(_csv(tmp, [], name="in.csv.gz", raw=raw), tmp)
 
 
+def _parquet_truncated(tmp, w):
+    """A Parquet file cut short (a copy that was still being written)."""
+    path = tmp / "orders.parquet"
+    path.write_bytes(b"PAR1" + b"\x15\x04\x15" * 40)
+    return _normalize(path, tmp)
+
+
 def _xlsx(tmp, w):
     import zipfile
 
@@ -330,6 +337,7 @@ CASES = [
     Case("missing column", _missing_column, 2, r"in\.csv: no column named nope"),
     Case("gzipped CSV given as -i", _csv_gzipped, 3, r"in\.csv\.gz: line 1: this is a gzip file"),
     Case("Excel workbook given as -i", _xlsx, 3, r"orders\.xlsx: line 1: this is a zip archive or an Excel"),
+    Case("truncated Parquet file", _parquet_truncated, 3, r"orders\.parquet: not a readable Parquet file"),
     Case("--rejects is the -o file", _rejects_is_output, 2, r"out\.csv: --rejects must name another file"),
     Case("truncated gzip (reference source)", _truncated_gzip, 3, r"oa\.csv\.gz: .*line \d+", kind="reference"),
     Case("plain CSV named .gz (read by content)", _gzip_not_gzip, 0, output=True, kind="reference"),
