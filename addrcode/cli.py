@@ -50,7 +50,8 @@ def input_options(f):
     for decorator in reversed([
         click.argument("texts", nargs=-1, metavar="[TEXT]..."),
         click.option("-i", "--input", "input_path", metavar="FILE",
-                     help="Read a CSV file (`-` = stdin). Without it: TEXT arguments, else stdin lines."),
+                     help="Read a CSV file (`-` = stdin) or a Parquet file. Without it: TEXT arguments, "
+                          "else stdin lines."),
         click.option("--column", metavar="NAME", help="CSV column holding the one-line address."),
         click.option("--number", "number_col", metavar="NAME", help="CSV column of the house number."),
         click.option("--street", "street_col", metavar="NAME", help="CSV column of the street line."),
