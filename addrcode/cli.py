@@ -283,7 +283,7 @@ def _choose_columns(header, column, components, name):
 @batch_options
 @config_options
 def normalize(config_path, locale, **options):
-    """Parse and normalize US addresses (USPS Publication 28 style).
+    """Parse and normalize addresses: US in USPS Publication 28 style, Australian with --locale au.
 
     \b
     echo "637 college street middlebury vermont 05753" | addrcode normalize
