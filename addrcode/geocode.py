@@ -1182,9 +1182,15 @@ class Geocoder:
         elif ev > 0:
             tfac = ev if (not postcode or in_zip) else ev * 0.9
         elif in_zip:
-            tfac = 0.97 if not a.city else 0.68
-            if a.city:
+            if not a.city:
+                tfac = 0.97
+            elif town_ev:  # the query names another town the reference knows
+                tfac = 0.68
                 notes.append("town differs from the query")
+            else:  # a name the reference has no town for (a village or postal name: Morrisville for
+                # Morristown): it contradicts nothing, and the ZIP places the street
+                tfac = 0.93
+                notes.append("town name not in the reference; the ZIP agrees")
         elif how.startswith("exact street key, no town"):
             tfac = 0.8
         else:

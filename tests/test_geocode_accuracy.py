@@ -47,6 +47,18 @@ def test_harder_kinds_97(stats, kind):
     assert stats[kind]["within50"] >= 0.97, stats[kind]["examples"]
 
 
+def test_postal_village_names_are_not_a_different_town(vt_reference, rows):
+    """`82 Lower Main St, Morrisville VT 05661` (Morrisville: a village of Morristown): the name is not a
+    town of the reference, so it contradicts nothing and the ZIP places the street (once scored 0.68)."""
+    from addrcode.geocode import Geocoder
+
+    mq = _mq()
+    with Geocoder(vt_reference) as g:
+        st = mq.evaluate(g, mq.village_queries(rows, 270, seed=7))["postal_village"]
+    assert st["within50"] >= 0.98, st["examples"]
+    assert st["hi"] >= 0.8 * st["n"] and st["hi_ok"] >= 0.99 * st["hi"]
+
+
 def test_nonexistent_not_confident(stats):
     assert stats["nonexistent"]["false_confident"] <= 0.01, stats["nonexistent"]["examples"]
 
