@@ -8,8 +8,6 @@ Dask partition or a Spark task builds one job and maps it over many rows.
 
 from __future__ import annotations
 
-from addrcode.records import Address
-
 ADDRESS_FIELDS = ["number", "predir", "street", "suffix", "postdir", "unit_type", "unit_id", "po_box",
                   "rural_route", "city", "state", "postcode", "zip4", "leftover"]
 
@@ -21,34 +19,30 @@ def status_text(record: dict, value: str) -> str:
     return f"{record.get('status')}: {record.get('reason', '')}"
 
 
-def parse_query(query, locale: str = "us") -> Address:
-    """Normalize a query: a one-line text or a dict of components (number, street, city, state, postcode)."""
-    from addrcode.normalize import normalize, normalize_fields
-
-    if isinstance(query, dict):
-        return normalize_fields(locale=locale, **query)
-    return normalize(query, locale=locale)
-
-
 class NormalizeJob:
     """`addrcode normalize`: text -> canonical line + components."""
 
     fields = ["status", "reason", "line", *ADDRESS_FIELDS, "warnings"]
 
     def __init__(self, locale: str = "us"):
+        from addrcode import normalize  # here, not at module level: `resolve` starts without it
+
         self.locale = locale
+        self._normalize = normalize
 
     def __call__(self, query) -> dict:
-        address = parse_query(query, self.locale)
+        n = self._normalize
+        if isinstance(query, dict):  # components: number, street, unit, city, state, postcode
+            address = n.normalize_fields(locale=self.locale, **query)
+        else:
+            address = n.normalize(query, locale=self.locale)
         has_street = bool(address.street or address.po_box or address.rural_route)
         if has_street:
             status, reason = "ok", ""
         else:
             status = "rejected"
             reason = "empty input" if not _query_text(query).strip() else "no street or PO box found"
-        from addrcode.normalize import canonical_line
-
-        out = {"status": status, "reason": reason, "line": canonical_line(address, self.locale)}
+        out = {"status": status, "reason": reason, "line": n.canonical_line(address, self.locale)}
         for name in ADDRESS_FIELDS:
             out[name] = getattr(address, name)
         out["warnings"] = list(address.warnings)

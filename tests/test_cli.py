@@ -175,16 +175,16 @@ def test_streaming_answers_each_line_before_the_next_arrives():
 
 
 def test_record_failure_never_stops_the_batch(monkeypatch):
-    from addrcode import jobs
+    from addrcode import normalize
 
-    real = jobs.parse_query
+    real = normalize.normalize
 
-    def flaky(query, locale="us"):
+    def flaky(query, locale="us", **kw):
         if "boom" in str(query):
             raise ValueError("secret address text must not leak")
-        return real(query, locale)
+        return real(query, locale=locale, **kw)
 
-    monkeypatch.setattr(jobs, "parse_query", flaky)
+    monkeypatch.setattr(normalize, "normalize", flaky)
     result = RUNNER.invoke(cli, ["normalize", "--format", "jsonl", "12 Main St Barre VT", "boom", "5 Elm St Barre VT"])
     records = [json.loads(x) for x in result.stdout.splitlines()]
     assert [r["status"] for r in records] == ["ok", "error", "ok"]
