@@ -168,6 +168,8 @@ def _input_waiting(stream) -> Callable[[], bool]:
 
 
 # Files people pass as CSV by mistake: read as text they would give a garbage header or garbage rows.
+PARQUET_MAGIC = b"PAR1"
+
 _NOT_CSV = (
     (b"\x1f\x8b", "a gzip file; decompress it first (`gzip -dc FILE | addrcode ... -i -`)"),
     (b"PK\x03\x04", "a zip archive or an Excel .xlsx workbook; extract or export the CSV first"),
@@ -177,10 +179,8 @@ _NOT_CSV = (
     (b"\x28\xb5\x2f\xfd", "a zstd file; decompress it first"),
     (b"SQLite format 3\x00", "a SQLite database"),
     (b"%PDF-", "a PDF document"),
-    (b"PAR1", "a Parquet file (give it as `-i FILE.parquet`: Parquet is read from a file, not a stream)"),
+    (PARQUET_MAGIC, "a Parquet file (give it as `-i FILE.parquet`: Parquet is read from a file, not a stream)"),
 )
-
-PARQUET_MAGIC = b"PAR1"
 
 
 def is_parquet(path) -> bool:
