@@ -167,9 +167,9 @@ def _input_waiting(stream) -> Callable[[], bool]:
 # --------------------------------------------------------------------------- CSV
 
 
-# Files people pass as CSV by mistake: read as text they would give a garbage header or garbage rows.
-PARQUET_MAGIC = b"PAR1"
+PARQUET_MAGIC = b"PAR1"  # first and last 4 bytes of a Parquet file
 
+# Files people pass as CSV by mistake: read as text they would give a garbage header or garbage rows.
 _NOT_CSV = (
     (b"\x1f\x8b", "a gzip file; decompress it first (`gzip -dc FILE | addrcode ... -i -`)"),
     (b"PK\x03\x04", "a zip archive or an Excel .xlsx workbook; extract or export the CSV first"),
