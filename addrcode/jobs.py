@@ -8,6 +8,8 @@ Dask partition or a Spark task builds one job and maps it over many rows.
 
 from __future__ import annotations
 
+from addrcode.records import PRECISIONS  # records is light: no numpy, pyproj or click
+
 ADDRESS_FIELDS = ["number", "predir", "street", "suffix", "postdir", "unit_type", "unit_id", "po_box",
                   "rural_route", "city", "state", "postcode", "zip4", "leftover"]
 
@@ -222,11 +224,12 @@ class GeocodeJob:
 # --------------------------------------------------------------------------- encode
 
 
-def precision_rank(precision: str) -> int:
-    """0 for the best precision ("point"), larger is coarser."""
-    from addrcode.records import PRECISIONS
+_PRECISION_RANK = {p: rank for rank, p in enumerate(PRECISIONS)}
 
-    return PRECISIONS.index(precision) if precision in PRECISIONS else len(PRECISIONS)
+
+def precision_rank(precision: str) -> int:
+    """0 for the best precision ("point"), larger is coarser (unknown: coarser than all)."""
+    return _PRECISION_RANK.get(precision, len(PRECISIONS))
 
 
 class EncodeJob:
@@ -243,7 +246,6 @@ class EncodeJob:
 
     def __init__(self, geocoder, zones, keyring, grid, *, min_precision="interpolated", min_score=0.5,
                  with_coords=False):
-        from addrcode.records import PRECISIONS
         from addrcode.errors import UsageError
 
         if min_precision not in PRECISIONS:
