@@ -204,7 +204,22 @@ _WORKER_JOB = None
 
 def _init_worker(make_job: Callable, args: tuple) -> None:
     global _WORKER_JOB
+    _watch_parent(os.getppid())
     _WORKER_JOB = make_job(*args)
+
+
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    """End this worker when its parent is gone. A parent killed with SIGKILL (the OOM killer,
+    `kill -9`) cannot stop its pool, and the workers would wait on their queue forever, each
+    holding a reference and its caches."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="addrcode-parent-watch", daemon=True).start()
 
 
 def _work(payload: list[tuple]) -> list[dict]:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,6 +121,52 @@ def test_killed_run_leaves_no_output_and_resume_finishes_it(tmp_path):
     merged = sorted(ok_rows + bad_rows, key=lambda r: int(r["id"]))
     assert merged == expected_rows
     assert not journal.exists() and not (tmp_path / ".out.csv.partial").exists()
+
+
+def _pool_workers(pid: int) -> set[int]:
+    """The multiprocessing workers whose parent is `pid` (from /proc)."""
+    kids = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\nPPid:\t{pid}\n" in status.read_text() and \
+                    b"spawn_main" in (status.parent / "cmdline").read_bytes():
+                kids.add(int(status.parent.name))
+        except OSError:
+            continue
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to find the worker processes")
+def test_workers_end_when_the_parent_is_killed(tmp_path):
+    """SIGKILL leaves the pool no chance to stop its workers: they notice and exit on their own."""
+    src = tmp_path / "in.csv"
+    write_input(src, 60000)
+    proc = subprocess.Popen([sys.executable, "-m", "addrcode", "normalize", "-i", str(src), "-o",
+                             str(tmp_path / "out.csv"), "--jobs", "2", "--chunk-size", "500", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    workers: set[int] = set()
+    while len(workers) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        workers = _pool_workers(proc.pid)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before its workers could be seen")
+    time.sleep(1.0)  # workers past their start-up (the watch starts in the pool initializer)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    def running(pid):  # a zombie (exited, not yet reaped by init) is not running
+        try:
+            return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+
+    deadline = time.time() + 15
+    while time.time() < deadline and any(running(w) for w in workers):
+        time.sleep(0.1)
+    alive = [w for w in workers if running(w)]
+    for w in alive:  # do not leave them behind even when the test fails
+        os.kill(w, signal.SIGKILL)
+    assert workers and not alive
 
 
 def test_resume_refuses_other_input_or_nothing_to_resume(tmp_path):
