@@ -203,7 +203,12 @@ _WORKER_JOB = None
 
 
 def _init_worker(make_job: Callable, args: tuple) -> None:
+    import signal
+
     global _WORKER_JOB
+    # Ctrl-C reaches the whole process group: the parent handles it (checkpoint, message, exit);
+    # a worker would only print a traceback from inside its queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _watch_parent(os.getppid())
     _WORKER_JOB = make_job(*args)
 
@@ -249,8 +254,9 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no SQLite handle or lock crosses a fork
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(make_job, make_job_args)) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(make_job, make_job_args))
+    finished = False
+    try:
         pending: deque = deque()
         for chunk in _prepend([first, second], chunks):
             pending.append((chunk, pool.submit(_work, _items(chunk, column, components))))
@@ -260,6 +266,11 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
         while pending:
             chunk_done, future = pending.popleft()
             yield list(zip(chunk_done, future.result()))
+        finished = True
+    finally:
+        # interrupted or failed: drop the queued chunks rather than compute them (the workers end
+        # after their current chunk, or when they see this process gone)
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def _prepend(items: list, rest: Iterator) -> Iterator:

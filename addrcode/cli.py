@@ -16,6 +16,7 @@ from addrcode import __version__
 from addrcode.errors import AddrcodeError, UsageError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class AddrcodeGroup(click.Group):
@@ -30,6 +31,8 @@ class AddrcodeGroup(click.Group):
         except AddrcodeError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_DATA)
+        except KeyboardInterrupt:  # the batch core has said what was kept and how to resume
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=AddrcodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
