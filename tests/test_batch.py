@@ -31,6 +31,13 @@ def addrcode(*args, **kw):
     return subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True, timeout=300, **kw)
 
 
+def wait_for_checkpoint(journal, proc, timeout: float = 120) -> None:
+    """Until the run's journal exists (its first completed chunk), or the run ended."""
+    deadline = time.time() + timeout
+    while not journal.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+
+
 def test_chunked_keeps_everything_in_order():
     records = [InputRecord(line=i, text=str(i)) for i in range(10)]
     chunks = list(batch.chunked(records, 3))
@@ -102,9 +109,7 @@ def test_killed_run_leaves_no_output_and_resume_finishes_it(tmp_path):
             "--chunk-size", "500", "-q"]
     proc = subprocess.Popen([sys.executable, "-m", "addrcode", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     journal = tmp_path / ".out.csv.journal"
-    deadline = time.time() + 120
-    while not journal.exists() and time.time() < deadline:  # wait for the first checkpoint
-        time.sleep(0.05)
+    wait_for_checkpoint(journal, proc)
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -181,9 +186,7 @@ def test_ctrl_c_stops_workers_quietly_and_resume_finishes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "addrcode", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     journal = tmp_path / ".out.csv.journal"
-    deadline = time.time() + 120
-    while not journal.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    wait_for_checkpoint(journal, proc)
     os.killpg(proc.pid, signal.SIGINT)
     err = proc.communicate(timeout=60)[1]
     if proc.returncode == 0:
