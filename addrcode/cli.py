@@ -125,8 +125,9 @@ def run_batch(command, config, options=None, *, texts, input_path, column, numbe
               city_col, state_col, postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
               resume=False, report=None, show_addresses=False, engine="local", scheduler=None, workers=2) -> None:
     """Read input records, run the command's job on each, write one output record per input record, exit."""
-    from addrcode import batch, io
-    from addrcode.jobs import make_job, prepare_config
+    from addrcode.batch import runner as batch
+    from addrcode.batch import io
+    from addrcode.batch.jobs import make_job, prepare_config
 
     delimiter = _delimiter(delimiter)
     components = {k: v for k, v in (("number", number_col), ("street", street_col), ("unit", unit_col),
@@ -197,8 +198,8 @@ def run_batch(command, config, options=None, *, texts, input_path, column, numbe
         jobs = 1 if command == "resolve" else os.cpu_count() or 1
     observe = builder = None
     if report:  # `encode --report FILE`: the run report is built on the way, refused rows included
-        from addrcode.jobs import open_zones
-        from addrcode.report import ReportBuilder
+        from addrcode.batch.jobs import open_zones
+        from addrcode.outputs.report import ReportBuilder
 
         builder = ReportBuilder(open_zones(config), show_addresses=show_addresses)
 
@@ -220,7 +221,7 @@ def run_batch(command, config, options=None, *, texts, input_path, column, numbe
 
 def _run_engine(engine, command, config, options, *, input_path, output, column, components, scheduler, workers,
                 quiet) -> None:
-    from addrcode import engines
+    from addrcode.batch import engines
 
     common = dict(command=command, config=config, column=column if column or components else "address",
                   components=components or None, notify=_notify, **options)
@@ -353,7 +354,7 @@ def explain(text, config_path, locale, reference, fmt, steps):
     import json
 
     from addrcode.config import load_config
-    from addrcode.jobs import open_geocoder
+    from addrcode.batch.jobs import open_geocoder
     from addrcode.normalize import trace
 
     config = load_config(config_path, locale=locale, reference=reference)
@@ -467,8 +468,8 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
     keyring's .pub file, never the keyring.
     """
     from addrcode.config import load_config
-    from addrcode.jobs import open_grid, open_keyring, open_zones, reference_path
-    from addrcode.table import build_table
+    from addrcode.batch.jobs import open_grid, open_keyring, open_zones, reference_path
+    from addrcode.stations.table import build_table
 
     config = load_config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
     say = None if quiet else _notify
@@ -490,7 +491,7 @@ def table_verify(table_path, public_key, newer_than, fmt):
     """Check a table before installing it: signature over every byte, consistency, and serial."""
     import json
 
-    from addrcode.table import verify_table
+    from addrcode.stations.table import verify_table
 
     info = verify_table(table_path, public_key, newer_than=newer_than)
     if fmt == "json":
@@ -512,7 +513,7 @@ def table_diff(old, new, public_key, fmt):
     """What changes from OLD to NEW: codes added, removed, re-routed, revoked (check before deploying)."""
     import json
 
-    from addrcode.table import diff_tables
+    from addrcode.stations.table import diff_tables
 
     diff = diff_tables(old, new, public_key)
     click.echo(json.dumps(diff.to_dict(), indent=2) if fmt == "json" else diff.text())
@@ -525,7 +526,7 @@ def _read_rows(path: str, delimiter: str):
     """Rows of a CSV or JSON Lines file (by suffix) as dicts, for `label`."""
     import json
 
-    from addrcode import io
+    from addrcode.batch import io
 
     stream = io.open_input(path)
     if str(path).endswith((".jsonl", ".ndjson", ".json")):
@@ -568,15 +569,15 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
     addrcode encode -i orders.csv --column address -o coded.csv
     addrcode label -i coded.csv --name-column name --phone-column phone -o labels.pdf
     """
-    from addrcode.label import render_labels
+    from addrcode.outputs.label import render_labels
 
     header, rows = _read_rows(input_path, delimiter)
     keys = set(header or (rows[0] if rows else {}))
     if rows and not keys & {"code", "addrcode_code"}:  # plain addresses: encode on the way
-        from addrcode import batch
+        from addrcode.batch import runner as batch
         from addrcode.config import load_config
-        from addrcode.io import InputRecord
-        from addrcode.jobs import make_job, prepare_config
+        from addrcode.batch.io import InputRecord
+        from addrcode.batch.jobs import make_job, prepare_config
 
         config = prepare_config("encode", load_config(config_path, locale=locale, reference=reference,
                                                       zones=zones, keyring=keyring), _notify)
@@ -608,11 +609,11 @@ def scan(images, output, fmt, dpi, config_path, locale, table, public_key):
 
     For stations with a camera instead of a scanner, and for testing printed labels.
     """
-    from addrcode import io
+    from addrcode.batch import io
     from addrcode.config import load_config
-    from addrcode.jobs import table_paths
-    from addrcode.resolve import Resolver
-    from addrcode.scan import ScanJob
+    from addrcode.batch.jobs import table_paths
+    from addrcode.stations.resolver import Resolver
+    from addrcode.outputs.scan import ScanJob
 
     config = load_config(config_path, locale=locale, table=table, public_key=public_key)
     job = ScanJob(Resolver(*table_paths(config, _notify)), dpi=dpi)
@@ -643,8 +644,8 @@ def report(run, output, show_addresses, columns, config_path, locale, zones):
     No internet needed to open it: inline SVG and CSS only.
     """
     from addrcode.config import load_config
-    from addrcode.jobs import open_zones
-    from addrcode.report import render_report
+    from addrcode.batch.jobs import open_zones
+    from addrcode.outputs.report import render_report
 
     config = load_config(config_path, locale=locale, zones=zones)
     summary = render_report(Path(run), open_zones(config, _notify), Path(output), show_addresses=show_addresses,
@@ -669,8 +670,8 @@ def zones_group():
 def zones_map(output, width, config_path, locale, zones, table, public_key):
     """Draw the zones, labelled with routing keys and sort centers (coloured by a station table if given)."""
     from addrcode.config import load_config
-    from addrcode.jobs import open_grid, open_zones
-    from addrcode.zonemap import render_zone_map
+    from addrcode.batch.jobs import open_grid, open_zones
+    from addrcode.outputs.zonemap import render_zone_map
 
     config = load_config(config_path, locale=locale, zones=zones, table=table, public_key=public_key)
     if config.table is not None and config.public_key is None:
@@ -700,7 +701,7 @@ def reference_build(sources, output, rejects, locale, quiet):
     Columns LON,LAT,NUMBER,STREET,UNIT,CITY,DISTRICT,REGION,POSTCODE,ID,HASH (case-insensitive; extra
     columns ignored).
     """
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.reference import build_reference
 
     progress = None
     if not quiet and sys.stderr.isatty():
@@ -725,8 +726,8 @@ def reference_info(ref, fmt, config_path):
     import json
 
     from addrcode.config import load_config
-    from addrcode.jobs import reference_path
-    from addrcode.reference import reference_info as info_of
+    from addrcode.batch.jobs import reference_path
+    from addrcode.geocoding.reference import reference_info as info_of
 
     path = Path(ref) if ref else reference_path(load_config(config_path), _notify)
     info = info_of(path)
@@ -766,7 +767,7 @@ def key_new(path, force):
 
     Secrets are never printed. Keep PATH private and backed up; give stations only PATH.pub.
     """
-    from addrcode import keys
+    from addrcode.codes import keyring as keys
 
     ring = keys.new_keyring(path, force=force)
     click.echo(f"created keyring {path} (epoch {ring.active.id} active, mode 0600)", err=True)
@@ -782,7 +783,7 @@ def key_list(keyring, config_path, fmt):
     """List the epochs of a keyring (ids, creation time, status; never secrets)."""
     import json
 
-    from addrcode import keys
+    from addrcode.codes import keyring as keys
 
     from_config = keyring is None
     path = None
@@ -811,7 +812,7 @@ def key_rotate(keyring, config_path):
 
     Rebuild and redeploy station tables afterwards so stations know the new epoch.
     """
-    from addrcode import keys
+    from addrcode.codes import keyring as keys
 
     path = _keyring_path(config_path, keyring)
     ring = keys.rotate(path)
@@ -824,7 +825,7 @@ def key_rotate(keyring, config_path):
 @click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
 def key_revoke(epoch, keyring, config_path):
     """Revoke a retired EPOCH: stations refuse its codes once their table is rebuilt."""
-    from addrcode import keys
+    from addrcode.codes import keyring as keys
 
     path = _keyring_path(config_path, keyring)
     keys.revoke(path, epoch)

@@ -30,7 +30,7 @@ from addrcode.errors import DataError, UsageError
 PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "cache_dir")
 
 # What a locale changes when the user has not set it: its own grid CRS and embedded zones. The
-# embedded reference of a locale is chosen in `addrcode.jobs.reference_path` (built on first use).
+# embedded reference of a locale is chosen in `addrcode.batch.jobs.reference_path` (built on first use).
 LOCALE_PRESETS = {
     "us": {},
     "au": {"crs": "EPSG:3577", "zones": "au/au-zones.geojson"},  # GDA94 / Australian Albers, metres
@@ -64,15 +64,9 @@ class Config:
 
 def embedded(name: str) -> Path:
     """Path of a file of the embedded default data (`data/` in the source tree, `addrcode.data` installed)."""
-    from importlib import resources
+    from addrcode.packaged import data_path
 
-    try:
-        candidate = Path(str(resources.files("addrcode.data") / name))
-        if candidate.exists():
-            return candidate
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[1] / "data" / name
+    return data_path(name)
 
 
 def _coerce(key: str, value, base: Path | None):

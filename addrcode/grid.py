@@ -39,7 +39,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .errors import UsageError
+from addrcode.errors import UsageError
 
 CELLS_PER_DISTRICT_SIDE = 1024
 DISTRICTS_PER_SIDE = 128

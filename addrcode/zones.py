@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import DataError
+from addrcode.errors import DataError
 
 OUTSIDE_REASON = "outside every delivery zone"
 """The reject reason callers use when a cell's centre is in no zone."""
@@ -298,9 +298,6 @@ def load_zones(
 
 def default_zones_path() -> Path:
     """Path of the embedded Vermont zones file (`data/vt-zones.geojson`, package `addrcode.data`)."""
-    from importlib import resources
+    from addrcode.packaged import VT_ZONES, data_path
 
-    try:
-        return Path(str(resources.files("addrcode.data") / "vt-zones.geojson"))
-    except ModuleNotFoundError:  # running from a source tree without the package installed
-        return Path(__file__).resolve().parents[1] / "data" / "vt-zones.geojson"
+    return data_path(VT_ZONES)

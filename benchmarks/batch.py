@@ -9,9 +9,9 @@ leading names, directionals, absent numbers, non-existent streets) plus ~3 % bad
 junk, formula-like text), shuffled; written to a CSV (columns id, address).
 
 Parts (each prints rows/s; nothing prints an address or a coordinate):
-- `single`: `addrcode.engines.process_frame` over the whole frame in this process (one core): the
+- `single`: `addrcode.batch.engines.process_frame` over the whole frame in this process (one core): the
   baseline the engines are compared with.
-- `dask`: `addrcode.engines.run_dask` on a `distributed.LocalCluster` (`--workers` processes × 1
+- `dask`: `addrcode.batch.engines.run_dask` on a `distributed.LocalCluster` (`--workers` processes × 1
   thread), CSV in -> Parquet parts out, wall time including reading/writing (cluster start-up
   reported apart); peak RSS of each worker process.
 - `peer`: on a sample, `usaddress.tag` parse + rapidfuzz `extractOne` of the street over *all*
@@ -126,7 +126,7 @@ def bench_single(texts: list[str], config) -> dict:
     """process_frame over all rows in this process, one core (fresh job: cold caches)."""
     import pandas as pd
 
-    from addrcode import engines
+    from addrcode.batch import engines
 
     engines.clear_cache()
     df = pd.DataFrame({"id": [str(i) for i in range(len(texts))], "address": texts})
@@ -142,7 +142,7 @@ def bench_single(texts: list[str], config) -> dict:
 
 
 def _worker_stats() -> dict:
-    from addrcode import engines
+    from addrcode.batch import engines
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime, "built": engines.jobs_built()}
@@ -152,7 +152,7 @@ def bench_dask(input_csv: Path, out_dir: Path, config, workers: int = 2, blocksi
     """run_dask on a fresh LocalCluster: wall rows/s and the workers' peak RSS."""
     from distributed import Client, LocalCluster
 
-    from addrcode import engines
+    from addrcode.batch import engines
 
     t = time.perf_counter()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -232,7 +232,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"load average before the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
-    from addrcode import engines
+    from addrcode.batch import engines
     from addrcode.config import load_config
 
     with tempfile.TemporaryDirectory() as tmp:

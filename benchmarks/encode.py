@@ -5,7 +5,7 @@ rows share cells: 200,000 rows drawn with replacement from the Vermont E911 addr
 (../shared/data/vt-e911), mapped to cells with the default grid. Compared in the same run with:
 
 - `encode_cell` row by row (a row-at-a-time pipeline, with its LRU cache),
-- the general `addrcode.ff1.FF1` class, one call per distinct cell (textbook FF1, no batching),
+- the general `addrcode.codes.ff1.FF1` class, one call per distinct cell (textbook FF1, no batching),
 - a floor: HMAC-SHA256 of the cell truncated to 20 bits (not a permutation, so not usable as a code,
   but the cheapest keyed function one could write).
 
@@ -35,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from addrcode import codes  # noqa: E402
-from addrcode.ff1 import FF1  # noqa: E402
-from addrcode.keys import Epoch  # noqa: E402
+from addrcode.codes import scheme as codes  # noqa: E402
+from addrcode.codes.ff1 import FF1  # noqa: E402
+from addrcode.codes.keyring import Epoch  # noqa: E402
 
 E911 = ROOT.parent / "shared" / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
 
@@ -114,7 +114,7 @@ def end_to_end(n: int, seed: int = 9) -> None:
     import importlib.util
 
     from addrcode.config import load_config
-    from addrcode.jobs import make_job, open_geocoder, prepare_config
+    from addrcode.batch.jobs import make_job, open_geocoder, prepare_config
 
     spec = importlib.util.spec_from_file_location("mq", ROOT / "scripts" / "make_geocode_queries.py")
     mq = importlib.util.module_from_spec(spec)

@@ -69,7 +69,7 @@ def naive(ref: Path, queries: list[str]) -> tuple[float, int]:
 
 def child(ref: Path, queries_file: Path) -> dict:
     """Geocode the queries in this (fresh) process: rates, first-query latency, peak RSS."""
-    from addrcode.geocode import Geocoder
+    from addrcode.geocoding.geocoder import Geocoder
 
     set_a, set_b = (part.split("\n") for part in queries_file.read_text(encoding="utf-8").split("\n\f\n"))
     t = time.perf_counter()
@@ -109,7 +109,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(child(Path(args.child[0]), Path(args.child[1]))))
         return 0
-    from addrcode.reference import EMBEDDED_SOURCE, build_reference
+    from addrcode.geocoding.reference import EMBEDDED_SOURCE, build_reference
 
     mq = _mq()
     rows = mq.load_rows(EMBEDDED_SOURCE)

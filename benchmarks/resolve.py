@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from addrcode import table as T  # noqa: E402
-from addrcode.resolve import Resolver, ResolveJob  # noqa: E402
+from addrcode.stations import table as T  # noqa: E402
+from addrcode.stations.resolver import Resolver, ResolveJob  # noqa: E402
 
 
 CPU: dict = {}  # command label -> median CPU seconds (user + sys) of the child: robust on a busy machine
@@ -124,7 +124,7 @@ def main() -> None:
     one = codes[1]
     py = sys.executable
     floor, _ = median_run([py, "-c", "pass"], args.repeat, env, label="floor")
-    lib, out_lib = median_run([py, "-c", "import sys; from addrcode.resolve import Resolver; "
+    lib, out_lib = median_run([py, "-c", "import sys; from addrcode.stations.resolver import Resolver; "
                                f"print(Resolver({str(table)!r}, {str(pub)!r}).resolve(sys.argv[1])['zone'])", one],
                               args.repeat, env, label="lib")
     cli, out_cli = median_run([py, "-m", "addrcode", "resolve", one, "--table", str(table), "--public-key", str(pub),

@@ -31,7 +31,7 @@ SCORES = (0.0, 0.3, 0.5, 0.7, 0.9)
 def measure(per_kind: int, seed: int, cache_dir: Path | None = None) -> dict:
     """Geocode the query set once and return per-query facts for any threshold choice."""
     from addrcode.config import load_config
-    from addrcode.jobs import open_geocoder, open_grid, open_zones, precision_rank
+    from addrcode.batch.jobs import open_geocoder, open_grid, open_zones, precision_rank
 
     config = load_config(env={}, cache_dir=str(cache_dir) if cache_dir else None)
     geocoder, grid, zones = open_geocoder(config), open_grid(config), open_zones(config)
@@ -59,7 +59,7 @@ def measure(per_kind: int, seed: int, cache_dir: Path | None = None) -> dict:
 
 def tally(facts: list[dict], min_precision: str, min_score: float) -> dict:
     """Per kind: queries, codes issued, issued codes naming the right zone (by cell and by point)."""
-    from addrcode.jobs import precision_rank
+    from addrcode.batch.jobs import precision_rank
 
     limit = precision_rank(min_precision)
     out = defaultdict(lambda: {"n": 0, "issued": 0, "right_cell": 0, "right_point": 0})

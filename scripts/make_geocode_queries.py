@@ -301,7 +301,7 @@ def _dist(lon1, lat1, lon2, lat2) -> float:
 
 def evaluate(geocoder, queries: list[dict]) -> dict:
     """Per kind: n, share within 50 m, median/p95 error, false-confident rate, precision counts."""
-    from addrcode.geocode import distance_m
+    from addrcode.geocoding.geocoder import distance_m
 
     res = defaultdict(lambda: {"errors": [], "n": 0, "fc": 0, "hi": 0, "hi_ok": 0, "prec": defaultdict(int),
                                "score50": 0, "examples": []})
@@ -376,8 +376,8 @@ def accuracy_table(stats: dict, kinds, hi: int, hi_ok: int, t0: float) -> list[s
 
 
 def report(out: Path, source: Path, per_kind: int, seed: int) -> str:
-    from addrcode.geocode import Geocoder
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
+    from addrcode.geocoding.reference import build_reference
 
     rows = load_rows(source)
     t0 = time.time()

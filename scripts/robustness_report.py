@@ -50,7 +50,7 @@ class Report:
 
 def hostile_text(rep: Report, work: Path, per_family: int) -> None:
     import test_hostile_text as H
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.reference import build_reference
 
     ref = work / "text.sqlite"
     build_reference([TESTS / "data" / "oa_small.csv"], ref)
@@ -127,7 +127,7 @@ def hostile_files(rep: Report, work: Path) -> None:
 
 def faults(rep: Report, work: Path) -> None:
     import test_faults as FT
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.reference import build_reference
 
     ref = work / "faults.sqlite"
     build_reference([TESTS / "data" / "oa_small.csv"], ref)
@@ -249,7 +249,7 @@ def attackers(rep: Report, work: Path, long: bool) -> None:
     perm_dir.mkdir()
     refused = tried = 0
     from addrcode.errors import KeyringError
-    from addrcode.keys import load_keyring
+    from addrcode.codes.keyring import load_keyring
     ring = perm_dir / "ring.json"
     ring.write_bytes(world.keyring_path.read_bytes())
     for mode in range(0o600, 0o700, 0o001):

@@ -30,12 +30,12 @@ class World:
 
 def build_world(tmp: Path) -> World:
     from addrcode.config import embedded
-    from addrcode.geocode import Geocoder
+    from addrcode.geocoding.geocoder import Geocoder
     from addrcode.grid import Grid
-    from addrcode.jobs import EncodeJob
-    from addrcode.keys import demo_keyring_path, load_keyring, pub_path
-    from addrcode.reference import build_reference
-    from addrcode.table import build_table
+    from addrcode.batch.jobs import EncodeJob
+    from addrcode.codes.keyring import demo_keyring_path, load_keyring, pub_path
+    from addrcode.geocoding.reference import build_reference
+    from addrcode.stations.table import build_table
     from addrcode.zones import default_zones_path, load_zones
 
     src = embedded("vt-e911/vt_e911_addresses_oa.csv.gz")

@@ -101,7 +101,7 @@ def passes(report: dict, alpha: float = 1e-5) -> bool:
 
 def fixed_epochs(n: int = 2, seed: bytes = b"addrcode attackers test"):
     """Deterministic epochs (fixed secrets), so the statistics are the same on every run."""
-    from addrcode.keys import Epoch
+    from addrcode.codes.keyring import Epoch
 
     return [Epoch(id=ALPHABET[i], created="2025-01-01T00:00:00Z", status="active",
                   secret=hashlib.sha256(seed + bytes([i])).digest()) for i in range(n)]
@@ -121,7 +121,7 @@ def block_cells(side: int = 128):
 
 
 def opaque_map(district: int, cells, epoch) -> dict:
-    from addrcode.codes import encode_cells
+    from addrcode.codes.scheme import encode_cells
 
     codes = encode_cells([(district, iy * 1024 + ix) for ix, iy in cells], epoch)
     return {cell: code.opaque for cell, code in zip(cells, codes)}
@@ -164,9 +164,9 @@ class World:
 
     def __init__(self, root: Path):
         from addrcode.grid import Grid
-        from addrcode.keys import load_keyring, new_keyring, pub_path, revoke, rotate
-        from addrcode.reference import build_reference
-        from addrcode.table import build_table
+        from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
+        from addrcode.geocoding.reference import build_reference
+        from addrcode.stations.table import build_table
         from addrcode.zones import default_zones_path, load_zones
 
         root.mkdir(parents=True, exist_ok=True)
@@ -273,7 +273,7 @@ def table_scan(world: World, path: Path) -> dict:
 
 def flip_table(world: World, n: int, seed: int = 1, *, region: str = "anywhere") -> dict:
     """n random single-byte changes of the table (or of its signature slot): how many verify refuses."""
-    from addrcode import table as T
+    from addrcode.stations import table as T
     from addrcode.errors import IntegrityError
 
     data = world.extract.read_bytes()
@@ -301,7 +301,7 @@ def flip_table(world: World, n: int, seed: int = 1, *, region: str = "anywhere")
 def flip_keyring(world: World, work: Path, n: int | None = None, seed: int = 2) -> dict:
     """Single-byte changes of the keyring file (every byte, or n random ones): how many are refused."""
     from addrcode.errors import KeyringError
-    from addrcode.keys import load_keyring
+    from addrcode.codes.keyring import load_keyring
 
     raw = world.keyring_path.read_bytes()
     rng = random.Random(seed)
@@ -326,7 +326,7 @@ def flip_keyring(world: World, work: Path, n: int | None = None, seed: int = 2) 
 
 def flip_public_key(world: World, work: Path) -> dict:
     """Every single-character change of the .pub file: the table no longer verifies with it."""
-    from addrcode import table as T
+    from addrcode.stations import table as T
     from addrcode.errors import IntegrityError, KeyringError, UsageError
 
     text = world.public_key.read_bytes()
@@ -459,7 +459,7 @@ def test_new_keyring_is_0600_even_with_a_permissive_umask(tmp_path):
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(os.stat(tmp_path / "ring.json").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "ring.json.pub").st_mode) == 0o644  # public by design
-    from addrcode.keys import revoke, rotate
+    from addrcode.codes.keyring import revoke, rotate
 
     rotate(tmp_path / "ring.json")
     revoke(tmp_path / "ring.json", "0")
@@ -506,7 +506,7 @@ def leak_commands(world: World, tmp: Path) -> list[tuple[str, list[str], str | N
         for i, a in enumerate([SENTINEL, SENTINEL_BAD, SENTINEL + "\0", '"' + SENTINEL]):
             w.writerow([i, a])
         fh.write(f'9,"{SENTINEL}\n')  # unclosed quote
-    from addrcode.codes import encode_cell
+    from addrcode.codes.scheme import encode_cell
     from addrcode.grid import Grid
 
     code = encode_cell(*(lambda c: (c.district, c.index))(Grid().cell(-71.6690546, 44.8341274)),
@@ -566,7 +566,7 @@ def leak_scan(world: World, tmp: Path) -> dict:
         result = CliRunner().invoke(cli, args, input=stdin)
         runs += 1
         if name.startswith("key ") and (tmp / "new" / "ring.json").exists():
-            from addrcode.keys import _parse
+            from addrcode.codes.keyring import _parse
 
             raw = (tmp / "new" / "ring.json").read_bytes()
             ring = _parse(raw, None)
@@ -603,7 +603,7 @@ def test_no_address_or_key_in_messages_of_any_command(world, tmp_path):
 
 def test_internal_error_reason_holds_no_address():
     """A job that raises with the address in its message: the record's reason has the class name only."""
-    from addrcode.batch import apply
+    from addrcode.batch.runner import apply
 
     def job(query):
         raise ValueError(f"cannot parse {query}")
@@ -614,8 +614,8 @@ def test_internal_error_reason_holds_no_address():
 
 def test_journal_of_a_killed_run_holds_no_address(world, tmp_path):
     """The --resume journal next to the output holds counts and an input fingerprint, no row content."""
-    from addrcode import batch
-    from addrcode.io import InputRecord
+    from addrcode.batch import runner as batch
+    from addrcode.batch.io import InputRecord
 
     out = tmp_path / "out.csv"
     records = [InputRecord(line=i + 2, fields={"address": SENTINEL}) for i in range(50)]
@@ -690,7 +690,7 @@ def test_csv_output_never_starts_a_cell_with_a_formula_character(world, tmp_path
 @given(cells=st.lists(st.text(alphabet=st.sampled_from("=+-@\t\r\n\"',;|!A1 ()") | st.characters(), min_size=1,
                               max_size=20), min_size=1, max_size=5))
 def test_csv_writer_neutralises_every_formula_start(cells):
-    from addrcode.io import RecordWriter
+    from addrcode.batch.io import RecordWriter
 
     buf = io.StringIO(newline="")
     writer = RecordWriter(buf, "csv", [f"c{i}" for i in range(len(cells))], str)

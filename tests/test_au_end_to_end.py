@@ -15,7 +15,7 @@ TOWNS = {"PAKENHAM", "WARBURTON", "KATOOMBA", "WENTWORTH FALLS"}
 @pytest.fixture(scope="module")
 def au_subset(tmp_path_factory):
     """A small AU reference: four localities of both sources (fast), plus their rows."""
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.reference import build_reference
 
     d = tmp_path_factory.mktemp("au")
     rows = []
@@ -47,10 +47,10 @@ def test_grid_3577_covers_both_states():
 
 def test_encode_au_addresses(au_subset):
     from addrcode.config import embedded
-    from addrcode.geocode import Geocoder, distance_m
+    from addrcode.geocoding.geocoder import Geocoder, distance_m
     from addrcode.grid import Grid
-    from addrcode.jobs import EncodeJob
-    from addrcode.keys import load_keyring
+    from addrcode.batch.jobs import EncodeJob
+    from addrcode.codes.keyring import load_keyring
     from addrcode.zones import load_zones
 
     ref, rows = au_subset
@@ -73,10 +73,10 @@ def test_encode_au_addresses(au_subset):
 
 def test_encode_au_unit_form(au_subset):
     from addrcode.config import embedded
-    from addrcode.geocode import Geocoder
+    from addrcode.geocoding.geocoder import Geocoder
     from addrcode.grid import Grid
-    from addrcode.jobs import EncodeJob
-    from addrcode.keys import load_keyring
+    from addrcode.batch.jobs import EncodeJob
+    from addrcode.codes.keyring import load_keyring
     from addrcode.zones import load_zones
 
     ref, rows = au_subset
@@ -92,8 +92,8 @@ def test_encode_au_unit_form(au_subset):
 def test_station_table_over_au_cells(au_subset, tmp_path):
     from addrcode.config import embedded
     from addrcode.grid import Grid
-    from addrcode.keys import load_keyring
-    from addrcode.table import build_table, verify_table
+    from addrcode.codes.keyring import load_keyring
+    from addrcode.stations.table import build_table, verify_table
     from addrcode.zones import load_zones
 
     ref, _rows = au_subset

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from addrcode import batch
-from addrcode.io import InputRecord
+from addrcode.batch import runner as batch
+from addrcode.batch.io import InputRecord
 
 STREETS = ["Main St", "Elm Street", "N Pleasant St", "VT Route 12A", "College St", "Oak Ave"]
 

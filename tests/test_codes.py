@@ -1,4 +1,4 @@
-"""Tests for the delivery code (addrcode.codes) and its FF1 mode (addrcode.ff1)."""
+"""Tests for the delivery code (addrcode.codes.scheme) and its FF1 mode (addrcode.codes.ff1)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from addrcode import codes
-from addrcode.codes import (
+from addrcode.codes import scheme as codes
+from addrcode.codes.scheme import (
     ALPHABET,
     CELLS_PER_DISTRICT,
     DAMM,
@@ -31,8 +31,8 @@ from addrcode.codes import (
     normalize_code,
     parse_code,
 )
-from addrcode.ff1 import FF1
-from addrcode.keys import Epoch, Keyring
+from addrcode.codes.ff1 import FF1
+from addrcode.codes.keyring import Epoch, Keyring
 
 VECTORS = Path(__file__).parent / "data" / "ff1_vectors.json"
 SHARED = Path(__file__).parents[2] / "shared"

@@ -138,10 +138,10 @@ def test_a_full_cell_memo_starts_over_without_losing_a_row(vt_reference):
     import gzip
 
     from addrcode.config import load_config
-    from addrcode.jobs import make_job, prepare_config
-    from addrcode.reference import EMBEDDED_SOURCE
+    from addrcode.batch.jobs import make_job, prepare_config
+    from addrcode.packaged import VT_SOURCE, data_path
 
-    with gzip.open(EMBEDDED_SOURCE, "rt", newline="") as f:
+    with gzip.open(data_path(VT_SOURCE), "rt", newline="") as f:
         rows = [r for _, r in zip(range(400), csv.DictReader(f))]
     texts = [f"{r['NUMBER']} {r['STREET']}, {r['CITY']} VT {r['POSTCODE']}" for r in rows[::4]]
     config = prepare_config("encode", load_config())

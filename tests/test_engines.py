@@ -1,7 +1,7 @@
 """The engine adapters: `process_frame` on pandas, Dask on a real LocalCluster, Spark local mode.
 
 The engine runs are compared row by row with the single-process jobs (`EncodeJob` over the same
-rows through `addrcode.batch.run`) on noisy rows generated from the embedded Vermont data
+rows through `addrcode.batch.runner.run`) on noisy rows generated from the embedded Vermont data
 (`data/vt-e911`), seeded, with bad rows mixed in (empty, junk, non-existent streets and towns,
 formula-looking text, missing cells).
 """
@@ -19,7 +19,7 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from addrcode import engines  # noqa: E402
+from addrcode.batch import engines  # noqa: E402
 from addrcode.config import Config  # noqa: E402
 from addrcode.errors import UsageError  # noqa: E402
 
@@ -88,8 +88,8 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 def single_process(job, rows: list[dict], column="address", components=None) -> list[dict]:
     """The reference: the job over the rows through the single-process batch loop."""
-    from addrcode.batch import run
-    from addrcode.io import InputRecord
+    from addrcode.batch.runner import run
+    from addrcode.batch.io import InputRecord
 
     records = [InputRecord(line=i, text=r[column] if not components else "", fields=dict(r))
                for i, r in enumerate(rows, 1)]

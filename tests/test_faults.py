@@ -59,7 +59,7 @@ def read_rows(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.reference import build_reference
 
     out = tmp_path_factory.mktemp("faults_ref") / "small.sqlite"
     build_reference([DATA / "oa_small.csv"], out)
@@ -119,7 +119,7 @@ def _journal_rows(journal: Path) -> int:
 
 def test_sigkill_twice_then_resume_loses_and_duplicates_nothing(reference, tmp_path):
     from addrcode.config import Config
-    from addrcode.jobs import make_job
+    from addrcode.batch.jobs import make_job
 
     result = kill_and_resume(reference, tmp_path)
     if result["kills"] == 0:
@@ -155,7 +155,7 @@ def disk_full_cases(reference: Path, work: Path) -> list[tuple[str, list[str], P
     write_orders(orders, 3000, bad_every=0)
     keys = work / "keys"
     keys.mkdir(exist_ok=True)
-    from addrcode.keys import new_keyring
+    from addrcode.codes.keyring import new_keyring
 
     ring = keys / "ring.json"
     if not ring.exists():
@@ -279,8 +279,8 @@ def unprivileged() -> list[str] | None:
 def readonly_run(reference: Path) -> dict:
     """Geocode, encode and resolve from a directory chmod 555 (files 444), as an unprivileged user."""
     from addrcode.grid import Grid
-    from addrcode.keys import load_keyring, new_keyring, pub_path
-    from addrcode.table import build_table
+    from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
+    from addrcode.stations.table import build_table
     from addrcode.zones import default_zones_path, load_zones
 
     nobody = unprivileged()
@@ -364,8 +364,8 @@ def test_kill_between_the_final_renames_is_resumable(tmp_path, monkeypatch, fmt)
     """Killed after the output was renamed into place but before the rejects file was: --resume puts
     the output back and finishes both, rows in = rows out + rejects (was: "nothing to resume" and the
     rejects lost in their .partial file)."""
-    from addrcode import batch
-    from addrcode.io import InputRecord
+    from addrcode.batch import runner as batch
+    from addrcode.batch.io import InputRecord
 
     records = [InputRecord(line=i + 2, fields={"address": str(i)}) for i in range(25)]
     out, rej = tmp_path / f"out.{fmt}", tmp_path / f"rej.{fmt}"

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from addrcode.geocode import (Geocoder, city_key, distance_m, guided_parse, number_key, street_key_text)
+from addrcode.geocoding.geocoder import (Geocoder, city_key, distance_m, guided_parse, number_key, street_key_text)
 from addrcode.records import Address
 
 # (lon, lat) of real points in tests/data/oa_small.csv
@@ -159,7 +159,7 @@ def test_bounded_caches(small_reference):
 
 def test_fast_records_equal_the_dataclasses():
     """The hot path fills Match/Candidate/Address dicts directly; they must equal the real thing."""
-    from addrcode.geocode import Candidate, _address, _candidate, _match
+    from addrcode.geocoding.geocoder import Candidate, _address, _candidate, _match
     from addrcode.records import Match
 
     assert _match(precision="point", score=0.5, lon=1.0, lat=2.0, matched="x") == \
@@ -173,7 +173,7 @@ def test_fast_records_equal_the_dataclasses():
 
 def test_confident_reading_skips_the_rule_based_parse(g, monkeypatch):
     """Exact look-ups first: a confident point from the reference-guided reading needs no normalize."""
-    import addrcode.geocode as geocode
+    import addrcode.geocoding.geocoder as geocode
 
     calls = []
     real = geocode._normalize
@@ -251,7 +251,7 @@ def test_street_cache_bounded_by_points(small_reference):
 # -- locale rules (AU): keys and the guided reading, from the locale's tables ------------------
 
 def test_au_keys_read_au_street_types():
-    from addrcode.geocode import geo_rules
+    from addrcode.geocoding.geocoder import geo_rules
 
     au = geo_rules("au")
     assert street_key_text("SMITH PDE", au) == street_key_text("Smith Parade", au)
@@ -270,7 +270,7 @@ def test_au_keys_read_au_street_types():
     ("Level 1, 2/15 Smith Pde, Pakenham VIC 3810", ("#", "2")),
 ])
 def test_au_guided_parse_unit_forms(text, unit):
-    from addrcode.geocode import geo_rules
+    from addrcode.geocoding.geocoder import geo_rules
 
     a = guided_parse(text, lambda k: k == "PAKENHAM", geo_rules("au"))
     assert (a.number, a.city, a.postcode) == ("15", "PAKENHAM", "3810")
@@ -279,7 +279,7 @@ def test_au_guided_parse_unit_forms(text, unit):
 
 
 def test_au_guided_parse_long_state_and_no_postcode():
-    from addrcode.geocode import geo_rules
+    from addrcode.geocoding.geocoder import geo_rules
 
     a = guided_parse("43-45 Great Western Hwy, Wentworth Falls New South Wales", lambda k: k == "WENTWORTH FALLS",
                      geo_rules("au"))
@@ -288,7 +288,7 @@ def test_au_guided_parse_long_state_and_no_postcode():
 
 def test_unknown_geocoding_locale_is_a_usage_error():
     from addrcode.errors import UsageError
-    from addrcode.geocode import geo_rules
+    from addrcode.geocoding.geocoder import geo_rules
 
     with pytest.raises(UsageError):
         geo_rules("xx")

@@ -28,7 +28,7 @@ def rows(vt_reference):
 
 @pytest.fixture(scope="module")
 def stats(vt_reference, rows):
-    from addrcode.geocode import Geocoder
+    from addrcode.geocoding.geocoder import Geocoder
 
     mq = _mq()
     queries = mq.make_queries(rows, PER_KIND, seed=7)
@@ -50,7 +50,7 @@ def test_harder_kinds_97(stats, kind):
 def test_postal_village_names_are_not_a_different_town(vt_reference, rows):
     """`82 Lower Main St, Morrisville VT 05661` (Morrisville: a village of Morristown): the name is not a
     town of the reference, so it contradicts nothing and the ZIP places the street (once scored 0.68)."""
-    from addrcode.geocode import Geocoder
+    from addrcode.geocoding.geocoder import Geocoder
 
     mq = _mq()
     with Geocoder(vt_reference) as g:
@@ -71,8 +71,8 @@ def test_calibration_score_09_within_50m(stats):
 
 def test_interpolation_median_under_100m(tmp_path):
     """A reference with 5 % of points withheld (a dozen towns, to stay quick); geocode those points."""
-    from addrcode.geocode import Geocoder
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
+    from addrcode.geocoding.reference import build_reference
 
     mq = _mq()
     rows = mq.load_rows(mq.DEFAULT_SOURCE)
@@ -93,7 +93,7 @@ def test_fast_paths_change_no_answer(vt_reference, rows):
     """The shortcuts give what the full comparison gives: `explain` scores every candidate (no
     skipping of other towns' streets once a named town's street clearly wins), so on real queries of
     every kind its verdict must be `geocode`'s."""
-    from addrcode.geocode import Geocoder
+    from addrcode.geocoding.geocoder import Geocoder
 
     queries = _mq().make_queries(rows, 30, seed=5)
     with Geocoder(vt_reference) as g:

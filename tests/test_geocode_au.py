@@ -23,8 +23,8 @@ def _aq():
 
 @pytest.fixture(scope="module")
 def stats(tmp_path_factory):
-    from addrcode.geocode import Geocoder
-    from addrcode.reference import build_reference, reference_info
+    from addrcode.geocoding.geocoder import Geocoder
+    from addrcode.geocoding.reference import build_reference, reference_info
 
     aq = _aq()
     towns = {"PAKENHAM", "WARRAGUL", "LILYDALE", "KATOOMBA", "BLACKHEATH", "LITHGOW", "WENTWORTH FALLS"}

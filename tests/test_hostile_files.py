@@ -41,9 +41,9 @@ class World:
 
 def make_world(root: Path) -> World:
     from addrcode.grid import Grid
-    from addrcode.keys import load_keyring, new_keyring, pub_path
-    from addrcode.reference import build_reference
-    from addrcode.table import build_table
+    from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
+    from addrcode.geocoding.reference import build_reference
+    from addrcode.stations.table import build_table
     from addrcode.zones import default_zones_path, load_zones
 
     root.mkdir(parents=True, exist_ok=True)
@@ -264,8 +264,8 @@ def _table_other_schema(tmp, w):
 
 def _table_other_version(tmp, w):
     """A table signed with the right key but of another format version (a future addrcode's)."""
-    from addrcode import table as T
-    from addrcode.keys import load_keyring
+    from addrcode.stations import table as T
+    from addrcode.codes.keyring import load_keyring
 
     path = tmp / "table.sqlite"
     shutil.copy(w.table, path)
@@ -505,7 +505,7 @@ def test_bad_grid_crs_is_one_usage_error(crs):
 def test_endless_line_stops_with_a_clear_error(how, tmp_path, monkeypatch):
     """A line longer than io.MAX_LINE_CHARS (64 MB; 1,000 here) stops the run: exit 3, file and line
     named, no output left, memory bounded (`-i /dev/zero` used to end in MemoryError)."""
-    from addrcode import io as aio
+    from addrcode.batch import io as aio
     from addrcode.cli import cli
 
     monkeypatch.setattr(aio, "MAX_LINE_CHARS", 1000)

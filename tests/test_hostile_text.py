@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from addrcode.io import RecordWriter
+from addrcode.batch.io import RecordWriter
 
 TESTS = Path(__file__).resolve().parent
 LONG = bool(os.environ.get("ADDRCODE_FUZZ_LONG"))
@@ -129,7 +129,7 @@ def hostile_inputs(seed: int = 8, per_family: int = FUZZ_PER_FAMILY):
 def make_jobs(reference: Path) -> dict:
     """normalize, geocode and encode jobs over `reference` (embedded zones, demo keyring)."""
     from addrcode.config import Config
-    from addrcode.jobs import make_job
+    from addrcode.batch.jobs import make_job
 
     config = Config(reference=Path(reference))
     return {stage: make_job(stage, config) for stage in ("normalize", "geocode", "encode")}
@@ -139,10 +139,10 @@ def make_code_jobs(root: Path, reference: Path) -> dict:
     """decode (a fresh keyring) and resolve (a station table signed with it) jobs."""
     from addrcode.config import Config
     from addrcode.grid import Grid
-    from addrcode.jobs import DecodeJob, open_zones
-    from addrcode.keys import load_keyring, new_keyring, pub_path
-    from addrcode.resolve import ResolveJob
-    from addrcode.table import build_table
+    from addrcode.batch.jobs import DecodeJob, open_zones
+    from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
+    from addrcode.stations.resolver import ResolveJob
+    from addrcode.stations.table import build_table
 
     root.mkdir(parents=True, exist_ok=True)
     ring = root / "ring.json"
@@ -256,7 +256,7 @@ def _timed(job, text) -> float:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    from addrcode.reference import build_reference
+    from addrcode.geocoding.reference import build_reference
 
     out = tmp_path_factory.mktemp("hostile_text") / "small.sqlite"
     build_reference([TESTS / "data" / "oa_small.csv"], out)
@@ -332,7 +332,7 @@ def test_geocode_and_encode_give_one_well_formed_record(jobs, text):
         result, problems = one_record(jobs[stage], text)
         assert problems == [], (stage, problems)
         if result["status"] == "ok" and stage == "encode":
-            from addrcode.codes import parse_code
+            from addrcode.codes.scheme import parse_code
 
             parse_code(result["code"])  # a valid code, check character included
 

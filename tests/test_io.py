@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from addrcode import io
+from addrcode.batch import io
 from addrcode.errors import DataError, UsageError
 
 

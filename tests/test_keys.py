@@ -1,4 +1,4 @@
-"""Tests for the keyring (addrcode.keys): permissions, atomic writes, integrity, rotation, secrecy."""
+"""Tests for the keyring (addrcode.codes.keyring): permissions, atomic writes, integrity, rotation, secrecy."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from addrcode import keys
-from addrcode.codes import decode_code, encode_cell, EpochError
+from addrcode.codes import keyring as keys
+from addrcode.codes.scheme import decode_code, encode_cell, EpochError
 from addrcode.errors import KeyringError
-from addrcode.keys import (
+from addrcode.codes.keyring import (
     demo_keyring_path,
     list_epochs,
     load_keyring,

@@ -20,10 +20,10 @@ pytest.importorskip("fpdf")
 
 from _labelworld import csv_style, shared_world  # noqa: E402
 
-from addrcode import label as L  # noqa: E402
+from addrcode.outputs import label as L  # noqa: E402
 from addrcode.errors import UsageError  # noqa: E402
-from addrcode.resolve import Resolver  # noqa: E402
-from addrcode.scan import decode_image  # noqa: E402
+from addrcode.stations.resolver import Resolver  # noqa: E402
+from addrcode.outputs.scan import decode_image  # noqa: E402
 
 slow = pytest.mark.skipif(not os.environ.get("ADDRCODE_SLOW"), reason="slow: set ADDRCODE_SLOW=1")
 DPI = 150  # modest: a 0.5 mm Code 128 module is ~3 px, a QR module ~8 px
@@ -339,8 +339,8 @@ def test_default_data_labels_scan_back_and_resolve_with_the_default_table(world,
     """The same ~300 queries through the whole embedded default: full Vermont reference and the
     default station table (built once into ADDRCODE_CACHE_DIR, else a temporary cache: ~45 s)."""
     from addrcode.config import load_config
-    from addrcode.jobs import EncodeJob, open_geocoder, open_grid, open_keyring, open_zones
-    from addrcode.table import default_table
+    from addrcode.batch.jobs import EncodeJob, open_geocoder, open_grid, open_keyring, open_zones
+    from addrcode.stations.table import default_table
 
     cache = Path(os.environ.get("ADDRCODE_CACHE_DIR") or tmp_path_factory.mktemp("defaultcache"))
     config = load_config(env={}, cache_dir=str(cache))

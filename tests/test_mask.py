@@ -1,4 +1,4 @@
-"""Masking of recipient names and phones: the rules in `addrcode.mask`, by example and by property."""
+"""Masking of recipient names and phones: the rules in `addrcode.outputs.mask`, by example and by property."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from addrcode.mask import mask_name, mask_phone
+from addrcode.outputs.mask import mask_name, mask_phone
 
 
 @pytest.mark.parametrize("name, masked", [

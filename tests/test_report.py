@@ -1,7 +1,7 @@
 """The HTML run report: valid, self-contained HTML whose figures match the run file, masked addresses,
 and a real headless Chromium that renders it (skipped cleanly when /usr/bin/chromium is absent).
 
-Figures are re-counted here with `csv.DictReader`, independently of `addrcode.report`.
+Figures are re-counted here with `csv.DictReader`, independently of `addrcode.outputs.report`.
 The 100,000-row size/time check runs with ADDRCODE_SLOW=1 (marked `slow` as well).
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from addrcode.errors import DataError
-from addrcode.report import (EXAMPLES_PER_REASON, MAX_REASONS, ReportBuilder, iter_run, mask_address,
+from addrcode.outputs.report import (EXAMPLES_PER_REASON, MAX_REASONS, ReportBuilder, iter_run, mask_address,
                              matched_town, matched_zip, reason_group, render_report)
 from addrcode.zones import default_zones_path, load_zones
 

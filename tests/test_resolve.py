@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from addrcode.codes import ALPHABET, encode_cell
+from addrcode.codes.scheme import ALPHABET, encode_cell
 from addrcode.errors import IntegrityError
 from addrcode.grid import Grid
-from addrcode.keys import load_keyring, new_keyring, pub_path, revoke, rotate
-from addrcode.reference import build_reference
-from addrcode.resolve import STATUSES, Resolver, ResolveJob, resolve_codes
-from addrcode import table as T
+from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
+from addrcode.geocoding.reference import build_reference
+from addrcode.stations.resolver import STATUSES, Resolver, ResolveJob, resolve_codes
+from addrcode.stations import table as T
 from addrcode.zones import default_zones_path, load_zones
 
 HERE = Path(__file__).parent
@@ -206,7 +206,7 @@ def test_start_up_imports_nothing_heavy(setup):
     code, zone = _code(setup)
     script = (
         "import sys, json\n"
-        "from addrcode.resolve import Resolver\n"
+        "from addrcode.stations.resolver import Resolver\n"
         f"r = Resolver({str(setup['full'])!r}, {str(setup['pub'])!r})\n"
         f"out = r.resolve({code.text()!r})\n"
         "heavy = sorted(m for m in ('numpy', 'pyproj', 'shapely', 'rapidfuzz', 'click') if m in sys.modules)\n"

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from addrcode.codes import encode_cells
+from addrcode.codes.scheme import encode_cells
 from addrcode.errors import DataError, IntegrityError, UsageError
 from addrcode.grid import Grid
-from addrcode.keys import load_keyring, new_keyring, pub_path, revoke, rotate
-from addrcode.reference import build_reference
-from addrcode.resolve import Resolver
-from addrcode import table as T
+from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
+from addrcode.geocoding.reference import build_reference
+from addrcode.stations.resolver import Resolver
+from addrcode.stations import table as T
 from addrcode.zones import default_zones_path, load_zones
 
 HERE = Path(__file__).parent
@@ -170,7 +170,7 @@ def test_issuable_cells_cover_points_and_every_interpolated_number(ref, grid):
 @pytest.mark.slow
 @slow
 def test_issuable_cells_default_vermont_cover_every_interpolated_number(tmp_path_factory, grid):
-    from addrcode.reference import default_reference
+    from addrcode.geocoding.reference import default_reference
 
     ref = default_reference(tmp_path_factory.mktemp("cache"))
     d, i = T.issuable_cells(ref, grid)
@@ -531,7 +531,7 @@ def test_replay_of_an_older_or_equal_serial_is_refused(work, table, ref, zones, 
 
 
 def test_default_table_is_built_once(work, ref):
-    from addrcode.keys import demo_keyring_path
+    from addrcode.codes.keyring import demo_keyring_path
 
     messages = []
     path, pub = T.default_table(work / "cache", messages.append, reference=ref)
@@ -544,7 +544,7 @@ def test_default_table_is_built_once(work, ref):
 @pytest.fixture(scope="module")
 def default_reference_path(tmp_path_factory):
     """The embedded Vermont reference (built once per run, or reused from $ADDRCODE_TEST_CACHE)."""
-    from addrcode.reference import default_reference
+    from addrcode.geocoding.reference import default_reference
 
     cache = os.environ.get("ADDRCODE_TEST_CACHE") or tmp_path_factory.mktemp("default-cache")
     return default_reference(Path(cache))
@@ -552,7 +552,7 @@ def default_reference_path(tmp_path_factory):
 
 def test_default_data_round_trips_every_issued_code(work, default_reference_path):
     """Every issuable cell of the embedded Vermont reference, coded with the demo keyring, resolves to its zone."""
-    from addrcode.keys import demo_keyring_path
+    from addrcode.codes.keyring import demo_keyring_path
 
     grid = Grid()
     d, i = T.issuable_cells(default_reference_path, grid)

@@ -16,15 +16,9 @@ from addrcode.errors import DataError
 
 def default_tables_dir() -> Path:
     """The `data/abbreviations` folder of the installed package (or of the source tree)."""
-    try:  # installed: data/ is the package addrcode.data
-        from importlib.resources import files
+    from addrcode.packaged import ABBREVIATIONS, data_path
 
-        path = Path(str(files("addrcode.data") / "abbreviations"))
-        if path.is_dir():
-            return path
-    except (ImportError, ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "data" / "abbreviations"
+    return data_path(ABBREVIATIONS)
 
 
 # Suffix spellings that, when written, reliably end a street name even without a comma after them

@@ -48,7 +48,7 @@ def palette(n: int) -> list[str]:
 
 def routing_key(district: int) -> str:
     """The 3-character routing prefix codes of this grid district start with (e.g. ``A6R``)."""
-    from addrcode.codes import ALPHABET, PREFIX_LEN
+    from addrcode.codes.scheme import ALPHABET, PREFIX_LEN
 
     out = []
     for _ in range(PREFIX_LEN):
@@ -233,7 +233,7 @@ class TableZones:
 
 def read_table_zones(table, public_key) -> TableZones:
     """Verify a station table's signature and read which zones it covers (no codes are kept)."""
-    from addrcode.table import open_table
+    from addrcode.stations.table import open_table
 
     db, info = open_table(table, public_key)
     try:

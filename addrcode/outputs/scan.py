@@ -7,7 +7,7 @@ Two jobs:
   (``]C0`` Code 128, ``]Q1`` QR, ``]d2`` Data Matrix ...), a label (``CODE:``), or STX/ETX, and
   append CR/LF/TAB. The cleaned text is what `addrcode resolve` looks up (it still checks length,
   alphabet and check character itself, so cleaning can never make a wrong code pass).
-  Labels printed by `addrcode.label` hold the compact code (``K7Q3M9QXT``); the grouped form,
+  Labels printed by `addrcode.outputs.label` hold the compact code (``K7Q3M9QXT``); the grouped form,
   lower case and an ``addrcode:`` URI prefix are accepted too.
 * `scan_file(path)` -- decode every Code 128 and QR symbol on an image (PNG, JPEG, ...) or on
   each page of a PDF (rasterised with pypdfium2) with zxing-cpp, and return one `ScanHit` per
@@ -144,7 +144,7 @@ def scan_file(path, *, dpi: int = PDF_DPI) -> list[ScanHit]:
 class ScanJob:
     """`addrcode scan`: image files -> one record per code found (file, page, symbols, resolution).
 
-    With a `resolver` (an `addrcode.resolve.Resolver`) each code is resolved and its fields are
+    With a `resolver` (an `addrcode.stations.resolver.Resolver`) each code is resolved and its fields are
     merged in; without one, the code is only checked (status ok / malformed / bad-check). A file
     with no readable symbol gives one record with status ``no-code``.
     """
@@ -169,7 +169,7 @@ class ScanJob:
         if self.resolver is not None:
             out.update(self.resolver.resolve(hit.payload))
             return out
-        from addrcode.codes import CodeError, parse_code
+        from addrcode.codes.scheme import CodeError, parse_code
 
         try:
             out.update(status="ok", reason="", code=parse_code(hit.payload).text())

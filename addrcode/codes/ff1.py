@@ -8,7 +8,7 @@ with and without tweak) in `tests/test_codes.py`.
 Numerals are integers in [0, radix), most significant first (the standard's NUM_radix/STR_radix
 convention). The domain radix**n must be at least 1,000,000, as SP 800-38G Rev. 1 requires.
 
-`addrcode.codes` uses a specialised, vectorised form of the same rounds for its one fixed shape
+`addrcode.codes.scheme` uses a specialised, vectorised form of the same rounds for its one fixed shape
 (radix 32, 4 numerals, 3-byte tweak); tests check that both agree.
 """
 

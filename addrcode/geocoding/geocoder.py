@@ -787,7 +787,7 @@ class _Town:
 
 
 class Geocoder:
-    """Geocode addresses against a reference built by `addrcode.reference.build_reference`.
+    """Geocode addresses against a reference built by `addrcode.geocoding.reference.build_reference`.
 
     Thread-compatible (one instance per thread/process). Memory is bounded by the caches:
     `cache_size` streets holding at most `max_cached_points` address points in all (long streets
@@ -797,7 +797,7 @@ class Geocoder:
 
     def __init__(self, reference_path: Path | str, *, cache_size: int = 20_000, max_city_list: int = 100_000,
                  max_cached_points: int = 1_000_000):
-        from addrcode.reference import open_reference
+        from addrcode.geocoding.reference import open_reference
 
         self.path = Path(reference_path)
         self._db = open_reference(self.path)

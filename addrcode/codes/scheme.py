@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 from addrcode.errors import AddrcodeError
 
 if TYPE_CHECKING:  # keys imports nothing heavy, but keep the fast path free of it anyway
-    from addrcode.keys import Epoch, Keyring
+    from addrcode.codes.keyring import Epoch, Keyring
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 VALUE = {ch: i for i, ch in enumerate(ALPHABET)}

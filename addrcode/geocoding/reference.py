@@ -7,7 +7,7 @@ national file of 10^8 points is geocoded from disk with bounded caches):
 - `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys.
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
 - `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1)`: one row per (town,
-  street); `core`/`full` are the matching keys of `addrcode.geocode.street_key`; `p0..p1` is the
+  street); `core`/`full` are the matching keys of `addrcode.geocoding.geocoder.street_key`; `p0..p1` is the
   street's contiguous range of point ids, so its numbers are read by a rowid range scan.
 - `street_aliases(city_id, core, full, street_id)`: other keys of a street (the normalize stage's
   reading when it differs from the key of the source text), so both query paths find it.
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from addrcode.errors import DataError
+from addrcode.packaged import VT_SOURCE, data_path
 
 # Bump on every schema change (columns, tables, what a key means): `open_reference` refuses other
 # versions, and the default reference's cache name changes with it. Version 2: streets.p0/p1.
@@ -38,7 +39,6 @@ FORMAT_VERSION = 2
 APPLICATION_ID = 0x41444352  # "ADCR": marks an addrcode reference in the SQLite header
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
 OPTIONAL_COLUMNS = ("UNIT", "CITY", "DISTRICT", "REGION", "POSTCODE", "ID", "HASH")
-EMBEDDED_SOURCE = Path(__file__).resolve().parent.parent / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,8 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
     renamed, so readers never see a half-built reference. `progress(n)` is called with the number of
     rows read so far every 10,000 rows.
     """
-    from addrcode.geocode import _normalize_fields as normalize_fields
-    from addrcode.geocode import city_keys, geo_rules, number_key, street_key, street_key_text
+    from addrcode.geocoding.geocoder import _normalize_fields as normalize_fields
+    from addrcode.geocoding.geocoder import city_keys, geo_rules, number_key, street_key, street_key_text
 
     rules = geo_rules(locale)  # the locale's key tables: the geocoder reads `meta.locale` and uses the same
 
@@ -419,18 +419,18 @@ def reference_info(path: Path) -> dict:
     return info
 
 
-_CODE_FILES = ("reference.py", "geocode.py")
+# The code that shapes a reference's contents: the geocoding stage (matching keys, reference build)
+# and the normalize stage, whole folders, so a module added or split later is covered without a list.
+_CODE_FOLDERS = ("geocoding", "normalize")
 
 
 def _code_files() -> list[Path]:
     """The files whose contents shape a reference: key code, normalize rules, abbreviation tables."""
-    pkg = Path(__file__).resolve().parent
-    files = [pkg / f for f in _CODE_FILES] + sorted((pkg / "normalize").glob("*.py"))
-    # the abbreviation tables, found where `addrcode.normalize.tables.default_tables_dir` looks
-    # (without importing the normalize stage: this runs at every start-up)
-    tables = pkg / "data" / "abbreviations"
-    if not tables.is_dir():
-        tables = pkg.parent / "data" / "abbreviations"
+    from addrcode.packaged import ABBREVIATIONS, data_path, package_dir
+
+    pkg = package_dir()
+    files = [f for folder in _CODE_FOLDERS for f in sorted((pkg / folder).glob("*.py"))]
+    tables = data_path(ABBREVIATIONS)
     return files + sorted(p for p in tables.rglob("*") if p.is_file())
 
 
@@ -506,7 +506,7 @@ def default_reference(cache_dir: Path, notify: Callable[[str], None] | None = No
     if sources is not None and source is not None:
         raise ValueError("default_reference: give source or sources, not both")
     srcs = [Path(s) for s in sources] if sources is not None else [Path(source) if source is not None
-                                                                    else EMBEDDED_SOURCE]
+                                                                    else data_path(VT_SOURCE)]
     if not srcs:
         raise DataError("no embedded reference source for this locale; pass --reference")
     for src in srcs:

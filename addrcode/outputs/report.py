@@ -292,7 +292,7 @@ class ReportBuilder:
 
     def write(self, out, *, title: str = "addrcode run report", source_name: str = "") -> ReportSummary:
         """Write the HTML page to `out` atomically and return its summary (with size)."""
-        from addrcode.zonemap import _atomic_write
+        from addrcode.outputs.zonemap import _atomic_write
 
         t0 = time.perf_counter()
         s = self.summary(str(out))
@@ -475,7 +475,7 @@ def _rate_colour(rate: float) -> str:
 def _maps(s: ReportSummary, zones) -> str:
     import shapely
 
-    from addrcode.zonemap import NO_DATA, frame_for, zone_paths
+    from addrcode.outputs.zonemap import NO_DATA, frame_for, zone_paths
 
     zs = list(zones)
     frame = frame_for(shapely.total_bounds([z.geometry for z in zs]), width=500.0, pad=4.0)

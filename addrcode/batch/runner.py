@@ -1,6 +1,6 @@
 """Run a job over a stream of input records: one output record per input record, in order.
 
-A *job* (see `addrcode.jobs`) turns one query into an ordered dict of fields with at least
+A *job* (see `addrcode.batch.jobs`) turns one query into an ordered dict of fields with at least
 `status` and `reason`. This module owns the guarantees around it:
 
 - a record that fails gets `status=error` and never stops the batch; unusable input rows become
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from addrcode.errors import DataError, UsageError
-from addrcode.io import InputRecord, RecordWriter
+from addrcode.batch.io import InputRecord, RecordWriter
 
 DEFAULT_CHUNK_SIZE = 2000
 

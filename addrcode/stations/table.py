@@ -161,7 +161,7 @@ def body_of(compact: str) -> int:
 
 def code_of_body(body: int) -> str:
     """The printed code (``PPP-EOOOO-C``) of a table key."""
-    from addrcode.codes import check_char
+    from addrcode.codes.scheme import check_char
 
     digits = []
     for _ in range(8):
@@ -189,7 +189,7 @@ def _points_chunks(reference_path, chunk: int = 400_000) -> Iterator[tuple]:
     """
     import numpy as np
 
-    from addrcode.reference import open_reference
+    from addrcode.geocoding.reference import open_reference
 
     db = open_reference(Path(reference_path))
     try:
@@ -367,7 +367,7 @@ def _encode_opaque(district, index, epoch):
     """Opaque parts (ints) of many cells under one epoch, via the code stage's batch path."""
     import numpy as np
 
-    from addrcode.codes import encode_cells
+    from addrcode.codes.scheme import encode_cells
 
     codes = encode_cells(zip(district.tolist(), index.tolist()), epoch)
     return np.array([int(c.opaque.translate(_TO_PY32), 32) for c in codes], dtype=np.int64)
@@ -547,7 +547,7 @@ def _sign_file(path: Path, signing_key) -> None:
 
 def load_public_key(public_key):
     """A `keys.VerifyKey` from a VerifyKey, 32 raw bytes, 64 hex digits, or a ``.pub`` file path."""
-    from addrcode.keys import VerifyKey, read_verify_key
+    from addrcode.codes.keyring import VerifyKey, read_verify_key
 
     if isinstance(public_key, VerifyKey):
         return public_key
@@ -786,13 +786,13 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
     new data, zones, keys or a new table format build a new file.
     """
     # only what naming the file needs is imported up front: a station's start-up stays light
-    from addrcode.keys import demo_keyring_path, pub_path
+    from addrcode.codes.keyring import demo_keyring_path, pub_path
 
     cache_dir = Path(cache_dir)
     if reference is not None:
         ref = Path(reference)
     else:
-        from addrcode.reference import default_reference
+        from addrcode.geocoding.reference import default_reference
 
         ref = default_reference(cache_dir, notify)
     if zones_path is not None:
@@ -817,7 +817,7 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
         return out, pub
     if notify is not None:
         notify(f"building the default station table (once) into {out} ...")
-    from addrcode.keys import load_keyring
+    from addrcode.codes.keyring import load_keyring
     from addrcode.zones import load_zones
 
     build_table(ref, load_zones(zpath), load_keyring(kpath), grid, out)

@@ -12,7 +12,7 @@ output) into printable labels. Each label carries:
   and `addrcode resolve` reads it as typed;
 * the sort center and route of the encode output, when present (a reading aid fixed at print
   time: the scan is what routes; `routing=False` leaves them off);
-* the recipient's name and phone **masked** (`addrcode.mask`), only when their column names are
+* the recipient's name and phone **masked** (`addrcode.outputs.mask`), only when their column names are
   given. Nothing else of the input is printed: never the street address or another column.
 
 Rows whose status is not ``ok`` (or whose code fails its check character) produce no label; they
@@ -123,7 +123,7 @@ def _cell(record: dict, key: str | None) -> str:
     quote (``'+44 20 ...``), which is undone here so the mask sees the real first character."""
     if not key:
         return ""
-    from addrcode.io import FORMULA_CHARS
+    from addrcode.batch.io import FORMULA_CHARS
 
     value = str(record.get(key) or "")
     if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_CHARS:
@@ -137,8 +137,8 @@ def label_data(record: dict, *, name_key: str | None = None, phone_key: str | No
 
     `routing=False` leaves the sort center and route off the label (see `render_labels`).
     """
-    from addrcode.codes import CodeError, parse_code
-    from addrcode.mask import mask_name, mask_phone
+    from addrcode.codes.scheme import CodeError, parse_code
+    from addrcode.outputs.mask import mask_name, mask_phone
 
     status = _get(record, "status")
     status = "ok" if status is None else str(status)

@@ -348,15 +348,9 @@ def _write(keyring: Keyring, path: Path) -> None:
 
 def demo_keyring_path() -> Path:
     """Path of the packaged demo keyring (``data/demo-keyring.json``)."""
-    try:
-        from importlib.resources import files
+    from addrcode.packaged import data_path
 
-        candidate = Path(str(files("addrcode.data") / DEMO_KEYRING_NAME))
-        if candidate.is_file():
-            return candidate
-    except (ImportError, ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[1] / "data" / DEMO_KEYRING_NAME
+    return data_path(DEMO_KEYRING_NAME)
 
 
 def load_keyring(path: str | os.PathLike) -> Keyring:

@@ -1,10 +1,10 @@
 """The batch jobs as a function over pandas frames, for Dask, Spark and any other engine.
 
-`process_frame(df, command="encode", column="address")` runs one job (`addrcode.jobs`) over one
+`process_frame(df, command="encode", column="address")` runs one job (`addrcode.batch.jobs`) over one
 chunk of rows and returns the chunk with `addrcode_*` columns appended: every input column kept,
 one output row per input row, in order, and a bad row never raises (it gets status `error` or
 `rejected` with a reason, exactly as in `addrcode encode -i FILE`, because the rows go through the
-same `addrcode.batch.run`).
+same `addrcode.batch.runner.run`).
 
 Resources (reference, zones, keyring) are loaded once per worker process and thread, on the first
 chunk, and kept in a module-level cache keyed by the command, the `Config` and the options. So
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
-from addrcode.batch import Summary
+from addrcode.batch.runner import Summary
 from addrcode.errors import UsageError
 
 PREFIX = "addrcode_"
@@ -53,7 +53,7 @@ _ENCODE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route", "p
 
 def job_fields(command: str, **options) -> list[str]:
     """The ordered output fields of `command` (without the `addrcode_` prefix), loading nothing."""
-    from addrcode import jobs
+    from addrcode.batch import jobs
 
     _check_command(command, options)
     if command == "normalize":
@@ -121,7 +121,7 @@ def _check_command(command: str, options: Mapping) -> None:
 
 def build_job(command: str, config, notify: Callable[[str], None] | None = None, **options):
     """A fresh job for `command`, loading its resources from `config` (an `addrcode.config.Config`)."""
-    from addrcode import jobs
+    from addrcode.batch import jobs
 
     _check_command(command, options)
     if command == "normalize":
@@ -199,8 +199,8 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
     """
     import pandas as pd
 
-    from addrcode.batch import run
-    from addrcode.io import InputRecord
+    from addrcode.batch.runner import run
+    from addrcode.batch.io import InputRecord
 
     if _is_arrow_table(df):
         import pyarrow as pa
@@ -361,7 +361,7 @@ def prepare_config(command: str, config=None, notify: Callable[[str], None] | No
     The embedded default reference is built here once (not by every worker at the same time),
     and the returned `Config` names it, so workers never look at their own cache folder.
     """
-    from addrcode import jobs
+    from addrcode.batch import jobs
 
     config = _as_config(config)
     _check_command(command, options)
@@ -520,7 +520,7 @@ def _check_columns(columns: list[str], column, components, name) -> None:
 
 def _neutralise_frame(df):
     """CSV output cells that start with = + - @ get a leading quote, as in the CLI's CSV output."""
-    from addrcode.io import FORMULA_CHARS
+    from addrcode.batch.io import FORMULA_CHARS
 
     df = df.copy(deep=False)
     for name in df.columns:

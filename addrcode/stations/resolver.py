@@ -1,7 +1,7 @@
 """Resolve delivery codes at a sorting station: code -> destination, from a signed station table.
 
 `Resolver(table_path, public_key)` verifies the table's signature once (every byte, see
-`addrcode.table`), keeps the verified bytes open in memory, then answers each code with a dict::
+`addrcode.stations.table`), keeps the verified bytes open in memory, then answers each code with a dict::
 
     status   ok | bad-check | malformed | unknown | revoked | foreign
     reason   why, for anything but ok (never echoes the input)
@@ -13,7 +13,7 @@ Order of checks: characters and length (malformed) -> check character (bad-check
 typo, caught before any lookup) -> epoch (revoked / unknown epoch) -> table lookup (ok, or in a
 per-station extract foreign / unknown). `ResolveJob` wraps a Resolver for the CLI batch frame.
 
-Start-up stays light: this module imports only the code parser and `addrcode.table` (stdlib);
+Start-up stays light: this module imports only the code parser and `addrcode.stations.table` (stdlib);
 the signature check imports `cryptography`'s Ed25519 only.
 """
 
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 
-from addrcode.codes import _NORMALIZE, ALPHABET, CODE_LEN, DAMM, VALUE
-from addrcode.scan import clean_payload
-from addrcode.table import _TO_PY32, open_table
+from addrcode.codes.scheme import _NORMALIZE, ALPHABET, CODE_LEN, DAMM, VALUE
+from addrcode.outputs.scan import clean_payload
+from addrcode.stations.table import _TO_PY32, open_table
 
 STATUSES = ("ok", "bad-check", "malformed", "unknown", "revoked", "foreign")
 BASE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route"]
@@ -135,7 +135,7 @@ class Resolver:
 
 
 class ResolveJob:
-    """`addrcode resolve`: code -> destination, one record per input line (a job for `addrcode.batch`)."""
+    """`addrcode resolve`: code -> destination, one record per input line (a job for `addrcode.batch.runner`)."""
 
     def __init__(self, table_path, public_key):
         self.resolver = Resolver(table_path, public_key)

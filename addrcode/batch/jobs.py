@@ -74,7 +74,7 @@ def reference_path(config, notify=None):
                             "`addrcode reference build SRC.csv -o REF.sqlite`")
         return Path(config.reference)
     from addrcode.config import embedded
-    from addrcode.reference import default_reference
+    from addrcode.geocoding.reference import default_reference
 
     sources = [embedded(name) for name in EMBEDDED_REFERENCES[config.locale]]
     if len(sources) == 1 and config.locale == "us":
@@ -90,7 +90,7 @@ EMBEDDED_REFERENCES = {
 
 
 def open_geocoder(config, notify=None):
-    from addrcode.geocode import Geocoder
+    from addrcode.geocoding.geocoder import Geocoder
 
     return Geocoder(reference_path(config, notify))
 
@@ -110,7 +110,7 @@ def open_zones(config, notify=None):
 def open_keyring(config, notify=None):
     """The configured keyring, or the packaged demo keyring (with a warning through `notify`)."""
     from addrcode.config import embedded
-    from addrcode.keys import load_keyring
+    from addrcode.codes.keyring import load_keyring
 
     ring = load_keyring(config.keyring or embedded("demo-keyring.json"))
     if ring.is_demo and notify is not None:
@@ -168,7 +168,7 @@ def table_paths(config, notify=None):
         return Path(config.table), Path(config.public_key)
     from addrcode.config import embedded
     from addrcode.grid import Grid
-    from addrcode.table import default_table
+    from addrcode.stations.table import default_table
 
     return default_table(config.cache(), notify, reference=reference_path(config, notify),
                          zones_path=config.zones or embedded("vt-zones.geojson"),
@@ -190,7 +190,7 @@ def make_job(command: str, config, options: dict | None = None, notify=None):
     if command == "decode":
         return DecodeJob(open_keyring(config, notify), open_grid(config), open_zones(config, notify))
     if command == "resolve":
-        from addrcode.resolve import ResolveJob
+        from addrcode.stations.resolver import ResolveJob
 
         return ResolveJob(config.table, config.public_key)
     raise ValueError(f"unknown command {command}")
@@ -298,7 +298,7 @@ class EncodeJob:
         return outs
 
     def _place(self, outs: list[dict], placed: list[tuple]) -> None:
-        from addrcode.codes import encode_cells
+        from addrcode.codes.scheme import encode_cells
         from addrcode.zones import OUTSIDE_REASON
 
         district, index, valid = self.grid.cells([p[1] for p in placed], [p[2] for p in placed])
@@ -341,7 +341,7 @@ class DecodeJob:
         self.keyring, self.grid, self.zones = keyring, grid, zones
 
     def __call__(self, query) -> dict:
-        from addrcode.codes import CodeError, decode_code, parse_code
+        from addrcode.codes.scheme import CodeError, decode_code, parse_code
         from addrcode.grid import Cell
 
         text = query if isinstance(query, str) else " ".join(query.values())

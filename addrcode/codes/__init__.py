@@ -1,0 +1,1 @@
+"""codes: see the README's Layout section."""

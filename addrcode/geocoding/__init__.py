@@ -1,0 +1,1 @@
+"""geocoding: see the README's Layout section."""

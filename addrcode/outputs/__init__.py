@@ -1,0 +1,1 @@
+"""outputs: see the README's Layout section."""

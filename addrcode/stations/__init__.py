@@ -1,0 +1,1 @@
+"""stations: see the README's Layout section."""
