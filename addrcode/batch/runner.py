@@ -20,6 +20,7 @@ import json
 import os
 import time
 from collections import Counter, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -207,8 +208,11 @@ def _init_worker(make_job: Callable, args: tuple) -> None:
 
     global _WORKER_JOB
     # Ctrl-C reaches the whole process group: the parent handles it (checkpoint, message, exit);
-    # a worker would only print a traceback from inside its queue
+    # a worker would only print a traceback from inside its queue. The worker starts with SIGINT
+    # blocked (see `_spawning_without_sigint`): ignore it first, then unblock, so a Ctrl-C that
+    # arrived while this process was starting is discarded rather than raised.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _watch_parent(os.getppid())
     _WORKER_JOB = make_job(*args)
 
@@ -259,7 +263,10 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
     try:
         pending: deque = deque()
         for chunk in _prepend([first, second], chunks):
-            pending.append((chunk, pool.submit(_work, _items(chunk, column, components))))
+            items = _items(chunk, column, components)
+            with _spawning_without_sigint():  # the pool starts its worker processes inside submit
+                future = pool.submit(_work, items)
+            pending.append((chunk, future))
             if len(pending) >= 2 * jobs:
                 chunk_done, future = pending.popleft()
                 yield list(zip(chunk_done, future.result()))
@@ -271,6 +278,21 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
         # interrupted or failed: drop the queued chunks rather than compute them (the workers end
         # after their current chunk, or when they see this process gone)
         pool.shutdown(wait=finished, cancel_futures=not finished)
+
+
+@contextmanager
+def _spawning_without_sigint() -> Iterator[None]:
+    """Block SIGINT in this thread while worker processes may be started, so that they start with it
+    blocked (a child inherits the signal mask). Without this, a Ctrl-C landing between a worker's
+    start and its initializer's `SIG_IGN` prints a `KeyboardInterrupt` traceback from the worker.
+    A Ctrl-C meanwhile stays pending here and is raised as soon as the mask is restored."""
+    import signal
+
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _prepend(items: list, rest: Iterator) -> Iterator:
