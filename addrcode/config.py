@@ -62,6 +62,18 @@ class Config:
         return Path(user_cache_dir("addrcode"))
 
 
+# Set to 1 (`addrcode -v` does) to see the traceback behind a record's "internal error (...)" reason on
+# stderr; it may hold the record's data, so it is off by default. Not a `Config` key: it is read where the
+# error is caught, in worker processes too (they inherit the environment).
+DEBUG_ENV = "ADDRCODE_DEBUG"
+
+
+def debug_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether `$ADDRCODE_DEBUG` asks for tracebacks (set and not empty, `0`, `false` or `no`)."""
+    value = (os.environ if env is None else env).get(DEBUG_ENV, "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
 def embedded(name: str) -> Path:
     """Path of a file of the embedded default data (`data/` in the source tree, `addrcode.data` installed)."""
     from addrcode.packaged import data_path

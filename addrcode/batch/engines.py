@@ -36,7 +36,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
-from addrcode.batch.runner import Summary
+from addrcode.batch.columns import check_columns
+from addrcode.batch.summary import Summary
 from addrcode.errors import UsageError
 
 PREFIX = "addrcode_"
@@ -44,8 +45,6 @@ COMMANDS = ("normalize", "geocode", "encode", "decode")
 FLOAT_FIELDS = frozenset({"score", "lon", "lat", "cell_lon", "cell_lat"})
 ENCODE_OPTIONS = frozenset({"min_precision", "min_score", "with_coords"})
 MARKER = "_addrcode.json"  # written last into an output folder: the run's counts (no row data)
-
-_ENCODE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route", "precision", "score", "matched"]
 
 
 # --------------------------------------------------------------------------- jobs and schema
@@ -56,13 +55,7 @@ def job_fields(command: str, **options) -> list[str]:
     from addrcode.batch import jobs
 
     _check_command(command, options)
-    if command == "normalize":
-        return list(jobs.NormalizeJob.fields)
-    if command == "geocode":
-        return list(jobs.GeocodeJob.fields)
-    if command == "decode":
-        return list(jobs.DecodeJob.fields)
-    return _ENCODE_FIELDS + (["lon", "lat"] if options.get("with_coords") else [])
+    return jobs.job_fields(command, options)
 
 
 def output_schema(command: str, input_columns: Iterable[str] = (), **options) -> dict[str, str]:
@@ -120,21 +113,12 @@ def _check_command(command: str, options: Mapping) -> None:
 
 
 def build_job(command: str, config, notify: Callable[[str], None] | None = None, **options):
-    """A fresh job for `command`, loading its resources from `config` (an `addrcode.config.Config`)."""
+    """A fresh job for `command`, loading its resources from `config` (an `addrcode.config.Config`):
+    the command and options checked for an engine, then the one job factory, `jobs.make_job`."""
     from addrcode.batch import jobs
 
     _check_command(command, options)
-    if command == "normalize":
-        return jobs.NormalizeJob(config.locale)
-    if command == "geocode":
-        return jobs.GeocodeJob(jobs.open_geocoder(config, notify))
-    if command == "decode":
-        return jobs.DecodeJob(jobs.open_keyring(config, notify), jobs.open_grid(config), jobs.open_zones(config))
-    return jobs.EncodeJob(jobs.open_geocoder(config, notify), jobs.open_zones(config, notify),
-                          jobs.open_keyring(config, notify), jobs.open_grid(config),
-                          min_precision=options.get("min_precision") or config.min_precision,
-                          min_score=config.min_score if options.get("min_score") is None else options["min_score"],
-                          with_coords=bool(options.get("with_coords")))
+    return jobs.make_job(command, config, options, notify)
 
 
 _LOCAL = threading.local()  # per thread: the geocoder's caches are not made for concurrent use
@@ -211,11 +195,7 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
 
     fields = job_fields(command, **options)
     components = dict(components or {})
-    wanted = list(components.values()) if components else [column]
-    missing = [c for c in wanted if c not in df.columns]
-    if missing:
-        raise UsageError(f"no column named {', '.join(map(str, missing))}; "
-                         f"columns are: {', '.join(map(str, df.columns))}")
+    check_columns(df.columns, _wanted(column, components))
     job = get_job(command, config, **options)
 
     if components:
@@ -365,8 +345,9 @@ def prepare_config(command: str, config=None, notify: Callable[[str], None] | No
 
     config = _as_config(config)
     _check_command(command, options)
-    if command in ("geocode", "encode"):
-        config = replace(config, reference=jobs.reference_path(config, notify).resolve())
+    config = jobs.prepare_config(command, config, notify)
+    if command in ("geocode", "encode"):  # absolute: the workers may run in another folder
+        config = replace(config, reference=config.reference.resolve())
     if command in ("encode", "decode"):
         jobs.open_keyring(config, notify)
         jobs.open_zones(config, notify)
@@ -449,7 +430,7 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
             ddf = dd.read_parquet(source)
         if npartitions:
             ddf = ddf.repartition(npartitions=npartitions)
-        _check_columns(list(ddf.columns), column, components, input_path)
+        check_columns(list(ddf.columns), _wanted(column, components), input_path)
         # Each partition is processed and written by one task, which returns only its counts:
         # one pass over the data, nothing but the counts comes back to the client.
         writer = _PartitionWriter(processor, str(staging), out_fmt)
@@ -510,12 +491,9 @@ def _auto_blocksize(source: str, threads: int) -> int:
     return int(min(4 << 20, max(64 << 10, size // (8 * threads) + 1)))
 
 
-def _check_columns(columns: list[str], column, components, name) -> None:
-    wanted = list(components.values()) if components else [column]
-    missing = [c for c in wanted if c not in columns]
-    if missing:
-        raise UsageError(f"{name}: no column named {', '.join(map(str, missing))}; "
-                         f"columns are: {', '.join(map(str, columns))}")
+def _wanted(column, components) -> list:
+    """The input columns a run reads: the component columns, else the one-line column."""
+    return list(components.values()) if components else [column]
 
 
 def _neutralise_frame(df):
@@ -570,7 +548,7 @@ def spark_map(sdf, *, command: str = "encode", config=None, column: str | None =
     and across partitions is kept (no shuffle). `csv_safe` neutralises formula-like cells (for
     CSV output).
     """
-    _check_columns(list(sdf.columns), column, components, "input")
+    check_columns(list(sdf.columns), _wanted(column, components), "input")
     processor = FrameProcessor(command, config=config, column=column, components=components, **options)
     fn = _SafeBatches(processor) if csv_safe else processor.batches
     return sdf.mapInPandas(fn, schema=spark_schema(command, sdf.columns, **options))

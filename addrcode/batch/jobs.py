@@ -177,16 +177,24 @@ def table_paths(config, notify=None):
 
 
 def make_job(command: str, config, options: dict | None = None, notify=None):
-    """Build the job of a batch command from the configuration (in the CLI, and in each worker process)."""
+    """Build the job of a batch command from the configuration: the one job factory, used by the CLI,
+    each worker process and the Dask/Spark engines.
+
+    `options` are the command's own: for encode `min_precision` and `min_score` (None: the
+    configuration's) and `with_coords`.
+    """
     options = dict(options or {})
     if command == "normalize":
         return NormalizeJob(config.locale)
     if command == "geocode":
         return GeocodeJob(open_geocoder(config, notify))
     if command == "encode":
+        min_precision = options.pop("min_precision", None) or config.min_precision
+        min_score = options.pop("min_score", None)
         return EncodeJob(open_geocoder(config, notify), open_zones(config, notify), open_keyring(config, notify),
-                         open_grid(config), min_precision=config.min_precision, min_score=config.min_score,
-                         **options)
+                         open_grid(config), min_precision=min_precision,
+                         min_score=config.min_score if min_score is None else min_score,
+                         with_coords=bool(options.pop("with_coords", False)), **options)
     if command == "decode":
         return DecodeJob(open_keyring(config, notify), open_grid(config), open_zones(config, notify))
     if command == "resolve":
@@ -194,6 +202,22 @@ def make_job(command: str, config, options: dict | None = None, notify=None):
 
         return ResolveJob(config.table, config.public_key)
     raise ValueError(f"unknown command {command}")
+
+
+def job_fields(command: str, options: dict | None = None) -> list[str]:
+    """The ordered output fields of `command`'s job (what `make_job(...).fields` holds), loading nothing.
+
+    For normalize, geocode, encode and decode; a resolve job's fields depend on its station table.
+    """
+    if command == "normalize":
+        return list(NormalizeJob.fields)
+    if command == "geocode":
+        return list(GeocodeJob.fields)
+    if command == "encode":
+        return encode_fields(bool((options or {}).get("with_coords")))
+    if command == "decode":
+        return list(DecodeJob.fields)
+    raise ValueError(f"{command}: the fields are known only once the job is built (resolve: from its table)")
 
 
 # --------------------------------------------------------------------------- geocode
@@ -226,6 +250,15 @@ class GeocodeJob:
 
 _PRECISION_RANK = {p: rank for rank, p in enumerate(PRECISIONS)}
 
+# The output fields of encode; the coordinates only with `with_coords` (privacy by default).
+ENCODE_FIELDS = ("status", "reason", "code", "zone", "sort_center", "route", "precision", "score", "matched")
+COORD_FIELDS = ("lon", "lat")
+
+
+def encode_fields(with_coords: bool = False) -> list[str]:
+    """The ordered output fields of an encode job."""
+    return list(ENCODE_FIELDS) + (list(COORD_FIELDS) if with_coords else [])
+
 
 def precision_rank(precision: str) -> int:
     """0 for the best precision ("point"), larger is coarser (unknown: coarser than all)."""
@@ -257,9 +290,7 @@ class EncodeJob:
         self.min_rank, self.min_score = precision_rank(min_precision), min_score
         self.min_precision = min_precision
         self.with_coords = with_coords
-        self.fields = ["status", "reason", "code", "zone", "sort_center", "route", "precision", "score", "matched"]
-        if with_coords:
-            self.fields += ["lon", "lat"]
+        self.fields = encode_fields(with_coords)
         self._cells: dict = {}  # (district, index) -> (code text, zone), at most MEMO_CELLS entries
 
     def __call__(self, query) -> dict:
@@ -277,7 +308,9 @@ class EncodeJob:
             try:
                 match = _geocode_query(self.geocoder, query)
             except Exception as exc:  # a bad row is data: the rest of the chunk goes on
-                outs.append({"status": "error", "reason": f"internal error ({type(exc).__name__})"})
+                from addrcode.batch.failures import internal_error
+
+                outs.append(internal_error(exc))
                 continue
             out = {"status": "rejected", "reason": "", "code": "", "zone": "", "sort_center": "", "route": "",
                    "precision": match.precision, "score": round(match.score, 3), "matched": match.matched}
