@@ -6,6 +6,7 @@ Exit codes: 0 every record ok · 1 finished, some records rejected or errored ·
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -15,8 +16,7 @@ import click
 from addrcode import __version__
 from addrcode.errors import AddrcodeError, UsageError
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_DATA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130  # 130 = 128 + SIGINT
 
 
 class AddrcodeGroup(click.Group):
@@ -25,267 +25,146 @@ class AddrcodeGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except UsageError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(EXIT_USAGE)
         except AddrcodeError as exc:
             click.echo(f"Error: {exc}", err=True)
-            ctx.exit(EXIT_DATA)
+            ctx.exit(EXIT_USAGE if isinstance(exc, UsageError) else EXIT_DATA)
         except KeyboardInterrupt:  # the batch core has said what was kept and how to resume
             ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=AddrcodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="addrcode")
-def cli():
+@click.option("-v", "--verbose", is_flag=True, help="Show the traceback behind an `internal error (...)` on "
+              "stderr (also $ADDRCODE_DEBUG=1). It may show the record's data.")
+def cli(verbose):
     """Short opaque delivery codes instead of addresses on parcel labels.
 
     Normalize and geocode addresses, encode them to codes, and resolve codes at sorting stations
     from a signed table that holds no addresses.
     """
+    if verbose:  # through the environment: the worker processes see it too
+        from addrcode.config import DEBUG_ENV
+
+        os.environ[DEBUG_ENV] = "1"
 
 
 # --------------------------------------------------------------------------- shared options
 
 
-def input_options(f):
-    """TEXT arguments, or stdin lines, or `-i FILE` as CSV with column choices."""
-    for decorator in reversed([
-        click.argument("texts", nargs=-1, metavar="[TEXT]..."),
-        click.option("-i", "--input", "input_path", metavar="FILE",
-                     help="Read a CSV file (`-` = stdin) or a Parquet file. Without it: TEXT arguments, "
-                          "else stdin lines."),
-        click.option("--column", metavar="NAME", help="CSV column holding the one-line address."),
-        click.option("--number", "number_col", metavar="NAME", help="CSV column of the house number."),
-        click.option("--street", "street_col", metavar="NAME", help="CSV column of the street line."),
-        click.option("--unit", "unit_col", metavar="NAME", help="CSV column of the unit (APT 3, STE 100)."),
-        click.option("--city", "city_col", metavar="NAME", help="CSV column of the city."),
-        click.option("--state", "state_col", metavar="NAME", help="CSV column of the state."),
-        click.option("--postcode", "postcode_col", metavar="NAME", help="CSV column of the ZIP / postcode."),
-        click.option("--delimiter", default=",", show_default=True, help="CSV delimiter (`\\t` for tab)."),
-        click.option("--encoding", default=None, help="Input encoding (default: UTF-8 with or without BOM, "
-                     "UTF-16 with BOM; lines that are not UTF-8 are read as cp1252 with a warning)."),
-    ]):
-        f = decorator(f)
-    return f
+def _options(*decorators):
+    """One decorator applying several click parameters, in the order given (the order of --help)."""
+    def apply(f):
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+    return apply
 
 
-def output_options(f):
-    for decorator in reversed([
-        click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
-                     help="Output file (`-` = stdout); written to a temporary file and renamed at the end."),
-        click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "json"]), default=None,
-                     help="Output format [default: csv for CSV input, else text]."),
-        click.option("--rejects", metavar="FILE", help="Write rejected and failed records here instead of the output."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr."),
-    ]):
-        f = decorator(f)
-    return f
+# TEXT arguments, or stdin lines, or `-i FILE` as CSV with column choices.
+input_options = _options(
+    click.argument("texts", nargs=-1, metavar="[TEXT]..."),
+    click.option("-i", "--input", "input_path", metavar="FILE",
+                 help="Read a CSV file (`-` = stdin) or a Parquet file. Without it: TEXT arguments, "
+                      "else stdin lines."),
+    click.option("--column", metavar="NAME", help="CSV column holding the one-line address."),
+    click.option("--number", "number_col", metavar="NAME", help="CSV column of the house number."),
+    click.option("--street", "street_col", metavar="NAME", help="CSV column of the street line."),
+    click.option("--unit", "unit_col", metavar="NAME", help="CSV column of the unit (APT 3, STE 100)."),
+    click.option("--city", "city_col", metavar="NAME", help="CSV column of the city."),
+    click.option("--state", "state_col", metavar="NAME", help="CSV column of the state."),
+    click.option("--postcode", "postcode_col", metavar="NAME", help="CSV column of the ZIP / postcode."),
+    click.option("--delimiter", default=",", show_default=True, help="CSV delimiter (`\\t` for tab)."),
+    click.option("--encoding", default=None, help="Input encoding (default: UTF-8 with or without BOM, "
+                 "UTF-16 with BOM; lines that are not UTF-8 are read as cp1252 with a warning)."),
+)
+
+output_options = _options(
+    click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
+                 help="Output file (`-` = stdout); written to a temporary file and renamed at the end."),
+    click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "json"]), default=None,
+                 help="Output format [default: csv for CSV input, else text]."),
+    click.option("--rejects", metavar="FILE", help="Write rejected and failed records here instead of the output."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr."),
+)
+
+config_options = _options(
+    click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG",
+                 help="TOML configuration file (also $ADDRCODE_CONFIG)."),
+    click.option("--locale", default=None, help="Address locale (default: us)."),
+)
+
+batch_options = _options(
+    click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                 help="Worker processes [default: all cores]. Output order is kept."),
+    click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
+                 help="Records per chunk (the unit of work for workers and of --resume)."),
+    click.option("--resume", is_flag=True,
+                 help="Continue an interrupted run from its last completed chunk (same -i, -o and options)."),
+    click.option("--engine", type=click.Choice(["local", "dask", "spark"]), default="local", show_default=True,
+                 help="dask/spark: run on a cluster; -i is a CSV/Parquet file, glob or folder, "
+                      "-o a folder of parts."),
+    click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)."),
+    click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                 help="Worker processes of the local Dask cluster."),
+)
+
+reference_options = _options(
+    click.option("--reference", metavar="REF.sqlite", help="Reference built with `addrcode reference build` "
+                 "(default: the embedded Vermont data, built once into the cache directory)."),
+)
+
+code_options = _options(
+    click.option("--zones", metavar="ZONES.geojson", help="Delivery zones (default: embedded Vermont zones)."),
+    click.option("--keyring", metavar="FILE", help="Keyring (default: the packaged DEMO keyring, not private)."),
+)
+
+table_options = _options(
+    click.option("--table", metavar="TABLE.sqlite", help="Signed station table "
+                 "(default: the demo table of the embedded data, built once into the cache directory)."),
+    click.option("--public-key", metavar="FILE.pub", help="Public key the table is signed with "
+                 "(the keyring's .pub file)."),
+)
+
+text_or_json_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                                   show_default=True, help="text for people, json for scripts.")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+config_file_option = click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG",
+                                  help="TOML configuration file.")
 
 
-def config_options(f):
-    for decorator in reversed([
-        click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG",
-                     help="TOML configuration file (also $ADDRCODE_CONFIG)."),
-        click.option("--locale", default=None, help="Address locale (default: us)."),
-    ]):
-        f = decorator(f)
-    return f
+# --------------------------------------------------------------------------- the batch commands
 
 
-def _delimiter(value: str) -> str:
-    value = {"\\t": "\t", "tab": "\t"}.get(value, value)
-    if len(value) != 1:
-        raise UsageError(f"--delimiter must be one character, got {value!r}")
-    return value
+def batch_command(*more_options):
+    """`@cli.command()` with the options every batch command has, then `more_options`."""
+    return _options(cli.command(), input_options, output_options, batch_options, config_options, *more_options)
 
 
-# --------------------------------------------------------------------------- the batch frame
+def run_batch(command, config, job_options=None, *, texts, input_path, column, delimiter, encoding, output, fmt,
+              rejects, quiet, report=None, show_addresses=False, **run_options) -> None:
+    """Run a batch command from its options (`addrcode.batch.frame.run_batch`), print the summary, exit.
 
+    `run_options`: the component columns (`number_col` ... `postcode_col`) and `batch_options`."""
+    from addrcode.batch import frame
+    from addrcode.batch.columns import COMPONENT_PARTS
+    from addrcode.batch.io import parse_delimiter
+    from addrcode.batch.progress import TerminalProgress
 
-def batch_options(f):
-    for decorator in reversed([
-        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                     help="Worker processes [default: all cores]. Output order is kept."),
-        click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
-                     help="Records per chunk (the unit of work for workers and of --resume)."),
-        click.option("--resume", is_flag=True,
-                     help="Continue an interrupted run from its last completed chunk (same -i, -o and options)."),
-        click.option("--engine", type=click.Choice(["local", "dask", "spark"]), default="local", show_default=True,
-                     help="dask/spark: run on a cluster; -i is a CSV/Parquet file, glob or folder, -o a folder of parts."),
-        click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)."),
-        click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-                     help="Worker processes of the local Dask cluster."),
-    ]):
-        f = decorator(f)
-    return f
-
-
-def run_batch(command, config, options=None, *, texts, input_path, column, number_col, street_col, unit_col,
-              city_col, state_col, postcode_col, delimiter, encoding, output, fmt, rejects, quiet, jobs=None, chunk_size=2000,
-              resume=False, report=None, show_addresses=False, engine="local", scheduler=None, workers=2) -> None:
-    """Read input records, run the command's job on each, write one output record per input record, exit."""
-    from addrcode.batch import runner as batch
-    from addrcode.batch import io
-    from addrcode.batch.jobs import make_job, prepare_config
-
-    delimiter = _delimiter(delimiter)
-    components = {k: v for k, v in (("number", number_col), ("street", street_col), ("unit", unit_col),
-                                   ("city", city_col), ("state", state_col), ("postcode", postcode_col)) if v}
-    if engine != "local":
-        if not input_path or input_path == "-" or output == "-":
-            raise UsageError(f"--engine {engine} needs an input file or folder (-i) and an output folder (-o)")
-        if report or rejects or resume:
-            raise UsageError(f"--report, --rejects and --resume work with --engine local only")
-        return _run_engine(engine, command, config, options or {}, input_path=input_path, output=output,
-                           column=column, components=components, scheduler=scheduler, workers=workers, quiet=quiet)
-    if texts and input_path:
-        raise UsageError("give addresses as arguments or with -i FILE, not both")
-    if (column or components) and not input_path:
-        raise UsageError("--column and the component columns (--street, --city ...) need a CSV input (-i FILE)")
-    if column and components:
-        raise UsageError("use either --column or the component columns (--street, --city ...), not both")
-
-    config = prepare_config(command, config, _notify)
-    job = make_job(command, config, options, notify=_notify)
-    progress = None
-    if output not in (None, "-") and output.lower().endswith(".parquet"):
-        raise UsageError(f"{output}: Parquet output needs --engine dask or spark; write CSV or JSONL here")
-    if input_path:
-        name = "<stdin>" if input_path == "-" else input_path
-        if input_path != "-" and io.is_parquet(input_path):
-            header, records = io.read_parquet(input_path, progress=lambda n: progress and progress.update_to(n))
-        else:
-            stream = io.open_input(input_path)
-            header, records = io.read_csv(stream, name=name, delimiter=delimiter, encoding=encoding,
-                                          progress=lambda n: progress and progress.update_to(n))
-        column, components = _choose_columns(header, column, components, name)
-        columns = header + ["addrcode_" + f for f in job.fields]
-        fmt = fmt or "csv"
-    else:
-        header = None
-        if texts:
-            records = (io.InputRecord(line=0, text=t) for t in texts)
-        else:
-            # Answer each line at once when the input pauses (a scanner, a person typing): flush
-            # stdout whenever the next read would block, not after every line of a big file.
-            records = io.read_lines(sys.stdin.buffer, encoding=encoding,
-                                    on_idle=sys.stdout.flush if output == "-" else None)
-        columns = ["input"] + job.fields
-        fmt = fmt or "text"
-    streaming = not input_path and not texts and output == "-"
-
-    def to_output(record, result) -> dict:
-        if header is not None:
-            out = dict(record.fields)
-            out.update({"addrcode_" + k: v for k, v in result.items()})
-            return out
-        return {"input": record.text, **result}
-
-    identity = None
-    if input_path not in (None, "-") and output != "-":
-        identity = batch.input_identity(input_path, {
-            "command": command, "config": repr(config), "options": repr(sorted((options or {}).items())),
-            "column": column, "components": components, "fmt": fmt, "delimiter": delimiter, "rejects": rejects,
-            "chunk_size": chunk_size})
-    plan = batch.RunPlan(fmt=fmt, columns=columns,
-                         text=job.text if header is None else (lambda r: _csv_text(job, r)), to_output=to_output,
-                         delimiter=delimiter if fmt == "csv" and header is not None else ",",
-                         streaming=streaming, output=output, rejects=rejects, identity=identity, resume=resume)
-    if not quiet and input_path not in (None, "-") and sys.stderr.isatty():
-        progress = _Progress(os.path.getsize(input_path))
-    if jobs is None:  # resolving is a dictionary look-up: worker start-up would cost more than it saves
-        jobs = 1 if command == "resolve" else os.cpu_count() or 1
-    observe = builder = None
-    if report:  # `encode --report FILE`: the run report is built on the way, refused rows included
-        from addrcode.batch.jobs import open_zones
-        from addrcode.outputs.report import ReportBuilder
-
-        builder = ReportBuilder(open_zones(config), show_addresses=show_addresses)
-
-        def observe(record, result):
-            query = batch.query_of(record, column, components or None)
-            builder.add({**result, "address": " ".join(query.values()) if isinstance(query, dict) else query})
-
-    summary = batch.execute(records, job, plan, jobs=jobs, chunk_size=chunk_size,
-                            make_job=make_job, make_job_args=(command, config, options), column=column,
-                            components=components or None, notify=_notify, observe=observe)
-    if builder is not None:
-        builder.write(Path(report), source_name=os.path.basename(input_path or "stdin"))
-    if progress:
-        progress.finish()
+    columns = {part: run_options.pop(f"{part}_col") for part in COMPONENT_PARTS}  # --number ... --postcode
+    source = frame.InputSpec(texts=tuple(texts), path=input_path, column=column, delimiter=parse_delimiter(delimiter),
+                             encoding=encoding, components={part: name for part, name in columns.items() if name})
+    target = frame.OutputSpec(path=output, fmt=fmt, rejects=rejects, report=report, show_addresses=show_addresses)
+    summary = frame.run_batch(command, config, source, target, frame.RunSpec(**run_options), options=job_options,
+                              notify=_notify, progress=None if quiet or not sys.stderr.isatty() else TerminalProgress)
     if not quiet:
         click.echo(summary.text(), err=True)
     sys.exit(EXIT_OK if summary.ok == summary.rows else EXIT_SOME_FAILED)
 
 
-def _run_engine(engine, command, config, options, *, input_path, output, column, components, scheduler, workers,
-                quiet) -> None:
-    from addrcode.batch import engines
-
-    common = dict(command=command, config=config, column=column if column or components else "address",
-                  components=components or None, notify=_notify, **options)
-    if engine == "dask":
-        run = engines.run_dask(input_path, output, scheduler=scheduler, n_workers=workers, **common)
-    else:
-        run = engines.run_spark(input_path, output, **common)
-    if not quiet:
-        click.echo(run.text(), err=True)
-    sys.exit(EXIT_OK if run.ok == run.rows else EXIT_SOME_FAILED)
-
-
-def _csv_text(job, record: dict) -> str:
-    return job.text({k[len("addrcode_"):]: v for k, v in record.items() if k.startswith("addrcode_")})
-
-
-class _Progress:
-    """A progress bar on stderr, by bytes of input read."""
-
-    def __init__(self, total: int):
-        self._bar = click.progressbar(length=total, file=sys.stderr, label="addrcode")
-        self._bar.__enter__()
-        self._done = 0
-
-    def update_to(self, n: int) -> None:
-        if n > self._done:
-            self._bar.update(n - self._done)
-            self._done = n
-
-    def finish(self) -> None:
-        self._bar.__exit__(None, None, None)
-
-
-def _choose_columns(header, column, components, name):
-    """Check the chosen columns exist; with none chosen, guess a column named like `address`."""
-    lower = {h.lower(): h for h in header}
-    missing = [c for c in ([column] if column else []) + list(components.values()) if c not in header]
-    if missing:
-        raise UsageError(f"{name}: no column named {', '.join(missing)}; columns are: {', '.join(header)}")
-    if column or components:
-        return column, components
-    for guess in ("address", "addr", "full_address", "address_line", "input"):
-        if guess in lower:
-            return lower[guess], {}
-    guessed = {part: lower[c] for part, cands in (("street", ("street", "address1", "street_address")),
-                                                  ("city", ("city", "town")), ("state", ("state", "region")),
-                                                  ("postcode", ("postcode", "zip", "zipcode", "postal_code")))
-               for c in cands if c in lower}
-    if "street" in guessed:
-        return None, guessed
-    if len(header) == 1:
-        return header[0], {}
-    raise UsageError(f"{name}: say which column holds the address: --column NAME, or "
-                     f"--street/--city/--state/--postcode; columns are: {', '.join(header)}")
-
-
 # --------------------------------------------------------------------------- commands
 
 
-@cli.command()
-@input_options
-@output_options
-@batch_options
-@config_options
+@batch_command()
 def normalize(config_path, locale, **options):
     """Parse and normalize addresses: US in USPS Publication 28 style, Australian with --locale au.
 
@@ -294,39 +173,27 @@ def normalize(config_path, locale, **options):
     addrcode normalize --format jsonl "12 1/2 N Main St Apt 3, Barre VT"
     addrcode normalize -i orders.csv --column address -o normalized.csv
     """
+    run_batch("normalize", _config(config_path, locale=locale), **options)
+
+
+_notify = functools.partial(click.echo, err=True)  # the library's notes and warnings, on stderr
+
+
+def _echo_json(data, *, ascii_only: bool = True) -> None:
+    """`--format json`: the data as indented JSON on stdout."""
+    import json
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=ascii_only))
+
+
+def _config(config_path, **flags):
+    """The layered configuration (`addrcode.config.load_config`) with these flag values on top."""
     from addrcode.config import load_config
 
-    run_batch("normalize", load_config(config_path, locale=locale), **options)
+    return load_config(config_path, **flags)
 
 
-def reference_options(f):
-    for decorator in reversed([
-        click.option("--reference", metavar="REF.sqlite", help="Reference built with `addrcode reference build` "
-                     "(default: the embedded Vermont data, built once into the cache directory)."),
-    ]):
-        f = decorator(f)
-    return f
-
-
-def code_options(f):
-    for decorator in reversed([
-        click.option("--zones", metavar="ZONES.geojson", help="Delivery zones (default: embedded Vermont zones)."),
-        click.option("--keyring", metavar="FILE", help="Keyring (default: the packaged DEMO keyring, not private)."),
-    ]):
-        f = decorator(f)
-    return f
-
-
-def _notify(message: str) -> None:
-    click.echo(message, err=True)
-
-
-@cli.command()
-@input_options
-@output_options
-@batch_options
-@config_options
-@reference_options
+@batch_command(reference_options)
 def geocode(config_path, locale, reference, **options):
     """Geocode addresses against the local reference: lon, lat, precision, score, matched.
 
@@ -337,33 +204,25 @@ def geocode(config_path, locale, reference, **options):
     addrcode geocode "637 College St, Middlebury VT 05753"
     addrcode geocode -i orders.csv --column address -o geocoded.csv
     """
-    from addrcode.config import load_config
-
-    run_batch("geocode", load_config(config_path, locale=locale, reference=reference), **options)
+    run_batch("geocode", _config(config_path, locale=locale, reference=reference), **options)
 
 
 @cli.command()
 @click.argument("text")
 @config_options
 @reference_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for scripts.")
+@text_or_json_option
 @click.option("--steps", is_flag=True, help="Also show the parser's steps, one by one.")
 def explain(text, config_path, locale, reference, fmt, steps):
     """Show how one address is parsed and matched: components, block, candidates, and why the winner won."""
-    import json
-
-    from addrcode.config import load_config
     from addrcode.batch.jobs import open_geocoder
     from addrcode.normalize import trace
 
-    config = load_config(config_path, locale=locale, reference=reference)
+    config = _config(config_path, locale=locale, reference=reference)
     explanation = open_geocoder(config, _notify).explain(text)
     parse_steps = trace(text, config.locale) if steps else []
     if fmt == "json":
-        click.echo(json.dumps({**explanation.to_dict(), **({"steps": parse_steps} if steps else {})},
-                              indent=2, ensure_ascii=False))
-        return
+        return _echo_json({**explanation.to_dict(), **({"steps": parse_steps} if steps else {})}, ascii_only=False)
     for step in parse_steps:
         found = ", ".join(f"{k}={v!r}" for k, v in step["fields"].items())
         click.echo(f"step {step['step']}: {step['doc']}\n    {found or '-'}"
@@ -371,13 +230,7 @@ def explain(text, config_path, locale, reference, fmt, steps):
     click.echo(explanation.to_text())
 
 
-@cli.command()
-@input_options
-@output_options
-@batch_options
-@config_options
-@reference_options
-@code_options
+@batch_command(reference_options, code_options)
 @click.option("--min-precision", type=click.Choice(["point", "interpolated", "street", "postcode", "locality"]),
               default=None, help="Refuse matches coarser than this [default: from config, interpolated].")
 @click.option("--min-score", type=float, default=None, help="Refuse matches scoring below this [default: 0.5].")
@@ -391,46 +244,21 @@ def encode(config_path, locale, reference, zones, keyring, min_precision, min_sc
     addrcode encode "637 College St, Middlebury VT 05753"
     addrcode encode -i orders.csv --column address -o coded.csv --rejects rejects.csv
     """
-    from addrcode.config import load_config
-
-    config = load_config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring,
-                         min_precision=min_precision, min_score=min_score)
+    config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring,
+                     min_precision=min_precision, min_score=min_score)
     run_batch("encode", config, {"with_coords": with_coords}, **options)
 
 
-@cli.command()
-@input_options
-@output_options
-@batch_options
-@config_options
-@code_options
+@batch_command(code_options)
 def decode(config_path, locale, zones, keyring, **options):
     """Decode codes with the keyring (key holders only): district, cell, cell centre, current zone."""
-    from addrcode.config import load_config
-
-    run_batch("decode", load_config(config_path, locale=locale, zones=zones, keyring=keyring), **options)
+    run_batch("decode", _config(config_path, locale=locale, zones=zones, keyring=keyring), **options)
 
 
 # --------------------------------------------------------------------------- stations
 
 
-def table_options(f):
-    for decorator in reversed([
-        click.option("--table", metavar="TABLE.sqlite", help="Signed station table "
-                     "(default: the demo table of the embedded data, built once into the cache directory)."),
-        click.option("--public-key", metavar="FILE.pub", help="Public key the table is signed with "
-                     "(the keyring's .pub file)."),
-    ]):
-        f = decorator(f)
-    return f
-
-
-@cli.command()
-@input_options
-@output_options
-@batch_options
-@config_options
-@table_options
+@batch_command(table_options)
 def resolve(config_path, locale, table, public_key, **options):
     """Resolve delivery codes to destinations from a signed station table (offline).
 
@@ -441,10 +269,7 @@ def resolve(config_path, locale, table, public_key, **options):
     addrcode resolve K7Q-3M9QX-T
     scanner | addrcode resolve --table station.sqlite --public-key addrcode.keyring.pub
     """
-    from addrcode.config import load_config
-
-    config = load_config(config_path, locale=locale, table=table, public_key=public_key)
-    run_batch("resolve", config, **options)
+    run_batch("resolve", _config(config_path, locale=locale, table=table, public_key=public_key), **options)
 
 
 @cli.group()
@@ -460,21 +285,20 @@ def table():
 @config_options
 @reference_options
 @code_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@quiet_option
 def table_build(output, station, serial, config_path, locale, reference, zones, keyring, quiet):
     """Build a signed station table from the reference, the zones and the keyring.
 
     One row per issuable cell and active or retired epoch. Give stations the table and the
     keyring's .pub file, never the keyring.
     """
-    from addrcode.config import load_config
     from addrcode.batch.jobs import open_grid, open_keyring, open_zones, reference_path
     from addrcode.stations.table import build_table
 
-    config = load_config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
-    say = None if quiet else _notify
+    config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
     info = build_table(reference_path(config, _notify), open_zones(config, _notify), open_keyring(config, _notify),
-                       open_grid(config), Path(output), station=station, serial=serial, progress=say)
+                       open_grid(config), Path(output), station=station, serial=serial,
+                       progress=None if quiet else _notify)
     if not quiet:
         click.echo(f"{output}: serial {info.serial}, {info.rows:,} codes, {info.zones} zones, station "
                    f"{info.station}, {info.size_bytes:,} bytes, signed by key {info.public_key_fingerprint}", err=True)
@@ -485,61 +309,36 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
 @click.option("--public-key", required=True, metavar="FILE.pub", help="Public key the table must be signed with.")
 @click.option("--newer-than", metavar="INSTALLED|SERIAL",
               help="Refuse unless TABLE's serial is newer than this installed table (or serial): no replay.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for scripts.")
+@text_or_json_option
 def table_verify(table_path, public_key, newer_than, fmt):
     """Check a table before installing it: signature over every byte, consistency, and serial."""
-    import json
-
     from addrcode.stations.table import verify_table
 
     info = verify_table(table_path, public_key, newer_than=newer_than)
     if fmt == "json":
-        click.echo(json.dumps(info.to_dict(), indent=2))
-    else:
-        epochs = ", ".join(f"{i} {s}" for i, s in info.epochs)
-        click.echo(f"{table_path}: OK — serial {info.serial}, built {info.built_at}, station {info.station}, "
-                   f"{info.rows:,} codes, {info.zones} zones, epochs {epochs}"
-                   + (" (DEMO key: not private)" if info.demo else ""))
+        return _echo_json(info.to_dict())
+    epochs = ", ".join(f"{i} {s}" for i, s in info.epochs)
+    click.echo(f"{table_path}: OK — serial {info.serial}, built {info.built_at}, station {info.station}, "
+               f"{info.rows:,} codes, {info.zones} zones, epochs {epochs}"
+               + (" (DEMO key: not private)" if info.demo else ""))
 
 
 @table.command("diff")
 @click.argument("old")
 @click.argument("new")
 @click.option("--public-key", required=True, metavar="FILE.pub", help="Public key both tables are signed with.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for scripts.")
+@text_or_json_option
 def table_diff(old, new, public_key, fmt):
     """What changes from OLD to NEW: codes added, removed, re-routed, revoked (check before deploying)."""
-    import json
-
     from addrcode.stations.table import diff_tables
 
     diff = diff_tables(old, new, public_key)
-    click.echo(json.dumps(diff.to_dict(), indent=2) if fmt == "json" else diff.text())
+    if fmt == "json":
+        return _echo_json(diff.to_dict())
+    click.echo(diff.text())
 
 
 # --------------------------------------------------------------------------- labels
-
-
-def _read_rows(path: str, delimiter: str):
-    """Rows of a CSV or JSON Lines file (by suffix) as dicts, for `label`."""
-    import json
-
-    from addrcode.batch import io
-
-    stream = io.open_input(path)
-    if str(path).endswith((".jsonl", ".ndjson", ".json")):
-        rows = []
-        for n, line in enumerate(stream, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    raise UsageError(f"{path}: line {n}: not JSON Lines (one JSON object per line)") from None
-        return None, rows
-    header, records = io.read_csv(stream, name=path, delimiter=_delimiter(delimiter))
-    return header, [r.fields for r in records]
 
 
 @cli.command()
@@ -559,7 +358,7 @@ def _read_rows(path: str, delimiter: str):
 @config_options
 @reference_options
 @code_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@quiet_option
 def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_routing, dpi, delimiter,
           config_path, locale, reference, zones, keyring, quiet):
     """Print privacy waybill labels: the code (large, grouped), its routing prefix, Code 128 and QR
@@ -569,23 +368,11 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
     addrcode encode -i orders.csv --column address -o coded.csv
     addrcode label -i coded.csv --name-column name --phone-column phone -o labels.pdf
     """
+    from addrcode.batch.frame import rows_for_labels
     from addrcode.outputs.label import render_labels
 
-    header, rows = _read_rows(input_path, delimiter)
-    keys = set(header or (rows[0] if rows else {}))
-    if rows and not keys & {"code", "addrcode_code"}:  # plain addresses: encode on the way
-        from addrcode.batch import runner as batch
-        from addrcode.config import load_config
-        from addrcode.batch.io import InputRecord
-        from addrcode.batch.jobs import make_job, prepare_config
-
-        config = prepare_config("encode", load_config(config_path, locale=locale, reference=reference,
-                                                      zones=zones, keyring=keyring), _notify)
-        job = make_job("encode", config, notify=_notify)
-        chosen, components = _choose_columns(sorted(keys) if header is None else header, column, {}, input_path)
-        records = [InputRecord(line=n, fields=row) for n, row in enumerate(rows, 2)]
-        rows = [{**rec.fields, **{"addrcode_" + k: v for k, v in result.items()}}
-                for rec, result in batch.run(records, job, column=chosen, components=components or None)]
+    rows = rows_for_labels(input_path, delimiter, column=column, notify=_notify, load_config=functools.partial(
+        _config, config_path, locale=locale, reference=reference, zones=zones, keyring=keyring))
     target = sys.stdout.buffer if output == "-" and fmt == "pdf" else output
     report = render_labels(rows, target, fmt=fmt, sheet=sheet, name_key=name_column, phone_key=phone_column,
                            dpi=dpi, routing=not no_routing)
@@ -609,21 +396,10 @@ def scan(images, output, fmt, dpi, config_path, locale, table, public_key):
 
     For stations with a camera instead of a scanner, and for testing printed labels.
     """
-    from addrcode.batch import io
-    from addrcode.config import load_config
-    from addrcode.batch.jobs import table_paths
-    from addrcode.stations.resolver import Resolver
-    from addrcode.outputs.scan import ScanJob
+    from addrcode.batch.frame import scan_images
 
-    config = load_config(config_path, locale=locale, table=table, public_key=public_key)
-    job = ScanJob(Resolver(*table_paths(config, _notify)), dpi=dpi)
-    failed = 0
-    with io.AtomicOutput(output) as out:
-        writer = io.RecordWriter(out, fmt, job.fields, job.text)
-        for record in job(images):
-            failed += record.get("status") != "ok"
-            writer.write(record)
-        writer.close()
+    config = _config(config_path, locale=locale, table=table, public_key=public_key)
+    failed = scan_images(images, config, output, fmt, dpi=dpi, notify=_notify)
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
@@ -643,11 +419,10 @@ def report(run, output, show_addresses, columns, config_path, locale, zones):
 
     No internet needed to open it: inline SVG and CSS only.
     """
-    from addrcode.config import load_config
     from addrcode.batch.jobs import open_zones
     from addrcode.outputs.report import render_report
 
-    config = load_config(config_path, locale=locale, zones=zones)
+    config = _config(config_path, locale=locale, zones=zones)
     summary = render_report(Path(run), open_zones(config, _notify), Path(output), show_addresses=show_addresses,
                             address_columns=list(columns) or None)
     click.echo(f"{output}: {summary.rows:,} rows, {summary.bytes:,} bytes"
@@ -669,11 +444,10 @@ def zones_group():
 @table_options
 def zones_map(output, width, config_path, locale, zones, table, public_key):
     """Draw the zones, labelled with routing keys and sort centers (coloured by a station table if given)."""
-    from addrcode.config import load_config
     from addrcode.batch.jobs import open_grid, open_zones
     from addrcode.outputs.zonemap import render_zone_map
 
-    config = load_config(config_path, locale=locale, zones=zones, table=table, public_key=public_key)
+    config = _config(config_path, locale=locale, zones=zones, table=table, public_key=public_key)
     if config.table is not None and config.public_key is None:
         raise UsageError("--table needs --public-key (the keyring's .pub file)")
     render_zone_map(open_zones(config, _notify), Path(output), table=config.table, public_key=config.public_key,
@@ -694,7 +468,7 @@ def reference():
 @click.option("-o", "--output", required=True, metavar="REF.sqlite", help="Reference file to write.")
 @click.option("--rejects", metavar="FILE", help="CSV of the rows that could not be used, with reasons.")
 @click.option("--locale", default="us", show_default=True, help="Address rules the sources are read with (us, au).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@quiet_option
 def reference_build(sources, output, rejects, locale, quiet):
     """Build a reference from OpenAddresses-layout CSV or CSV.gz files.
 
@@ -703,9 +477,8 @@ def reference_build(sources, output, rejects, locale, quiet):
     """
     from addrcode.geocoding.reference import build_reference
 
-    progress = None
-    if not quiet and sys.stderr.isatty():
-        progress = lambda n: click.echo(f"\r{n:,} rows read", err=True, nl=False)  # noqa: E731
+    progress = None if quiet or not sys.stderr.isatty() else (
+        lambda n: click.echo(f"\r{n:,} rows read", err=True, nl=False))
     report = build_reference([Path(s) for s in sources], Path(output), rejects=Path(rejects) if rejects else None,
                              progress=progress, locale=locale)
     if not quiet:
@@ -718,37 +491,23 @@ def reference_build(sources, output, rejects, locale, quiet):
 
 @reference.command("info")
 @click.argument("ref", required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for scripts.")
-@click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
+@text_or_json_option
+@config_file_option
 def reference_info(ref, fmt, config_path):
     """Print a reference's sources, row counts, build time and format version (default: the embedded one)."""
     import json
 
-    from addrcode.config import load_config
     from addrcode.batch.jobs import reference_path
     from addrcode.geocoding.reference import reference_info as info_of
 
-    path = Path(ref) if ref else reference_path(load_config(config_path), _notify)
-    info = info_of(path)
+    info = info_of(Path(ref) if ref else reference_path(_config(config_path), _notify))
     if fmt == "json":
-        click.echo(json.dumps(info, indent=2, ensure_ascii=False))
-        return
+        return _echo_json(info, ascii_only=False)
     for key, value in info.items():
         click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value}")
 
 
 # --------------------------------------------------------------------------- keys
-
-
-def _keyring_path(config_path, keyring) -> Path:
-    from addrcode.config import load_config
-
-    path = load_config(config_path, keyring=keyring).keyring
-    if path is None:
-        raise UsageError("say which keyring: --keyring FILE (or `keyring` in the config, or $ADDRCODE_KEYRING); "
-                         "the packaged demo keyring cannot be changed")
-    return path
 
 
 keyring_option = click.option("--keyring", metavar="FILE", help="Keyring file (default: from the configuration).")
@@ -776,28 +535,24 @@ def key_new(path, force):
 
 @key.command("list")
 @keyring_option
-@click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for scripts.")
+@config_file_option
+@text_or_json_option
 def key_list(keyring, config_path, fmt):
     """List the epochs of a keyring (ids, creation time, status; never secrets)."""
-    import json
-
     from addrcode.codes import keyring as keys
+    from addrcode.config import keyring_to_change
 
-    from_config = keyring is None
-    path = None
     try:
-        path = _keyring_path(config_path, keyring)
-    except UsageError:
-        if not from_config:
+        path = keyring_to_change(_config(config_path, keyring=keyring))
+    except UsageError:  # no keyring configured: list the packaged demo keyring
+        if keyring is not None:
             raise
-    ring = keys.load_keyring(path or keys.demo_keyring_path())
+        path = keys.demo_keyring_path()
+    ring = keys.load_keyring(path)
     rows = [info.__dict__ for info in keys.list_epochs(ring)]
     if fmt == "json":
-        click.echo(json.dumps({"keyring": str(ring.path), "demo": ring.is_demo,
-                               "public_key_fingerprint": ring.verify_key.fingerprint, "epochs": rows}, indent=2))
-        return
+        return _echo_json({"keyring": str(ring.path), "demo": ring.is_demo,
+                           "public_key_fingerprint": ring.verify_key.fingerprint, "epochs": rows})
     click.echo(f"keyring {ring.path}{'  (DEMO: codes are not private)' if ring.is_demo else ''}")
     click.echo(f"public key fingerprint {ring.verify_key.fingerprint}")
     for row in rows:
@@ -806,15 +561,16 @@ def key_list(keyring, config_path, fmt):
 
 @key.command("rotate")
 @keyring_option
-@click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
+@config_file_option
 def key_rotate(keyring, config_path):
     """Start a new epoch: new codes use it; the previous epoch is retired and still resolves.
 
     Rebuild and redeploy station tables afterwards so stations know the new epoch.
     """
     from addrcode.codes import keyring as keys
+    from addrcode.config import keyring_to_change
 
-    path = _keyring_path(config_path, keyring)
+    path = keyring_to_change(_config(config_path, keyring=keyring))
     ring = keys.rotate(path)
     click.echo(f"{path}: epoch {ring.active.id} is now active; rebuild the station tables", err=True)
 
@@ -822,12 +578,13 @@ def key_rotate(keyring, config_path):
 @key.command("revoke")
 @click.argument("epoch")
 @keyring_option
-@click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG", help="TOML configuration file.")
+@config_file_option
 def key_revoke(epoch, keyring, config_path):
     """Revoke a retired EPOCH: stations refuse its codes once their table is rebuilt."""
     from addrcode.codes import keyring as keys
+    from addrcode.config import keyring_to_change
 
-    path = _keyring_path(config_path, keyring)
+    path = keyring_to_change(_config(config_path, keyring=keyring))
     keys.revoke(path, epoch)
     click.echo(f"{path}: epoch {epoch.upper()} revoked; rebuild the station tables", err=True)
 
@@ -836,7 +593,6 @@ def main() -> None:
     """Console-script entry point: quiet on a closed pipe (`addrcode ... | head`)."""
     try:
         cli(prog_name="addrcode")
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    except BrokenPipeError:  # the reader left: no traceback for the lines it did not take
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(EXIT_SOME_FAILED)

@@ -21,9 +21,9 @@ min_score = 0.5
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Mapping
 
 from addrcode.errors import DataError, UsageError
 
@@ -72,6 +72,14 @@ def debug_enabled(env: Mapping[str, str] | None = None) -> bool:
     """Whether `$ADDRCODE_DEBUG` asks for tracebacks (set and not empty, `0`, `false` or `no`)."""
     value = (os.environ if env is None else env).get(DEBUG_ENV, "")
     return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def keyring_to_change(config: Config) -> Path:
+    """The keyring that `addrcode key list|rotate|revoke` work on: the configured one, never the packaged demo."""
+    if config.keyring is None:
+        raise UsageError("say which keyring: --keyring FILE (or `keyring` in the config, or $ADDRCODE_KEYRING); "
+                         "the packaged demo keyring cannot be changed")
+    return config.keyring
 
 
 def embedded(name: str) -> Path:

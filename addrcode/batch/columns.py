@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 
 from addrcode.errors import UsageError
 
+# The parts of an address that component columns can hold (`--number`, `--street`, ... `--postcode`).
+COMPONENT_PARTS = ("number", "street", "unit", "city", "state", "postcode")
 # Header names (lower case) taken for a one-line address column, in order of preference.
 ONE_LINE_GUESSES = ("address", "addr", "full_address", "address_line", "input")
 # Header names (lower case) taken for address components, when no one-line column is found.

@@ -32,9 +32,9 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
 
 from addrcode.batch.columns import check_columns
 from addrcode.batch.summary import Summary
@@ -183,8 +183,8 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
     """
     import pandas as pd
 
-    from addrcode.batch.runner import run
     from addrcode.batch.io import InputRecord
+    from addrcode.batch.runner import run
 
     if _is_arrow_table(df):
         import pyarrow as pa

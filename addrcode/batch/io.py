@@ -14,15 +14,17 @@ So rows in = rows out + rejects, always.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import json
 import os
 import re
 import sys
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO
 
 from addrcode.errors import DataError, UsageError
 
@@ -109,7 +111,7 @@ class _LineSource:
             self.warnings.setdefault(lineno, []).append("not UTF-8: read as cp1252")
             return raw.decode("cp1252", errors="replace")
 
-    def __iter__(self) -> "_LineSource":
+    def __iter__(self) -> _LineSource:
         return self
 
     def __next__(self) -> tuple[int, str]:
@@ -309,7 +311,8 @@ def _csv_records(source: _LineSource, header: list[str], delimiter: str, progres
             source.push_back(consumed[1:])
             for ln, _ in consumed[1:]:
                 source.warnings.pop(ln, None)
-            msg = f"line {first_line}: unclosed quote or malformed CSV" if "quote" in problem or "end of data" in problem \
+            quote = "quote" in problem or "end of data" in problem
+            msg = f"line {first_line}: unclosed quote or malformed CSV" if quote \
                 else f"line {first_line}: malformed CSV ({problem})"
             yield InputRecord(line=first_line, fields=_cells(header, _loose_split(consumed[0][1], delimiter)),
                               error=msg, warnings=warnings)
@@ -433,16 +436,16 @@ class RecordWriter:
 
 
 class AtomicOutput:
-    """A text file written under a temporary name and renamed into place on success.
+    """A text file written under a temporary name and renamed into place on success (`addrcode.files`).
 
     `-` (or None) means stdout. On failure the temporary file is removed, so a crash never leaves
-    a half-written file under the final name.
+    a half-written file under the final name. The file gets the mode a plain `open()` would give it.
     """
 
     def __init__(self, path: str | os.PathLike | None, *, newline: str = ""):
         self.path = None if path in (None, "-") else Path(path)
         self._newline = newline
-        self._tmp: str | None = None
+        self._writing = None  # the `atomic_stream` context while a file is being written
         self.stream: IO[str] | None = None
 
     def __enter__(self) -> IO[str]:
@@ -452,44 +455,48 @@ class AtomicOutput:
         directory = self.path.parent if str(self.path.parent) else Path(".")
         if not directory.is_dir():
             raise UsageError(f"{self.path}: the output directory {directory} does not exist")
-        import tempfile  # not at module level: resolve's start-up imports this module
+        from addrcode.files import atomic_stream, default_file_mode
 
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline=self._newline)
+        self._writing = atomic_stream(self.path, "w", mode=default_file_mode(), newline=self._newline)
+        self.stream = self._writing.__enter__()
         return self.stream
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.path is None:
             return
-        assert self.stream is not None and self._tmp is not None
-        try:
-            if exc_type is None:
+        if exc_type is None:
+            try:  # what is still buffered is written now: a full disk shows here
                 self.stream.flush()
-                os.fsync(self.stream.fileno())
-                self.stream.close()
-                os.chmod(self._tmp, 0o666 & ~_umask())
-                os.replace(self._tmp, self.path)
-                return
-        except OSError as err:
-            self._discard()
-            raise DataError(f"{self.path}: cannot write the output file ({err.strerror}); nothing was written") from None
-        self._discard()
-
-    def _discard(self) -> None:
-        try:
-            self.stream.close()
-        except OSError:
-            pass
-        try:
-            os.unlink(self._tmp)
-        except OSError:
-            pass
+            except OSError as err:
+                with contextlib.suppress(DataError):  # the temporary file is removed
+                    self._writing.__exit__(type(err), err, err.__traceback__)
+                raise DataError(f"{self.path}: cannot write the output file ({err.strerror}); "
+                                "nothing was written") from None
+        self._writing.__exit__(exc_type, exc, tb)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def parse_delimiter(value: str) -> str:
+    """A `--delimiter` value as the one character it names (`\\t` or `tab` for a tab)."""
+    value = {"\\t": "\t", "tab": "\t"}.get(value, value)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character, got {value!r}")
+    return value
+
+
+def read_rows(path: str, delimiter: str = ",") -> tuple[list[str] | None, list[dict]]:
+    """(header, rows) of a CSV file, or (None, rows) of a JSON Lines file (`.jsonl`, `.ndjson`, `.json`)."""
+    stream = open_input(path)
+    if str(path).endswith((".jsonl", ".ndjson", ".json")):
+        rows = []
+        for n, line in enumerate(stream, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    raise UsageError(f"{path}: line {n}: not JSON Lines (one JSON object per line)") from None
+        return None, rows
+    header, records = read_csv(stream, name=path, delimiter=parse_delimiter(delimiter))
+    return header, [r.fields for r in records]
 
 
 def open_input(path: str | os.PathLike | None) -> IO[bytes]:

@@ -109,8 +109,8 @@ def open_zones(config, notify=None):
 
 def open_keyring(config, notify=None):
     """The configured keyring, or the packaged demo keyring (with a warning through `notify`)."""
-    from addrcode.config import embedded
     from addrcode.codes.keyring import load_keyring
+    from addrcode.config import embedded
 
     ring = load_keyring(config.keyring or embedded("demo-keyring.json"))
     if ring.is_demo and notify is not None:
@@ -241,8 +241,10 @@ class GeocodeJob:
 
     @staticmethod
     def text(record: dict) -> str:
+        if record.get("lon") is None:
+            return status_text(record, "")
         return status_text(record, f"{record['lat']:.7f},{record['lon']:.7f}\t{record['precision']}\t"
-                                   f"{record['score']:.3f}\t{record['matched']}" if record.get("lon") is not None else "")
+                                   f"{record['score']:.3f}\t{record['matched']}")
 
 
 # --------------------------------------------------------------------------- encode

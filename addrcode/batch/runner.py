@@ -20,15 +20,15 @@ import json
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
-from addrcode.errors import DataError, UsageError
 from addrcode.batch.failures import internal_error, show_traceback
 from addrcode.batch.io import InputRecord, RecordWriter
 from addrcode.batch.summary import Summary
+from addrcode.errors import DataError, UsageError
 
 DEFAULT_CHUNK_SIZE = 2000
 
@@ -348,56 +348,15 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
     """
     import sys
 
-    stdout = stdout or sys.stdout
-    to_file = plan.output not in (None, "-")
-    target = OutputTarget(Path(plan.output)) if to_file else None
-    rej_target = OutputTarget(Path(plan.rejects)) if plan.rejects else None
-    if target and rej_target and os.path.abspath(target.path) == os.path.abspath(rej_target.path):
-        raise UsageError(f"{target.path}: --rejects must name another file than -o (one would overwrite the other)")
-    journal = Journal(target.path, plan.identity) if to_file and plan.identity else None
-
-    state = None
-    if plan.resume:
-        if journal is None:
-            raise UsageError("--resume needs an input file (-i FILE) and an output file (-o FILE)")
-        state = journal.load()
-        if state is not None and state.get("committing"):
-            # Killed while renaming the finished files into place: put back the ones already renamed,
-            # and let this run rename all of them (no rows to add; offsets drop the closing trailers).
-            for t in (target, rej_target):
-                if t is not None and not t.partial.exists() and t.path.exists():
-                    os.replace(t.path, t.partial)
-        if state is None or not target.partial.exists():
-            raise UsageError(f"{target.path}: nothing to resume (no unfinished run); run without --resume")
-        if state.get("mismatch"):
-            raise UsageError(f"{target.path}: the unfinished run used another input file or other options; "
-                             "run without --resume to start over")
-    elif journal is not None and journal.exists():
-        if notify:
-            notify(f"note: discarding an unfinished earlier run of {target.path} (use --resume to continue it)")
-        journal.remove()
-
-    done_records = state["records"] if state else 0
+    files = _RunFiles(plan)
+    state = files.earlier_state(notify)
+    done = state["records"] if state else 0
     summary = Summary.from_state(state["summary"]) if state else Summary()
-    try:  # an unwritable directory is a clear error, and never leaves the other file's .partial behind
-        out = target.open(state["output_bytes"] if state else None) if target else stdout
-        rej = rej_target.open(state["rejects_bytes"] if state else None) if rej_target else None
-    except OSError as err:
-        for t in (target, rej_target):
-            if t is not None and state is None:
-                t.discard()
-        name = err.filename or (plan.output if to_file else plan.rejects)
-        raise DataError(f"{name}: cannot write the output ({err.strerror or err}); check the directory's "
-                        "permissions") from None
+    out, rej = files.open(state, stdout or sys.stdout)
     try:
-        writer = RecordWriter(out, plan.fmt, plan.columns, plan.text, delimiter=plan.delimiter, resume_count=state["written"] if state else None)
-        rej_writer = None
-        if rej is not None:
-            rej_fmt = "csv" if plan.fmt == "text" else plan.fmt
-            rej_writer = RecordWriter(rej, rej_fmt, plan.columns, plan.text, delimiter=plan.delimiter,
-                                      resume_count=state["rejects_written"] if state else None)
+        writer, rej_writer = _writers(plan, out, rej, state)
         records = iter(records)
-        for _ in range(done_records):  # re-read, through the same parser, what is already written
+        for _ in range(done):  # re-read, through the same parser, what is already written
             next(records, None)
         size = 1 if plan.streaming else chunk_size
         for pairs in map_chunks(chunked(records, size), job, jobs=1 if plan.streaming else jobs,
@@ -409,46 +368,117 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
                     observe(record, result)
                 w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
                 w.write(plan.to_output(record, result))
-            done_records += len(pairs)
-            if journal is not None:
-                journal.save({"records": done_records, "output_bytes": target.checkpoint(),
-                              "rejects_bytes": rej_target.checkpoint() if rej_target else 0,
-                              "written": writer.count, "rejects_written": rej_writer.count if rej_writer else 0,
-                              "summary": summary.to_state()})
-        if journal is not None:  # offsets before the closing trailers, for a kill between the renames
-            final = {"records": done_records, "output_bytes": target.checkpoint(),
-                     "rejects_bytes": rej_target.checkpoint() if rej_target else 0, "written": writer.count,
-                     "rejects_written": rej_writer.count if rej_writer else 0, "summary": summary.to_state()}
+            done += len(pairs)
+            if files.journal is not None:
+                files.journal.save(files.checkpoint(done, writer, rej_writer, summary))
+        # offsets before the closing trailers, for a kill between the renames
+        final = files.checkpoint(done, writer, rej_writer, summary) if files.journal is not None else None
         writer.close()
         if rej_writer is not None:
             rej_writer.close()
-        if journal is not None:
-            journal.save({**final, "committing": True})
-        if target:
-            target.commit()
-        if rej_target:
-            rej_target.commit()
-        if journal is not None:
-            journal.remove()
+        files.commit(final)
     except KeyboardInterrupt:
-        if journal is not None and journal.exists() and notify:
-            notify(f"interrupted: {done_records} rows done; run the same command with --resume to continue")
+        if files.journal is not None and files.journal.exists() and notify:
+            notify(f"interrupted: {done} rows done; run the same command with --resume to continue")
         raise
     except OSError as err:
-        _discard(target, rej_target, journal)
-        name = plan.output if to_file else "stdout"
+        files.discard()
         if isinstance(err, BrokenPipeError):
             raise
+        name = plan.output if files.to_file else "stdout"
         raise DataError(f"{name}: cannot write the output ({err.strerror or err}); nothing was kept") from None
     except BaseException:
-        _discard(target, rej_target, journal)
+        files.discard()
         raise
     return summary
 
 
-def _discard(target, rej_target, journal) -> None:
-    for t in (target, rej_target):
-        if t is not None:
-            t.discard()
-    if journal is not None:
-        journal.remove()
+def _writers(plan: RunPlan, out, rej, state: dict | None) -> tuple[RecordWriter, RecordWriter | None]:
+    """The writers of the output and of the rejects file (None without one), continuing a resumed run."""
+    writer = RecordWriter(out, plan.fmt, plan.columns, plan.text, delimiter=plan.delimiter,
+                          resume_count=state["written"] if state else None)
+    if rej is None:
+        return writer, None
+    rej_fmt = "csv" if plan.fmt == "text" else plan.fmt
+    return writer, RecordWriter(rej, rej_fmt, plan.columns, plan.text, delimiter=plan.delimiter,
+                                resume_count=state["rejects_written"] if state else None)
+
+
+class _RunFiles:
+    """The files of one run: the output and rejects targets (None for stdout or no rejects), and the
+    journal that makes the run resumable (None unless file in, file out)."""
+
+    def __init__(self, plan: RunPlan):
+        self.plan = plan
+        self.to_file = plan.output not in (None, "-")
+        self.target = OutputTarget(Path(plan.output)) if self.to_file else None
+        self.rejects = OutputTarget(Path(plan.rejects)) if plan.rejects else None
+        if self.target and self.rejects and os.path.abspath(self.target.path) == os.path.abspath(self.rejects.path):
+            raise UsageError(f"{self.target.path}: --rejects must name another file than -o "
+                             "(one would overwrite the other)")
+        self.journal = Journal(self.target.path, plan.identity) if self.to_file and plan.identity else None
+
+    def earlier_state(self, notify) -> dict | None:
+        """The checkpoint of the unfinished run to continue (`plan.resume`), else None; an unfinished
+        earlier run that is not resumed is discarded (with a note)."""
+        target, journal = self.target, self.journal
+        if not self.plan.resume:
+            if journal is not None and journal.exists():
+                if notify:
+                    notify(f"note: discarding an unfinished earlier run of {target.path} (use --resume to continue it)")
+                journal.remove()
+            return None
+        if journal is None:
+            raise UsageError("--resume needs an input file (-i FILE) and an output file (-o FILE)")
+        state = journal.load()
+        if state is not None and state.get("committing"):
+            # Killed while renaming the finished files into place: put back the ones already renamed,
+            # and let this run rename all of them (no rows to add; offsets drop the closing trailers).
+            for t in (target, self.rejects):
+                if t is not None and not t.partial.exists() and t.path.exists():
+                    os.replace(t.path, t.partial)
+        if state is None or not target.partial.exists():
+            raise UsageError(f"{target.path}: nothing to resume (no unfinished run); run without --resume")
+        if state.get("mismatch"):
+            raise UsageError(f"{target.path}: the unfinished run used another input file or other options; "
+                             "run without --resume to start over")
+        return state
+
+    def open(self, state: dict | None, stdout) -> tuple:
+        """(output stream, rejects stream or None), positioned after the checkpoint of `state`."""
+        target, rejects = self.target, self.rejects
+        try:  # an unwritable directory is a clear error, and never leaves the other file's .partial behind
+            out = target.open(state["output_bytes"] if state else None) if target else stdout
+            rej = rejects.open(state["rejects_bytes"] if state else None) if rejects else None
+        except OSError as err:
+            for t in (target, rejects):
+                if t is not None and state is None:
+                    t.discard()
+            name = err.filename or (self.plan.output if self.to_file else self.plan.rejects)
+            raise DataError(f"{name}: cannot write the output ({err.strerror or err}); check the directory's "
+                            "permissions") from None
+        return out, rej
+
+    def checkpoint(self, done: int, writer: RecordWriter, rej_writer: RecordWriter | None, summary: Summary) -> dict:
+        """The journal state after `done` input records: the bytes and records written so far, and the counts."""
+        return {"records": done, "output_bytes": self.target.checkpoint(),
+                "rejects_bytes": self.rejects.checkpoint() if self.rejects else 0, "written": writer.count,
+                "rejects_written": rej_writer.count if rej_writer else 0, "summary": summary.to_state()}
+
+    def commit(self, final: dict | None) -> None:
+        """Rename the finished files into place (the journal says so first, for a kill in between)."""
+        if self.journal is not None:
+            self.journal.save({**final, "committing": True})
+        for t in (self.target, self.rejects):
+            if t is not None:
+                t.commit()
+        if self.journal is not None:
+            self.journal.remove()
+
+    def discard(self) -> None:
+        """Remove the `.partial` files and the journal: nothing of a failed run is kept."""
+        for t in (self.target, self.rejects):
+            if t is not None:
+                t.discard()
+        if self.journal is not None:
+            self.journal.remove()

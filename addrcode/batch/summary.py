@@ -70,7 +70,7 @@ class Summary:
         return {"rows": self.rows, "ok": self.ok, "rejected": dict(self.rejected), "errors": dict(self.errors)}
 
     @classmethod
-    def from_state(cls, state: dict) -> "Summary":
+    def from_state(cls, state: dict) -> Summary:
         return cls(rows=state["rows"], ok=state["ok"], rejected=Counter(state["rejected"]),
                    errors=Counter(state["errors"]), resumed_rows=state["rows"])
 
