@@ -301,7 +301,7 @@ def _dist(lon1, lat1, lon2, lat2) -> float:
 
 def evaluate(geocoder, queries: list[dict]) -> dict:
     """Per kind: n, share within 50 m, median/p95 error, false-confident rate, precision counts."""
-    from addrcode.geocoding.geocoder import distance_m
+    from addrcode.geocoding.scoring import distance_m
 
     res = defaultdict(lambda: {"errors": [], "n": 0, "fc": 0, "hi": 0, "hi_ok": 0, "prec": defaultdict(int),
                                "score50": 0, "examples": []})

@@ -47,7 +47,8 @@ def test_grid_3577_covers_both_states():
 
 def test_encode_au_addresses(au_subset):
     from addrcode.config import embedded
-    from addrcode.geocoding.geocoder import Geocoder, distance_m
+    from addrcode.geocoding.geocoder import Geocoder
+    from addrcode.geocoding.scoring import distance_m
     from addrcode.grid import Grid
     from addrcode.batch.jobs import EncodeJob
     from addrcode.codes.keyring import load_keyring

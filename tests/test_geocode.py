@@ -1,11 +1,13 @@
 """Geocoding behaviour on the small two-town fixture (Bloomfield and Guildhall share ZIP 05905)."""
 
 import json
-import math
 
 import pytest
 
-from addrcode.geocoding.geocoder import (Geocoder, city_key, distance_m, guided_parse, number_key, street_key_text)
+from addrcode.geocoding.geocoder import Geocoder
+from addrcode.geocoding.guided import guided_parse
+from addrcode.geocoding.keys import city_key, number_key, street_key_text
+from addrcode.geocoding.scoring import distance_m
 from addrcode.records import Address
 
 # (lon, lat) of real points in tests/data/oa_small.csv
@@ -121,7 +123,7 @@ def test_never_raises_on_junk(g, junk):
 
 def test_ambiguity_lowers_score(g):
     # NORTH RD exists in both towns of ZIP 05905? Use a street name shared by both towns if any.
-    db = g._db
+    db = g.store.db
     shared = db.execute("SELECT s1.core FROM streets s1 JOIN streets s2 ON s1.core=s2.core AND s1.city_id<s2.city_id "
                         "LIMIT 1").fetchone()
     if shared is None:
@@ -146,7 +148,7 @@ def test_geocode_address_and_many(g):
 
 
 def test_guided_parse_finds_town_zip_and_unit(g):
-    a = guided_parse("Attn: Billing, 457 Fellows Road #4, Guildhall VT 05905", g._known_city)
+    a = guided_parse("Attn: Billing, 457 Fellows Road #4, Guildhall VT 05905", g.store.known_city)
     assert (a.number, a.street, a.city, a.postcode, a.unit_id) == ("457", "FELLOWS ROAD", "GUILDHALL", "05905", "4")
 
 
@@ -154,13 +156,16 @@ def test_bounded_caches(small_reference):
     with Geocoder(small_reference, cache_size=4) as geo:
         for n in ("457 Fellows Rd", "1062 E Branch Rd", "12 North Rd", "5406 E Branch Rd", "24 Fellows Rd"):
             geo.geocode(n + ", VT 05905")
-        assert len(geo._streets) <= 4
+        assert len(geo.store.streets) <= 4
 
 
 def test_fast_records_equal_the_dataclasses():
     """The hot path fills Match/Candidate/Address dicts directly; they must equal the real thing."""
-    from addrcode.geocoding.geocoder import Candidate, _address, _candidate, _match
+    from addrcode.geocoding.scoring import Candidate
+    from addrcode.geocoding.scoring import quick_candidate as _candidate
     from addrcode.records import Match
+    from addrcode.records import quick_address as _address
+    from addrcode.records import quick_match as _match
 
     assert _match(precision="point", score=0.5, lon=1.0, lat=2.0, matched="x") == \
         Match(precision="point", score=0.5, lon=1.0, lat=2.0, matched="x")
@@ -202,7 +207,7 @@ def test_route_words_after_the_number_are_canonical():
 
 
 def test_guided_parse_canonical_unit_designator(g):
-    a = guided_parse("457 Fellows Road Suite 200, Guildhall VT 05905", g._known_city)
+    a = guided_parse("457 Fellows Road Suite 200, Guildhall VT 05905", g.store.known_city)
     assert (a.unit_type, a.unit_id) == ("STE", "200")
     assert "STE 200" in g.geocode("457 Fellows Road Suite 200, Guildhall VT 05905").matched
 
@@ -223,13 +228,14 @@ def test_town_keys_beyond_the_memory_bound_go_through_the_index(small_reference)
     with Geocoder(small_reference) as full, Geocoder(small_reference, max_city_list=1) as bounded:
         for text in ("457 Fellows Rd, Guildhall, VT 05905", "1062 E Branch Rd, Bloomfield VT", "Guildhall, VT"):
             assert bounded.geocode(text) == full.geocode(text)
-        assert bounded._city_index == {} and len(bounded._citykeys) >= 1
+        assert bounded.store.city_index == {} and len(bounded.store.city_key_ids) >= 1
 
 
 @pytest.mark.parametrize("text, want", [
     ("12 Main St. Apt. 3, St. Albans, VT 05478", ("12", "MAIN ST", "APT", "3", "ST ALBANS", "05478")),
     ("12 O'Brien Rd, St. Albans VT", ("12", "O'BRIEN RD", "", "", "ST ALBANS", "")),
-    ("12 Rue Saint-Jean, Montréal", ("12", "RUE SAINT-JEAN", "", "", "MONTR AL", "")),  # non-ASCII path
+    # non-ASCII path (not Montréal: its `AL` would be read as Alabama, as any trailing state code is)
+    ("12 Rue Saint-Jean, Québec", ("12", "RUE SAINT-JEAN", "", "", "QU BEC", "")),
     ("12 ıMain St", ("12", "MAIN ST", "", "", "", "")),  # dotless i is a separator, not an I
 ])
 def test_guided_parse_ascii_and_unicode_paths(text, want):
@@ -243,15 +249,15 @@ def test_street_cache_bounded_by_points(small_reference):
         for n in ("457 Fellows Rd", "1062 E Branch Rd", "12 North Rd", "5406 E Branch Rd", "24 Fellows Rd"):
             m = geo.geocode(n + ", VT 05905")
             assert m.precision != "none"
-        held = sum(len(s.rows) + 1 for s in geo._streets.values())
-        assert held == geo._streets.total and (held <= 60 or len(geo._streets) == 1)
+        held = sum(len(s.rows) + 1 for s in geo.store.streets.values())
+        assert held == geo.store.streets.total and (held <= 60 or len(geo.store.streets) == 1)
         assert geo.geocode("457 Fellows Rd, Guildhall, VT 05905").precision == "point"
 
 
 # -- locale rules (AU): keys and the guided reading, from the locale's tables ------------------
 
 def test_au_keys_read_au_street_types():
-    from addrcode.geocoding.geocoder import geo_rules
+    from addrcode.geocoding.rules import geo_rules
 
     au = geo_rules("au")
     assert street_key_text("SMITH PDE", au) == street_key_text("Smith Parade", au)
@@ -270,7 +276,7 @@ def test_au_keys_read_au_street_types():
     ("Level 1, 2/15 Smith Pde, Pakenham VIC 3810", ("#", "2")),
 ])
 def test_au_guided_parse_unit_forms(text, unit):
-    from addrcode.geocoding.geocoder import geo_rules
+    from addrcode.geocoding.rules import geo_rules
 
     a = guided_parse(text, lambda k: k == "PAKENHAM", geo_rules("au"))
     assert (a.number, a.city, a.postcode) == ("15", "PAKENHAM", "3810")
@@ -279,7 +285,7 @@ def test_au_guided_parse_unit_forms(text, unit):
 
 
 def test_au_guided_parse_long_state_and_no_postcode():
-    from addrcode.geocoding.geocoder import geo_rules
+    from addrcode.geocoding.rules import geo_rules
 
     a = guided_parse("43-45 Great Western Hwy, Wentworth Falls New South Wales", lambda k: k == "WENTWORTH FALLS",
                      geo_rules("au"))
@@ -288,7 +294,21 @@ def test_au_guided_parse_long_state_and_no_postcode():
 
 def test_unknown_geocoding_locale_is_a_usage_error():
     from addrcode.errors import UsageError
-    from addrcode.geocoding.geocoder import geo_rules
+    from addrcode.geocoding.rules import geo_rules
 
     with pytest.raises(UsageError):
         geo_rules("xx")
+
+
+@pytest.mark.parametrize("text, want", [
+    ("12 Main St, Boston, MA 02101", ("MAIN ST", "BOSTON", "02101")),  # any state, not only Vermont
+    ("12 Main St, Springfield, Massachusetts 01103", ("MAIN ST", "SPRINGFIELD", "01103")),
+    ("12 Main St, Albany, New York", ("MAIN ST", "ALBANY", "")),  # a state of several words
+    ("12 Main St, Austin, TX, USA", ("MAIN ST", "AUSTIN", "")),  # and the country after it
+    ("12 Main St, Georgia, VT 05468", ("MAIN ST", "GEORGIA", "05468")),  # one state only: the town stays
+    ("12 Main St Georgia", ("MAIN ST", "GEORGIA", "")),  # a known town named like a state is the town
+    ("12 Oak Ct", ("OAK CT", "", "")),  # CT right after the street is Court, not Connecticut
+])
+def test_guided_parse_reads_every_us_state(text, want):
+    a = guided_parse(text, lambda k: k == "GEORGIA")
+    assert (a.street, a.city, a.postcode) == want

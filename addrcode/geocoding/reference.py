@@ -7,7 +7,7 @@ national file of 10^8 points is geocoded from disk with bounded caches):
 - `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys.
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
 - `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1)`: one row per (town,
-  street); `core`/`full` are the matching keys of `addrcode.geocoding.geocoder.street_key`; `p0..p1` is the
+  street); `core`/`full` are the matching keys of `addrcode.geocoding.keys.street_key`; `p0..p1` is the
   street's contiguous range of point ids, so its numbers are read by a rowid range scan.
 - `street_aliases(city_id, core, full, street_id)`: other keys of a street (the normalize stage's
   reading when it differs from the key of the source text), so both query paths find it.
@@ -26,9 +26,9 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from addrcode.errors import DataError
 from addrcode.packaged import VT_SOURCE, data_path
@@ -163,8 +163,9 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
     renamed, so readers never see a half-built reference. `progress(n)` is called with the number of
     rows read so far every 10,000 rows.
     """
-    from addrcode.geocoding.geocoder import _normalize_fields as normalize_fields
-    from addrcode.geocoding.geocoder import city_keys, geo_rules, number_key, street_key, street_key_text
+    from addrcode.geocoding.keys import city_keys, number_key, street_key, street_key_text
+    from addrcode.geocoding.rules import geo_rules
+    from addrcode.normalize import normalize_fields
 
     rules = geo_rules(locale)  # the locale's key tables: the geocoder reads `meta.locale` and uses the same
 

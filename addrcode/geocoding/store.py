@@ -1,0 +1,227 @@
+"""The reference store: a reference's towns, streets, ZIPs and town keys, read through its indexes.
+
+Everything is read from the on-disk SQLite reference, with bounded caches of per-town street lists
+and per-street number lists (a street's points are one rowid range): memory does not grow with the
+reference. Only the town keys are held whole (up to `max_city_list`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from addrcode.geocoding.keys import StreetKey, street_form, street_key_text
+from addrcode.geocoding.rules import GeoRules, geo_rules
+
+
+class BoundedCache(dict):
+    """A bounded cache: at most `maxsize` entries (and, with `weight`, at most `maxweight` in
+    total, e.g. points), the oldest loaded evicted first.
+
+    First-in-first-out rather than strict LRU: a hit is one plain dict look-up (no reordering on
+    the hot path), and an evicted hot entry only costs one reload.
+    """
+
+    def __init__(self, maxsize: int, weight=None, maxweight: int = 0):
+        super().__init__()
+        self.maxsize = maxsize
+        self.weight, self.maxweight, self.total = weight, maxweight, 0
+
+    def get_or(self, key, load):
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            value = self[key] = load(key)
+            if self.weight is not None:
+                self.total += self.weight(value)
+                while self.total > self.maxweight and len(self) > 1:
+                    self.total -= self.weight(self.pop(next(iter(self))))
+            if len(self) > self.maxsize:
+                old = self.pop(next(iter(self)))
+                if self.weight is not None:
+                    self.total -= self.weight(old)
+        return value
+
+
+_MISSING = object()
+
+
+def _street_points(street) -> int:
+    return len(street.rows) + 1
+
+
+@dataclass
+class Street:
+    """One street of a town, with its address points sorted by number (bisection finds a number)."""
+
+    sid: int
+    city_id: int
+    name: str
+    core: str
+    full: str
+    lon: float
+    lat: float
+    nums: list  # sorted integer parts
+    rows: list  # (number, num, lon, lat, ref_id, postcode, unit) sorted by num (a number is found by bisection)
+    key: StreetKey
+    tail: str = ""  # ", TOWN, ST" for labels, filled on first use
+
+
+@dataclass
+class Town:
+    """One town: its streets by core key, and the fuzzy forms of their names (built on first use)."""
+
+    cid: int
+    name: str
+    state: str
+    lon: float
+    lat: float
+    by_core: dict  # core -> [street ids]
+    cores: list  # distinct cores
+    fulls: list  # (full key, core) of every street and alias, for the fuzzy forms
+    rules: GeoRules | None = None
+    _fuzzy: dict = field(default_factory=dict)
+
+    def fuzzy(self, level: str) -> tuple[list, list, list]:
+        """([fuzzy forms], [core of each form], [length of each form]) of one level, sorted by length
+        so a query compares only forms whose length is within its edit budget (an edit distance is
+        at least the difference in length). Built on first use of that level: exact keys usually
+        hit, and the coarser levels are only tried when the finer ones find nothing."""
+        got = self._fuzzy.get(level)
+        if got is None:
+            forms: dict[str, str] = {}
+            for full, core in self.fulls:
+                forms.setdefault(street_form(full, level, self.rules), core)
+            items = sorted(forms.items(), key=lambda fc: len(fc[0]))
+            got = self._fuzzy[level] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
+        return got
+
+
+class ReferenceStore:
+    """An open reference and its caches: what the geocoder looks up, and nothing about scoring.
+
+    `cache_size` streets holding at most `max_cached_points` address points in all (long streets
+    of a national file count for what they hold), `cache_size // 8` towns (their street lists),
+    and the town keys (at most `max_city_list`).
+    """
+
+    def __init__(self, path: Path, *, cache_size: int = 20_000, max_city_list: int = 100_000,
+                 max_cached_points: int = 1_000_000):
+        from addrcode.geocoding.reference import open_reference
+
+        self.db = open_reference(path)
+        self.streets = BoundedCache(cache_size, weight=_street_points, maxweight=max_cached_points)
+        self.towns = BoundedCache(max(64, cache_size // 8))
+        self.zips = BoundedCache(max(256, cache_size // 4))
+        self.city_key_ids = BoundedCache(max(256, cache_size // 4))
+        self.global_cores = BoundedCache(max(256, cache_size // 16))
+        self.max_city_list = max_city_list
+        self.city_list: tuple[list, list] | None = None
+        self.city_index: dict | None = None  # town key -> city ids ({} when too many to hold)
+        self.locale = self._meta_locale()
+        self.rules: GeoRules = geo_rules(self.locale)
+        self._cities: frozenset | None = None  # town names for the normalize stage (locales that use them)
+
+    def close(self) -> None:
+        """Close the reference."""
+        self.db.close()
+
+    def _meta_locale(self) -> str:
+        """The address locale the reference was built with (`meta.locale`; `us` when absent)."""
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='locale'").fetchone()
+            loc = json.loads(row[0]) if row else "us"
+        except (sqlite3.DatabaseError, ValueError, TypeError):
+            loc = "us"
+        return loc if isinstance(loc, str) and loc else "us"
+
+    def town_names(self) -> frozenset | None:
+        """The reference's town names (as the normalize stage writes them), for locales whose
+        normalizer settles the street/locality boundary with them; None for the others."""
+        if not self.rules.known_cities:
+            return None
+        if self._cities is None:
+            rows = self.db.execute("SELECT name FROM cities LIMIT ?", (self.max_city_list + 1,)).fetchall()
+            self._cities = frozenset(r[0] for r in rows) if len(rows) <= self.max_city_list else frozenset()
+        return self._cities or None
+
+    def _load_town(self, cid: int) -> Town:
+        row = self.db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
+        by_core: dict[str, list[int]] = {}
+        fulls: list[str] = []
+        for sid, core, full in self.db.execute(
+                "SELECT id, core, full FROM streets WHERE city_id=? UNION ALL "
+                "SELECT street_id, core, full FROM street_aliases WHERE city_id=?", (cid, cid)):
+            by_core.setdefault(core, []).append(sid)
+            fulls.append((full, core))
+        return Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fulls, self.rules)
+
+    def town(self, cid: int) -> Town:
+        return self.towns.get_or(cid, self._load_town)
+
+    def _load_street(self, sid: int) -> Street:
+        cid, name, core, full, lon, lat, p0, p1 = self.db.execute(
+            "SELECT city_id, name, core, full, lon, lat, p0, p1 FROM streets WHERE id=?", (sid,)).fetchone()
+        # the street's points are one contiguous id range in (num, id) order: a rowid range scan
+        rows = self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
+                                "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
+        return Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, street_key_text(full, self.rules))
+
+    def street(self, sid: int) -> Street:
+        return self.streets.get_or(sid, self._load_street)
+
+    def _load_zip(self, pc: str) -> dict:
+        return {cid: (n, lon, lat) for cid, n, lon, lat in
+                self.db.execute("SELECT city_id, n, lon, lat FROM zips WHERE postcode=?", (pc,))}
+
+    def zip_towns(self, postcode: str) -> dict:
+        got = self.zips.get(postcode)
+        return got if got is not None else self.zips.get_or(postcode, self._load_zip)
+
+    def _load_city_ids(self, key: str) -> tuple:
+        return tuple(r[0] for r in self.db.execute("SELECT city_id FROM city_keys WHERE key=?", (key,)))
+
+    def city_ids(self, key: str) -> tuple:
+        if self.city_index is None:
+            self.load_city_list()
+        if self.city_index:  # every town key in memory (the usual case): no database round trip
+            return self.city_index.get(key, ())
+        got = self.city_key_ids.get(key)
+        return got if got is not None else self.city_key_ids.get_or(key, self._load_city_ids)
+
+    def load_city_list(self) -> None:
+        """The town keys (a few per town: small next to the points), loaded once. Above
+        `max_city_list` keys only the fuzzy list is kept and exact keys go through the index."""
+        rows = self.db.execute("SELECT key, city_id FROM city_keys LIMIT ?", (self.max_city_list + 1,)).fetchall()
+        complete = len(rows) <= self.max_city_list
+        rows = rows[: self.max_city_list]
+        self.city_list = ([r[0] for r in rows], [r[1] for r in rows])
+        index: dict[str, tuple] = {}
+        if complete:
+            for k, cid in rows:
+                index[k] = index.get(k, ()) + (cid,)
+        self.city_index = index
+
+    def known_city(self, key: str) -> bool:
+        return bool(key) and bool(self.city_ids(key))
+
+    def fuzzy_cities(self, key: str) -> list[tuple[int, float]]:
+        """Towns whose key is within a couple of edits of `key` (bounded list, loaded once)."""
+        from rapidfuzz import fuzz, process
+
+        if self.city_list is None:
+            self.load_city_list()
+        keys, ids = self.city_list
+        out: dict[int, float] = {}
+        for _k, sc, i in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=75, limit=5):
+            out[ids[i]] = max(out.get(ids[i], 0.0), sc / 100)
+        return sorted(out.items(), key=lambda t: -t[1])
+
+    def global_core(self, core: str) -> tuple:
+        def load(c):
+            return tuple(dict.fromkeys(r[0] for r in self.db.execute(
+                "SELECT id FROM streets WHERE core=? UNION ALL SELECT street_id FROM street_aliases WHERE core=? "
+                "LIMIT 200", (c, c))))
+        return self.global_cores.get_or(core, load)
+
