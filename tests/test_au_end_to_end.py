@@ -46,12 +46,12 @@ def test_grid_3577_covers_both_states():
 
 
 def test_encode_au_addresses(au_subset):
+    from addrcode.batch.jobs import EncodeJob
+    from addrcode.codes.keyring import load_keyring
     from addrcode.config import embedded
     from addrcode.geocoding.geocoder import Geocoder
     from addrcode.geocoding.scoring import distance_m
     from addrcode.grid import Grid
-    from addrcode.batch.jobs import EncodeJob
-    from addrcode.codes.keyring import load_keyring
     from addrcode.zones import load_zones
 
     ref, rows = au_subset
@@ -73,11 +73,11 @@ def test_encode_au_addresses(au_subset):
 
 
 def test_encode_au_unit_form(au_subset):
+    from addrcode.batch.jobs import EncodeJob
+    from addrcode.codes.keyring import load_keyring
     from addrcode.config import embedded
     from addrcode.geocoding.geocoder import Geocoder
     from addrcode.grid import Grid
-    from addrcode.batch.jobs import EncodeJob
-    from addrcode.codes.keyring import load_keyring
     from addrcode.zones import load_zones
 
     ref, rows = au_subset
@@ -91,9 +91,9 @@ def test_encode_au_unit_form(au_subset):
 
 
 def test_station_table_over_au_cells(au_subset, tmp_path):
+    from addrcode.codes.keyring import load_keyring
     from addrcode.config import embedded
     from addrcode.grid import Grid
-    from addrcode.codes.keyring import load_keyring
     from addrcode.stations.table import build_table, verify_table
     from addrcode.zones import load_zones
 

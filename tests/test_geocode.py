@@ -93,7 +93,8 @@ def test_interpolation_same_parity(g):
     m = g.geocode("495 Fellows Rd, Guildhall, VT 05905")
     assert m.precision == "interpolated" and m.ref_id == ""
     t = (495 - 457) / (531 - 457)
-    want = (FELLOWS_457[0] + t * (FELLOWS_531[0] - FELLOWS_457[0]), FELLOWS_457[1] + t * (FELLOWS_531[1] - FELLOWS_457[1]))
+    want = (FELLOWS_457[0] + t * (FELLOWS_531[0] - FELLOWS_457[0]),
+            FELLOWS_457[1] + t * (FELLOWS_531[1] - FELLOWS_457[1]))
     assert near(m, want, 1.0)
     assert 0.3 < m.score < 0.9 and "interpolated" in m.reason
 

@@ -218,10 +218,9 @@ class Geocoder:
         town_ev = self._named_towns(ckey)
         zip_towns = self.store.zip_towns(postcode) if postcode else {}
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
-        q = Query(a, sk, number, num, postcode, town_ev, zip_towns)
-        cands: list[Candidate] = []
-        if sk.core:
-            q, cands = self._scored_candidates(q, block, explain)
+        sids, how = self._street_ids(sk, block) if sk.core else ([], "")
+        q = Query(a, sk, number, num, postcode, town_ev, zip_towns, how)
+        cands = self._scored_candidates(q, sids, explain) if sids else []
         if cands:
             m, best = pick_best(cands, a)
             verdict = why(best, cands) if explain else ""
@@ -251,14 +250,18 @@ class Geocoder:
             return dict.fromkeys(ids, 1.0)
         return {cid: 0.97 if sim >= 0.85 else 0.9 for cid, sim in self.store.fuzzy_cities(ckey)}
 
-    def _scored_candidates(self, q: Query, block: list[int], explain: bool) -> tuple[Query, list[Candidate]]:
-        """The street candidates of the block, scored, best first (and `q` with how they were found)."""
-        sk, town_ev = q.street, q.town_evidence
+    def _street_ids(self, sk: StreetKey, block: list[int]) -> tuple[list, str]:
+        """[(street id, similarity, notes, town id)] for the query's street, and how they were found:
+        in the block, else by the exact key anywhere."""
         sids, how = self._street_candidates(sk, block)
         if not sids and block:
             sids = [(sid, 1.0, (), None) for sid in self.store.global_core(sk.core)]
             how = "exact street key outside the named town/ZIP"
-        q = replace(q, how=how)
+        return sids, how
+
+    def _scored_candidates(self, q: Query, sids: list, explain: bool) -> list[Candidate]:
+        """The street candidates `sids`, scored, best first."""
+        town_ev = q.town_evidence
         rest = ()
         if town_ev and not explain and len(sids) > 1:
             # the query names a town: a street of another town scores at most 0.68 (town factor),
@@ -273,7 +276,7 @@ class Geocoder:
             cands += [score_candidate(self.store, q, sid, sfac, snotes) for sid, sfac, snotes, _cid in rest]
         if len(cands) > 1:
             cands.sort(key=by_score)
-        return q, cands
+        return cands
 
     def _street_candidates(self, sk: StreetKey, block: list[int]):
         """[(street id, street factor, notes, town id)] in the block: exact core key first, fuzzy if none."""

@@ -13,7 +13,6 @@ from addrcode.geocoding.keys import city_key
 from addrcode.geocoding.rules import US, GeoRules
 from addrcode.records import Address, quick_address
 
-_US = US
 _FRACTION = re.compile(r"^\d/\d$")
 _TEXT_TOK = re.compile(r"#|[0-9A-Za-z/'.-]+|,")
 
@@ -27,8 +26,9 @@ def _drop_region(toks: list, r: GeoRules, known_city, *, sure: bool) -> None:
     as that instead.
     """
     _pop_commas(toks)
-    if _trailing(toks, r.country_names):
-        del toks[-_trailing(toks, r.country_names):]
+    country = _trailing(toks, r.country_names)
+    if country:
+        del toks[-country:]
         _pop_commas(toks)
     n = _trailing(toks, r.state_phrases) or (1 if toks and toks[-1] in r.state_words else 0)
     if not n:
@@ -64,7 +64,7 @@ def guided_parse(text: str, known_city, rules: GeoRules | None = None) -> Addres
     `known_city(key) -> bool` says whether the reference has a town under that key; `rules` is the
     locale's (`geo_rules`; None: US), which names postcodes, states, house numbers and unit forms.
     """
-    r = _US if rules is None else rules
+    r = US if rules is None else rules
     toks = _text_tokens(text)
     postcode = ""
     _pop_commas(toks)

@@ -16,7 +16,6 @@ from functools import lru_cache
 from addrcode.geocoding.rules import US, GeoRules
 from addrcode.records import Address
 
-_US = US
 _SUFFIXES, _NAME_WORDS, _LONG, _CITY_WORDS = US.suffixes, US.name_words, US.long_forms, US.city_words
 
 _DIRECTIONALS = {
@@ -36,8 +35,8 @@ _ROUTE_WORDS = {"ROUTE", "RTE", "RT", "HWY", "HIGHWAY", "SR", "STATE"}
 # a state (any: `NH 12`, `VT-12A`, `CA-49`) or `US` before a route word or number; not the codes that
 # are also road designations of their own: `FM 544` (Texas Farm-to-Market), `PR 12` (private road,
 # `12 PR` in Vermont data), `CO 12` (county road)
-_ROUTE_PREFIX = {**dict.fromkeys(US.state_words - {"FM", "PR", "CO"}, ""), "STATE": "", "SR": "", "US": "US", "USHWY": "US",
-                 "USRTE": "US"}
+_ROUTE_PREFIX = {**dict.fromkeys(US.state_words - {"FM", "PR", "CO"}, ""), "STATE": "", "SR": "",
+                 "US": "US", "USHWY": "US", "USRTE": "US"}
 _NUMTOK = re.compile(r"^\d+[A-Z]?$")
 _NONALNUM = re.compile(r"[^0-9A-Z/]+")
 
@@ -93,7 +92,7 @@ def street_key_text(text: str, rules: GeoRules | None = None) -> StreetKey:
     None is the US rules. Cached (bounded): batches repeat street names far more often than they
     repeat addresses.
     """
-    if rules is not None and rules is not _US:
+    if rules is not None and rules is not US:
         return _street_key_loc(text, rules)
     toks = _ordinals(_tokens(text))
     # "RTE 12 A" -> "RTE 12A": a lone letter after a route number belongs to it

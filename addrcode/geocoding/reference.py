@@ -103,7 +103,8 @@ def read_oa(path: Path) -> Iterator[tuple[int, dict]]:
                     continue
                 yield line, {c: (row[i].strip() if i < len(row) else "") for c, i in idx.items()}
         except (csv.Error, gzip.BadGzipFile, EOFError, OSError) as e:
-            raise DataError(f"{path}: unreadable at line {line} ({type(e).__name__}); the file may be truncated") from None
+            raise DataError(f"{path}: unreadable at line {line} ({type(e).__name__}); "
+                            "the file may be truncated") from None
 
 
 def _sha256(path: Path) -> str:
@@ -142,7 +143,8 @@ CREATE INDEX aliases_core ON street_aliases(core);
 CREATE INDEX points_street ON points(street_id, num);
 """
 
-_REJECT_FIELDS = ["source", "line", "reason", "LON", "LAT", "NUMBER", "STREET", "UNIT", "CITY", "REGION", "POSTCODE", "ID"]
+_REJECT_FIELDS = ["source", "line", "reason", "LON", "LAT", "NUMBER", "STREET", "UNIT", "CITY", "REGION", "POSTCODE",
+                  "ID"]
 
 
 def _float(s: str) -> float | None:

@@ -166,7 +166,8 @@ class ReferenceStore:
         # the street's points are one contiguous id range in (num, id) order: a rowid range scan
         rows = self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
                                 "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
-        return Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, street_key_text(full, self.rules))
+        return Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows,
+                      street_key_text(full, self.rules))
 
     def street(self, sid: int) -> Street:
         return self.streets.get_or(sid, self._load_street)
