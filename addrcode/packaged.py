@@ -17,16 +17,15 @@ ABBREVIATIONS = "abbreviations"
 
 @lru_cache(maxsize=1)
 def data_dir() -> Path:
-    """The folder of the packaged data: the installed `addrcode.data`, else the source tree's `data/`."""
-    from importlib import resources
+    """The folder of the packaged data: the installed `addrcode/data`, else the source tree's `data/`.
 
-    try:
-        installed = Path(str(resources.files("addrcode.data")))
-        if installed.is_dir():
-            return installed
-    except (ModuleNotFoundError, TypeError):  # a source tree that was never installed
-        pass
-    return Path(__file__).resolve().parent.parent / "data"
+    Found beside this file rather than through `importlib.resources`: `addrcode.data` has no
+    `__init__.py`, so `resources.files` gives a `MultiplexedPath` whose text is not a path, and a
+    regular `pip install .` then looked for the data outside the package.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "data"
+    return installed if installed.is_dir() else here.parent / "data"
 
 
 def data_path(name: str) -> Path:
