@@ -475,7 +475,7 @@ def reference_build(sources, output, rejects, locale, quiet):
     Columns LON,LAT,NUMBER,STREET,UNIT,CITY,DISTRICT,REGION,POSTCODE,ID,HASH (case-insensitive; extra
     columns ignored).
     """
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     progress = None if quiet or not sys.stderr.isatty() else (
         lambda n: click.echo(f"\r{n:,} rows read", err=True, nl=False))

@@ -109,10 +109,13 @@ def main() -> int:
     if args.child:
         print(json.dumps(child(Path(args.child[0]), Path(args.child[1]))))
         return 0
-    from addrcode.geocoding.reference import EMBEDDED_SOURCE, build_reference
+    from addrcode.geocoding.build import build_reference
+    from addrcode.packaged import VT_SOURCE, data_path
+
+    embedded_source = data_path(VT_SOURCE)
 
     mq = _mq()
-    rows = mq.load_rows(EMBEDDED_SOURCE)
+    rows = mq.load_rows(embedded_source)
     per_kind = -(-args.n // len(mq.KINDS))
     queries = [q["query"] for q in mq.make_queries(rows, per_kind, seed=11)][: args.n]
     random.Random(1).shuffle(queries)
@@ -123,7 +126,7 @@ def main() -> int:
         ref = Path(args.reference) if args.reference else Path(td) / "vt.sqlite"
         if not args.reference:
             t = time.perf_counter()
-            build_reference([EMBEDDED_SOURCE], ref)
+            build_reference([embedded_source], ref)
             print(f"reference build (248k points): {time.perf_counter() - t:.1f} s")
         qfile = Path(td) / "queries.txt"
         qfile.write_text("\n\f\n".join("\n".join(" ".join(q.split()) for q in qs) for qs in (queries, other)),

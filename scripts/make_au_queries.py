@@ -190,7 +190,7 @@ def interpolation_queries(held: list[dict], n: int, seed: int) -> list[dict]:
 
 def report(out: Path, per_kind: int, seed: int) -> str:
     from addrcode.geocoding.geocoder import Geocoder
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     mq = _mq()
     rows = load_rows()

@@ -377,7 +377,7 @@ def accuracy_table(stats: dict, kinds, hi: int, hi_ok: int, t0: float) -> list[s
 
 def report(out: Path, source: Path, per_kind: int, seed: int) -> str:
     from addrcode.geocoding.geocoder import Geocoder
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     rows = load_rows(source)
     t0 = time.time()

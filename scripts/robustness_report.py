@@ -50,7 +50,7 @@ class Report:
 
 def hostile_text(rep: Report, work: Path, per_family: int) -> None:
     import test_hostile_text as H
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     ref = work / "text.sqlite"
     build_reference([TESTS / "data" / "oa_small.csv"], ref)
@@ -127,7 +127,7 @@ def hostile_files(rep: Report, work: Path) -> None:
 
 def faults(rep: Report, work: Path) -> None:
     import test_faults as FT
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     ref = work / "faults.sqlite"
     build_reference([TESTS / "data" / "oa_small.csv"], ref)

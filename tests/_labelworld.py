@@ -34,7 +34,7 @@ def build_world(tmp: Path) -> World:
     from addrcode.grid import Grid
     from addrcode.batch.jobs import EncodeJob
     from addrcode.codes.keyring import demo_keyring_path, load_keyring, pub_path
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
     from addrcode.stations.table import build_table
     from addrcode.zones import default_zones_path, load_zones
 

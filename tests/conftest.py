@@ -27,7 +27,7 @@ def small_oa() -> Path:
 
 @pytest.fixture(scope="session")
 def small_reference(tmp_path_factory, small_oa) -> Path:
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     out = tmp_path_factory.mktemp("ref") / "small.sqlite"
     build_reference([small_oa], out)
@@ -48,7 +48,7 @@ def addrcode_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def vt_reference(addrcode_cache) -> Path:
-    from addrcode.geocoding.reference import default_reference
+    from addrcode.geocoding.default import default_reference
     from addrcode.packaged import VT_SOURCE, data_path
 
     if not data_path(VT_SOURCE).is_file():

@@ -15,7 +15,7 @@ TOWNS = {"PAKENHAM", "WARBURTON", "KATOOMBA", "WENTWORTH FALLS"}
 @pytest.fixture(scope="module")
 def au_subset(tmp_path_factory):
     """A small AU reference: four localities of both sources (fast), plus their rows."""
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     d = tmp_path_factory.mktemp("au")
     rows = []

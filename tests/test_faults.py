@@ -59,7 +59,7 @@ def read_rows(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     out = tmp_path_factory.mktemp("faults_ref") / "small.sqlite"
     build_reference([DATA / "oa_small.csv"], out)

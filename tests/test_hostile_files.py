@@ -42,7 +42,7 @@ class World:
 def make_world(root: Path) -> World:
     from addrcode.grid import Grid
     from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
     from addrcode.stations.table import build_table
     from addrcode.zones import default_zones_path, load_zones
 

@@ -256,7 +256,7 @@ def _timed(job, text) -> float:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    from addrcode.geocoding.reference import build_reference
+    from addrcode.geocoding.build import build_reference
 
     out = tmp_path_factory.mktemp("hostile_text") / "small.sqlite"
     build_reference([TESTS / "data" / "oa_small.csv"], out)

@@ -10,8 +10,9 @@ import stat
 import pytest
 
 from addrcode.errors import DataError
-from addrcode.geocoding.reference import (FORMAT_VERSION, build_reference, default_reference, open_reference, read_oa,
-                                reference_info)
+from addrcode.geocoding.build import build_reference, read_oa
+from addrcode.geocoding.default import default_reference
+from addrcode.geocoding.reference import FORMAT_VERSION, open_reference, reference_info
 
 
 def test_build_counts_and_rejects(tmp_path, small_oa):
@@ -163,7 +164,7 @@ def test_street_points_are_one_contiguous_id_range(small_reference):
 
 
 def test_default_reference_name_follows_code_and_source(tmp_path, small_oa, monkeypatch):
-    from addrcode.geocoding import reference
+    from addrcode.geocoding import default as reference
 
     src = tmp_path / "src.csv"
     shutil.copy(small_oa, src)
@@ -171,7 +172,7 @@ def test_default_reference_name_follows_code_and_source(tmp_path, small_oa, monk
     assert reference.code_version() in p1.name
     # the source hash is remembered by (path, size, mtime): not re-read on the next call
     calls = []
-    monkeypatch.setattr(reference, "_sha256", lambda path: calls.append(path) or "0" * 64)
+    monkeypatch.setattr(reference, "sha256_file", lambda path: calls.append(path) or "0" * 64)
     assert default_reference(tmp_path / "cache", source=src) == p1 and calls == []
     # changed data: re-hashed, and a new reference
     with open(src, "a") as f:
@@ -190,15 +191,14 @@ def test_default_reference_name_follows_code_and_source(tmp_path, small_oa, monk
 
 def test_code_version_covers_keys_rules_and_tables():
     """The default reference's name changes with the code and tables that shape its keys."""
-    from addrcode.geocoding import reference
+    from addrcode.geocoding import default as reference
     from addrcode.normalize.tables import default_tables_dir
-
     from addrcode.packaged import package_dir
 
-    covered = {p.resolve() for p in reference._code_files()}
+    covered = {p.resolve() for p in reference.code_files()}
     # every module of the stages that shape a reference, wherever a later change splits them
     stage_code = {p.resolve() for stage in ("geocoding", "normalize") for p in (package_dir() / stage).glob("*.py")}
     assert len(stage_code) >= 8 and stage_code <= covered
     assert "usps_street_suffixes.csv" in {p.name for p in covered}
     tables = {p.resolve() for p in default_tables_dir().rglob("*") if p.is_file()}
-    assert tables <= {p.resolve() for p in reference._code_files()}
+    assert tables <= {p.resolve() for p in reference.code_files()}

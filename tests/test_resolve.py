@@ -14,7 +14,7 @@ from addrcode.codes.scheme import ALPHABET, encode_cell
 from addrcode.errors import IntegrityError
 from addrcode.grid import Grid
 from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
-from addrcode.geocoding.reference import build_reference
+from addrcode.geocoding.build import build_reference
 from addrcode.stations.resolver import STATUSES, Resolver, ResolveJob, resolve_codes
 from addrcode.stations import table as T
 from addrcode.zones import default_zones_path, load_zones

@@ -21,7 +21,7 @@ from addrcode.codes.scheme import encode_cells
 from addrcode.errors import DataError, IntegrityError, UsageError
 from addrcode.grid import Grid
 from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
-from addrcode.geocoding.reference import build_reference
+from addrcode.geocoding.build import build_reference
 from addrcode.stations.resolver import Resolver
 from addrcode.stations import table as T
 from addrcode.zones import default_zones_path, load_zones
@@ -170,7 +170,7 @@ def test_issuable_cells_cover_points_and_every_interpolated_number(ref, grid):
 @pytest.mark.slow
 @slow
 def test_issuable_cells_default_vermont_cover_every_interpolated_number(tmp_path_factory, grid):
-    from addrcode.geocoding.reference import default_reference
+    from addrcode.geocoding.default import default_reference
 
     ref = default_reference(tmp_path_factory.mktemp("cache"))
     d, i = T.issuable_cells(ref, grid)
@@ -544,7 +544,7 @@ def test_default_table_is_built_once(work, ref):
 @pytest.fixture(scope="module")
 def default_reference_path(tmp_path_factory):
     """The embedded Vermont reference (built once per run, or reused from $ADDRCODE_TEST_CACHE)."""
-    from addrcode.geocoding.reference import default_reference
+    from addrcode.geocoding.default import default_reference
 
     cache = os.environ.get("ADDRCODE_TEST_CACHE") or tmp_path_factory.mktemp("default-cache")
     return default_reference(Path(cache))

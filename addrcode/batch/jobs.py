@@ -74,7 +74,7 @@ def reference_path(config, notify=None):
                             "`addrcode reference build SRC.csv -o REF.sqlite`")
         return Path(config.reference)
     from addrcode.config import embedded
-    from addrcode.geocoding.reference import default_reference
+    from addrcode.geocoding.default import default_reference
 
     sources = [embedded(name) for name in EMBEDDED_REFERENCES[config.locale]]
     if len(sources) == 1 and config.locale == "us":

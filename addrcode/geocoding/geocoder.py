@@ -112,7 +112,7 @@ class Explanation:
 
 
 class Geocoder:
-    """Geocode addresses against a reference built by `addrcode.geocoding.reference.build_reference`.
+    """Geocode addresses against a reference built by `addrcode.geocoding.build.build_reference`.
 
     Thread-compatible (one instance per thread/process). Memory is bounded by the caches of its
     `ReferenceStore` (`cache_size`, `max_city_list`, `max_cached_points`: see there).

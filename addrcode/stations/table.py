@@ -781,7 +781,7 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
                   keyring_path=None, grid=None) -> tuple[Path, Path]:
     """The demo station table for the embedded data, built once into `cache_dir`: (table, public key).
 
-    Defaults: the embedded Vermont reference (`reference.default_reference`), `data/vt-zones.geojson`,
+    Defaults: the embedded Vermont reference (`addrcode.geocoding.default.default_reference`), `data/vt-zones.geojson`,
     the demo keyring and the EPSG:5070 100 m grid. The file name carries a hash of every input, so
     new data, zones, keys or a new table format build a new file.
     """
@@ -792,7 +792,7 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
     if reference is not None:
         ref = Path(reference)
     else:
-        from addrcode.geocoding.reference import default_reference
+        from addrcode.geocoding.default import default_reference
 
         ref = default_reference(cache_dir, notify)
     if zones_path is not None:
