@@ -67,8 +67,11 @@ def atomic_path(path: str | os.PathLike, *, mode: int = 0o600, suffix: str = ".t
 
 @contextlib.contextmanager
 def atomic_stream(path: str | os.PathLike, open_mode: str = "wb", *, mode: int = 0o600,
-                  encoding: str = "utf-8", newline: str | None = None) -> Iterator[IO]:
-    """Yield a stream on a temporary file beside `path`; fsync and rename it into place on success."""
+                  encoding: str = "utf-8", newline: str | None = None, what: str = "the file") -> Iterator[IO]:
+    """Yield a stream on a temporary file beside `path`; fsync and rename it into place on success.
+
+    A failed write (disk full, file size limit) raises DataError naming `what` was being written.
+    """
     path = Path(path)
     fd, tmp = _new_temp(path, ".tmp")
     text = "b" not in open_mode
@@ -81,15 +84,15 @@ def atomic_stream(path: str | os.PathLike, open_mode: str = "wb", *, mode: int =
         _commit(tmp, path, mode)
     except OSError as err:
         tmp.unlink(missing_ok=True)
-        raise DataError(f"{path}: cannot write the file ({err.strerror}); nothing was written") from None
+        raise DataError(f"{path}: cannot write {what} ({err.strerror}); nothing was written") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o600) -> None:
+def write_atomic(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o600, what: str = "the file") -> None:
     """Write `data` (str is written as UTF-8 with `\\n` line ends) to `path` atomically."""
-    with atomic_stream(path, "w" if isinstance(data, str) else "wb", mode=mode, newline="\n") as out:
+    with atomic_stream(path, "w" if isinstance(data, str) else "wb", mode=mode, newline="\n", what=what) as out:
         out.write(data)
 
 

@@ -42,7 +42,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from addrcode.errors import KeyringError
+from addrcode.errors import DataError, KeyringError
+from addrcode.files import write_atomic
 
 FORMAT = "addrcode-keyring"
 VERSION = 1
@@ -295,38 +296,6 @@ def _validate(keyring: Keyring, path, algorithm, public) -> None:
 # --------------------------------------------------------------------------- file I/O
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `data` to `path` via a temp file in the same directory, fsync, then os.replace."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    import tempfile  # lazily: stations read .pub files through this module and must start fast
-
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates 0600; chmod explicitly in case a wider mode (the .pub file) is wanted.
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
 def pub_path(path: str | os.PathLike) -> Path:
     """Where the public verify key of keyring `path` is written: ``<path>.pub``."""
     path = Path(path)
@@ -337,13 +306,11 @@ def _write(keyring: Keyring, path: Path) -> None:
     if not path.parent.is_dir():
         raise KeyringError(f"{path}: directory {path.parent} does not exist; create it first")
     try:
-        _atomic_write(path, _render(keyring), 0o600)
-        _atomic_write(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), 0o644)
-    except PermissionError:
-        raise KeyringError(f"{path}: cannot write there (permission denied); check the directory's owner") from None
-    except OSError as exc:  # disk full, file-size limit, read-only file system ...: the old file is intact
-        raise KeyringError(f"{path}: cannot write the keyring ({exc.strerror or type(exc).__name__}); "
-                           "nothing was changed, free some space and retry") from None
+        write_atomic(path, _render(keyring), mode=0o600, what="the keyring")
+        write_atomic(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), mode=0o644,
+                     what="the public key")
+    except DataError as exc:  # permission, disk full, file-size limit ...: the old files are intact
+        raise KeyringError(str(exc)) from None
 
 
 def demo_keyring_path() -> Path:

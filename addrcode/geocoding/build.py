@@ -13,15 +13,14 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from addrcode.errors import DataError
+from addrcode.files import atomic_path
 from addrcode.geocoding.reference import (APPLICATION_ID, FORMAT_VERSION, INDEXES, OPTIONAL_COLUMNS,
                                           REQUIRED_COLUMNS, SCHEMA)
 
@@ -356,31 +355,26 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
         raise DataError("no reference source given; pass one or more OpenAddresses CSV files")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     rejected = None
     try:
         rejected = _Rejects(rejects)
-        reader, writer = _StreetReader(locale), _ReferenceWriter(tmp)
-        src_meta: list[dict] = []
-        for src in sources:
-            src_meta.append(_load_source(src, reader, writer, rejected, progress,
-                                         sum(s["rows"] for s in src_meta)))
-        if writer.point_id == 0:
-            raise DataError(f"{sources[0]}: no usable rows (every row was rejected); check the file is an "
-                            "OpenAddresses CSV with LON, LAT, NUMBER and STREET filled in")
-        counts = writer.finish(reader.rules)
-        meta = _meta(locale, src_meta, counts, rejected.reasons)
-        writer.close(meta)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, (sqlite3.OperationalError, OSError)) and not isinstance(exc, FileNotFoundError):
-            # disk full, file size limit, I/O error: one clear line, nothing left behind
-            raise DataError(f"{out}: cannot write the reference ({exc}); nothing was written") from None
-        raise
+        with atomic_path(out, mode=0o644) as tmp:
+            reader, writer = _StreetReader(locale), _ReferenceWriter(tmp)
+            src_meta: list[dict] = []
+            for src in sources:
+                src_meta.append(_load_source(src, reader, writer, rejected, progress,
+                                             sum(s["rows"] for s in src_meta)))
+            if writer.point_id == 0:
+                raise DataError(f"{sources[0]}: no usable rows (every row was rejected); check the file is an "
+                                "OpenAddresses CSV with LON, LAT, NUMBER and STREET filled in")
+            counts = writer.finish(reader.rules)
+            meta = _meta(locale, src_meta, counts, rejected.reasons)
+            writer.close(meta)
+    except (sqlite3.OperationalError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        # disk full, file size limit, I/O error: one clear line, nothing left behind
+        raise DataError(f"{out}: cannot write the reference ({exc}); nothing was written") from None
     finally:
         if rejected is not None:
             rejected.close()

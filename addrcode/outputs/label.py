@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from addrcode.errors import AddrcodeError, UsageError
+from addrcode.files import default_file_mode, write_atomic
 
 PT = 25.4 / 72  # millimetres per point
 THERMAL_SIZE = (100.0, 150.0)
@@ -426,18 +427,7 @@ class _PdfWriter:
         if hasattr(out, "write"):
             out.write(bytes(self.pdf.output()))
             return
-        _atomic_write(Path(out), bytes(self.pdf.output()))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        write_atomic(out, bytes(self.pdf.output()), mode=default_file_mode(), what="the labels")
 
 
 @lru_cache(maxsize=64)
@@ -586,7 +576,7 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
         else:
             path = outdir / f"label-{row:06d}.{fmt}"
             body = render_png(layout, dpi) if fmt == "png" else render_svg(layout).encode()
-            _atomic_write(path, body)
+            write_atomic(path, body, mode=default_file_mode(), what="the label")
             outputs.append(path)
         labels += 1
         if progress is not None:

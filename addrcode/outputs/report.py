@@ -292,12 +292,12 @@ class ReportBuilder:
 
     def write(self, out, *, title: str = "addrcode run report", source_name: str = "") -> ReportSummary:
         """Write the HTML page to `out` atomically and return its summary (with size)."""
-        from addrcode.outputs.zonemap import _atomic_write
+        from addrcode.outputs.zonemap import write_page
 
         t0 = time.perf_counter()
         s = self.summary(str(out))
         text = _page(s, self, title, source_name)
-        _atomic_write(Path(out), text)
+        write_page(Path(out), text)
         return ReportSummary(**{**s.__dict__, "bytes": len(text.encode("utf-8")),
                                 "seconds": round(time.perf_counter() - t0, 3)})
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Sequence
 
 from addrcode.errors import DataError, UsageError
+from addrcode.files import default_file_mode, write_atomic
 
 # Light, distinct fills that keep black labels readable (Tableau-20 light/dark pairs reordered).
 _CATEGORICAL = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
@@ -325,25 +326,14 @@ def _svg_zone_map(zones, frame, paths, labels, colours, districts, zone_keys, ti
     return "\n".join(lines)
 
 
-def _atomic_write(out: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `out` and rename it into place."""
+def write_page(out: Path, text: str) -> None:
+    """Write an HTML/SVG page atomically, creating its folder; readable like any file the user makes."""
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     except OSError as exc:
         raise DataError(f"{out}: cannot write here ({exc.strerror}); choose another -o path") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(out, text, mode=default_file_mode(), what="the page")
 
 
 @dataclass(frozen=True)
@@ -427,7 +417,7 @@ def render_zone_map(zones, out, *, table=None, public_key=None, grid=None, width
         text = '<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n"
     else:
         text = _zone_map_html(title, svg, zs, zone_keys, centre_of, tz, table_only, all_keys, len(centres))
-    _atomic_write(out, text)
+    write_page(out, text)
     in_table = None if tz is None else sum(1 for z in zs if z.id in tz.zones)
     return ZoneMapSummary(str(out), len(zs), len(centres), all_keys, in_table, table_only,
                           len(text.encode("utf-8")))
