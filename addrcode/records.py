@@ -55,6 +55,16 @@ class Address:
         return d
 
 
+def reason_kind(reason: str) -> str:
+    """The group a reason is counted under in the summary: line numbers, scores and details in
+    parentheses dropped ("line 7: 2 cells, expected 3" -> "2 cells, expected 3")."""
+    if reason.startswith("line "):
+        reason = reason.split(": ", 1)[-1]
+    if reason.startswith("score "):
+        return "score below --min-score"
+    return reason.split(" (", 1)[0][:80] or "unknown"
+
+
 PRECISIONS = ("point", "interpolated", "street", "postcode", "locality", "none")
 """Geocode precision levels, best first (`--min-precision` compares by this order)."""
 

@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from addrcode.outputs.mask import mask_name, mask_phone
+from addrcode.outputs.mask import mask_address, mask_name, mask_phone
 
 
 @pytest.mark.parametrize("name, masked", [
@@ -89,3 +89,10 @@ def test_phone_never_shows_more_than_four_digits_nor_fewer_than_six_hidden(phone
 def test_masking_is_deterministic_and_idempotent_on_its_output():
     assert mask_name(mask_name("John Smith")) == "J*** S****"
     assert mask_phone(mask_phone("802-555-4567")) == "***-***-4567"
+
+
+def test_mask_keeps_first_character_of_each_word_and_lengths():
+    assert mask_address("637 College St") == "6** C****** S*"
+    assert mask_address("637 COLLEGE ST, MIDDLEBURY, VT 05753") == "6** C****** S*, M*********, V* 0****"
+    assert mask_address("") == ""
+    assert mask_address("Chemin Élan #4") == "C***** É*** #4"

@@ -1,6 +1,6 @@
 """The counts of a batch run: rows in = ok + rejected + errors, rejects and errors grouped by reason.
 
-One home for the grouping of reasons (`reason_kind`), shared by the CLI's runs (`addrcode.batch.runner`)
+Reasons are grouped by `addrcode.records.reason_kind` (as in the run report), shared by the CLI's runs (`addrcode.batch.runner`)
 and the Dask/Spark engines (`addrcode.batch.engines.EngineRun`), so their summaries read alike.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+
+from addrcode.records import reason_kind
 
 
 @dataclass
@@ -73,13 +75,3 @@ class Summary:
     def from_state(cls, state: dict) -> Summary:
         return cls(rows=state["rows"], ok=state["ok"], rejected=Counter(state["rejected"]),
                    errors=Counter(state["errors"]), resumed_rows=state["rows"])
-
-
-def reason_kind(reason: str) -> str:
-    """The group a reason is counted under in the summary: line numbers, scores and details in
-    parentheses dropped ("line 7: 2 cells, expected 3" -> "2 cells, expected 3")."""
-    if reason.startswith("line "):
-        reason = reason.split(": ", 1)[-1]
-    if reason.startswith("score "):
-        return "score below --min-score"
-    return reason.split(" (", 1)[0][:80] or "unknown"

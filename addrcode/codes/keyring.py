@@ -42,12 +42,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from addrcode.codes.scheme import ALPHABET  # epoch ids are code characters
 from addrcode.errors import DataError, KeyringError
 from addrcode.files import write_atomic
 
 FORMAT = "addrcode-keyring"
 VERSION = 1
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 STATUSES = ("active", "retired", "revoked")
 SECRET_BYTES = 32
 DEMO_KEYRING_NAME = "demo-keyring.json"

@@ -34,6 +34,7 @@ MAX_WORDS = 6
 PHONE_SHOWN = 4  # digits shown at most
 PHONE_HIDDEN_MIN = 6  # digits always hidden
 _PHONE_SEPARATORS = set(" -().+/")
+_WORD = re.compile(r"\w+")
 _EXTENSION = re.compile(r"(?i)\s*(?:ext\.?|extension|x|#|;)\s*\d*\s*$")
 
 
@@ -116,3 +117,8 @@ def mask_phone(phone: str | None) -> str:
 
 
 __all__ = ["mask_name", "mask_phone"]
+
+
+def mask_address(text: str) -> str:
+    """Keep the first character of each word and the length of the rest: ``6** C****** S*``."""
+    return _WORD.sub(lambda m: _mask_word(m.group()), text)

@@ -43,9 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from addrcode.errors import DataError
+from addrcode.outputs.mask import mask_address
+from addrcode.records import PRECISIONS, reason_kind
 
 STATUSES = ("ok", "rejected", "error")
-PRECISIONS = ("point", "interpolated", "street", "postcode", "locality", "none")
 SCORE_BINS = 20
 TOP_REASONS = 10  # reasons shown open; the rest are folded under <details>
 MAX_REASONS = 500  # distinct reason groups kept; later new ones are counted under "(other reasons)"
@@ -53,22 +54,10 @@ EXAMPLES_PER_REASON = 3
 ADDRESS_COLUMN_GUESSES = ("input", "address", "query", "full_address", "addr", "address_line", "text")
 _PART_COLUMNS = ("street", "address1", "address_1", "line1", "city", "town", "state", "zip", "zipcode",
                  "postcode", "postal_code")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_WORD = re.compile(r"\w+")
 _STATE_ZIP = re.compile(r"^[A-Z]{2}(?: \d{5}(?:-\d{4})?)?$")
 _ZIP_AT_END = re.compile(r"(?:^|\s)(\d{5})(?:-\d{4})?$")
 MAX_PLACES = 100_000  # towns / ZIPs remembered for placing refused rows (bounds memory)
 _TOWN_FIELDS = ("town", "city", "locality", "municipality", "name")
-
-
-def mask_address(text: str) -> str:
-    """Keep the first character of each word and the length of the rest: ``6** C****** S*``."""
-    return _WORD.sub(lambda m: m.group()[0] + "*" * (len(m.group()) - 1), text)
-
-
-def reason_group(reason: str) -> str:
-    """The reason with its numbers replaced by `#`, so varying thresholds group together."""
-    return _NUMBER.sub("#", reason.strip()) or "(no reason given)"
 
 
 def _norm_name(text: str) -> str:
@@ -189,7 +178,7 @@ class ReportBuilder:
                 self._vote(self._town_votes, matched_town(matched), zone)
                 self._vote(self._zip_votes, matched_zip(matched), zone)
             return
-        key = (status, reason_group(record.get("reason") or ""))
+        key = (status, reason_kind(record.get("reason") or ""))
         if key not in self.reasons and len(self.reasons) >= MAX_REASONS:
             key = (status, "(other reasons)")
         self.reasons[key] = self.reasons.get(key, 0) + 1
