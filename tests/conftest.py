@@ -20,6 +20,16 @@ ROOT = TESTS.parent
 SHARED = TESTS.parents[1] / "shared"  # ../shared next to the repo: the real data sets
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `slow` (long data-backed checks) run only with ADDRCODE_SLOW=1."""
+    if os.environ.get("ADDRCODE_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: set ADDRCODE_SLOW=1")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def small_oa() -> Path:
     return DATA / "oa_small.csv"

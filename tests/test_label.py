@@ -25,7 +25,6 @@ from addrcode.errors import UsageError  # noqa: E402
 from addrcode.stations.resolver import Resolver  # noqa: E402
 from addrcode.outputs.scan import decode_image  # noqa: E402
 
-slow = pytest.mark.skipif(not os.environ.get("ADDRCODE_SLOW"), reason="slow: set ADDRCODE_SLOW=1")
 DPI = 150  # modest: a 0.5 mm Code 128 module is ~3 px, a QR module ~8 px
 
 
@@ -153,7 +152,6 @@ def test_a_thousand_labels_render_fast(world, tmp_path, thermal):
     assert per_label * 1000 < 45, f"{per_label * 1000:.1f} s per 1,000 labels"
 
 
-@slow
 @pytest.mark.slow
 def test_thousand_labels_timed(world, tmp_path):
     rows = [csv_style(r) for r in world.records] * 4
@@ -333,7 +331,6 @@ def test_label_data_reads_csv_and_jsonl_records_and_undoes_formula_quotes():
     assert L.label_data({"status": "rejected", "code": "K7Q-3M9QX-V"}) == "rejected"
 
 
-@slow
 @pytest.mark.slow
 def test_default_data_labels_scan_back_and_resolve_with_the_default_table(world, tmp_path_factory):
     """The same ~300 queries through the whole embedded default: full Vermont reference and the

@@ -2,7 +2,7 @@
 and a real headless Chromium that renders it (skipped cleanly when /usr/bin/chromium is absent).
 
 Figures are re-counted here with `csv.DictReader`, independently of `addrcode.outputs.report`.
-The 100,000-row size/time check runs with ADDRCODE_SLOW=1 (marked `slow` as well).
+The 100,000-row size/time check is marked `slow` (runs with ADDRCODE_SLOW=1).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from addrcode.zones import default_zones_path, load_zones
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
 CHROMIUM = Path("/usr/bin/chromium")
-SLOW = pytest.mark.skipif(not os.environ.get("ADDRCODE_SLOW"), reason="slow: set ADDRCODE_SLOW=1")
 OUT_COLUMNS = ["addrcode_status", "addrcode_reason", "addrcode_code", "addrcode_zone", "addrcode_sort_center",
                "addrcode_route", "addrcode_precision", "addrcode_score", "addrcode_matched"]
 
@@ -462,7 +461,6 @@ def test_headless_chromium_renders_the_report(real_run, zones, tmp_path):
 
 
 @pytest.mark.slow
-@SLOW
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium absent (apt-get install chromium)")
 def test_report_of_100k_rows_is_small_and_opens_fast(vt_reference, zones, tmp_path):
     run = encode_run(make_queries(100_000, seed=3), tmp_path, vt_reference, jobs=2)

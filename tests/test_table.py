@@ -28,8 +28,6 @@ from addrcode.zones import default_zones_path, load_zones
 
 HERE = Path(__file__).parent
 POINTS_CSV = HERE / "data" / "table_points.csv"
-# Long data-backed checks run with ADDRCODE_SLOW=1 (marked `slow` too, for `-m "not slow"`).
-slow = pytest.mark.skipif(not os.environ.get("ADDRCODE_SLOW"), reason="slow: set ADDRCODE_SLOW=1")
 STREETS = [b"COLLEGE", b"SCOTCH HOLLOW", b"RAILROAD", b"HOLLOW RD", b"College", b"Scotch"]
 
 
@@ -168,7 +166,6 @@ def test_issuable_cells_cover_points_and_every_interpolated_number(ref, grid):
 
 
 @pytest.mark.slow
-@slow
 def test_issuable_cells_default_vermont_cover_every_interpolated_number(tmp_path_factory, grid):
     from addrcode.geocoding.default import default_reference
 
