@@ -293,7 +293,7 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
     keyring's .pub file, never the keyring.
     """
     from addrcode.batch.jobs import open_grid, open_keyring, open_zones, reference_path
-    from addrcode.stations.table import build_table
+    from addrcode.stations.build import build_table
 
     config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
     info = build_table(reference_path(config, _notify), open_zones(config, _notify), open_keyring(config, _notify),
@@ -312,7 +312,7 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
 @text_or_json_option
 def table_verify(table_path, public_key, newer_than, fmt):
     """Check a table before installing it: signature over every byte, consistency, and serial."""
-    from addrcode.stations.table import verify_table
+    from addrcode.stations.signing import verify_table
 
     info = verify_table(table_path, public_key, newer_than=newer_than)
     if fmt == "json":
@@ -330,7 +330,7 @@ def table_verify(table_path, public_key, newer_than, fmt):
 @text_or_json_option
 def table_diff(old, new, public_key, fmt):
     """What changes from OLD to NEW: codes added, removed, re-routed, revoked (check before deploying)."""
-    from addrcode.stations.table import diff_tables
+    from addrcode.stations.diff import diff_tables
 
     diff = diff_tables(old, new, public_key)
     if fmt == "json":

@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from addrcode.stations import default as table_default  # noqa: E402
 from addrcode.stations import table as T  # noqa: E402
 from addrcode.stations.resolver import Resolver, ResolveJob  # noqa: E402
 
@@ -101,7 +102,7 @@ def main() -> None:
 
         cache = Path(user_cache_dir("addrcode"))
     t0 = time.perf_counter()
-    table, pub = T.default_table(cache, lambda m: print(m, file=sys.stderr))
+    table, pub = table_default.default_table(cache, lambda m: print(m, file=sys.stderr))
     print(f"table: {table.name} (ready in {time.perf_counter() - t0:.1f} s)")
 
     with Resolver(table, pub) as r:

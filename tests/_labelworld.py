@@ -35,7 +35,7 @@ def build_world(tmp: Path) -> World:
     from addrcode.batch.jobs import EncodeJob
     from addrcode.codes.keyring import demo_keyring_path, load_keyring, pub_path
     from addrcode.geocoding.build import build_reference
-    from addrcode.stations.table import build_table
+    from addrcode.stations.build import build_table
     from addrcode.zones import default_zones_path, load_zones
 
     src = embedded("vt-e911/vt_e911_addresses_oa.csv.gz")

@@ -166,7 +166,7 @@ class World:
         from addrcode.grid import Grid
         from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
         from addrcode.geocoding.build import build_reference
-        from addrcode.stations.table import build_table
+        from addrcode.stations.build import build_table
         from addrcode.zones import default_zones_path, load_zones
 
         root.mkdir(parents=True, exist_ok=True)
@@ -273,25 +273,25 @@ def table_scan(world: World, path: Path) -> dict:
 
 def flip_table(world: World, n: int, seed: int = 1, *, region: str = "anywhere") -> dict:
     """n random single-byte changes of the table (or of its signature slot): how many verify refuses."""
-    from addrcode.stations import table as T
+    from addrcode.stations import signing
     from addrcode.errors import IntegrityError
 
     data = world.extract.read_bytes()
-    vk = T.load_public_key(world.public_key)
-    T.verify_bytes(data, vk)
+    vk = signing.load_public_key(world.public_key)
+    signing.verify_bytes(data, vk)
     rng = random.Random(seed)
     buf = bytearray(data)
     lo, hi = 0, len(data)
     if region == "signature":
-        lo = T._sig_offset(data)
-        hi = lo + T.SIG_LEN
+        lo = signing._sig_offset(data)
+        hi = lo + signing.SIG_LEN
     detected = 0
     for _ in range(n):
         off = rng.randrange(lo, hi)
         old = buf[off]
         buf[off] = old ^ rng.randrange(1, 256)
         try:
-            T.verify_bytes(bytes(buf), vk)
+            signing.verify_bytes(bytes(buf), vk)
         except IntegrityError:
             detected += 1
         buf[off] = old
@@ -326,7 +326,7 @@ def flip_keyring(world: World, work: Path, n: int | None = None, seed: int = 2) 
 
 def flip_public_key(world: World, work: Path) -> dict:
     """Every single-character change of the .pub file: the table no longer verifies with it."""
-    from addrcode.stations import table as T
+    from addrcode.stations import signing
     from addrcode.errors import IntegrityError, KeyringError, UsageError
 
     text = world.public_key.read_bytes()
@@ -340,7 +340,7 @@ def flip_public_key(world: World, work: Path) -> dict:
         path.write_bytes(bytes(buf))
         tries += 1
         try:
-            T.verify_bytes(data, T.load_public_key(path))
+            signing.verify_bytes(data, signing.load_public_key(path))
         except (IntegrityError, KeyringError, UsageError):
             detected += 1
     return {"tries": tries, "detected": detected}

@@ -94,7 +94,8 @@ def test_station_table_over_au_cells(au_subset, tmp_path):
     from addrcode.codes.keyring import load_keyring
     from addrcode.config import embedded
     from addrcode.grid import Grid
-    from addrcode.stations.table import build_table, verify_table
+    from addrcode.stations.build import build_table
+    from addrcode.stations.signing import verify_table
     from addrcode.zones import load_zones
 
     ref, _rows = au_subset

@@ -280,7 +280,7 @@ def readonly_run(reference: Path) -> dict:
     """Geocode, encode and resolve from a directory chmod 555 (files 444), as an unprivileged user."""
     from addrcode.grid import Grid
     from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
-    from addrcode.stations.table import build_table
+    from addrcode.stations.build import build_table
     from addrcode.zones import default_zones_path, load_zones
 
     nobody = unprivileged()

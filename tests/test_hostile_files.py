@@ -43,7 +43,7 @@ def make_world(root: Path) -> World:
     from addrcode.grid import Grid
     from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
     from addrcode.geocoding.build import build_reference
-    from addrcode.stations.table import build_table
+    from addrcode.stations.build import build_table
     from addrcode.zones import default_zones_path, load_zones
 
     root.mkdir(parents=True, exist_ok=True)
@@ -264,7 +264,7 @@ def _table_other_schema(tmp, w):
 
 def _table_other_version(tmp, w):
     """A table signed with the right key but of another format version (a future addrcode's)."""
-    from addrcode.stations import table as T
+    from addrcode.stations import signing
     from addrcode.codes.keyring import load_keyring
 
     path = tmp / "table.sqlite"
@@ -274,10 +274,10 @@ def _table_other_version(tmp, w):
     db.commit()
     db.close()
     data = bytearray(path.read_bytes())
-    off = T._sig_offset(bytes(data))
-    data[off: off + T.SIG_LEN] = bytes(T.SIG_LEN)
+    off = signing._sig_offset(bytes(data))
+    data[off: off + signing.SIG_LEN] = bytes(signing.SIG_LEN)
     path.write_bytes(bytes(data))
-    T._sign_file(path, load_keyring(w.keyring).signing_key)
+    signing.sign_file(path, load_keyring(w.keyring).signing_key)
     return ["resolve", "--table", str(path), "--public-key", str(w.public_key), "-o", str(tmp / "out.txt"), "AAT-0EM53-6"]
 
 

@@ -142,7 +142,7 @@ def make_code_jobs(root: Path, reference: Path) -> dict:
     from addrcode.batch.jobs import DecodeJob, open_zones
     from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
     from addrcode.stations.resolver import ResolveJob
-    from addrcode.stations.table import build_table
+    from addrcode.stations.build import build_table
 
     root.mkdir(parents=True, exist_ok=True)
     ring = root / "ring.json"

@@ -337,7 +337,7 @@ def test_default_data_labels_scan_back_and_resolve_with_the_default_table(world,
     default station table (built once into ADDRCODE_CACHE_DIR, else a temporary cache: ~45 s)."""
     from addrcode.config import load_config
     from addrcode.batch.jobs import EncodeJob, open_geocoder, open_grid, open_keyring, open_zones
-    from addrcode.stations.table import default_table
+    from addrcode.stations.default import default_table
 
     cache = Path(os.environ.get("ADDRCODE_CACHE_DIR") or tmp_path_factory.mktemp("defaultcache"))
     config = load_config(env={}, cache_dir=str(cache))

@@ -16,6 +16,8 @@ from addrcode.grid import Grid
 from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
 from addrcode.geocoding.build import build_reference
 from addrcode.stations.resolver import STATUSES, Resolver, ResolveJob, resolve_codes
+from addrcode.stations import build as table_build
+from addrcode.stations import cells as table_cells
 from addrcode.stations import table as T
 from addrcode.zones import default_zones_path, load_zones
 
@@ -38,11 +40,11 @@ def setup(tmp_path_factory):
     ring = load_keyring(ring_path)
     grid = Grid()
     zones = load_zones(default_zones_path())
-    cells = T.issuable_cells(ref, grid)
+    cells = table_cells.issuable_cells(ref, grid)
     full = work / "full.sqlite"
-    T.build_table(ref, zones, ring, grid, full, cells=cells, serial=1)
+    table_build.build_table(ref, zones, ring, grid, full, cells=cells, serial=1)
     ext = work / "addison.sqlite"
-    T.build_table(ref, zones, ring, grid, ext, cells=cells, station="SC-ADDISON", serial=1)
+    table_build.build_table(ref, zones, ring, grid, ext, cells=cells, station="SC-ADDISON", serial=1)
     d, i = cells
     zs = zones.zone_of_cells(grid, d, i)
     cell_zone = [(int(a), int(b), z) for a, b, z in zip(d, i, zs) if z is not None]

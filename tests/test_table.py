@@ -23,6 +23,11 @@ from addrcode.grid import Grid
 from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
 from addrcode.geocoding.build import build_reference
 from addrcode.stations.resolver import Resolver
+from addrcode.stations import build as table_build
+from addrcode.stations import cells as table_cells
+from addrcode.stations import default as table_default
+from addrcode.stations import diff as table_diff
+from addrcode.stations import signing as table_signing
 from addrcode.stations import table as T
 from addrcode.zones import default_zones_path, load_zones
 
@@ -76,7 +81,7 @@ def pub(keyring):
 @pytest.fixture(scope="module")
 def table(work, ref, zones, keyring, grid):
     out = work / "full.sqlite"
-    info = T.build_table(ref, zones, keyring, grid, out, serial=100)
+    info = table_build.build_table(ref, zones, keyring, grid, out, serial=100)
     return out, info
 
 
@@ -90,10 +95,10 @@ def _points():
 def _resign(path: Path, keyring) -> None:
     """Re-sign a file after editing it (to test checks that come after the signature)."""
     data = bytearray(path.read_bytes())
-    off = T._sig_offset(bytes(data))
-    data[off: off + T.SIG_LEN] = bytes(T.SIG_LEN)
+    off = table_signing._sig_offset(bytes(data))
+    data[off: off + table_signing.SIG_LEN] = bytes(table_signing.SIG_LEN)
     path.write_bytes(bytes(data))
-    T._sign_file(path, keyring.signing_key)
+    table_signing.sign_file(path, keyring.signing_key)
 
 
 # --------------------------------------------------------------------------- issuable cells
@@ -102,7 +107,7 @@ def _resign(path: Path, keyring) -> None:
 def test_interpolation_pairs_same_parity_and_gap():
     street = np.array([1, 1, 1, 1, 1, 1, 2, 2])
     num = np.array([2, 4, 10, 11, 15, 15, 3, 9])
-    a, b = T.interpolation_pairs(street, num)
+    a, b = table_cells.interpolation_pairs(street, num)
     pairs = sorted(zip((num[a]).tolist(), (num[b]).tolist(), a.tolist(), b.tolist()))
     # 2-4: no number of the same parity strictly between; 4-10 yes; 11-15 twice (two points at 15); 3-9 yes
     assert [(p[0], p[1]) for p in pairs] == [(3, 9), (4, 10), (11, 15), (11, 15)]
@@ -115,7 +120,7 @@ def test_segment_cells_is_the_supercover(grid):
     n = 300
     xa, ya = x0 + rng.uniform(0, 2000, n), y0 + rng.uniform(0, 2000, n)
     xb, yb = xa + rng.uniform(-800, 800, n), ya + rng.uniform(-800, 800, n)
-    d, i = T.segment_cells(grid, xa, ya, xb, yb)
+    d, i = table_cells.segment_cells(grid, xa, ya, xb, yb)
     got = set(((d.astype(np.int64) << 20) | i).tolist())
     # dense sampling (5 cm) of every segment lands only in cells of the supercover
     t = np.linspace(0, 1, 40_000)
@@ -130,9 +135,9 @@ def test_segment_cells_is_the_supercover(grid):
 def _interpolated_cells(ref, grid, linear="lonlat"):
     """Cells of every house number `geocode` can interpolate (each integer of the same parity in a gap)."""
     out = []
-    for arr in T._points_chunks(ref):
+    for arr in table_cells._points_chunks(ref):
         s, n, lon, lat = arr.T
-        a, b = T.interpolation_pairs(s, n)
+        a, b = table_cells.interpolation_pairs(s, n)
         na, nb = n[a], n[b]
         cnt = ((nb - na) // 2 - 1).astype(np.int64)
         sid = np.repeat(np.arange(len(a)), cnt)
@@ -149,7 +154,7 @@ def _interpolated_cells(ref, grid, linear="lonlat"):
 
 def test_issuable_cells_cover_points_and_every_interpolated_number(ref, grid):
     stats = {}
-    d, i = T.issuable_cells(ref, grid, stats=stats)
+    d, i = table_cells.issuable_cells(ref, grid, stats=stats)
     cells = set(((d << 20) | i).tolist())
     pts = _points()
     pd, pi, _ = grid.cells([float(p["LON"]) for p in pts], [float(p["LAT"]) for p in pts])
@@ -161,7 +166,7 @@ def test_issuable_cells_cover_points_and_every_interpolated_number(ref, grid):
         assert interp - point_cells, "fixture should have interpolated numbers outside point cells"
         assert interp <= cells
     assert stats["interpolation_only_cells"] > 0
-    only_points = T.issuable_cells(ref, grid, interpolation=False)
+    only_points = table_cells.issuable_cells(ref, grid, interpolation=False)
     assert set(((only_points[0] << 20) | only_points[1]).tolist()) == point_cells
 
 
@@ -170,7 +175,7 @@ def test_issuable_cells_default_vermont_cover_every_interpolated_number(tmp_path
     from addrcode.geocoding.default import default_reference
 
     ref = default_reference(tmp_path_factory.mktemp("cache"))
-    d, i = T.issuable_cells(ref, grid)
+    d, i = table_cells.issuable_cells(ref, grid)
     cells = set(((d << 20) | i).tolist())
     for linear in ("lonlat", "xy"):
         assert _interpolated_cells(ref, grid, linear) <= cells
@@ -181,7 +186,7 @@ def test_issuable_cells_default_vermont_cover_every_interpolated_number(tmp_path
 
 def test_build_writes_rows_per_usable_epoch_and_meta(table, ref, zones, keyring, grid):
     path, info = table
-    d, i = T.issuable_cells(ref, grid)
+    d, i = table_cells.issuable_cells(ref, grid)
     pos = zones.zone_positions_of_cells(grid, d, i)
     n_cells = int((pos >= 0).sum())
     assert info.rows == 2 * n_cells  # epochs 1 (retired) and 2 (active); 0 is revoked: no rows
@@ -206,7 +211,7 @@ def test_build_writes_rows_per_usable_epoch_and_meta(table, ref, zones, keyring,
 
 def test_rows_are_the_codes_encode_issues(table, ref, zones, keyring, grid):
     path, _ = table
-    d, i = T.issuable_cells(ref, grid)
+    d, i = table_cells.issuable_cells(ref, grid)
     zs = zones.zone_of_cells(grid, d, i)
     with Resolver(path, pub_path(keyring.path)) as r:
         for epoch in (keyring.epoch("1"), keyring.epoch("2")):
@@ -236,7 +241,7 @@ def test_table_bytes_hold_no_address_coordinate_cell_index_or_key(table, keyring
         assert ep.secret not in data and ep.secret.hex().encode() not in data
     assert keyring.signing_seed not in data and keyring.signing_seed.hex().encode() not in data
     # no cell index hides in the keys: the opaque bits of a row are not its cell index
-    d, i = T.issuable_cells(ref, grid)
+    d, i = table_cells.issuable_cells(ref, grid)
     index_set = set(i.tolist())
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     bodies = [b for (b,) in db.execute("SELECT body FROM codes")]
@@ -251,16 +256,16 @@ def test_build_refuses_unknown_station_and_leaves_old_file(work, ref, zones, key
     shutil.copy(path, copy)
     before = copy.read_bytes()
     with pytest.raises(UsageError, match="sort center"):
-        T.build_table(ref, zones, keyring, grid, copy, station="SC-NOWHERE")
+        table_build.build_table(ref, zones, keyring, grid, copy, station="SC-NOWHERE")
     assert copy.read_bytes() == before
     assert not [p for p in work.iterdir() if p.name.startswith(".keep.sqlite")]
 
 
 def test_default_serial_is_build_time(work, ref, zones, keyring, grid):
-    info = T.build_table(ref, zones, keyring, grid, work / "s.sqlite")
+    info = table_build.build_table(ref, zones, keyring, grid, work / "s.sqlite")
     assert len(str(info.serial)) == 14 and str(info.serial).startswith(info.built_at[:4])
     with pytest.raises(UsageError):
-        T.build_table(ref, zones, keyring, grid, work / "s2.sqlite", serial=-1)
+        table_build.build_table(ref, zones, keyring, grid, work / "s2.sqlite", serial=-1)
 
 
 # --------------------------------------------------------------------------- signature over every byte
@@ -268,32 +273,32 @@ def test_default_serial_is_build_time(work, ref, zones, keyring, grid):
 
 def test_verify_accepts_the_signed_table(table, pub):
     path, info = table
-    got = T.verify_table(path, pub)
+    got = table_signing.verify_table(path, pub)
     assert got.serial == info.serial and got.rows == info.rows
 
 
 def test_every_single_byte_flip_is_detected(work, ref, zones, keyring, grid, pub):
     """A small per-station extract, every offset flipped: 100 % refused."""
     path = work / "tiny.sqlite"
-    T.build_table(ref, zones, keyring, grid, path, station="SC-ORANGE", serial=1, page_size=512)
+    table_build.build_table(ref, zones, keyring, grid, path, station="SC-ORANGE", serial=1, page_size=512)
     data = path.read_bytes()
     assert len(data) <= 16 * 1024
-    T.verify_bytes(data, pub)
-    vk = T.load_public_key(pub)
+    table_signing.verify_bytes(data, pub)
+    vk = table_signing.load_public_key(pub)
     rng = random.Random(1)
     buf = bytearray(data)
     for off in range(len(data)):
         old = buf[off]
         buf[off] = old ^ (1 << rng.randrange(8))
         with pytest.raises(IntegrityError):
-            T.verify_bytes(bytes(buf), vk)
+            table_signing.verify_bytes(bytes(buf), vk)
         buf[off] = old
 
 
 def test_random_byte_flips_in_a_large_table_are_detected(table, pub):
     path, _ = table
     data = path.read_bytes()
-    vk = T.load_public_key(pub)
+    vk = table_signing.load_public_key(pub)
     rng = random.Random(7)
     buf = bytearray(data)
     for _ in range(300):
@@ -301,7 +306,7 @@ def test_random_byte_flips_in_a_large_table_are_detected(table, pub):
         old = buf[off]
         buf[off] = old ^ rng.randrange(1, 256)
         with pytest.raises(IntegrityError, match="signature check failed|unsigned or corrupt"):
-            T.verify_bytes(bytes(buf), vk)
+            table_signing.verify_bytes(bytes(buf), vk)
         buf[off] = old
 
 
@@ -315,7 +320,7 @@ def test_row_changed_with_sqlite_is_refused(work, table, pub):
     db.commit()
     db.close()
     with pytest.raises(IntegrityError, match="signature check failed: the file was modified or is corrupt"):
-        T.verify_table(bad, pub)
+        table_signing.verify_table(bad, pub)
     with pytest.raises(IntegrityError):
         Resolver(bad, pub)
 
@@ -326,9 +331,9 @@ def test_stripped_or_duplicated_signature_is_refused(work, table, pub, how):
     bad = work / f"nosig-{how}.sqlite"
     shutil.copy(path, bad)
     data = bytearray(bad.read_bytes())
-    off = T._sig_offset(bytes(data))
+    off = table_signing._sig_offset(bytes(data))
     if how == "zero":
-        data[off: off + T.SIG_LEN] = bytes(T.SIG_LEN)
+        data[off: off + table_signing.SIG_LEN] = bytes(table_signing.SIG_LEN)
         bad.write_bytes(bytes(data))
     elif how == "delete":
         db = sqlite3.connect(bad)
@@ -337,18 +342,18 @@ def test_stripped_or_duplicated_signature_is_refused(work, table, pub, how):
         db.execute("VACUUM")
         db.close()
     else:
-        bad.write_bytes(bytes(data) + T.MAGIC + bytes(data[off: off + T.SIG_LEN]))
+        bad.write_bytes(bytes(data) + table_signing.MAGIC + bytes(data[off: off + table_signing.SIG_LEN]))
     with pytest.raises(IntegrityError):
-        T.verify_table(bad, pub)
+        table_signing.verify_table(bad, pub)
 
 
 def test_wrong_public_key_is_refused(work, table):
     path, _ = table
     other = new_keyring(work / "other.json")
     with pytest.raises(IntegrityError, match="signature check failed"):
-        T.verify_table(path, other.verify_key)
+        table_signing.verify_table(path, other.verify_key)
     with pytest.raises(IntegrityError):
-        T.verify_table(path, pub_path(work / "other.json"))
+        table_signing.verify_table(path, pub_path(work / "other.json"))
 
 
 def test_truncated_empty_and_foreign_files_are_refused(work, table, pub):
@@ -364,16 +369,16 @@ def test_truncated_empty_and_foreign_files_are_refused(work, table, pub):
     for name, content in cases.items():
         (work / name).write_bytes(content)
         with pytest.raises(IntegrityError):
-            T.verify_table(work / name, pub)
+            table_signing.verify_table(work / name, pub)
     plain = work / "plain.sqlite"
     db = sqlite3.connect(plain)
     db.execute("CREATE TABLE t(x)")
     db.commit()
     db.close()
     with pytest.raises(IntegrityError, match="unsigned"):
-        T.verify_table(plain, pub)
+        table_signing.verify_table(plain, pub)
     with pytest.raises(DataError, match="not found"):
-        T.verify_table(work / "missing.sqlite", pub)
+        table_signing.verify_table(work / "missing.sqlite", pub)
 
 
 def test_signed_table_of_another_version_or_kind_is_refused(work, table, keyring, pub):
@@ -386,9 +391,9 @@ def test_signed_table_of_another_version_or_kind_is_refused(work, table, keyring
         db.commit()
         db.close()
         _resign(bad, keyring)
-        T.verify_bytes(bad.read_bytes(), pub)  # the signature is good ...
+        table_signing.verify_bytes(bad.read_bytes(), pub)  # the signature is good ...
         with pytest.raises(DataError, match=match):  # ... but the content is refused
-            T.verify_table(bad, pub)
+            table_signing.verify_table(bad, pub)
 
 
 def test_resolver_uses_the_verified_bytes_not_the_file(work, table, pub):
@@ -411,7 +416,7 @@ def test_resolver_uses_the_verified_bytes_not_the_file(work, table, pub):
 def test_station_extract_holds_only_its_rows_and_next_hops(work, table, ref, zones, keyring, grid, pub):
     full_path, full_info = table
     path = work / "addison.sqlite"
-    info = T.build_table(ref, zones, keyring, grid, path, station="SC-ADDISON", serial=101)
+    info = table_build.build_table(ref, zones, keyring, grid, path, station="SC-ADDISON", serial=101)
     assert info.station == "SC-ADDISON" and 0 < info.rows < full_info.rows
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     assert {sc for (sc,) in db.execute("SELECT DISTINCT sort_center FROM zones")} == {"SC-ADDISON"}
@@ -461,7 +466,7 @@ def test_rezoning_changes_no_code_and_diff_reports_rerouted(work, table, ref, ke
     old_path, old_info = table
     new_path = work / "rezoned.sqlite"
     new_zones = load_zones(_rezoned(work, default_zones_path()))
-    new_info = T.build_table(ref, new_zones, keyring, grid, new_path, serial=200)
+    new_info = table_build.build_table(ref, new_zones, keyring, grid, new_path, serial=200)
     assert new_info.zones_sha256 != old_info.zones_sha256
     a = sqlite3.connect(f"file:{old_path}?mode=ro", uri=True)
     b = sqlite3.connect(f"file:{new_path}?mode=ro", uri=True)
@@ -470,7 +475,7 @@ def test_rezoning_changes_no_code_and_diff_reports_rerouted(work, table, ref, ke
     a.close()
     b.close()
     assert n_midd > 0
-    diff = T.diff_tables(old_path, new_path, pub, sample=5)
+    diff = table_diff.diff_tables(old_path, new_path, pub, sample=5)
     assert (diff.added, diff.removed, diff.revoked) == (0, 0, 0)
     assert diff.rerouted == n_midd and diff.unchanged == old_info.rows - n_midd
     assert diff.reroutes == (("VT-MIDDLEBURY", "VT-MIDDLEBURY", n_midd),)
@@ -490,38 +495,38 @@ def test_diff_reports_revoked_added_and_removed(work, ref, zones, grid, pub, tab
     rotate(ring_path)  # 0 retired, 1 active
     k1 = load_keyring(ring_path)
     t1 = work / "t1.sqlite"
-    i1 = T.build_table(ref, zones, k1, grid, t1, serial=1)
+    i1 = table_build.build_table(ref, zones, k1, grid, t1, serial=1)
     revoke(ring_path, "0")
     rotate(ring_path)  # 0 revoked, 1 retired, 2 active
     k2 = load_keyring(ring_path)
     t2 = work / "t2.sqlite"
-    i2 = T.build_table(ref, zones, k2, grid, t2, serial=2)
+    i2 = table_build.build_table(ref, zones, k2, grid, t2, serial=2)
     per_epoch = i1.rows // 2
-    diff = T.diff_tables(t1, t2, pub_path(ring_path))
+    diff = table_diff.diff_tables(t1, t2, pub_path(ring_path))
     assert diff.revoked == per_epoch and diff.added == per_epoch and diff.removed == 0
     assert diff.unchanged == per_epoch and i2.rows == 2 * per_epoch
     assert ("0", "retired", "revoked") in diff.epochs_changed and ("2", "", "active") in diff.epochs_changed
     # an extract vs the full table: codes of other stations are "removed"
     ext = work / "t2-orange.sqlite"
-    ie = T.build_table(ref, zones, k2, grid, ext, station="SC-ORANGE", serial=3)
-    d2 = T.diff_tables(t2, ext, pub_path(ring_path))
+    ie = table_build.build_table(ref, zones, k2, grid, ext, station="SC-ORANGE", serial=3)
+    d2 = table_diff.diff_tables(t2, ext, pub_path(ring_path))
     assert d2.removed == i2.rows - ie.rows and d2.unchanged == ie.rows
     with pytest.raises(IntegrityError):  # diff verifies both tables with the given key
-        T.diff_tables(t1, t2, pub)
+        table_diff.diff_tables(t1, t2, pub)
 
 
 def test_replay_of_an_older_or_equal_serial_is_refused(work, table, ref, zones, keyring, grid, pub):
     old_path, old_info = table
     newer = work / "newer.sqlite"
-    T.build_table(ref, zones, keyring, grid, newer, serial=old_info.serial + 1)
-    assert T.verify_table(newer, pub, newer_than=old_path).serial == old_info.serial + 1
-    assert T.verify_table(newer, pub, newer_than=old_info.serial).serial == old_info.serial + 1
+    table_build.build_table(ref, zones, keyring, grid, newer, serial=old_info.serial + 1)
+    assert table_signing.verify_table(newer, pub, newer_than=old_path).serial == old_info.serial + 1
+    assert table_signing.verify_table(newer, pub, newer_than=old_info.serial).serial == old_info.serial + 1
     with pytest.raises(IntegrityError, match="not newer"):
-        T.verify_table(old_path, pub, newer_than=newer)
+        table_signing.verify_table(old_path, pub, newer_than=newer)
     with pytest.raises(IntegrityError, match="not newer"):
-        T.verify_table(old_path, pub, newer_than=old_path)  # same serial
+        table_signing.verify_table(old_path, pub, newer_than=old_path)  # same serial
     with pytest.raises(IntegrityError, match="not newer"):
-        T.verify_table(old_path, pub, newer_than=str(old_info.serial))
+        table_signing.verify_table(old_path, pub, newer_than=str(old_info.serial))
 
 
 # --------------------------------------------------------------------------- default data, end to end
@@ -531,10 +536,10 @@ def test_default_table_is_built_once(work, ref):
     from addrcode.codes.keyring import demo_keyring_path
 
     messages = []
-    path, pub = T.default_table(work / "cache", messages.append, reference=ref)
+    path, pub = table_default.default_table(work / "cache", messages.append, reference=ref)
     assert path.is_file() and pub == pub_path(demo_keyring_path()) and len(messages) == 1
-    assert T.default_table(work / "cache", messages.append, reference=ref)[0] == path and len(messages) == 1
-    info = T.verify_table(path, pub)
+    assert table_default.default_table(work / "cache", messages.append, reference=ref)[0] == path and len(messages) == 1
+    info = table_signing.verify_table(path, pub)
     assert info.demo and info.station == "all"
 
 
@@ -552,12 +557,12 @@ def test_default_data_round_trips_every_issued_code(work, default_reference_path
     from addrcode.codes.keyring import demo_keyring_path
 
     grid = Grid()
-    d, i = T.issuable_cells(default_reference_path, grid)
+    d, i = table_cells.issuable_cells(default_reference_path, grid)
     assert len(d) > 300_000
     zones = load_zones(default_zones_path())
     demo = load_keyring(demo_keyring_path())
     path = work / "vermont.sqlite"
-    info = T.build_table(default_reference_path, zones, demo, grid, path, cells=(d, i))
+    info = table_build.build_table(default_reference_path, zones, demo, grid, path, cells=(d, i))
     zs = zones.zone_of_cells(grid, d, i)
     codes = encode_cells(zip(d.tolist(), i.tolist()), demo.active)
     bad = 0

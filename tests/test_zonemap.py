@@ -118,7 +118,7 @@ def test_map_of_a_station_table(tmp_path, small_reference, zones):
     """A per-station extract: its zones take the table's colours, every other zone is greyed."""
     from addrcode.grid import Grid
     from addrcode.codes.keyring import demo_keyring_path, load_keyring, pub_path
-    from addrcode.stations.table import build_table
+    from addrcode.stations.build import build_table
 
     table = tmp_path / "station.sqlite"
     ring = load_keyring(demo_keyring_path())

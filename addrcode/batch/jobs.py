@@ -168,7 +168,7 @@ def table_paths(config, notify=None):
         return Path(config.table), Path(config.public_key)
     from addrcode.config import embedded
     from addrcode.grid import Grid
-    from addrcode.stations.table import default_table
+    from addrcode.stations.default import default_table
 
     return default_table(config.cache(), notify, reference=reference_path(config, notify),
                          zones_path=config.zones or embedded("vt-zones.geojson"),

@@ -59,7 +59,7 @@ CELLS_PER_DISTRICT = 32**OPAQUE_LEN  # 1,048,576 = 1024 x 1024 cells
 
 _UNICODE_DASHES = {c: "-" for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE63)}
 # Separators dropped and look-alikes folded on input (Crockford's decoding rules).
-_NORMALIZE = str.maketrans({"-": None, " ": None, ".": None, "_": None, "\t": None, "I": "1", "L": "1", "O": "0"})
+TYPED_FORMS = str.maketrans({"-": None, " ": None, ".": None, "_": None, "\t": None, "I": "1", "L": "1", "O": "0"})
 
 
 # --------------------------------------------------------------------------- errors
@@ -199,7 +199,7 @@ def normalize_code(text: str) -> str:
         import unicodedata
 
         out = unicodedata.normalize("NFKC", out).translate(_UNICODE_DASHES)
-    out = out.upper().translate(_NORMALIZE)
+    out = out.upper().translate(TYPED_FORMS)
     for ch in out:
         if ch not in VALUE:
             raise CodeFormatError("code has a character outside the alphabet (0-9, A-Z without I L O U)")

@@ -2,13 +2,9 @@
 
 Two jobs:
 
-* `clean_payload(text)` -- what a hand scanner types (keyboard wedge) or a camera app reads is
-  not always just the code: scanners can be set to prepend an AIM symbology identifier
-  (``]C0`` Code 128, ``]Q1`` QR, ``]d2`` Data Matrix ...), a label (``CODE:``), or STX/ETX, and
-  append CR/LF/TAB. The cleaned text is what `addrcode resolve` looks up (it still checks length,
-  alphabet and check character itself, so cleaning can never make a wrong code pass).
-  Labels printed by `addrcode.outputs.label` hold the compact code (``K7Q3M9QXT``); the grouped form,
-  lower case and an ``addrcode:`` URI prefix are accepted too.
+* `clean_payload(text)` -- a scanner payload (AIM symbology prefix, ``CODE:`` label, CR/LF/STX/ETX
+  framing) reduced to the code text it carries; it lives in `addrcode.codes.payload` (the resolver
+  uses it too) and is re-exported here.
 * `scan_file(path)` -- decode every Code 128 and QR symbol on an image (PNG, JPEG, ...) or on
   each page of a PDF (rasterised with pypdfium2) with zxing-cpp, and return one `ScanHit` per
   distinct payload per page, naming the symbologies that carried it. `ScanJob` turns hits into
@@ -19,34 +15,15 @@ Nothing here prints or logs what was read.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
+from addrcode.codes.payload import clean_payload
 from addrcode.errors import AddrcodeError, DataError
 
-# AIM ISO/IEC 15424 symbology identifier: "]" + symbology letter + modifier character.
-_AIM = re.compile(r"^\](?:[A-Za-z][0-9A-Za-z])")
-# A leading label such as "CODE:", "addrcode:", "ADDRCODE://" or "code=" added by a scanner profile.
-_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]{0,15}(?::/{0,2}|=)\s*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PDF_DPI = 200
 FORMATS = ("QRCode", "Code128")
-
-
-def clean_payload(text: str) -> str:
-    """A scanner payload reduced to the code text it carries (see the module docstring).
-
-    Strips surrounding whitespace and control characters (CR, LF, TAB, STX, ETX, GS), one AIM
-    symbology identifier, and one leading label ending in ``:`` or ``=``. Never raises.
-    """
-    if text is None:
-        return ""
-    out = _CONTROL.sub(" ", str(text)).strip()
-    out = _AIM.sub("", out, count=1).strip()
-    out = _LABEL.sub("", out, count=1).strip()
-    return out
 
 
 @dataclass(frozen=True)

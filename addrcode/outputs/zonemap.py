@@ -234,7 +234,7 @@ class TableZones:
 
 def read_table_zones(table, public_key) -> TableZones:
     """Verify a station table's signature and read which zones it covers (no codes are kept)."""
-    from addrcode.stations.table import open_table
+    from addrcode.stations.signing import open_table
 
     db, info = open_table(table, public_key)
     try:

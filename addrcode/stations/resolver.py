@@ -1,7 +1,7 @@
 """Resolve delivery codes at a sorting station: code -> destination, from a signed station table.
 
 `Resolver(table_path, public_key)` verifies the table's signature once (every byte, see
-`addrcode.stations.table`), keeps the verified bytes open in memory, then answers each code with a dict::
+`addrcode.stations.signing`), keeps the verified bytes open in memory, then answers each code with a dict::
 
     status   ok | bad-check | malformed | unknown | revoked | foreign
     reason   why, for anything but ok (never echoes the input)
@@ -13,17 +13,19 @@ Order of checks: characters and length (malformed) -> check character (bad-check
 typo, caught before any lookup) -> epoch (revoked / unknown epoch) -> table lookup (ok, or in a
 per-station extract foreign / unknown). `ResolveJob` wraps a Resolver for the CLI batch frame.
 
-Start-up stays light: this module imports only the code parser and `addrcode.stations.table` (stdlib);
-the signature check imports `cryptography`'s Ed25519 only.
+Start-up stays light: this module imports only the code parser, `addrcode.codes.payload` and
+`addrcode.stations.table` / `addrcode.stations.signing` (stdlib); the signature check imports
+`cryptography`'s Ed25519 only.
 """
 
 from __future__ import annotations
 
 import json
 
-from addrcode.codes.scheme import _NORMALIZE, ALPHABET, CODE_LEN, DAMM, VALUE
-from addrcode.outputs.scan import clean_payload
-from addrcode.stations.table import _TO_PY32, open_table
+from addrcode.codes.payload import clean_payload
+from addrcode.codes.scheme import TYPED_FORMS, ALPHABET, CODE_LEN, DAMM, VALUE
+from addrcode.stations.signing import open_table
+from addrcode.stations.table import TO_PY32
 
 STATUSES = ("ok", "bad-check", "malformed", "unknown", "revoked", "foreign")
 BASE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route"]
@@ -87,7 +89,7 @@ class Resolver:
 
     def resolve(self, text: str) -> dict:
         """Answer one code (see the module docstring for statuses and fields)."""
-        compact = str(text).strip().upper().translate(_NORMALIZE)
+        compact = str(text).strip().upper().translate(TYPED_FORMS)
         if compact.translate(_DELETE_ALPHABET):
             return {"status": "malformed", "reason": _MALFORMED_CHARS}
         if len(compact) != CODE_LEN:
@@ -109,7 +111,7 @@ class Resolver:
         if status is None:
             return {"status": "unknown", "code": code,
                     "reason": f"key epoch {epoch} is not known to this table (table too old? install the current one)"}
-        body = int(compact[:8].translate(_TO_PY32), 32)
+        body = int(compact[:8].translate(TO_PY32), 32)
         if self._index is not None:
             zone = self._index.get(body)
         else:

@@ -1,0 +1,213 @@
+"""Building a station table: issuable cells -> zones -> codes under every usable epoch -> signed file.
+
+`build_table` writes the format described in `addrcode.stations.table` and signs it with
+`addrcode.stations.signing`. numpy is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from addrcode.errors import DataError, UsageError
+from addrcode.stations.cells import issuable_cells
+from addrcode.stations.signing import MAGIC, SIG_LEN, sign_file
+from addrcode.stations.table import (
+    APPLICATION_ID,
+    ALPHABET,
+    MAX_SERIAL,
+    SCHEMA,
+    TABLE_FORMAT,
+    TABLE_VERSION,
+    TO_PY32,
+    TableInfo,
+    info_from_meta,
+)
+
+
+def _bodies(district, epoch_value: int, opaque):
+    """Vectorised body = district << 25 | epoch << 20 | opaque."""
+    import numpy as np
+
+    return (np.asarray(district, dtype=np.int64) << 25) | (epoch_value << 20) | np.asarray(opaque, dtype=np.int64)
+
+
+def _now_serial() -> tuple[int, str]:
+    t = time.gmtime()
+    return int(time.strftime("%Y%m%d%H%M%S", t)), time.strftime("%Y-%m-%dT%H:%M:%SZ", t)
+
+
+def _encode_opaque(district, index, epoch):
+    """Opaque parts (ints) of many cells under one epoch, via the code stage's batch path."""
+    import numpy as np
+
+    from addrcode.codes.scheme import encode_cells
+
+    codes = encode_cells(zip(district.tolist(), index.tolist()), epoch)
+    return np.array([int(c.opaque.translate(TO_PY32), 32) for c in codes], dtype=np.int64)
+
+
+def build_table(reference_path, zones, keyring, grid, out, *, station: str | None = None,
+                serial: int | None = None, progress: Callable[[str], None] | None = None,
+                cells=None, page_size: int = 4096) -> TableInfo:
+    """Build and sign a station table at `out` (atomically) and return its `TableInfo`.
+
+    One row per issuable cell (`issuable_cells`) inside a zone, for every active and retired epoch
+    of `keyring`; revoked epochs are listed without rows. `zones` is a loaded `Zones`. With
+    `station` (a sort center id), only that sort center's rows and zones are kept, plus the
+    routing-prefix next-hop table every table carries. `serial` defaults to the build time in UTC
+    as YYYYMMDDHHMMSS. `progress(message)` is called between stages. `cells` (district, index
+    arrays from `issuable_cells`) skips recomputing them; `page_size` (SQLite, 512..65536) can be
+    lowered for tiny extracts.
+    """
+    import numpy as np
+
+    say = progress or (lambda msg: None)
+    out = Path(out)
+    default_serial, built_at = _now_serial()
+    if serial is None:
+        serial = default_serial
+    if not isinstance(serial, int) or isinstance(serial, bool) or not 0 <= serial <= MAX_SERIAL:
+        # A bound, because a station that installed a huge serial would refuse every later table.
+        raise UsageError(f"--serial must be an integer from 0 to {MAX_SERIAL} (default: the build time "
+                         "as YYYYMMDDHHMMSS)")
+    usable = [e for e in keyring.epochs if e.status in ("active", "retired")]
+    if not usable:
+        raise UsageError("the keyring has no active or retired epoch; nothing to build a table for")
+
+    if page_size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
+        raise UsageError("page size must be a power of two from 512 to 65536")
+    if cells is None:
+        say("finding issuable cells")
+        district, index = issuable_cells(reference_path, grid)
+    else:
+        district, index = (np.asarray(a, dtype=np.int64) for a in cells)
+    say(f"{len(district)} issuable cells; assigning zones")
+    pos = zones.zone_positions_of_cells(grid, district, index) if len(district) else np.empty(0, np.int64)
+    inside = pos >= 0
+    district, index, pos = district[inside], index[inside], pos[inside]
+    all_zones = list(zones.zones)
+    sc_of_pos = np.array([z.sort_center for z in all_zones], dtype=object)
+
+    # next hop per routing prefix, from every zone (an extract still routes foreign parcels)
+    next_hop = _next_hops(district, pos, sc_of_pos)
+    district, index, pos, kept_pos, zone_col = _keep_station(station, all_zones, district, index, pos, sc_of_pos)
+    body, zcol = _encode_rows(district, index, zone_col, usable, say)
+
+    verify_key = keyring.verify_key
+    meta = {
+        "format": TABLE_FORMAT,
+        "version": TABLE_VERSION,
+        "serial": serial,
+        "built_at": built_at,
+        "station": station or "all",
+        "epochs": [{"id": e.id, "status": e.status} for e in keyring.epochs],
+        "zones_sha256": zones.sha256,
+        "rows": int(len(body)),
+        "zones": len(kept_pos),
+        "public_key_fingerprint": verify_key.fingerprint,
+        "demo": bool(keyring.is_demo),
+        "grid": {"crs": grid.crs, "cell_size_m": grid.cell_size_m},
+    }
+    _write_signed(out, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size, say)
+    return info_from_meta(meta, out, out.stat().st_size)
+
+
+def _next_hops(district, pos, sc_of_pos) -> list:
+    """(prefix, sort center with most codes, JSON list of every sort center there) per routing prefix."""
+    next_hop = []
+    if len(district):
+        pairs = {}
+        for dist, sc in zip(district.tolist(), sc_of_pos[pos].tolist()):
+            pairs.setdefault(dist, {}).setdefault(sc, 0)
+            pairs[dist][sc] += 1
+        for dist in sorted(pairs):
+            ranked = sorted(pairs[dist].items(), key=lambda kv: (-kv[1], kv[0]))
+            next_hop.append((dist, ranked[0][0], json.dumps([sc for sc, _ in ranked])))
+    return next_hop
+
+
+def _keep_station(station, all_zones, district, index, pos, sc_of_pos):
+    """Keep one sort center's cells and zones (or all): (district, index, pos, kept zone positions, zone column)."""
+    import numpy as np
+
+    if station is not None:
+        centers = sorted({z.sort_center for z in all_zones})
+        if station not in centers:
+            shown = ", ".join(centers[:20]) + (" ..." if len(centers) > 20 else "")
+            raise UsageError(f"no zone has sort center {station!r}; sort centers in the zones file: {shown}")
+        keep = sc_of_pos[pos] == station
+        district, index, pos = district[keep], index[keep], pos[keep]
+        kept_pos = sorted({p for p, z in enumerate(all_zones) if z.sort_center == station})
+    else:
+        kept_pos = list(range(len(all_zones)))
+    # renumber the zones kept, in zone id order
+    new_idx = np.full(len(all_zones), -1, dtype=np.int64)
+    new_idx[kept_pos] = np.arange(len(kept_pos))
+    zone_col = new_idx[pos]
+    return district, index, pos, kept_pos, zone_col
+
+
+def _encode_rows(district, index, zone_col, usable, say):
+    """(body, zone) columns, sorted by body, for every cell under every usable epoch."""
+    import numpy as np
+
+    say(f"encoding {len(district)} cells x {len(usable)} epoch(s)")
+    bodies, zcols = [], []
+    for ep in usable:
+        opaque = _encode_opaque(district, index, ep)
+        bodies.append(_bodies(district, ALPHABET.index(ep.id), opaque))
+        zcols.append(zone_col)
+    body = np.concatenate(bodies) if bodies else np.empty(0, np.int64)
+    zcol = np.concatenate(zcols) if zcols else np.empty(0, np.int64)
+    order = np.argsort(body, kind="stable")
+    body, zcol = body[order], zcol[order]
+    if len(body) and np.any(body[1:] == body[:-1]):  # a permutation cannot collide; refuse if it did
+        raise DataError("two cells got the same code; the code stage is broken, do not ship this table")
+    return body, zcol
+
+
+def _write_signed(out, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size, say) -> None:
+    """Write the rows to a fresh file, ``VACUUM INTO`` its final layout, sign it, rename it to `out`."""
+    import tempfile
+
+    say(f"writing {len(body)} rows")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp1 = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".build", dir=out.parent)
+    os.close(fd)
+    tmp2 = tmp1[: -len(".build")] + ".tmp"
+    try:
+        db = sqlite3.connect(tmp1)
+        db.executescript(f"PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size={page_size};"
+                         f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={TABLE_VERSION};")
+        db.executescript(SCHEMA)
+        db.executemany("INSERT INTO meta VALUES (?,?)", [(k, json.dumps(v, sort_keys=True)) for k, v in meta.items()])
+        db.executemany("INSERT INTO epochs VALUES (?,?)", [(e.id, e.status) for e in keyring.epochs])
+        db.executemany("INSERT INTO zones VALUES (?,?,?,?,?)", [
+            (n, all_zones[p].id, all_zones[p].sort_center, all_zones[p].route,
+             json.dumps(dict(all_zones[p].fields), sort_keys=True, ensure_ascii=False))
+            for n, p in enumerate(kept_pos)])
+        db.executemany("INSERT INTO next_hop VALUES (?,?,?)", next_hop)
+        db.executemany("INSERT INTO codes VALUES (?,?)", zip(body.tolist(), zcol.tolist()))
+        db.execute("INSERT INTO signature VALUES (?)", (MAGIC + bytes(SIG_LEN),))
+        db.commit()
+        db.execute("VACUUM INTO ?", (tmp2,))  # fresh file: final layout, no free pages or stale bytes
+        db.close()
+        os.unlink(tmp1)
+        say("signing")
+        sign_file(Path(tmp2), keyring.signing_key)
+        os.chmod(tmp2, 0o644)
+        os.replace(tmp2, out)
+    except BaseException as exc:
+        for t in (tmp1, tmp2):
+            try:
+                os.unlink(t)
+            except FileNotFoundError:
+                pass
+        if isinstance(exc, (sqlite3.OperationalError, OSError)):  # disk full, file size limit, I/O error
+            raise DataError(f"{out}: cannot write the station table ({exc}); nothing was written") from None
+        raise

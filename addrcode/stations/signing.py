@@ -1,0 +1,215 @@
+"""Station table signatures: the signature slot, signing a built file, verifying and opening a table.
+
+The signature covers every byte of the file (see `addrcode.stations.table` for the format):
+`MAGIC` marks the 64-byte slot, which must occur exactly once; the SHA-256 of the file with the
+slot zeroed is signed with Ed25519 under a domain-separation context. `open_table` verifies, then
+opens the verified bytes in memory, so the file cannot be swapped between the check and the use.
+
+Stdlib only at module level (the Ed25519 check imports `cryptography` when a key is loaded):
+`resolve` start-up uses `open_table`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+from addrcode.errors import DataError, IntegrityError, UsageError
+from addrcode.stations.table import (
+    APPLICATION_ID,
+    FRESH_COPY,
+    TABLE_FORMAT,
+    TABLE_VERSION,
+    TableInfo,
+    info_from_meta,
+)
+
+# 16-byte marker in front of the signature slot; must occur exactly once in a signed file.
+MAGIC = b"\xa9ADDRCODE.SIG\x01\xfe\x00"
+SIG_LEN = 64
+_SIGN_CONTEXT = b"addrcode-station-table-v1\x00"  # domain separation: this key signs only table digests
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def _digest(data: bytes, offset: int) -> bytes:
+    """SHA-256 of the file bytes with the 64-byte signature slot at `offset` zeroed."""
+    h = hashlib.sha256()
+    mv = memoryview(data)
+    h.update(mv[:offset])
+    h.update(bytes(SIG_LEN))
+    h.update(mv[offset + SIG_LEN:])
+    return h.digest()
+
+
+def _sig_offset(data: bytes) -> int:
+    """Offset of the 64 signature bytes, or -1 if MAGIC is missing or not unique."""
+    at = data.find(MAGIC)
+    if at < 0 or data.find(MAGIC, at + 1) >= 0:
+        return -1
+    off = at + len(MAGIC)
+    return off if off + SIG_LEN <= len(data) else -1
+
+
+def sign_file(path: Path, signing_key) -> None:
+    """Sign the table file at `path` in place: write the signature into its zeroed signature slot."""
+    data = path.read_bytes()
+    off = _sig_offset(data)
+    if off < 0 or data[off: off + SIG_LEN] != bytes(SIG_LEN):
+        raise DataError(f"{path}: signature slot not found exactly once while signing; rebuild the table")
+    sig = signing_key.sign(_SIGN_CONTEXT + _digest(data, off))
+    with open(path, "r+b") as fh:
+        fh.seek(off)
+        fh.write(sig)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+# --------------------------------------------------------------------------- opening and verifying
+
+
+def load_public_key(public_key):
+    """A `keys.VerifyKey` from a VerifyKey, 32 raw bytes, 64 hex digits, or a ``.pub`` file path."""
+    from addrcode.codes.keyring import VerifyKey, read_verify_key
+
+    if isinstance(public_key, VerifyKey):
+        return public_key
+    if isinstance(public_key, (bytes, bytearray)) and len(public_key) == 32:
+        return VerifyKey(bytes(public_key))
+    if isinstance(public_key, str) and len(public_key) == 64:
+        try:
+            return VerifyKey(bytes.fromhex(public_key))
+        except ValueError:
+            pass
+    if isinstance(public_key, (str, os.PathLike)):
+        return read_verify_key(public_key)
+    raise UsageError("public key: give the keyring's .pub file (64 hex digits)")
+
+
+def _signature_failed(path) -> IntegrityError:
+    return IntegrityError(f"{path}: signature check failed: the file was modified or is corrupt; {FRESH_COPY}")
+
+
+def verified_bytes(path, public_key) -> bytes:
+    """Read the table file and check its signature over every byte; return the verified bytes.
+
+    Raises `DataError` if missing/unreadable and `IntegrityError` if unsigned, truncated, modified,
+    or signed by another key.
+    """
+    path = Path(path)
+    vk = load_public_key(public_key)
+    try:
+        if path.exists() and not path.is_file():  # /dev/zero, a FIFO: never read without end
+            raise DataError(f"{path}: not a regular file, not a station table")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: station table not found; build one with `addrcode table build -o {path.name}`"
+                        " or copy it from your table publisher") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a station table") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the station table ({exc.strerror})") from None
+    verify_bytes(data, vk, path)
+    return data
+
+
+def verify_bytes(data: bytes, public_key, name="station table") -> None:
+    """Check the signature of a table's bytes (in memory); `IntegrityError` naming `name` if it fails."""
+    vk = load_public_key(public_key)
+    off = _sig_offset(data)
+    if off < 0:
+        raise IntegrityError(f"{name}: unsigned or corrupt station table (no single signature slot); {FRESH_COPY}")
+    if not vk.verify(data[off: off + SIG_LEN], _SIGN_CONTEXT + _digest(data, off)):
+        raise _signature_failed(name)
+
+
+def connect(path, data: bytes) -> sqlite3.Connection:
+    """A read-only connection to verified table bytes (in memory on Python >= 3.11)."""
+    if sys.version_info >= (3, 11):
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        db.deserialize(data)
+    else:  # Python 3.10: no deserialize; the file could be swapped after the check (documented)
+        uri = Path(path).resolve().as_uri() + "?mode=ro&immutable=1"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    db.execute("PRAGMA query_only=1")
+    return db
+
+
+def check_and_info(db: sqlite3.Connection, path, size: int) -> TableInfo:
+    """Check an open table's header and format version and return its `TableInfo` (`DataError` if not)."""
+    try:
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise DataError(f"{path}: signed, but not a readable SQLite station table; {FRESH_COPY}") from None
+    if app_id != APPLICATION_ID:
+        raise DataError(f"{path}: not an addrcode station table; {FRESH_COPY}")
+    if version != TABLE_VERSION:
+        raise DataError(f"{path}: station table format version {version}; this addrcode reads version "
+                        f"{TABLE_VERSION}: upgrade addrcode or rebuild the table")
+    try:
+        meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+        if meta.get("format") != TABLE_FORMAT or meta.get("version") != TABLE_VERSION:
+            raise ValueError
+        return info_from_meta(meta, path, size)
+    except (sqlite3.DatabaseError, ValueError, KeyError, TypeError):
+        raise DataError(f"{path}: station table metadata unreadable; {FRESH_COPY}") from None
+
+
+def open_table(path, public_key) -> tuple[sqlite3.Connection, TableInfo]:
+    """Verify the signature, then open the verified bytes in memory (read-only); (connection, info).
+
+    The connection never reads the file again, so the table cannot be swapped after the check.
+    """
+    data = verified_bytes(path, public_key)
+    db = connect(path, data)
+    try:
+        info = check_and_info(db, path, len(data))
+    except BaseException:
+        db.close()
+        raise
+    return db, info
+
+
+def _serial_of(newer_than, public_key) -> int:
+    if isinstance(newer_than, int) and not isinstance(newer_than, bool):
+        return newer_than
+    if isinstance(newer_than, str) and newer_than.isdigit():
+        return int(newer_than)
+    db, info = open_table(newer_than, public_key)
+    db.close()
+    return info.serial
+
+
+def verify_table(path, public_key, *, newer_than=None) -> TableInfo:
+    """Check a table completely before installing it; return its `TableInfo`.
+
+    Verifies the signature over every byte, the format, and that every code row points at a
+    zone. `newer_than` (a serial, or the path of the installed table) refuses a table whose
+    serial is not strictly greater, so an old table cannot be replayed over a newer one.
+    """
+    db, info = open_table(path, public_key)
+    try:
+        try:
+            ok = db.execute("PRAGMA quick_check").fetchone()[0]
+            dangling = db.execute(
+                "SELECT COUNT(*) FROM codes c LEFT JOIN zones z ON z.idx = c.zone WHERE z.idx IS NULL").fetchone()[0]
+            rows = db.execute("SELECT COUNT(*) FROM codes").fetchone()[0]
+        except sqlite3.DatabaseError:
+            raise DataError(f"{path}: station table is not readable; {FRESH_COPY}") from None
+        if ok != "ok" or dangling or rows != info.rows:
+            raise DataError(f"{path}: station table is inconsistent although signed; {FRESH_COPY}")
+    finally:
+        db.close()
+    if newer_than is not None:
+        installed = _serial_of(newer_than, public_key)
+        if info.serial <= installed:
+            raise IntegrityError(
+                f"{path}: serial {info.serial} is not newer than the installed table's serial {installed}; "
+                "refusing to install an older (or the same) table. Ask your table publisher for the current one")
+    return info
