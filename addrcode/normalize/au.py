@@ -40,7 +40,7 @@ import functools
 import re
 
 from addrcode.normalize.tables_au import LOCALITY_WORDS, NAME_WORDS, AUTables
-from addrcode.normalize.us import MAX_CHARS, Parse, _pop_commas, clean_text  # noqa: F401  (shared with US)
+from addrcode.normalize.us_tokens import MAX_CHARS, Parse, clean_text, pop_commas  # noqa: F401  (shared with US)
 
 _HOUSE = re.compile(r"\d{1,6}[A-Z]?(?:-\d{1,6}[A-Z]?)?$")
 _UNIT_ID = re.compile(r"(?:[A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])$")
@@ -136,10 +136,10 @@ def step_clean(p: Parse) -> None:
 def step_tail(p: Parse) -> None:
     """Country, 4-digit postcode and state from the end of the line."""
     t = p.tokens
-    _pop_commas(t)
+    pop_commas(t)
     if len(t) >= 2 and t[-1] in _COUNTRY:
         t.pop()
-        _pop_commas(t)
+        pop_commas(t)
     f = p.f
     if len(t) >= 2 and _POSTCODE.match(t[-1]) and t[-2] != "/":
         prev = t[-2]
@@ -147,7 +147,7 @@ def step_tail(p: Parse) -> None:
         if not (prev in p.tables.units or prev in p.tables.levels or prev in _LOT_WORDS or prev in _NUMBER_WORDS
                 or prev in _PO_WORDS or prev in ("BOX", "BAG")):
             f["postcode"] = t.pop()
-            _pop_commas(t)
+            pop_commas(t)
     states = p.tables.states
     for k in (3, 2, 1):
         if len(t) > k:
@@ -157,13 +157,13 @@ def step_tail(p: Parse) -> None:
             if code is not None and t[-k - 1] != "/" and not (name != code and t[-k - 1] in _PLACE_HEADS):
                 f["state"] = code
                 del t[-k:]
-                _pop_commas(t)
+                pop_commas(t)
                 break
     # "VIC 3000" written the other way round ("3000 VIC") after a locality
     if "postcode" not in f and len(t) >= 3 and _POSTCODE.match(t[-1]) and t[-2] not in (",", "/") \
             and "state" in f and not t[-2][0].isdigit():
         f["postcode"] = t.pop()
-        _pop_commas(t)
+        pop_commas(t)
     p.had_tail = bool(f)
 
 
