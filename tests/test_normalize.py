@@ -158,7 +158,8 @@ def parse_accuracy(rows) -> dict[str, float]:
         ok["whole"] += all(checks.values())
         ok["street_raw"] += _street_key(a) == r["street"]
         total += 1
-    return {k: ok[k] / total for k in ["number", "street", "street_raw", "unit", "city", "state", "postcode", "zip4", "whole"]}
+    fields = ["number", "street", "street_raw", "unit", "city", "state", "postcode", "zip4", "whole"]
+    return {k: ok[k] / total for k in fields}
 
 
 def _testset():

@@ -14,12 +14,13 @@ Only `us` exists today. Neither function ever raises on bad text: odd input give
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from addrcode.records import Address
 
-__all__ = ["normalize", "normalize_fields", "trace", "canonical_line", "Locale", "register_locale", "get_locale", "LOCALES"]
+__all__ = ["normalize", "normalize_fields", "trace", "canonical_line", "Locale", "register_locale", "get_locale",
+           "LOCALES"]
 
 _FIELDS = ("number", "predir", "street", "suffix", "postdir", "unit_type", "unit_id", "po_box",
            "rural_route", "city", "state", "postcode", "zip4", "leftover")

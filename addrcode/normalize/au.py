@@ -413,13 +413,13 @@ def _choose_end(p: Parse, s: int, e: int, last_segment: bool):
         # a type ending the segment before a comma, or written abbreviated (`RD`, `PL`: never a
         # locality word), ends the street: "GEMBROOK-LAUNCHING PLACE RD, GEMBROOK"
         return j, j
-    for k, j, strong in reversed(ends):
+    for _k, j, strong in reversed(ends):
         if strong and j < e:
             return j, j
     k, j, _strong = ends[-1]
     if j == e:
         return j, j
-    for k, j, strong in reversed(ends):
+    for _k, j, _strong in reversed(ends):
         if j < e:
             return j, j
     return None
