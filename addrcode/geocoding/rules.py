@@ -11,7 +11,7 @@ house numbers, unit designators) shapes the reference-guided reading of free tex
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # USPS Publication 28 C1 street suffixes (common written forms -> standard abbreviation).
 # Written out here (a US Government table) so that matching does not depend on how the
@@ -105,6 +105,11 @@ class GeoRules:
     leading_units: bool = False  # `Unit 2, 15 Smith St`: a unit before the number is kept
     known_cities: bool = False  # pass the reference's towns to the normalize stage as `cities`
     articles: frozenset = frozenset()  # `THE`: a street of an article and a type word is named by the type
+    region_ends: frozenset = field(init=False)  # every word a state or country name can end with
+
+    def __post_init__(self):
+        ends = set(self.state_words) | {p[-1] for p in self.state_phrases} | {p[-1] for p in self.country_names}
+        object.__setattr__(self, "region_ends", frozenset(ends))
 
 
 
