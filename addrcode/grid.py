@@ -134,7 +134,7 @@ class Grid:
         o = -_HALF * self.district_size_m
         return (o, o)
 
-    def check(self) -> "Grid":
+    def check(self) -> Grid:
         """Build the CRS transformers now and return the grid; `UsageError` if the CRS is unknown or not
         metric. Call it where a job is set up, so a bad CRS is one usage error, not an error per record."""
         self._transformers()

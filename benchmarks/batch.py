@@ -25,11 +25,11 @@ Parts (each prints rows/s; nothing prints an address or a coordinate):
 from __future__ import annotations
 
 import argparse
-import os
 import csv
 import gzip
 import importlib.util
 import math
+import os
 import random
 import resource
 import sys
@@ -82,9 +82,8 @@ def _rss_mb() -> float:
 
 def bench_cli(src: Path, out: Path, jobs: int) -> dict:
     """One real `addrcode encode` run over `src`; wall time, CPU and peak RSS of its processes."""
-    import subprocess
-
     import shutil
+    import subprocess
 
     # Peak RSS through /usr/bin/time: a child forked from this (big) process would report this
     # process's memory as its own until it execs.

@@ -113,8 +113,8 @@ def code_step(rows: int) -> None:
 def end_to_end(n: int, seed: int = 9) -> None:
     import importlib.util
 
-    from addrcode.config import load_config
     from addrcode.batch.jobs import make_job, open_geocoder, prepare_config
+    from addrcode.config import load_config
 
     spec = importlib.util.spec_from_file_location("mq", ROOT / "scripts" / "make_geocode_queries.py")
     mq = importlib.util.module_from_spec(spec)

@@ -51,7 +51,8 @@ def naive(ref: Path, queries: list[str]) -> tuple[float, int]:
     from addrcode.normalize import normalize
 
     db = sqlite3.connect(ref)
-    streets = db.execute("SELECT s.id, s.full || ' ' || c.name FROM streets s JOIN cities c ON c.id=s.city_id").fetchall()
+    streets = db.execute("SELECT s.id, s.full || ' ' || c.name FROM streets s "
+                         "JOIN cities c ON c.id=s.city_id").fetchall()
     ids = [s[0] for s in streets]
     names = [s[1] for s in streets]
     found = 0

@@ -78,7 +78,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--src", type=Path, default=ROOT.parent / "shared" / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz")
+    ap.add_argument("--src", type=Path,
+                    default=ROOT.parent / "shared" / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz")
     ap.add_argument("--only", nargs="*", default=["addrcode", "usaddress", "scourgify"])
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args(argv)

@@ -34,8 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from addrcode.stations import default as table_default  # noqa: E402
 from addrcode.stations import table as T  # noqa: E402
-from addrcode.stations.resolver import Resolver, ResolveJob  # noqa: E402
-
+from addrcode.stations.resolver import ResolveJob, Resolver  # noqa: E402
 
 CPU: dict = {}  # command label -> median CPU seconds (user + sys) of the child: robust on a busy machine
 
@@ -117,7 +116,8 @@ def main() -> None:
 
     # -- table size
     per_million = info.size_bytes / info.rows * 1e6
-    print(f"table size: {info.size_bytes:,} bytes for {info.rows:,} codes = {per_million / 1e6:.1f} MB per million codes"
+    print(f"table size: {info.size_bytes:,} bytes for {info.rows:,} codes = "
+          f"{per_million / 1e6:.1f} MB per million codes"
           f" ({info.size_bytes / info.rows:.1f} B/code)")
 
     # -- cold start

@@ -30,8 +30,8 @@ SCORES = (0.0, 0.3, 0.5, 0.7, 0.9)
 
 def measure(per_kind: int, seed: int, cache_dir: Path | None = None) -> dict:
     """Geocode the query set once and return per-query facts for any threshold choice."""
-    from addrcode.config import load_config
     from addrcode.batch.jobs import open_geocoder, open_grid, open_zones, precision_rank
+    from addrcode.config import load_config
 
     config = load_config(env={}, cache_dir=str(cache_dir) if cache_dir else None)
     geocoder, grid, zones = open_geocoder(config), open_grid(config), open_zones(config)

@@ -189,8 +189,8 @@ def interpolation_queries(held: list[dict], n: int, seed: int) -> list[dict]:
 
 
 def report(out: Path, per_kind: int, seed: int) -> str:
-    from addrcode.geocoding.geocoder import Geocoder
     from addrcode.geocoding.build import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
 
     mq = _mq()
     rows = load_rows()

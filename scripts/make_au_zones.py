@@ -116,7 +116,7 @@ def build() -> tuple[dict, dict]:
     vx, vy = _project(vic)
     vkeys = [(mb_of.get(r["ID"], ""), r["CITY"]) for r in vic]
     loc_sa3: dict[str, Counter] = defaultdict(Counter)
-    for r, (mb, loc) in zip(vic, vkeys):
+    for _r, (mb, loc) in zip(vic, vkeys):
         loc_sa3[loc][sa3.get(mb, "UNKNOWN")] += 1
 
     def vic_attrs(loc):

@@ -118,7 +118,8 @@ def _dir_ordinal(street: str) -> str | None:
         toks = [inv.get(t, t) for t in toks]
     elif pre or post:
         # spell the directional out, or abbreviate a spelled-out one
-        return " ".join(([_DIR_LONG[pre]] if pre else []) + toks + ([suf] if suf else []) + ([_DIR_LONG[post]] if post else []))
+        words = ([_DIR_LONG[pre]] if pre else []) + toks + ([suf] if suf else [])
+        return " ".join(words + ([_DIR_LONG[post]] if post else []))
     elif toks and toks[0] in ("NORTH", "SOUTH", "EAST", "WEST") and len(toks) > 1:
         toks = [toks[0][0]] + toks[1:]
     else:
@@ -332,7 +333,8 @@ def evaluate(geocoder, queries: list[dict]) -> dict:
             "n": s["n"],
             "within50": (sum(1 for x in e if x <= 50) / len(e)) if e else None,
             "median": statistics.median(finite) if finite else None,
-            "p95": finite[min(len(finite) - 1, int(0.95 * len(e)))] if finite and len(finite) >= 0.95 * len(e) else float("inf") if e else None,
+            "p95": (finite[min(len(finite) - 1, int(0.95 * len(e)))] if finite and len(finite) >= 0.95 * len(e)
+                    else float("inf") if e else None),
             "false_confident": s["fc"] / s["n"],
             "hi": s["hi"], "hi_ok": s["hi_ok"],
             "precision": dict(s["prec"]),
@@ -376,8 +378,8 @@ def accuracy_table(stats: dict, kinds, hi: int, hi_ok: int, t0: float) -> list[s
 
 
 def report(out: Path, source: Path, per_kind: int, seed: int) -> str:
-    from addrcode.geocoding.geocoder import Geocoder
     from addrcode.geocoding.build import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
 
     rows = load_rows(source)
     t0 = time.time()

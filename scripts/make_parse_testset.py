@@ -71,7 +71,8 @@ def _highway_variant(street: str, rng: random.Random) -> str:
         return street.title()
     kind, num, rest = m.groups()
     if kind == "VT":
-        form = rng.choice(["VT-{}", "Vt Rte {}", "VT Route {}", "State Route {}", "Vermont Route {}", "VT {}", "State Hwy {}"])
+        form = rng.choice(["VT-{}", "Vt Rte {}", "VT Route {}", "State Route {}", "Vermont Route {}", "VT {}",
+                           "State Hwy {}"])
     else:
         form = rng.choice(["US {}", "US Hwy {}", "U.S. Route {}", "US-{}", "US Rte {}", "U.S. Highway {}"])
     return form.format(num) + rest.title()
@@ -93,7 +94,8 @@ def build(src: Path, rows: int, seed: int) -> list[dict]:
         if style == "usps":
             text = f"{num} {street}, {city}, VT {zipc}"
         elif style == "title":
-            text = f"{num} {_title_street(street, full_suffix, full_dir)}, {city.title()}, {rng.choice(['VT', 'Vt', 'Vt.'])} {zipc}"
+            state = rng.choice(['VT', 'Vt', 'Vt.'])
+            text = f"{num} {_title_street(street, full_suffix, full_dir)}, {city.title()}, {state} {zipc}"
         elif style == "lower":
             text = f"{num} {street} {city} vt {zipc}".lower()
         elif style == "state_name":
@@ -120,7 +122,8 @@ def build(src: Path, rows: int, seed: int) -> list[dict]:
             text = f"{num} {_title_street(street, full_suffix, full_dir)}{sep}{unit_text}, {city.title()}, VT {zipc}"
         elif style == "recipient":
             name = rng.choice(NAMES)
-            lead = rng.choice([f"c/o {name}, ", f"C/O {name} ", f"ATTN: {name}, ", f"Attn {name} ", f"{name}, ", f"{name} "])
+            lead = rng.choice([f"c/o {name}, ", f"C/O {name} ", f"ATTN: {name}, ", f"Attn {name} ", f"{name}, ",
+                               f"{name} "])
             text = f"{lead}{num} {street.title()}, {city.title()}, VT {zipc}"
         elif style == "periods":
             st = re.sub(r"\b(ST|RD|AVE|LN|DR|CT|CIR|PL|TER|N|S|E|W)\b", lambda m: m.group().title() + ".", street)

@@ -41,7 +41,6 @@ import gzip
 import json
 import re
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +126,8 @@ def derive(towns, grid: Grid, extend_m: float, simplify_m: float):
     items += cities
     covered = shapely.union_all([g for _, _, g in items])
     # 3. grown outline, holes filled, minus what the towns already cover = the ring to share out
-    grown = shapely.union_all([shapely.Polygon(p.exterior) for p in shapely.get_parts(covered.buffer(extend_m, quad_segs=4))])
+    parts = shapely.get_parts(covered.buffer(extend_m, quad_segs=4))
+    grown = shapely.union_all([shapely.Polygon(p.exterior) for p in parts])
     ring = grown.difference(covered)
     seeds = shapely.get_coordinates(shapely.segmentize(covered.boundary, 50.0))
     seeds = np.unique(np.round(seeds, 1), axis=0)
@@ -164,7 +164,8 @@ def clean(geoms, ids, grid_size: float = 1e-5):
     for k in order:
         earlier = [j for j in tree.query(geoms[k], predicate="intersects") if j in done]
         if earlier:
-            geoms[k] = _polygonal(shapely.difference(geoms[k], shapely.union_all([geoms[j] for j in earlier], grid_size=grid_size), grid_size=grid_size))
+            taken = shapely.union_all([geoms[j] for j in earlier], grid_size=grid_size)
+            geoms[k] = _polygonal(shapely.difference(geoms[k], taken, grid_size=grid_size))
         done.add(k)
     for _ in range(3):
         # coverage union (edges matched exactly, not snapped): a snapped or order-dependent union hides
@@ -202,7 +203,8 @@ def _round(geom):
 def grid_stats(zones: Zones, lon, lat):
     """Per cell size: populated cells, addresses per cell, border cells and misassigned addresses."""
     own = np.array([z.id if z else "" for z in zones.zones_at(lon, lat)])
-    print("\ncell | populated cells | addr/cell median p95 max | cells w/ >1 zone | addr in such cells | addr whose cell centre is in another zone")
+    print("\ncell | populated cells | addr/cell median p95 max | cells w/ >1 zone | addr in such cells | "
+          "addr whose cell centre is in another zone")
     for size in (50.0, 100.0, 200.0):
         g = Grid(cell_size_m=size)
         d, i, _ = g.cells(lon, lat)
@@ -223,7 +225,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "data" / "vt-zones.geojson")
     ap.add_argument("--extend", type=float, default=500.0, help="metres to grow the state outline (default 500)")
-    ap.add_argument("--simplify", type=float, default=10.0, help="coverage simplification tolerance, metres (default 10)")
+    ap.add_argument("--simplify", type=float, default=10.0,
+                    help="coverage simplification tolerance, metres (default 10)")
     ap.add_argument("--grid-stats", action="store_true", help="compare 50/100/200 m cells on the E911 points")
     args = ap.parse_args(argv)
     if not TOWNS.exists():
@@ -233,7 +236,8 @@ def main(argv=None):
     print(f"towns: {len(towns)}, repaired with make_valid: {repaired}")
     lon, lat, city = load_points()
     share, outside = coverage(zones_from(towns), grid, lon, lat)
-    print(f"raw towns: {share:.4%} of {len(lon):,} E911 points have their 100 m cell centre in a town ({outside:,} outside)")
+    print(f"raw towns: {share:.4%} of {len(lon):,} E911 points have their 100 m cell centre in a town "
+          f"({outside:,} outside)")
     zones, cities = derive(towns, grid, args.extend, args.simplify)
     print(f"added city zones for holes: {cities}")
     write(zones, args.output)
@@ -241,7 +245,8 @@ def main(argv=None):
     share, outside = coverage(loaded, grid, lon, lat)
     size = args.output.stat().st_size
     centers = {z.sort_center for z in loaded}
-    print(f"derived: {len(loaded)} zones, {len(centers)} sort centers, {size:,} bytes, repairs on load: {len(loaded.repairs)}")
+    print(f"derived: {len(loaded)} zones, {len(centers)} sort centers, {size:,} bytes, "
+          f"repairs on load: {len(loaded.repairs)}")
     print(f"derived: {share:.4%} of E911 points have their 100 m cell centre in a zone ({outside:,} outside)")
     print(f"sha256 {loaded.sha256}")
     # agreement of the zone's town with the E911 town name (2013 boundaries, names differ: ST. vs SAINT)

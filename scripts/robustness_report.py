@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,6 +49,7 @@ class Report:
 
 def hostile_text(rep: Report, work: Path, per_family: int) -> None:
     import test_hostile_text as H
+
     from addrcode.geocoding.build import build_reference
 
     ref = work / "text.sqlite"
@@ -85,7 +85,8 @@ def hostile_text(rep: Report, work: Path, per_family: int) -> None:
             "stage, and the same shape at 1,000,000 characters (one run) for the growth rate:", "",
             "| stage | slowest shape | 10 kB | 100 kB | 1 MB | 100 kB under 1 s |", "|---|---|---|---|---|---|")
     for stage in ("normalize", "geocode", "encode"):
-        shape = max((s for s, st_, n in times if st_ == stage and n == 100_000), key=lambda s: times[(s, stage, 100_000)])
+        shape = max((s for s, st_, n in times if st_ == stage and n == 100_000),
+                    key=lambda s: times[(s, stage, 100_000)])
         small, big = times[(shape, stage, 10_000)], times[(shape, stage, 100_000)]
         huge = H._timed(jobs[stage], H.SHAPES[shape](1_000_000)[:1_000_000])
         rep.add(f"| {stage} | {shape} | {small * 1000:.1f} ms | {big * 1000:.1f} ms | {huge * 1000:.0f} ms | "
@@ -117,8 +118,8 @@ def hostile_files(rep: Report, work: Path) -> None:
             message = "(finishes; bad rows rejected with their line number)" if outcome["exit"] == 1 else "(finishes)"
         message = str(message).replace(str(outcome["dir"]) + "/", "").replace(str(F.DATA) + "/", "tests/data/")
         message = message.replace("|", "\\|")[:140]
-        left = [n for n in outcome["left"] if n.startswith(".")] + ([] if case.output else
-                                                                     [n for n in outcome["left"] if n.startswith(("out.", "ref.sqlite", "table.sqlite"))])
+        outputs = [n for n in outcome["left"] if n.startswith(("out.", "ref.sqlite", "table.sqlite"))]
+        left = [n for n in outcome["left"] if n.startswith(".")] + ([] if case.output else outputs)
         rep.add(f"| {case.name} | {outcome['exit']} ({case.exit_code}) | {message} | {len(left)} | "
                 f"{rep.check(not problems, 'file case ' + case.name)} |")
         passed += not problems
@@ -127,6 +128,7 @@ def hostile_files(rep: Report, work: Path) -> None:
 
 def faults(rep: Report, work: Path) -> None:
     import test_faults as FT
+
     from addrcode.geocoding.build import build_reference
 
     ref = work / "faults.sqlite"
@@ -151,7 +153,8 @@ def faults(rep: Report, work: Path) -> None:
         outcome = FT.disk_full_run(name, args, final, dw)
         problems = FT.disk_full_problems(outcome)
         good += not problems
-        rows.append(f"| {name} | {outcome['limit']:,} B | {outcome['exit']} | {'yes' if outcome['traceback'] else 'no'} "
+        traceback = "yes" if outcome["traceback"] else "no"
+        rows.append(f"| {name} | {outcome['limit']:,} B | {outcome['exit']} | {traceback} "
                     f"| {len(outcome['left']) + outcome['final_exists']} | "
                     f"{rep.check(not problems, 'disk full ' + name)} |")
     rep.add(f"- Disk full (RLIMIT_FSIZE, SIGXFSZ ignored so writes fail with EFBIG): **{good}/{len(cases)}** "
@@ -180,7 +183,8 @@ def faults(rep: Report, work: Path) -> None:
         ok = all(c == 0 and good_ for c, good_, _ in got["results"].values()) and not got["touched"]
         rep.add(f"- Reference and station table in a directory chmod 555 (files 444), used as {got['user']}: "
                 + ", ".join(f"{cmd} exit {c}" for cmd, (c, _, _) in got["results"].items())
-                + f"; files created or modified there: {'some' if got['touched'] else 0} ({rep.check(ok, 'read-only')}).")
+                + f"; files created or modified there: {'some' if got['touched'] else 0} "
+                  f"({rep.check(ok, 'read-only')}).")
     rep.add("")
 
 
@@ -248,8 +252,8 @@ def attackers(rep: Report, work: Path, long: bool) -> None:
     perm_dir = work / "perm"
     perm_dir.mkdir()
     refused = tried = 0
-    from addrcode.errors import KeyringError
     from addrcode.codes.keyring import load_keyring
+    from addrcode.errors import KeyringError
     ring = perm_dir / "ring.json"
     ring.write_bytes(world.keyring_path.read_bytes())
     for mode in range(0o600, 0o700, 0o001):
@@ -270,7 +274,8 @@ def attackers(rep: Report, work: Path, long: bool) -> None:
     f = A.formula_check(fdir, world, A.HOSTILE_CELLS)
     rep.add(f"- Formula injection: {len(A.HOSTILE_CELLS)} hostile cells × 3 columns through normalize, geocode and "
             f"encode (`--with-coords`), output and rejects files: **{f['cells']:,} cells, "
-            f"{len(f['formula_starts'])} starting with = + - @ TAB CR** ({rep.check(not f['formula_starts'], 'formula')}).", "")
+            f"{len(f['formula_starts'])} starting with = + - @ TAB CR** "
+            f"({rep.check(not f['formula_starts'], 'formula')}).", "")
 
 
 def main(argv=None) -> int:
@@ -283,7 +288,8 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(TESTS))
     sys.path.insert(0, str(ROOT))
     rep = Report()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="addrcode-report-") as tmp:
         work = Path(tmp)

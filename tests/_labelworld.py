@@ -29,12 +29,12 @@ class World:
 
 
 def build_world(tmp: Path) -> World:
-    from addrcode.config import embedded
-    from addrcode.geocoding.geocoder import Geocoder
-    from addrcode.grid import Grid
     from addrcode.batch.jobs import EncodeJob
     from addrcode.codes.keyring import demo_keyring_path, load_keyring, pub_path
+    from addrcode.config import embedded
     from addrcode.geocoding.build import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
+    from addrcode.grid import Grid
     from addrcode.stations.build import build_table
     from addrcode.zones import default_zones_path, load_zones
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 import os
 import random
-import re
 import sqlite3
 import stat
 import struct
@@ -163,9 +161,9 @@ class World:
     """A small reference, a real keyring (3 epochs: 0 revoked, 1 retired, 2 active) and signed tables."""
 
     def __init__(self, root: Path):
-        from addrcode.grid import Grid
         from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
         from addrcode.geocoding.build import build_reference
+        from addrcode.grid import Grid
         from addrcode.stations.build import build_table
         from addrcode.zones import default_zones_path, load_zones
 
@@ -262,7 +260,7 @@ def table_scan(world: World, path: Path) -> dict:
     found["cell indices"] = hits((c.district, c.index) for c in cells)
     found["random cells (chance control)"] = hits(controls)
     tried["random cells (chance control)"] = len(controls)
-    for name, value in world.secrets().items():
+    for value in world.secrets().values():
         tried["key material"] += 1
         found["key material"] += value in data
     return {"bytes": len(data), "tried": dict(tried), "found": dict(found)}
@@ -273,8 +271,8 @@ def table_scan(world: World, path: Path) -> dict:
 
 def flip_table(world: World, n: int, seed: int = 1, *, region: str = "anywhere") -> dict:
     """n random single-byte changes of the table (or of its signature slot): how many verify refuses."""
-    from addrcode.stations import signing
     from addrcode.errors import IntegrityError
+    from addrcode.stations import signing
 
     data = world.extract.read_bytes()
     vk = signing.load_public_key(world.public_key)
@@ -300,8 +298,8 @@ def flip_table(world: World, n: int, seed: int = 1, *, region: str = "anywhere")
 
 def flip_keyring(world: World, work: Path, n: int | None = None, seed: int = 2) -> dict:
     """Single-byte changes of the keyring file (every byte, or n random ones): how many are refused."""
-    from addrcode.errors import KeyringError
     from addrcode.codes.keyring import load_keyring
+    from addrcode.errors import KeyringError
 
     raw = world.keyring_path.read_bytes()
     rng = random.Random(seed)
@@ -326,8 +324,8 @@ def flip_keyring(world: World, work: Path, n: int | None = None, seed: int = 2) 
 
 def flip_public_key(world: World, work: Path) -> dict:
     """Every single-character change of the .pub file: the table no longer verifies with it."""
-    from addrcode.stations import signing
     from addrcode.errors import IntegrityError, KeyringError, UsageError
+    from addrcode.stations import signing
 
     text = world.public_key.read_bytes()
     data = world.extract.read_bytes()
@@ -398,7 +396,8 @@ def test_table_bytes_hold_no_address_coordinate_cell_index_or_key(world, which):
     assert f.get("coordinates as binary floats", 0) == 0
     assert f.get("key material", 0) == 0
     # cell indices: no more than the same search finds for random cells (chance 3-byte matches)
-    assert f["cell indices"] <= f["random cells (chance control)"] + 3 * math.sqrt(f["random cells (chance control)"] + 1)
+    chance = f["random cells (chance control)"]
+    assert f["cell indices"] <= chance + 3 * math.sqrt(chance + 1)
 
 
 def test_table_schema_has_no_location_columns(world):
@@ -680,8 +679,8 @@ HOSTILE_CELLS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(\"h
 
 
 def test_csv_output_never_starts_a_cell_with_a_formula_character(world, tmp_path):
-    got = formula_check(tmp_path, world, HOSTILE_CELLS + [line.split(",", 1)[-1] for line in
-                                                          (DATA / "hostile" / "formula_cells.6rows.csv").read_text().splitlines()[1:]])
+    lines = (DATA / "hostile" / "formula_cells.6rows.csv").read_text().splitlines()[1:]
+    got = formula_check(tmp_path, world, HOSTILE_CELLS + [line.split(",", 1)[-1] for line in lines])
     assert got["cells"] > 500
     assert got["formula_starts"] == []
 

@@ -47,7 +47,8 @@ def test_chunked_keeps_everything_in_order():
 
 def test_summary_counts_every_status():
     s = batch.Summary()
-    for status, reason in [("ok", ""), ("rejected", "line 3: 2 cells, expected 3"), ("rejected", "line 9: 1 cells, expected 3"),
+    for status, reason in [("ok", ""), ("rejected", "line 3: 2 cells, expected 3"),
+                           ("rejected", "line 9: 1 cells, expected 3"),
                            ("error", "internal error (ValueError)"), ("rejected", "score 0.31 below --min-score 0.5")]:
         s.add({"status": status, "reason": reason})
     assert (s.rows, s.ok, s.n_rejected, s.n_errors) == (5, 1, 3, 1)

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from addrcode.cli import cli
@@ -137,8 +136,8 @@ def test_a_full_cell_memo_starts_over_without_losing_a_row(vt_reference):
     import csv
     import gzip
 
-    from addrcode.config import load_config
     from addrcode.batch.jobs import make_job, prepare_config
+    from addrcode.config import load_config
     from addrcode.packaged import VT_SOURCE, data_path
 
     with gzip.open(data_path(VT_SOURCE), "rt", newline="") as f:

@@ -88,8 +88,8 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 def single_process(job, rows: list[dict], column="address", components=None) -> list[dict]:
     """The reference: the job over the rows through the single-process batch loop."""
-    from addrcode.batch.runner import run
     from addrcode.batch.io import InputRecord
+    from addrcode.batch.runner import run
 
     records = [InputRecord(line=i, text=r[column] if not components else "", fields=dict(r))
                for i, r in enumerate(rows, 1)]

@@ -118,8 +118,8 @@ def _journal_rows(journal: Path) -> int:
 
 
 def test_sigkill_twice_then_resume_loses_and_duplicates_nothing(reference, tmp_path):
-    from addrcode.config import Config
     from addrcode.batch.jobs import make_job
+    from addrcode.config import Config
 
     result = kill_and_resume(reference, tmp_path)
     if result["kills"] == 0:
@@ -278,8 +278,8 @@ def unprivileged() -> list[str] | None:
 
 def readonly_run(reference: Path) -> dict:
     """Geocode, encode and resolve from a directory chmod 555 (files 444), as an unprivileged user."""
-    from addrcode.grid import Grid
     from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
+    from addrcode.grid import Grid
     from addrcode.stations.build import build_table
     from addrcode.zones import default_zones_path, load_zones
 

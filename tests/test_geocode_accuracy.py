@@ -5,10 +5,8 @@ docs/ACCURACY.md is the full report on a larger set.
 """
 
 import importlib.util
-import statistics
 
 import pytest
-
 from conftest import ROOT
 
 PER_KIND = 200
@@ -71,8 +69,8 @@ def test_calibration_score_09_within_50m(stats):
 
 def test_interpolation_median_under_100m(tmp_path):
     """A reference with 5 % of points withheld (a dozen towns, to stay quick); geocode those points."""
-    from addrcode.geocoding.geocoder import Geocoder
     from addrcode.geocoding.build import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
 
     mq = _mq()
     rows = mq.load_rows(mq.DEFAULT_SOURCE)

@@ -23,8 +23,8 @@ def _aq():
 
 @pytest.fixture(scope="module")
 def stats(tmp_path_factory):
-    from addrcode.geocoding.geocoder import Geocoder
     from addrcode.geocoding.build import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
     from addrcode.geocoding.reference import reference_info
 
     aq = _aq()

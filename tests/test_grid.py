@@ -179,8 +179,10 @@ def test_cell_polygon_contains_its_centre(grid):
 
 def test_import_is_lazy():
     """`addrcode resolve` imports the package; the grid module must not pull in numpy/pyproj/shapely."""
-    code = "import sys, addrcode.grid, addrcode.zones; bad = {'numpy', 'pyproj', 'shapely'} & set(sys.modules); print(sorted(bad))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    code = ("import sys, addrcode.grid, addrcode.zones; bad = {'numpy', 'pyproj', 'shapely'} & set(sys.modules); "
+            "print(sorted(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "[]"
 
 

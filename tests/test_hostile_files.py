@@ -14,9 +14,9 @@ import re
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from click.testing import CliRunner
@@ -40,9 +40,9 @@ class World:
 
 
 def make_world(root: Path) -> World:
-    from addrcode.grid import Grid
     from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
     from addrcode.geocoding.build import build_reference
+    from addrcode.grid import Grid
     from addrcode.stations.build import build_table
     from addrcode.zones import default_zones_path, load_zones
 
@@ -247,10 +247,15 @@ def _reference_truncated(tmp, w):
     return ["geocode", "--reference", str(path), "-o", str(tmp / "out.txt"), ADDRESSES[0]]
 
 
+def _resolve_args(w, tmp, table):
+    return ["resolve", "--table", str(table), "--public-key", str(w.public_key), "-o", str(tmp / "out.txt"),
+            "AAT-0EM53-6"]
+
+
 def _table_not_sqlite(tmp, w):
     path = tmp / "table.sqlite"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4000))
-    return ["resolve", "--table", str(path), "--public-key", str(w.public_key), "-o", str(tmp / "out.txt"), "AAT-0EM53-6"]
+    return _resolve_args(w, tmp, path)
 
 
 def _table_other_schema(tmp, w):
@@ -259,13 +264,13 @@ def _table_other_schema(tmp, w):
     db.execute("CREATE TABLE codes (body INTEGER PRIMARY KEY, zone TEXT)")
     db.commit()
     db.close()
-    return ["resolve", "--table", str(path), "--public-key", str(w.public_key), "-o", str(tmp / "out.txt"), "AAT-0EM53-6"]
+    return _resolve_args(w, tmp, path)
 
 
 def _table_other_version(tmp, w):
     """A table signed with the right key but of another format version (a future addrcode's)."""
-    from addrcode.stations import signing
     from addrcode.codes.keyring import load_keyring
+    from addrcode.stations import signing
 
     path = tmp / "table.sqlite"
     shutil.copy(w.table, path)
@@ -278,7 +283,7 @@ def _table_other_version(tmp, w):
     data[off: off + signing.SIG_LEN] = bytes(signing.SIG_LEN)
     path.write_bytes(bytes(data))
     signing.sign_file(path, load_keyring(w.keyring).signing_key)
-    return ["resolve", "--table", str(path), "--public-key", str(w.public_key), "-o", str(tmp / "out.txt"), "AAT-0EM53-6"]
+    return _resolve_args(w, tmp, path)
 
 
 def _table_truncated(tmp, w):
@@ -348,7 +353,8 @@ CASES = [
          kind="reference"),
     Case("reference truncated", _reference_truncated, 3, r"ref\.sqlite: ", kind="reference"),
     Case("table not SQLite", _table_not_sqlite, 3, r"table\.sqlite: ", kind="table"),
-    Case("table: SQLite of another schema (unsigned)", _table_other_schema, 3, r"table\.sqlite: .*unsigned", kind="table"),
+    Case("table: SQLite of another schema (unsigned)", _table_other_schema, 3, r"table\.sqlite: .*unsigned",
+         kind="table"),
     Case("table: signed, another format version", _table_other_version, 3, r"table\.sqlite: station table format "
          r"version 999", kind="table"),
     Case("table truncated", _table_truncated, 3, r"table\.sqlite: ", kind="table"),

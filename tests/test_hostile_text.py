@@ -14,6 +14,7 @@ Everything runs on `tests/data/oa_small.csv` (two Vermont towns): nothing outsid
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -97,15 +98,21 @@ DECORATIONS = {
     "combining marks": lambda r, b: _sprinkle(r, b, "".join(map(chr, range(0x300, 0x370))), 0.8),
 }
 
+def _decorated(deco, r):
+    return deco(r, r.choice(GOOD))
+
+
 FAMILIES = {
     "random code points": lambda r: "".join(_random_code_point(r) for _ in range(r.randint(0, 120))),
-    **{name: (lambda deco: lambda r: deco(r, r.choice(GOOD)))(deco) for name, deco in DECORATIONS.items()},
+    **{name: functools.partial(_decorated, deco) for name, deco in DECORATIONS.items()},
     "lone surrogates": lambda r: _sprinkle(r, r.choice(GOOD), "".join(map(chr, range(0xD800, 0xD810))) + "\udcff"),
     "punctuation only": lambda r: "".join(r.choice(PUNCT + " ") for _ in range(r.randint(1, 200))),
-    "digits and fractions": lambda r: " ".join(r.choice(["1/2", "0", "9" * r.randint(1, 400), "-5", "12-A",
-                                                         "½", "¾", "٣", "Ⅻ", "1e309"]) for _ in range(r.randint(1, 30))),
-    "keyword storms": lambda r: " ".join(r.choice(["APT", "UNIT", "#", "PO", "BOX", "RR", "ROUTE", "VT", "N",
-                                                   "ST", "RD", ",", "05905", "HWY", "1ST"]) for _ in range(r.randint(1, 400))),
+    "digits and fractions": lambda r: " ".join(
+        r.choice(["1/2", "0", "9" * r.randint(1, 400), "-5", "12-A", "½", "¾", "٣", "Ⅻ", "1e309"])
+        for _ in range(r.randint(1, 30))),
+    "keyword storms": lambda r: " ".join(
+        r.choice(["APT", "UNIT", "#", "PO", "BOX", "RR", "ROUTE", "VT", "N", "ST", "RD", ",", "05905", "HWY", "1ST"])
+        for _ in range(r.randint(1, 400))),
     "injection strings": lambda r: r.choice(INJECTION) + r.choice(["", " " + r.choice(GOOD)]),
     "emoji and other scripts": lambda r: r.choice(GOOD) + " " + "".join(
         r.choice("🏠📦🇺🇸👨‍👩‍👧東京都港区ул.Ленина١٢٣עבריתतमिल") for _ in range(r.randint(1, 40))),
@@ -128,8 +135,8 @@ def hostile_inputs(seed: int = 8, per_family: int = FUZZ_PER_FAMILY):
 
 def make_jobs(reference: Path) -> dict:
     """normalize, geocode and encode jobs over `reference` (embedded zones, demo keyring)."""
-    from addrcode.config import Config
     from addrcode.batch.jobs import make_job
+    from addrcode.config import Config
 
     config = Config(reference=Path(reference))
     return {stage: make_job(stage, config) for stage in ("normalize", "geocode", "encode")}
@@ -137,12 +144,12 @@ def make_jobs(reference: Path) -> dict:
 
 def make_code_jobs(root: Path, reference: Path) -> dict:
     """decode (a fresh keyring) and resolve (a station table signed with it) jobs."""
-    from addrcode.config import Config
-    from addrcode.grid import Grid
     from addrcode.batch.jobs import DecodeJob, open_zones
     from addrcode.codes.keyring import load_keyring, new_keyring, pub_path
-    from addrcode.stations.resolver import ResolveJob
+    from addrcode.config import Config
+    from addrcode.grid import Grid
     from addrcode.stations.build import build_table
+    from addrcode.stations.resolver import ResolveJob
 
     root.mkdir(parents=True, exist_ok=True)
     ring = root / "ring.json"

@@ -4,7 +4,6 @@ import codecs
 import csv
 import io as stdio
 import json
-import os
 
 import pytest
 

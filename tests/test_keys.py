@@ -11,8 +11,6 @@ import threading
 import pytest
 
 from addrcode.codes import keyring as keys
-from addrcode.codes.scheme import decode_code, encode_cell, EpochError
-from addrcode.errors import KeyringError
 from addrcode.codes.keyring import (
     demo_keyring_path,
     list_epochs,
@@ -23,6 +21,8 @@ from addrcode.codes.keyring import (
     revoke,
     rotate,
 )
+from addrcode.codes.scheme import EpochError, decode_code, encode_cell
+from addrcode.errors import KeyringError
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 

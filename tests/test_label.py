@@ -20,10 +20,10 @@ pytest.importorskip("fpdf")
 
 from _labelworld import csv_style, shared_world  # noqa: E402
 
-from addrcode.outputs import label as L  # noqa: E402
 from addrcode.errors import UsageError  # noqa: E402
-from addrcode.stations.resolver import Resolver  # noqa: E402
+from addrcode.outputs import label as L  # noqa: E402
 from addrcode.outputs.scan import decode_image  # noqa: E402
+from addrcode.stations.resolver import Resolver  # noqa: E402
 
 DPI = 150  # modest: a 0.5 mm Code 128 module is ~3 px, a QR module ~8 px
 
@@ -76,7 +76,8 @@ def street_lines(world) -> list[str]:
 def thermal(world, tmp_path_factory):
     """All world records as CSV-style rows, plus rows that must not get a label, rendered to one PDF."""
     rows = [csv_style(r) for r in world.records]
-    bad_check = dict(rows[0], addrcode_code=rows[0]["addrcode_code"][:-1] + ("0" if rows[0]["addrcode_code"][-1] != "0" else "1"))
+    first = rows[0]["addrcode_code"]
+    bad_check = dict(rows[0], addrcode_code=first[:-1] + ("0" if first[-1] != "0" else "1"))
     rejected = dict(rows[1], addrcode_status="rejected", addrcode_reason="no match", addrcode_code="")
     error = dict(rows[2], addrcode_status="error", addrcode_code="")
     rows = rows[:5] + [bad_check, rejected, error] + rows[5:]
@@ -92,7 +93,7 @@ def test_every_label_scans_back_to_its_code_and_resolves(world, resolver, therma
     assert report.labels == len(ok_rows) == len(world.records)
     assert report.pages == report.labels
     read = 0
-    for (text, image), row in zip(pages(out), ok_rows, strict=True):
+    for (_text, image), row in zip(pages(out), ok_rows, strict=True):
         found = decode_image(image)
         symbologies = {fmt for fmt, _ in found}
         assert symbologies == {"QRCode", "Code128"}, f"page of row {row['addrcode_code']}: {found}"
@@ -172,7 +173,7 @@ def test_sheet_labels_scan_back(world, resolver, tmp_path, sheet):
     per = L.SHEETS[sheet].per_page
     assert report.pages == -(-19 // per)
     codes = []
-    for text, image in pages(out, dpi=200):
+    for _text, image in pages(out, dpi=200):
         found = decode_image(image)
         by_code = {}
         for fmt, payload in found:
@@ -335,8 +336,8 @@ def test_label_data_reads_csv_and_jsonl_records_and_undoes_formula_quotes():
 def test_default_data_labels_scan_back_and_resolve_with_the_default_table(world, tmp_path_factory):
     """The same ~300 queries through the whole embedded default: full Vermont reference and the
     default station table (built once into ADDRCODE_CACHE_DIR, else a temporary cache: ~45 s)."""
-    from addrcode.config import load_config
     from addrcode.batch.jobs import EncodeJob, open_geocoder, open_grid, open_keyring, open_zones
+    from addrcode.config import load_config
     from addrcode.stations.default import default_table
 
     cache = Path(os.environ.get("ADDRCODE_CACHE_DIR") or tmp_path_factory.mktemp("defaultcache"))
@@ -350,7 +351,7 @@ def test_default_data_labels_scan_back_and_resolve_with_the_default_table(world,
     assert report.labels == len(ok) and report.skipped == len(records) - len(ok)
     table, pub = default_table(cache)
     with Resolver(table, pub) as resolver:
-        for (text, image), rec in zip(pages(out), ok, strict=True):
+        for (_text, image), rec in zip(pages(out), ok, strict=True):
             found = decode_image(image)
             assert sorted(fmt for fmt, _ in found) == ["Code128", "QRCode"]
             assert {p for _, p in found} == {rec["code"].replace("-", "")}

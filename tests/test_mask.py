@@ -6,7 +6,8 @@ import re
 import unicodedata
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from addrcode.outputs.mask import mask_address, mask_name, mask_phone
 

@@ -24,8 +24,15 @@ from pathlib import Path
 import pytest
 
 from addrcode.errors import DataError
-from addrcode.outputs.report import (EXAMPLES_PER_REASON, MAX_REASONS, ReportBuilder, iter_run, matched_town,
-                                     matched_zip, render_report)
+from addrcode.outputs.report import (
+    EXAMPLES_PER_REASON,
+    MAX_REASONS,
+    ReportBuilder,
+    iter_run,
+    matched_town,
+    matched_zip,
+    render_report,
+)
 from addrcode.records import reason_kind
 from addrcode.zones import default_zones_path, load_zones
 
@@ -128,7 +135,8 @@ def external_refs(tree) -> list[str]:
     for el in tree.iter():
         for name, value in el.attrib.items():
             local = name.split("}")[-1].split(":")[-1] if isinstance(name, str) else str(name)
-            if local in ("src", "href", "action", "data", "poster") and re.match(r"\s*(https?:|//|ftp:|file:)", value, re.I):
+            remote = re.match(r"\s*(https?:|//|ftp:|file:)", value, re.I)
+            if local in ("src", "href", "action", "data", "poster") and remote:
                 bad.append(value)
     return bad
 
@@ -246,7 +254,8 @@ def test_report_is_valid_self_contained_html(synthetic):
     assert not re.search(r"<(script)(?![^>]*application/json)", text), "no executable script"
     assert not re.search(r"<(img|link|iframe|object|embed)\b", text)
     assert summary.bytes == len(out.read_bytes())
-    assert sum(1 for el in tree.iter() if str(el.tag).endswith("svg")) >= 3  # the two maps (plus the shared path defs) and the histogram
+    # the two maps (plus the shared path defs) and the histogram
+    assert sum(1 for el in tree.iter() if str(el.tag).endswith("svg")) >= 3
 
 
 def test_report_numbers_match_the_file(synthetic):

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
 from addrcode.codes.scheme import ALPHABET, encode_cell
 from addrcode.errors import IntegrityError
-from addrcode.grid import Grid
-from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
 from addrcode.geocoding.build import build_reference
-from addrcode.stations.resolver import STATUSES, Resolver, ResolveJob, resolve_codes
+from addrcode.grid import Grid
 from addrcode.stations import build as table_build
 from addrcode.stations import cells as table_cells
 from addrcode.stations import table as T
+from addrcode.stations.resolver import STATUSES, ResolveJob, Resolver, resolve_codes
 from addrcode.zones import default_zones_path, load_zones
 
 HERE = Path(__file__).parent

@@ -16,8 +16,8 @@ from _labelworld import shared_world  # noqa: E402
 
 from addrcode.errors import DataError  # noqa: E402
 from addrcode.outputs.label import render_labels  # noqa: E402
-from addrcode.stations.resolver import Resolver  # noqa: E402
 from addrcode.outputs.scan import ScanJob, clean_payload, decode_image, scan_file  # noqa: E402
+from addrcode.stations.resolver import Resolver  # noqa: E402
 
 
 @pytest.fixture(scope="module")

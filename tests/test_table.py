@@ -17,18 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
 from addrcode.codes.scheme import encode_cells
 from addrcode.errors import DataError, IntegrityError, UsageError
-from addrcode.grid import Grid
-from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
 from addrcode.geocoding.build import build_reference
-from addrcode.stations.resolver import Resolver
+from addrcode.grid import Grid
 from addrcode.stations import build as table_build
 from addrcode.stations import cells as table_cells
 from addrcode.stations import default as table_default
 from addrcode.stations import diff as table_diff
 from addrcode.stations import signing as table_signing
 from addrcode.stations import table as T
+from addrcode.stations.resolver import Resolver
 from addrcode.zones import default_zones_path, load_zones
 
 HERE = Path(__file__).parent
@@ -201,7 +201,8 @@ def test_build_writes_rows_per_usable_epoch_and_meta(table, ref, zones, keyring,
         assert epochs_of_rows == {1, 2}
         assert db.execute("SELECT COUNT(*) FROM codes").fetchone()[0] == info.rows
         assert db.execute("PRAGMA application_id").fetchone()[0] == T.APPLICATION_ID
-        cols = {r[1] for t in ("codes", "zones", "meta", "epochs", "next_hop") for r in db.execute(f"PRAGMA table_info({t})")}
+        cols = {r[1] for t in ("codes", "zones", "meta", "epochs", "next_hop")
+                for r in db.execute(f"PRAGMA table_info({t})")}
         assert not cols & {"lon", "lat", "x", "y", "index", "cell", "street", "number", "secret"}
     finally:
         db.close()
@@ -383,7 +384,8 @@ def test_truncated_empty_and_foreign_files_are_refused(work, table, pub):
 
 def test_signed_table_of_another_version_or_kind_is_refused(work, table, keyring, pub):
     path, _ = table
-    for pragma, match in (("user_version=99", "format version 99"), ("application_id=7", "not an addrcode station table")):
+    for pragma, match in (("user_version=99", "format version 99"),
+                          ("application_id=7", "not an addrcode station table")):
         bad = work / f"other-{pragma.split('=')[0]}.sqlite"
         shutil.copy(path, bad)
         db = sqlite3.connect(bad)
@@ -471,7 +473,8 @@ def test_rezoning_changes_no_code_and_diff_reports_rerouted(work, table, ref, ke
     a = sqlite3.connect(f"file:{old_path}?mode=ro", uri=True)
     b = sqlite3.connect(f"file:{new_path}?mode=ro", uri=True)
     assert [r for r in a.execute("SELECT body FROM codes")] == [r for r in b.execute("SELECT body FROM codes")]
-    n_midd = a.execute("SELECT COUNT(*) FROM codes c JOIN zones z ON z.idx=c.zone WHERE z.zone='VT-MIDDLEBURY'").fetchone()[0]
+    n_midd = a.execute("SELECT COUNT(*) FROM codes c JOIN zones z ON z.idx=c.zone "
+                       "WHERE z.zone='VT-MIDDLEBURY'").fetchone()[0]
     a.close()
     b.close()
     assert n_midd > 0

@@ -8,12 +8,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from test_report import CHROMIUM, assert_not_blank, external_refs, parse_html, screenshot
 
 from addrcode.errors import UsageError
 from addrcode.outputs.zonemap import NO_DATA, frame_for, read_table_zones, render_zone_map, routing_key
 from addrcode.zones import default_zones_path, load_zones
-
-from test_report import CHROMIUM, assert_not_blank, external_refs, parse_html, screenshot
 
 DATA = Path(__file__).resolve().parent / "data"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -66,9 +65,9 @@ def test_svg_map_parses_as_xml_and_labels_every_zone(maps, zones):
 
 def test_routing_keys_are_the_prefixes_of_real_codes(maps, zones):
     """A code issued for a point in a zone starts with one of the routing keys the map gives that zone."""
+    from addrcode.codes.keyring import demo_keyring_path, load_keyring
     from addrcode.codes.scheme import encode_cell
     from addrcode.grid import Grid
-    from addrcode.codes.keyring import demo_keyring_path, load_keyring
 
     d, _, s = maps
     root = ET.parse(d / "zones.svg").getroot()
@@ -116,8 +115,8 @@ def test_small_zones_file_and_bad_suffix(tmp_path):
 
 def test_map_of_a_station_table(tmp_path, small_reference, zones):
     """A per-station extract: its zones take the table's colours, every other zone is greyed."""
-    from addrcode.grid import Grid
     from addrcode.codes.keyring import demo_keyring_path, load_keyring, pub_path
+    from addrcode.grid import Grid
     from addrcode.stations.build import build_table
 
     table = tmp_path / "station.sqlite"

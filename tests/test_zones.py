@@ -126,7 +126,8 @@ def test_fixture_errors(name, pattern):
             r"feature 1: zone id 'A' already used by feature 0",
         ),
         ([feat(square(0, 0, 1, 1), zone="A")], r"feature 0 \(zone 'A'\): no sort center"),
-        ([feat({"type": "Point", "coordinates": [0, 0]}, zone="A", sort_center="S")], r"feature 0 \(zone 'A'\): geometry is Point"),
+        ([feat({"type": "Point", "coordinates": [0, 0]}, zone="A", sort_center="S")],
+         r"feature 0 \(zone 'A'\): geometry is Point"),
         ([feat(None, zone="A", sort_center="S")], r"feature 0 \(zone 'A'\): geometry is no geometry"),
         ([feat({"type": "Polygon", "coordinates": [[[0, 0], [1]]]}, zone="A", sort_center="S")], r"malformed polygon"),
         ([feat(square(1790000, 2550000, 1790100, 2550100), zone="A", sort_center="S")], r"not lon/lat degrees"),
@@ -170,8 +171,11 @@ def test_cell_centre_on_shared_border_gets_exactly_one_deterministic_zone(tmp_pa
     """Two zones whose shared edge passes through a cell centre (a vertex sits on the centre)."""
     c = grid.cell(*COLLEGE_ST)
     lon, lat = (float(v) for v in grid.center(c.district, c.index))
-    west = {"type": "Polygon", "coordinates": [[[lon - 0.01, lat - 0.01], [lon, lat - 0.01], [lon, lat], [lon, lat + 0.01], [lon - 0.01, lat + 0.01], [lon - 0.01, lat - 0.01]]]}
-    east = {"type": "Polygon", "coordinates": [[[lon, lat - 0.01], [lon + 0.01, lat - 0.01], [lon + 0.01, lat + 0.01], [lon, lat + 0.01], [lon, lat], [lon, lat - 0.01]]]}
+    west = {"type": "Polygon", "coordinates": [[[lon - 0.01, lat - 0.01], [lon, lat - 0.01], [lon, lat],
+                                                [lon, lat + 0.01], [lon - 0.01, lat + 0.01], [lon - 0.01, lat - 0.01]]]}
+    east = {"type": "Polygon", "coordinates": [[[lon, lat - 0.01], [lon + 0.01, lat - 0.01],
+                                                [lon + 0.01, lat + 0.01],
+                                                [lon, lat + 0.01], [lon, lat], [lon, lat - 0.01]]]}
     f_w = feat(west, zone="W", sort_center="S")
     f_e = feat(east, zone="E", sort_center="S")
     one = load_zones(write_fc(tmp_path / "1.geojson", [f_w, f_e]))
@@ -247,7 +251,8 @@ def test_changing_zones_never_changes_a_cell(vt, grid):
 
 
 def test_default_zones_file(vt):
-    assert default_zones_path().resolve() == DEFAULT.resolve() or default_zones_path().read_bytes() == DEFAULT.read_bytes()
+    packaged = default_zones_path()
+    assert packaged.resolve() == DEFAULT.resolve() or packaged.read_bytes() == DEFAULT.read_bytes()
     assert DEFAULT.stat().st_size < 1_000_000
     assert len(vt) == 253 and vt.repairs == ()
     assert len({z.sort_center for z in vt}) == 14

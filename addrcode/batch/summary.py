@@ -1,6 +1,7 @@
 """The counts of a batch run: rows in = ok + rejected + errors, rejects and errors grouped by reason.
 
-Reasons are grouped by `addrcode.records.reason_kind` (as in the run report), shared by the CLI's runs (`addrcode.batch.runner`)
+Reasons are grouped by `addrcode.records.reason_kind` (as in the run report), shared by the CLI's runs
+(`addrcode.batch.runner`)
 and the Dask/Spark engines (`addrcode.batch.engines.EngineRun`), so their summaries read alike.
 """
 

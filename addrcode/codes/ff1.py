@@ -15,7 +15,7 @@ convention). The domain radix**n must be at least 1,000,000, as SP 800-38G Rev. 
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from addrcode.errors import UsageError
 

@@ -52,7 +52,8 @@ STATUSES = ("active", "retired", "revoked")
 SECRET_BYTES = 32
 DEMO_KEYRING_NAME = "demo-keyring.json"
 MAX_KEYRING_BYTES = 1 << 20  # 32 epochs take ~6 kB
-DEMO_NOTE = "DEMO KEYRING: its secrets are published, so codes made with it are NOT private. Never use it for real parcels."
+DEMO_NOTE = ("DEMO KEYRING: its secrets are published, so codes made with it are NOT private. "
+             "Never use it for real parcels.")
 
 
 # --------------------------------------------------------------------------- records
@@ -107,7 +108,7 @@ class SigningKey:
         return self._private().sign(data)
 
     @property
-    def verify_key(self) -> "VerifyKey":
+    def verify_key(self) -> VerifyKey:
         """The matching public key."""
         from cryptography.hazmat.primitives import serialization
 

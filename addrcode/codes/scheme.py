@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import operator
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
 from addrcode.errors import AddrcodeError
 
@@ -314,7 +315,7 @@ def _check_cell(district, index) -> tuple[int, int]:
     return district, index
 
 
-def _check_epoch(epoch: "Epoch") -> None:
+def _check_epoch(epoch: Epoch) -> None:
     if epoch.status == "revoked":
         raise EpochError(f"epoch {epoch.id} is revoked; no codes are made with it", kind="revoked")
     if len(epoch.id) != 1 or epoch.id not in VALUE:
@@ -324,7 +325,7 @@ def _check_epoch(epoch: "Epoch") -> None:
 # Batch speed-ups for building codes: base32 pairs, a two-character Damm step, and the Damm state
 # after prefix + epoch per (district, epoch). Same results as check_char (tested).
 # Built on first use, not at import: `addrcode resolve` start-up only needs parse_code.
-@lru_cache(maxsize=None)
+@cache
 def _fast_tables():
     pairs = tuple(ALPHABET[i >> 5] + ALPHABET[i & 31] for i in range(1024))
     damm2 = tuple(tuple(DAMM[DAMM[s][p >> 5]][p & 31] for p in range(1024)) for s in range(32))
@@ -351,7 +352,7 @@ def _encode_cached(secret: bytes, epoch_id: str, district: int, index: int) -> C
     return _make(district, epoch_id, _ff1(secret, district, epoch_id, index, decrypt=False))
 
 
-def encode_cell(district: int, index: int, epoch: "Epoch") -> Code:
+def encode_cell(district: int, index: int, epoch: Epoch) -> Code:
     """The code of cell `index` in `district` under `epoch` (deterministic; a bijection per district).
 
     Refuses a revoked epoch. Repeated cells are served from a small cache.
@@ -361,7 +362,7 @@ def encode_cell(district: int, index: int, epoch: "Epoch") -> Code:
     return _encode_cached(epoch.secret, epoch.id, district, index)
 
 
-def encode_cells(cells: Iterable[tuple[int, int]], epoch: "Epoch") -> list[Code]:
+def encode_cells(cells: Iterable[tuple[int, int]], epoch: Epoch) -> list[Code]:
     """Codes for many (district, index) pairs, in order: the batch fast path.
 
     Distinct cells are encrypted together, round by round, with one AES call per round for
@@ -407,7 +408,7 @@ def _ff1_batch(secret: bytes, epoch_id: str, districts: Sequence[int], indices: 
     return (a << 10) | b
 
 
-def decode_code(code: Code | str, keyring: "Keyring", *, allow_revoked: bool = False) -> Decoded:
+def decode_code(code: Code | str, keyring: Keyring, *, allow_revoked: bool = False) -> Decoded:
     """(district, index, epoch) of a code, for key holders.
 
     Accepts a `Code` or text (parsed with `parse_code`). Raises `CodeFormatError` for a malformed
@@ -427,7 +428,7 @@ def decode_code(code: Code | str, keyring: "Keyring", *, allow_revoked: bool = F
     return Decoded(district, index, epoch.id)
 
 
-def decode_codes(codes_: Iterable[Code | str], keyring: "Keyring", *, allow_revoked: bool = False) -> list[Decoded]:
+def decode_codes(codes_: Iterable[Code | str], keyring: Keyring, *, allow_revoked: bool = False) -> list[Decoded]:
     """`decode_code` for many codes at once (vectorised per epoch); same errors, raised on the first bad one."""
     parsed = [c if isinstance(c, Code) else parse_code(c) for c in codes_]
     out: list[Decoded | None] = [None] * len(parsed)

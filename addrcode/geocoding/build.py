@@ -21,8 +21,14 @@ from pathlib import Path
 
 from addrcode.errors import DataError
 from addrcode.files import atomic_path
-from addrcode.geocoding.reference import (APPLICATION_ID, FORMAT_VERSION, INDEXES, OPTIONAL_COLUMNS,
-                                          REQUIRED_COLUMNS, SCHEMA)
+from addrcode.geocoding.reference import (
+    APPLICATION_ID,
+    FORMAT_VERSION,
+    INDEXES,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    SCHEMA,
+)
 
 REJECT_FIELDS = ["source", "line", "reason", "LON", "LAT", "NUMBER", "STREET", "UNIT", "CITY", "REGION", "POSTCODE",
                  "ID"]

@@ -27,11 +27,10 @@ three small back ends draw: fpdf2 (fonts embedded, subset), Pillow, and SVG (tex
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 from addrcode.errors import AddrcodeError, UsageError
 from addrcode.files import default_file_mode, write_atomic
@@ -167,7 +166,7 @@ def _font_path(kind: str) -> Path:
     return embedded(FONT_FILES[kind])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _metrics(kind: str) -> tuple[dict[int, int], float]:
     """(code point -> advance width in font units, units per em) of an embedded font."""
     from fontTools.ttLib import TTFont
@@ -460,7 +459,7 @@ def render_png(layout: Layout, dpi: int = 300) -> bytes:
     return buf.getvalue()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _glyph_set(kind: str):
     from fontTools.ttLib import TTFont
 

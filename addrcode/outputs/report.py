@@ -550,7 +550,8 @@ def _page(s: ReportSummary, b: ReportBuilder, title: str, source_name: str) -> s
         shown = re.sub(r"--[\w-]+", lambda m: f'<span class="nw">{m.group()}</span>', e(group))
         rows_html.append(f'<tr><td>{e(st)}</td><td>{shown}</td><td class="n">{_fmt(n)}</td>'
                          f'<td class="n">{_pct(n, total)}</td><td><span class="bar {e(st)}" '
-                         f'style="width:{max(1, round(120 * n / top))}px"></span></td><td class="ex">{examples}</td></tr>')
+                         f'style="width:{max(1, round(120 * n / top))}px"></span></td>'
+                         f'<td class="ex">{examples}</td></tr>')
     head = ('<table class="reasons"><thead><tr><th>status</th><th>reason</th><th class=n>rows</th>'
             "<th class=n>share</th><th></th><th>examples</th></tr></thead><tbody>")
     reasons_html = (head + "".join(rows_html[:TOP_REASONS]) + "</tbody></table>") if rows_html else \

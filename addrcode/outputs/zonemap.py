@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from addrcode.errors import DataError, UsageError
 from addrcode.files import default_file_mode, write_atomic
@@ -243,7 +241,8 @@ def read_table_zones(table, public_key) -> TableZones:
         for idx, zone, sort_center, route, _fields in db.execute(
                 "SELECT idx, zone, sort_center, route, fields FROM zones"):
             listed[zone] = (sort_center, route, int(rows.get(idx, 0)))
-        hops = {routing_key(p): sc for p, sc, _all in db.execute("SELECT prefix, sort_center, sort_centers FROM next_hop")}
+        hop_rows = db.execute("SELECT prefix, sort_center, sort_centers FROM next_hop")
+        hops = {routing_key(p): sc for p, sc, _all in hop_rows}
     except Exception as exc:  # a verified table with an unexpected schema
         raise DataError(f"{table}: station table unreadable ({type(exc).__name__}); rebuild it with "
                         "`addrcode table build`") from None
@@ -302,7 +301,7 @@ def _svg_zone_map(zones, frame, paths, labels, colours, districts, zone_keys, ti
         lines.append(f'<text x="{_num(pt.x)}" y="{_num(pt.y)}">{html.escape(routing_key(d))}</text>')
     lines.append("</g>")
     lines.append('<g text-anchor="middle" fill="#111">')
-    for z, (x, y, r), keys in zip(zones, labels, zone_keys):
+    for z, (x, y, r), _keys in zip(zones, labels, zone_keys):
         size = max(4.0, min(9.0, r / 2.2))
         text = z.route or z.id
         lines.append(f'<text x="{_num(x)}" y="{_num(y)}" font-size="{_num(size)}">{html.escape(text)}</text>')

@@ -17,8 +17,8 @@ from addrcode.errors import DataError, UsageError
 from addrcode.stations.cells import issuable_cells
 from addrcode.stations.signing import MAGIC, SIG_LEN, sign_file
 from addrcode.stations.table import (
-    APPLICATION_ID,
     ALPHABET,
+    APPLICATION_ID,
     MAX_SERIAL,
     SCHEMA,
     TABLE_FORMAT,

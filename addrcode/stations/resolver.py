@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 
 from addrcode.codes.payload import clean_payload
-from addrcode.codes.scheme import TYPED_FORMS, ALPHABET, CODE_LEN, DAMM, VALUE
+from addrcode.codes.scheme import ALPHABET, CODE_LEN, DAMM, TYPED_FORMS, VALUE
 from addrcode.stations.signing import open_table
 from addrcode.stations.table import TO_PY32
 
