@@ -425,8 +425,8 @@ def test_adjacent_cells_share_no_more_than_random_pairs():
         iy, ix = rng.randrange(1024), rng.randrange(1023)
         dx, dy = rng.choice([(1, 0), (0, 1)]) if iy < 1023 else (1, 0)
         adj.append(((d, iy * 1024 + ix), (d, (iy + dy) * 1024 + ix + dx)))
-        other = (rng.randrange(DISTRICTS), rng.randrange(CELLS_PER_DISTRICT))
-        rnd.append(((d, rng.randrange(CELLS_PER_DISTRICT)), other))
+        first = (d, rng.randrange(CELLS_PER_DISTRICT))
+        rnd.append((first, (rng.randrange(DISTRICTS), rng.randrange(CELLS_PER_DISTRICT))))
 
     def mean_shared(pairs):
         a = encode_cells([p[0] for p in pairs], EPOCH)
