@@ -6,6 +6,8 @@ import json
 import os
 import random
 import stat
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -80,9 +82,21 @@ def test_new_keyring_refuses_to_overwrite(ring_path):
     assert ring_path.read_bytes() != before
 
 
-def test_new_keyring_in_missing_directory(tmp_path):
-    with pytest.raises(KeyringError, match="does not exist"):
-        new_keyring(tmp_path / "missing" / "k")
+def test_key_new_creates_missing_folders_private(tmp_path):
+    # a fresh account has no ~/.config/addrcode: `addrcode key new` makes it, readable by the owner only
+    path = tmp_path / "home" / ".config" / "addrcode" / "keyring.json"
+    done = subprocess.run([sys.executable, "-m", "addrcode", "key", "new", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for folder in (path.parent, path.parent.parent, path.parent.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    load_keyring(path)
+
+
+def test_new_keyring_under_a_file_is_refused(tmp_path):
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(KeyringError, match="not a folder|cannot create"):
+        new_keyring(tmp_path / "plain" / "k")
 
 
 def test_no_temp_files_left(ring_path):

@@ -303,9 +303,24 @@ def pub_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".pub")
 
 
+def _make_private_dirs(folder: Path) -> None:
+    """Create `folder` and any missing parents 0700 (`~/.config/addrcode` on a fresh account)."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        for created in reversed(missing):
+            created.mkdir(mode=0o700)
+    except OSError as exc:
+        raise KeyringError(f"{created}: cannot create the keyring's folder ({exc.strerror}); "
+                           "choose another path") from None
+
+
 def _write(keyring: Keyring, path: Path) -> None:
+    _make_private_dirs(path.parent)
     if not path.parent.is_dir():
-        raise KeyringError(f"{path}: directory {path.parent} does not exist; create it first")
+        raise KeyringError(f"{path}: {path.parent} is not a folder; choose another path")
     try:
         write_atomic(path, _render(keyring), mode=0o600, what="the keyring")
         write_atomic(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), mode=0o644,
