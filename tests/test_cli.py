@@ -191,3 +191,18 @@ def test_record_failure_never_stops_the_batch(monkeypatch):
     assert records[1]["reason"] == "internal error (ValueError)"
     assert "secret" not in result.output
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_closed_pipe_is_quiet_and_exits_141(tmp_path, jobs):
+    """`addrcode encode -i big.csv | head -2`: no traceback, and 128 + SIGPIPE rather than 1 ("rows rejected")."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("address\n" + "637 College St, Middlebury VT 05753\n" * 20_000)
+    proc = subprocess.Popen([sys.executable, "-m", "addrcode", "encode", "-i", str(rows), "--jobs", jobs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = [proc.stdout.readline() for _ in range(2)]
+    proc.stdout.close()  # what `head -2` does once it has its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert first[0].startswith(b"address,") and b"addrcode_code" in first[0]
+    assert "Traceback" not in err and "Error" not in err
