@@ -14,31 +14,8 @@ from pathlib import Path
 import click
 
 from addrcode import __version__
-from addrcode.errors import AddrcodeError, UsageError
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_DATA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130  # 130 = 128 + SIGINT
-EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what `yes | head` reports, so `set -o pipefail` scripts see the cut
-
-
-class AddrcodeGroup(click.Group):
-    """Turns library errors into a one-line message and the documented exit code."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except AddrcodeError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(EXIT_USAGE if isinstance(exc, UsageError) else EXIT_DATA)
-        except KeyboardInterrupt:  # the batch core has said what was kept and how to resume
-            ctx.exit(EXIT_INTERRUPTED)
-        except BrokenPipeError:  # the reader left (`| head`): quiet, and not "some records failed"
-            _quiet_stdout()
-            ctx.exit(EXIT_PIPE_CLOSED)
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+from addrcode.cli_group import EXIT_OK, EXIT_PIPE_CLOSED, EXIT_SOME_FAILED, AddrcodeGroup, quiet_stdout
+from addrcode.errors import UsageError
 
 
 @click.group(cls=AddrcodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -603,5 +580,5 @@ def main() -> None:
     try:
         cli(prog_name="addrcode")
     except BrokenPipeError:  # the reader left: no traceback for the lines it did not take
-        _quiet_stdout()
+        quiet_stdout()
         sys.exit(EXIT_PIPE_CLOSED)
