@@ -95,7 +95,7 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
 
     # next hop per routing prefix, from every zone (an extract still routes foreign parcels)
     next_hop = _next_hops(district, pos, sc_of_pos)
-    district, index, pos, kept_pos, zone_col = _keep_station(station, all_zones, district, index, pos, sc_of_pos)
+    district, index, kept_pos, zone_col = _keep_station(station, all_zones, district, index, pos, sc_of_pos)
     body, zcol = _encode_rows(district, index, zone_col, usable, say)
 
     verify_key = keyring.verify_key
@@ -132,7 +132,7 @@ def _next_hops(district, pos, sc_of_pos) -> list:
 
 
 def _keep_station(station, all_zones, district, index, pos, sc_of_pos):
-    """Keep one sort center's cells and zones (or all): (district, index, pos, kept zone positions, zone column)."""
+    """Keep one sort center's cells and zones (or all): (district, index, kept zone positions, zone column)."""
     import numpy as np
 
     if station is not None:
@@ -149,7 +149,7 @@ def _keep_station(station, all_zones, district, index, pos, sc_of_pos):
     new_idx = np.full(len(all_zones), -1, dtype=np.int64)
     new_idx[kept_pos] = np.arange(len(kept_pos))
     zone_col = new_idx[pos]
-    return district, index, pos, kept_pos, zone_col
+    return district, index, kept_pos, zone_col
 
 
 def _encode_rows(district, index, zone_col, usable, say):
@@ -172,42 +172,43 @@ def _encode_rows(district, index, zone_col, usable, say):
 
 
 def _write_signed(out, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size, say) -> None:
-    """Write the rows to a fresh file, ``VACUUM INTO`` its final layout, sign it, rename it to `out`."""
+    """Write the rows to a scratch file, ``VACUUM INTO`` the final layout, sign it, rename it to `out`."""
     import tempfile
+
+    from addrcode.files import atomic_path
 
     say(f"writing {len(body)} rows")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp1 = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".build", dir=out.parent)
-    os.close(fd)
-    tmp2 = tmp1[: -len(".build")] + ".tmp"
+    scratch = None
     try:
-        db = sqlite3.connect(tmp1)
-        db.executescript(f"PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size={page_size};"
-                         f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={TABLE_VERSION};")
-        db.executescript(SCHEMA)
-        db.executemany("INSERT INTO meta VALUES (?,?)", [(k, json.dumps(v, sort_keys=True)) for k, v in meta.items()])
-        db.executemany("INSERT INTO epochs VALUES (?,?)", [(e.id, e.status) for e in keyring.epochs])
-        db.executemany("INSERT INTO zones VALUES (?,?,?,?,?)", [
-            (n, all_zones[p].id, all_zones[p].sort_center, all_zones[p].route,
-             json.dumps(dict(all_zones[p].fields), sort_keys=True, ensure_ascii=False))
-            for n, p in enumerate(kept_pos)])
-        db.executemany("INSERT INTO next_hop VALUES (?,?,?)", next_hop)
-        db.executemany("INSERT INTO codes VALUES (?,?)", zip(body.tolist(), zcol.tolist()))
-        db.execute("INSERT INTO signature VALUES (?)", (MAGIC + bytes(SIG_LEN),))
-        db.commit()
-        db.execute("VACUUM INTO ?", (tmp2,))  # fresh file: final layout, no free pages or stale bytes
-        db.close()
-        os.unlink(tmp1)
-        say("signing")
-        sign_file(Path(tmp2), keyring.signing_key)
-        os.chmod(tmp2, 0o644)
-        os.replace(tmp2, out)
-    except BaseException as exc:
-        for t in (tmp1, tmp2):
-            try:
-                os.unlink(t)
-            except FileNotFoundError:
-                pass
-        if isinstance(exc, (sqlite3.OperationalError, OSError)):  # disk full, file size limit, I/O error
-            raise DataError(f"{out}: cannot write the station table ({exc}); nothing was written") from None
-        raise
+        with atomic_path(out, mode=0o644) as final:
+            fd, scratch = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".build", dir=out.parent)
+            os.close(fd)
+            db = sqlite3.connect(scratch)
+            _insert_rows(db, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size)
+            # VACUUM INTO the (empty) final file: its own layout, no free pages or stale bytes to sign
+            db.execute("VACUUM INTO ?", (str(final),))
+            db.close()
+            say("signing")
+            sign_file(final, keyring.signing_key)
+    except (sqlite3.OperationalError, OSError) as exc:  # disk full, file size limit, I/O error
+        raise DataError(f"{out}: cannot write the station table ({exc}); nothing was written") from None
+    finally:
+        if scratch is not None:
+            Path(scratch).unlink(missing_ok=True)
+
+
+def _insert_rows(db, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size) -> None:
+    db.executescript(f"PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size={page_size};"
+                     f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={TABLE_VERSION};")
+    db.executescript(SCHEMA)
+    db.executemany("INSERT INTO meta VALUES (?,?)", [(k, json.dumps(v, sort_keys=True)) for k, v in meta.items()])
+    db.executemany("INSERT INTO epochs VALUES (?,?)", [(e.id, e.status) for e in keyring.epochs])
+    db.executemany("INSERT INTO zones VALUES (?,?,?,?,?)", [
+        (n, all_zones[p].id, all_zones[p].sort_center, all_zones[p].route,
+         json.dumps(dict(all_zones[p].fields), sort_keys=True, ensure_ascii=False))
+        for n, p in enumerate(kept_pos)])
+    db.executemany("INSERT INTO next_hop VALUES (?,?,?)", next_hop)
+    db.executemany("INSERT INTO codes VALUES (?,?)", zip(body.tolist(), zcol.tolist()))
+    db.execute("INSERT INTO signature VALUES (?)", (MAGIC + bytes(SIG_LEN),))
+    db.commit()
