@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from addrcode.errors import DataError
+from addrcode.files import write_atomic
 from addrcode.geocoding.build import build_reference, sha256_file
 from addrcode.geocoding.reference import FORMAT_VERSION
 from addrcode.packaged import ABBREVIATIONS, VT_SOURCE, data_path, package_dir
@@ -74,11 +73,8 @@ def _source_hash(src: Path, cache_dir: Path) -> str:
         known = dict(list(known.items())[-64:])
     try:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_HASHES_FILE + ".", suffix=".tmp", dir=cache_dir)
-        with os.fdopen(fd, "w") as f:
-            json.dump(known, f)
-        os.replace(tmp, side)
-    except OSError:  # a read-only cache only costs the re-hash next time
+        write_atomic(side, json.dumps(known))
+    except (OSError, DataError):  # a read-only cache only costs the re-hash next time
         pass
     return digest
 
