@@ -284,7 +284,7 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
     config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
     info = build_table(reference_path(config, _notify), open_zones(config, _notify), open_keyring(config, _notify),
                        open_grid(config), Path(output), station=station, serial=serial,
-                       progress=None if quiet else _notify)
+                       progress=None if quiet else _notify, file_mode=config.file_mode)
     if not quiet:
         click.echo(f"{output}: serial {info.serial}, {info.rows:,} codes, {info.zones} zones, station "
                    f"{info.station}, {info.size_bytes:,} bytes, signed by key {info.public_key_fingerprint}", err=True)
@@ -357,11 +357,14 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
     from addrcode.batch.frame import rows_for_labels
     from addrcode.outputs.label import render_labels
 
-    rows = rows_for_labels(input_path, delimiter, column=column, notify=_notify, load_config=functools.partial(
-        _config, config_path, locale=locale, reference=reference, zones=zones, keyring=keyring))
+    from addrcode.files import refuse_same_file
+
+    refuse_same_file(output, input_path)
+    config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
+    rows = rows_for_labels(input_path, delimiter, column=column, notify=_notify, load_config=lambda: config)
     target = sys.stdout.buffer if output == "-" and fmt == "pdf" else output
     report = render_labels(rows, target, fmt=fmt, sheet=sheet, name_key=name_column, phone_key=phone_column,
-                           dpi=dpi, routing=not no_routing)
+                           dpi=dpi, routing=not no_routing, file_mode=config.file_mode)
     if not quiet:
         click.echo(report.summary(), err=True)
     sys.exit(EXIT_SOME_FAILED if report.skipped else EXIT_OK)
@@ -410,7 +413,7 @@ def report(run, output, show_addresses, columns, config_path, locale, zones):
 
     config = _config(config_path, locale=locale, zones=zones)
     summary = render_report(Path(run), open_zones(config, _notify), Path(output), show_addresses=show_addresses,
-                            address_columns=list(columns) or None)
+                            address_columns=list(columns) or None, file_mode=config.file_mode)
     click.echo(f"{output}: {summary.rows:,} rows, {summary.bytes:,} bytes"
                + (f"; {summary.not_placed:,} refused rows could not be placed on the map" if summary.not_placed
                   else ""), err=True)
@@ -437,7 +440,7 @@ def zones_map(output, width, config_path, locale, zones, table, public_key):
     if config.table is not None and config.public_key is None:
         raise UsageError("--table needs --public-key (the keyring's .pub file)")
     render_zone_map(open_zones(config, _notify), Path(output), table=config.table, public_key=config.public_key,
-                    grid=open_grid(config), width=width)
+                    grid=open_grid(config), width=width, file_mode=config.file_mode)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -466,7 +469,7 @@ def reference_build(sources, output, rejects, locale, quiet):
     progress = None if quiet or not sys.stderr.isatty() else (
         lambda n: click.echo(f"\r{n:,} rows read", err=True, nl=False))
     report = build_reference([Path(s) for s in sources], Path(output), rejects=Path(rejects) if rejects else None,
-                             progress=progress, locale=locale)
+                             progress=progress, locale=locale, file_mode=_config(None).file_mode)
     if not quiet:
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reject_reasons.items(), key=lambda x: -x[1]))
         click.echo(f"\n{output}: {report.rows_kept:,} points kept of {report.rows_read:,} rows read "

@@ -15,6 +15,7 @@ crs = "EPSG:5070"
 cell_size_m = 100
 min_precision = "interpolated"
 min_score = 0.5
+file_mode = "0600"            # mode of the files addrcode writes (outputs, reports, tables)
 ```
 """
 
@@ -52,6 +53,7 @@ class Config:
     cell_size_m: float = 100.0
     min_precision: str = "interpolated"
     min_score: float = 0.5
+    file_mode: int = 0o600  # outputs are address-to-code codebooks: private unless asked otherwise
 
     def cache(self) -> Path:
         """The directory for built defaults (reference, station table); created on demand."""
@@ -100,6 +102,10 @@ def _coerce(key: str, value, base: Path | None):
             return float(value)
         except ValueError:
             raise UsageError(f"{key} must be a number, got {value!r}") from None
+    if key == "file_mode":
+        from addrcode.files import parse_file_mode
+
+        return parse_file_mode(value)
     return str(value)
 
 

@@ -152,23 +152,23 @@ def test_empty_json_output_is_valid():
     assert json.loads(buf.getvalue()) == []
 
 
-def test_atomic_output_renames_on_success_and_discards_on_failure(tmp_path):
+def test_output_file_renames_on_success_and_discards_on_failure(tmp_path):
     target = tmp_path / "out.csv"
-    with io.AtomicOutput(target) as f:
+    with io.OutputFile(target) as f:
         f.write("hello\n")
         assert not target.exists()  # nothing under the final name until the end
     assert target.read_text() == "hello\n"
     with pytest.raises(RuntimeError):
-        with io.AtomicOutput(target) as f:
+        with io.OutputFile(target) as f:
             f.write("half")
             raise RuntimeError
     assert target.read_text() == "hello\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
 
-def test_atomic_output_into_missing_directory(tmp_path):
+def test_output_file_into_missing_directory(tmp_path):
     with pytest.raises(UsageError):
-        with io.AtomicOutput(tmp_path / "nope" / "out.csv"):
+        with io.OutputFile(tmp_path / "nope" / "out.csv"):
             pass
 
 

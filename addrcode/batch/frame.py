@@ -105,7 +105,7 @@ def run_batch(command: str, config, source: InputSpec, target: OutputSpec, how: 
     how = how or RunSpec()
     if how.engine != "local":
         return _run_on_engine(command, config, source, target, how, dict(options or {}), notify)
-    _check_local_choices(source)
+    _check_local_choices(source, target)
     config = prepare_config(command, config, notify)
     job = make_job(command, config, options, notify=notify)
     if target.is_file and target.path.lower().endswith(".parquet"):
@@ -125,12 +125,17 @@ def run_batch(command: str, config, source: InputSpec, target: OutputSpec, how: 
                              make_job_args=(command, config, options), column=column,
                              components=components or None, notify=notify, observe=observe)
     if builder is not None:
-        builder.write(Path(target.report), source_name=os.path.basename(source.path or "stdin"))
+        builder.write(Path(target.report), source_name=os.path.basename(source.path or "stdin"),
+                      file_mode=config.file_mode)
     shown.finish()
     return summary
 
 
-def _check_local_choices(source: InputSpec) -> None:
+def _check_local_choices(source: InputSpec, target: OutputSpec) -> None:
+    from addrcode.files import refuse_same_file
+
+    for option, path in (("-o", target.path), ("--rejects", target.rejects), ("--report", target.report)):
+        refuse_same_file(path, source.path, option)
     if source.texts and source.path:
         raise UsageError("give addresses as arguments or with -i FILE, not both")
     if (source.column or source.components) and not source.path:
@@ -196,7 +201,8 @@ def _run_plan(command, config, options, job, source: InputSpec, target: OutputSp
                           to_output=_to_output if header is not None else _to_text_output,
                           delimiter=source.delimiter if fmt == "csv" and header is not None else ",",
                           streaming=not source.path and not source.texts and not target.is_file,
-                          output=target.path, rejects=target.rejects, identity=identity, resume=how.resume)
+                          output=target.path, rejects=target.rejects, identity=identity, resume=how.resume,
+                          file_mode=config.file_mode)
 
 
 def _to_output(record, result: dict) -> dict:
@@ -288,12 +294,12 @@ def encode_rows(rows: list[dict], header: list[str], config, *, column: str | No
 
 
 def write_records(records: Iterable[dict], output: str, fmt: str, fields: list[str],
-                  text: Callable[[dict], str]) -> int:
+                  text: Callable[[dict], str], *, file_mode: int = 0o600) -> int:
     """Write `records` to `output` (`-` = stdout; a file atomically); return how many are not ok."""
     from addrcode.batch import io
 
     failed = 0
-    with io.AtomicOutput(output) as out:
+    with io.OutputFile(output, mode=file_mode) as out:
         writer = io.RecordWriter(out, fmt, fields, text)
         for record in records:
             failed += record.get("status") != "ok"
@@ -311,4 +317,4 @@ def scan_images(images: Iterable[str], config, output: str, fmt: str, *, dpi: in
     from addrcode.stations.resolver import Resolver
 
     job = ScanJob(Resolver(*table_paths(config, notify)), dpi=dpi)
-    return write_records(job(images), output, fmt, job.fields, job.text)
+    return write_records(job(images), output, fmt, job.fields, job.text, file_mode=config.file_mode)

@@ -435,29 +435,24 @@ class RecordWriter:
         self.out.flush()
 
 
-class AtomicOutput:
-    """A text file written under a temporary name and renamed into place on success (`addrcode.files`).
+class OutputFile:
+    """A text output (`-` or None = stdout) written through `addrcode.files.output_stream`: a regular
+    file atomically (a crash never leaves half of it under the final name) and created with `mode`;
+    a device, FIFO or `/dev/fd/N` streamed to."""
 
-    `-` (or None) means stdout. On failure the temporary file is removed, so a crash never leaves
-    a half-written file under the final name. The file gets the mode a plain `open()` would give it.
-    """
-
-    def __init__(self, path: str | os.PathLike | None, *, newline: str = ""):
+    def __init__(self, path: str | os.PathLike | None, *, newline: str = "", mode: int = 0o600):
         self.path = None if path in (None, "-") else Path(path)
-        self._newline = newline
-        self._writing = None  # the `atomic_stream` context while a file is being written
+        self._newline, self._mode = newline, mode
+        self._writing = None  # the `output_stream` context while a file is being written
         self.stream: IO[str] | None = None
 
     def __enter__(self) -> IO[str]:
         if self.path is None:
             self.stream = sys.stdout
             return self.stream
-        directory = self.path.parent if str(self.path.parent) else Path(".")
-        if not directory.is_dir():
-            raise UsageError(f"{self.path}: the output directory {directory} does not exist")
-        from addrcode.files import atomic_stream, default_file_mode
+        from addrcode.files import output_stream
 
-        self._writing = atomic_stream(self.path, "w", mode=default_file_mode(), newline=self._newline)
+        self._writing = output_stream(self.path, "w", mode=self._mode, newline=self._newline)
         self.stream = self._writing.__enter__()
         return self.stream
 
@@ -468,8 +463,10 @@ class AtomicOutput:
             try:  # what is still buffered is written now: a full disk shows here
                 self.stream.flush()
             except OSError as err:
-                with contextlib.suppress(DataError):  # the temporary file is removed
+                with contextlib.suppress(DataError, OSError):  # the temporary file is removed
                     self._writing.__exit__(type(err), err, err.__traceback__)
+                if isinstance(err, BrokenPipeError):
+                    raise
                 raise DataError(f"{self.path}: cannot write the output file ({err.strerror}); "
                                 "nothing was written") from None
         self._writing.__exit__(exc_type, exc, tb)

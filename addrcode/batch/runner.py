@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from addrcode import files
 from addrcode.batch.failures import internal_error, show_traceback
 from addrcode.batch.io import InputRecord, RecordWriter
 from addrcode.batch.summary import Summary
@@ -235,22 +236,28 @@ def _prepend(items: list, rest: Iterator) -> Iterator:
 
 @dataclass
 class OutputTarget:
-    """One output file of a run: its final path, its `.partial` file and a text stream on it."""
+    """One output of a run. A regular file is written as `.NAME.partial` beside it (created exclusively,
+    never through a symlink, with `mode`) and renamed at the end; a stream (device, FIFO, `/dev/fd/N`;
+    see `addrcode.files`) is written directly and cannot be resumed."""
 
-    path: Path
+    place: files.OutputPlace
+    mode: int = files.DEFAULT_FILE_MODE
+
+    @property
+    def path(self) -> Path | None:
+        return self.place.path
 
     @property
     def partial(self) -> Path:
         return self.path.with_name(f".{self.path.name}.partial")
 
     def open(self, resume_bytes: int | None):
-        directory = self.path.parent
-        if not directory.is_dir():
-            raise UsageError(f"{self.path}: the output directory {directory} does not exist")
-        if resume_bytes is None:
-            raw = open(self.partial, "wb")
+        if self.place.is_stream:
+            raw = os.fdopen(self.place.open_fd(), "wb")
+        elif resume_bytes is None:
+            raw = files.create_private(self.partial, self.mode)
         else:
-            raw = open(self.partial, "r+b")
+            raw = files.open_private(self.partial)
             raw.truncate(resume_bytes)  # drop whatever a killed run wrote after its last checkpoint
             raw.seek(resume_bytes)
         import io
@@ -264,8 +271,12 @@ class OutputTarget:
         return os.fstat(self.stream.fileno()).st_size
 
     def commit(self) -> None:
+        if self.place.is_stream:
+            self.stream.close()
+            return
         self.checkpoint()
         self.stream.close()
+        os.chmod(self.partial, self.mode)  # a resumed .partial may come from a run with another mode
         os.replace(self.partial, self.path)
 
     def discard(self) -> None:
@@ -273,16 +284,18 @@ class OutputTarget:
             self.stream.close()
         except (OSError, AttributeError, ValueError):
             pass
-        try:
-            os.unlink(self.partial)
-        except OSError:
-            pass
+        if not self.place.is_stream:
+            try:
+                os.unlink(self.partial)
+            except OSError:
+                pass
 
 
 class Journal:
     """The checkpoint of a run writing to files: how many input records are done, and where.
 
-    Written atomically after each completed chunk, next to the output (`.NAME.journal`).
+    Written atomically after each completed chunk, next to the output (`.NAME.journal`), by renaming
+    a fresh private file over it (a symlink planted under that name is replaced, not followed).
     """
 
     def __init__(self, output: Path, identity: dict):
@@ -291,18 +304,17 @@ class Journal:
 
     def load(self) -> dict | None:
         try:
-            state = json.loads(self.path.read_text())
+            with files.open_private(self.path, "rb") as fh:
+                state = json.loads(fh.read())
         except (OSError, ValueError):
             return None
         return state if state.get("identity") == self.identity else {"mismatch": True}
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return os.path.lexists(self.path)
 
     def save(self, state: dict) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"identity": self.identity, **state}))
-        os.replace(tmp, self.path)
+        files.write_private(self.path, json.dumps({"identity": self.identity, **state}))
 
     def remove(self) -> None:
         try:
@@ -335,6 +347,7 @@ class RunPlan:
     rejects: str | None = None
     identity: dict | None = None  # input identity for a resumable run (file in, file out)
     resume: bool = False
+    file_mode: int = files.DEFAULT_FILE_MODE  # of the output and rejects files
 
 
 def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, jobs: int = 1,
@@ -348,13 +361,15 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
     """
     import sys
 
-    files = _RunFiles(plan)
-    state = files.earlier_state(notify)
+    run_files = _RunFiles(plan)
+    state = run_files.earlier_state(notify)
     done = state["records"] if state else 0
     summary = Summary.from_state(state["summary"]) if state else Summary()
-    out, rej = files.open(state, stdout or sys.stdout)
+    out, rej = run_files.open(state, stdout or sys.stdout)
     try:
         writer, rej_writer = _writers(plan, out, rej, state)
+        if run_files.journal is not None and state is None:  # resumable from the first moment
+            run_files.journal.save(run_files.checkpoint(0, writer, rej_writer, summary))
         records = iter(records)
         for _ in range(done):  # re-read, through the same parser, what is already written
             next(records, None)
@@ -369,26 +384,31 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
                 w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
                 w.write(plan.to_output(record, result))
             done += len(pairs)
-            if files.journal is not None:
-                files.journal.save(files.checkpoint(done, writer, rej_writer, summary))
+            if run_files.journal is not None:
+                run_files.journal.save(run_files.checkpoint(done, writer, rej_writer, summary))
         # offsets before the closing trailers, for a kill between the renames
-        final = files.checkpoint(done, writer, rej_writer, summary) if files.journal is not None else None
+        final = run_files.checkpoint(done, writer, rej_writer, summary) if run_files.journal is not None else None
         writer.close()
         if rej_writer is not None:
             rej_writer.close()
-        files.commit(final)
+        run_files.commit(final)
     except KeyboardInterrupt:
-        if files.journal is not None and files.journal.exists() and notify:
-            notify(f"interrupted: {done} rows done; run the same command with --resume to continue")
+        if run_files.journal is not None and run_files.journal.exists():
+            message = f"interrupted: {done} rows done; run the same command with --resume to continue"
+        else:  # nothing to resume from (stdin in, or stdout or a stream out): no hidden leftovers
+            run_files.discard()
+            message = f"interrupted after {done} rows" + ("; nothing was kept" if run_files.to_file else "")
+        if notify:
+            notify(message)
         raise
     except OSError as err:
-        files.discard()
+        run_files.discard()
         if isinstance(err, BrokenPipeError):
             raise
-        name = plan.output if files.to_file else "stdout"
+        name = plan.output if run_files.to_file else "stdout"
         raise DataError(f"{name}: cannot write the output ({err.strerror or err}); nothing was kept") from None
     except BaseException:
-        files.discard()
+        run_files.discard()
         raise
     return summary
 
@@ -411,12 +431,17 @@ class _RunFiles:
     def __init__(self, plan: RunPlan):
         self.plan = plan
         self.to_file = plan.output not in (None, "-")
-        self.target = OutputTarget(Path(plan.output)) if self.to_file else None
-        self.rejects = OutputTarget(Path(plan.rejects)) if plan.rejects else None
-        if self.target and self.rejects and os.path.abspath(self.target.path) == os.path.abspath(self.rejects.path):
-            raise UsageError(f"{self.target.path}: --rejects must name another file than -o "
+        self.target = self._target(plan.output) if self.to_file else None
+        self.rejects = self._target(plan.rejects) if plan.rejects else None
+        regular = [t.path for t in (self.target, self.rejects) if t is not None and not t.place.is_stream]
+        if len(regular) == 2 and regular[0] == regular[1]:
+            raise UsageError(f"{plan.rejects}: --rejects must name another file than -o "
                              "(one would overwrite the other)")
-        self.journal = Journal(self.target.path, plan.identity) if self.to_file and plan.identity else None
+        resumable = self.to_file and plan.identity and not self.target.place.is_stream
+        self.journal = Journal(self.target.path, plan.identity) if resumable else None
+
+    def _target(self, path: str) -> OutputTarget:
+        return OutputTarget(files.output_place(path), self.plan.file_mode)
 
     def earlier_state(self, notify) -> dict | None:
         """The checkpoint of the unfinished run to continue (`plan.resume`), else None; an unfinished
@@ -435,9 +460,9 @@ class _RunFiles:
             # Killed while renaming the finished files into place: put back the ones already renamed,
             # and let this run rename all of them (no rows to add; offsets drop the closing trailers).
             for t in (target, self.rejects):
-                if t is not None and not t.partial.exists() and t.path.exists():
+                if t is not None and not os.path.lexists(t.partial) and t.path.exists():
                     os.replace(t.path, t.partial)
-        if state is None or not target.partial.exists():
+        if state is None or not os.path.lexists(target.partial):
             raise UsageError(f"{target.path}: nothing to resume (no unfinished run); run without --resume")
         if state.get("mismatch"):
             raise UsageError(f"{target.path}: the unfinished run used another input file or other options; "
@@ -450,10 +475,12 @@ class _RunFiles:
         try:  # an unwritable directory is a clear error, and never leaves the other file's .partial behind
             out = target.open(state["output_bytes"] if state else None) if target else stdout
             rej = rejects.open(state["rejects_bytes"] if state else None) if rejects else None
-        except OSError as err:
+        except (OSError, DataError) as err:
             for t in (target, rejects):
                 if t is not None and state is None:
                     t.discard()
+            if isinstance(err, DataError):
+                raise
             name = err.filename or (self.plan.output if self.to_file else self.plan.rejects)
             raise DataError(f"{name}: cannot write the output ({err.strerror or err}); check the directory's "
                             "permissions") from None

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from addrcode.codes.scheme import ALPHABET  # epoch ids are code characters
 from addrcode.errors import DataError, KeyringError
-from addrcode.files import write_atomic
+from addrcode.files import write_output
 
 FORMAT = "addrcode-keyring"
 VERSION = 1
@@ -322,8 +322,8 @@ def _write(keyring: Keyring, path: Path) -> None:
     if not path.parent.is_dir():
         raise KeyringError(f"{path}: {path.parent} is not a folder; choose another path")
     try:
-        write_atomic(path, _render(keyring), mode=0o600, what="the keyring")
-        write_atomic(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), mode=0o644,
+        write_output(path, _render(keyring), mode=0o600, what="the keyring")
+        write_output(pub_path(path), (keyring.verify_key.hex + "\n").encode("ascii"), mode=0o644,
                      what="the public key")
     except DataError as exc:  # permission, disk full, file-size limit ...: the old files are intact
         raise KeyringError(str(exc)) from None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from addrcode.errors import DataError
-from addrcode.files import atomic_path
+from addrcode.files import DEFAULT_FILE_MODE, output_path, output_stream
 from addrcode.geocoding.reference import (
     APPLICATION_ID,
     FORMAT_VERSION,
@@ -283,9 +283,10 @@ _AGGREGATES = """
 class _Rejects:
     """Counts rejected rows by reason and, when asked, writes them as CSV with source file and line."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, file_mode: int):
         self.reasons: dict[str, int] = {}
-        self._fh = open(path, "w", newline="", encoding="utf-8") if path is not None else None
+        self._output = output_stream(path, "w", newline="", mode=file_mode, what="the rejects") if path else None
+        self._fh = self._output.__enter__() if self._output is not None else None
         self._writer = csv.writer(self._fh) if self._fh is not None else None
         if self._writer is not None:
             self._writer.writerow(REJECT_FIELDS)
@@ -296,8 +297,8 @@ class _Rejects:
             self._writer.writerow([source.name, line, reason] + [row.get(c, "") for c in REJECT_FIELDS[3:]])
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
+        if self._output is not None:
+            self._output.__exit__(None, None, None)
 
 
 def _load_source(src: Path, reader: _StreetReader, writer: _ReferenceWriter, rejects: _Rejects,
@@ -346,14 +347,15 @@ def _meta(locale: str, sources: list[dict], counts: dict, reasons: dict) -> dict
 
 
 def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = None,
-                    progress: Callable[[int], None] | None = None, locale: str = "us") -> BuildReport:
+                    progress: Callable[[int], None] | None = None, locale: str = "us",
+                    file_mode: int = DEFAULT_FILE_MODE) -> BuildReport:
     """Build an indexed SQLite reference at `out` from OpenAddresses-layout CSV / CSV.gz files.
 
     Every row is normalized with the normalize stage; rows that cannot be used (no number, no
     street, bad or out-of-range lon/lat) are counted by reason and, if `rejects` is given, written
     there as CSV with their source file and line. The file is written to a temporary name and
     renamed, so readers never see a half-built reference. `progress(n)` is called with the number of
-    rows read so far every 10,000 rows.
+    rows read so far every 10,000 rows. Both files are written with `addrcode.files` (mode `file_mode`).
     """
     t0 = time.perf_counter()
     sources = [Path(s) for s in sources]
@@ -363,8 +365,8 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
     out.parent.mkdir(parents=True, exist_ok=True)
     rejected = None
     try:
-        rejected = _Rejects(rejects)
-        with atomic_path(out, mode=0o644) as tmp:
+        rejected = _Rejects(rejects, file_mode)
+        with output_path(out, mode=file_mode) as tmp:
             reader, writer = _StreetReader(locale), _ReferenceWriter(tmp)
             src_meta: list[dict] = []
             for src in sources:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from addrcode.errors import DataError
-from addrcode.files import write_atomic
+from addrcode.files import write_output
 from addrcode.geocoding.build import build_reference, sha256_file
 from addrcode.geocoding.reference import FORMAT_VERSION
 from addrcode.packaged import ABBREVIATIONS, VT_SOURCE, data_path, package_dir
@@ -73,7 +73,7 @@ def _source_hash(src: Path, cache_dir: Path) -> str:
         known = dict(list(known.items())[-64:])
     try:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        write_atomic(side, json.dumps(known))
+        write_output(side, json.dumps(known))
     except (OSError, DataError):  # a read-only cache only costs the re-hash next time
         pass
     return digest

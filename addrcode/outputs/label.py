@@ -33,7 +33,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from addrcode.errors import AddrcodeError, UsageError
-from addrcode.files import default_file_mode, write_atomic
+from addrcode.files import DEFAULT_FILE_MODE, write_output
 
 PT = 25.4 / 72  # millimetres per point
 THERMAL_SIZE = (100.0, 150.0)
@@ -422,11 +422,11 @@ class _PdfWriter:
                 pdf.text(ox + item.x, oy + item.y, item.text)
         self.count += 1
 
-    def write(self, out) -> None:
+    def write(self, out, file_mode: int = DEFAULT_FILE_MODE) -> None:
         if hasattr(out, "write"):
             out.write(bytes(self.pdf.output()))
             return
-        write_atomic(out, bytes(self.pdf.output()), mode=default_file_mode(), what="the labels")
+        write_output(out, bytes(self.pdf.output()), mode=file_mode, what="the labels")
 
 
 @lru_cache(maxsize=64)
@@ -519,7 +519,8 @@ def render_svg(layout: Layout) -> str:
 
 def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str | None = None,
                   name_key: str | None = None, phone_key: str | None = None, dpi: int = 300,
-                  routing: bool = True, progress: Callable[[int], None] | None = None) -> LabelReport:
+                  routing: bool = True, progress: Callable[[int], None] | None = None,
+                  file_mode: int = DEFAULT_FILE_MODE) -> LabelReport:
     """Render a label for every ok record; return what was written and what was skipped.
 
     `records`: encode output dicts (JSONL names or CSV names with the `addrcode_` prefix).
@@ -532,6 +533,7 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
     zoning at print time -- after a re-zoning the code still scans right while the printed sort
     center may be stale, so stations that re-zone often can leave them off with False).
     `progress(n)` is called after each input record with the number of records read so far.
+    `file_mode`: the mode of the files written (`addrcode.files`).
     """
     if fmt not in FORMATS:
         raise UsageError(f"label format must be one of {', '.join(FORMATS)}")
@@ -575,7 +577,7 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
         else:
             path = outdir / f"label-{row:06d}.{fmt}"
             body = render_png(layout, dpi) if fmt == "png" else render_svg(layout).encode()
-            write_atomic(path, body, mode=default_file_mode(), what="the label")
+            write_output(path, body, mode=file_mode, what="the label")
             outputs.append(path)
         labels += 1
         if progress is not None:
@@ -584,7 +586,7 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
     if writer is not None:
         if labels == 0:
             writer.pdf.add_page()  # a valid, empty PDF rather than no file: scripts expect the output
-        writer.write(out)
+        writer.write(out, file_mode)
         pages = max(1, writer.pages)
         if not hasattr(out, "write"):
             outputs.append(Path(out))

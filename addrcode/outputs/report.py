@@ -279,14 +279,15 @@ class ReportBuilder:
                              tuple(tuple(b) for b in self.hist),
                              {k: tuple(v) for k, v in zone_rows.items()}, not_placed)
 
-    def write(self, out, *, title: str = "addrcode run report", source_name: str = "") -> ReportSummary:
-        """Write the HTML page to `out` atomically and return its summary (with size)."""
+    def write(self, out, *, title: str = "addrcode run report", source_name: str = "",
+              file_mode: int = 0o600) -> ReportSummary:
+        """Write the HTML page to `out` (`addrcode.files`, with `file_mode`); return its summary (with size)."""
         from addrcode.outputs.zonemap import write_page
 
         t0 = time.perf_counter()
         s = self.summary(str(out))
         text = _page(s, self, title, source_name)
-        write_page(Path(out), text)
+        write_page(Path(out), text, file_mode=file_mode)
         return ReportSummary(**{**s.__dict__, "bytes": len(text.encode("utf-8")),
                                 "seconds": round(time.perf_counter() - t0, 3)})
 
@@ -371,7 +372,7 @@ def iter_run(path, *, columns: list[str] | None = None):
 
 
 def render_report(run_csv, zones, out, *, show_addresses: bool = False,
-                  address_columns: list[str] | None = None) -> ReportSummary:
+                  address_columns: list[str] | None = None, file_mode: int = 0o600) -> ReportSummary:
     """Write the HTML report of the encode run `run_csv` to `out` (atomic) and return its figures.
 
     `zones` is the `zones.Zones` the run was encoded with; `address_columns` names the input
@@ -381,7 +382,7 @@ def render_report(run_csv, zones, out, *, show_addresses: bool = False,
     builder = ReportBuilder(zones, show_addresses=show_addresses)
     for rec in iter_run(run_csv, columns=address_columns):
         builder.add(rec)
-    s = builder.write(out, source_name=Path(run_csv).name)
+    s = builder.write(out, source_name=Path(run_csv).name, file_mode=file_mode)
     return ReportSummary(**{**s.__dict__, "seconds": round(time.perf_counter() - t0, 3)})
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from addrcode.errors import DataError, UsageError
-from addrcode.files import default_file_mode, write_atomic
+from addrcode.files import DEFAULT_FILE_MODE, write_output
 
 # Light, distinct fills that keep black labels readable (Tableau-20 light/dark pairs reordered).
 _CATEGORICAL = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
@@ -325,14 +325,14 @@ def _svg_zone_map(zones, frame, paths, labels, colours, districts, zone_keys, ti
     return "\n".join(lines)
 
 
-def write_page(out: Path, text: str) -> None:
-    """Write an HTML/SVG page atomically, creating its folder; readable like any file the user makes."""
+def write_page(out: Path, text: str, *, file_mode: int = DEFAULT_FILE_MODE) -> None:
+    """Write an HTML/SVG page (`addrcode.files.write_output`), creating its folder."""
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"{out}: cannot write here ({exc.strerror}); choose another -o path") from None
-    write_atomic(out, text, mode=default_file_mode(), what="the page")
+    write_output(out, text, mode=file_mode, what="the page")
 
 
 @dataclass(frozen=True)
@@ -348,7 +348,8 @@ class ZoneMapSummary:
     bytes: int
 
 
-def render_zone_map(zones, out, *, table=None, public_key=None, grid=None, width: float = 1000.0) -> ZoneMapSummary:
+def render_zone_map(zones, out, *, table=None, public_key=None, grid=None, width: float = 1000.0,
+                    file_mode: int = DEFAULT_FILE_MODE) -> ZoneMapSummary:
     """Draw the zones of `zones` (a `zones.Zones`) to `out`: HTML page or bare SVG by the suffix.
 
     Each zone is filled by sort center and labelled with its route; the routing districts (code
@@ -416,7 +417,7 @@ def render_zone_map(zones, out, *, table=None, public_key=None, grid=None, width
         text = '<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n"
     else:
         text = _zone_map_html(title, svg, zs, zone_keys, centre_of, tz, table_only, all_keys, len(centres))
-    write_page(out, text)
+    write_page(out, text, file_mode=file_mode)
     in_table = None if tz is None else sum(1 for z in zs if z.id in tz.zones)
     return ZoneMapSummary(str(out), len(zs), len(centres), all_keys, in_table, table_only,
                           len(text.encode("utf-8")))
