@@ -53,7 +53,7 @@ def _encode_opaque(district, index, epoch):
 
 def build_table(reference_path, zones, keyring, grid, out, *, station: str | None = None,
                 serial: int | None = None, progress: Callable[[str], None] | None = None,
-                cells=None, page_size: int = 4096) -> TableInfo:
+                cells=None, page_size: int = 4096, file_mode: int = 0o600) -> TableInfo:
     """Build and sign a station table at `out` (atomically) and return its `TableInfo`.
 
     One row per issuable cell (`issuable_cells`) inside a zone, for every active and retired epoch
@@ -113,7 +113,7 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         "demo": bool(keyring.is_demo),
         "grid": {"crs": grid.crs, "cell_size_m": grid.cell_size_m},
     }
-    _write_signed(out, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size, say)
+    _write_signed(out, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size, say, file_mode)
     return info_from_meta(meta, out, out.stat().st_size)
 
 
@@ -171,18 +171,19 @@ def _encode_rows(district, index, zone_col, usable, say):
     return body, zcol
 
 
-def _write_signed(out, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size, say) -> None:
+def _write_signed(out, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size, say,
+                  file_mode: int) -> None:
     """Write the rows to a scratch file, ``VACUUM INTO`` the final layout, sign it, rename it to `out`."""
     import tempfile
 
-    from addrcode.files import atomic_path
+    from addrcode.files import output_path
 
     say(f"writing {len(body)} rows")
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = None
     try:
-        with atomic_path(out, mode=0o644) as final:
-            fd, scratch = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".build", dir=out.parent)
+        with output_path(out, mode=file_mode) as final:
+            fd, scratch = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".build", dir=final.parent)
             os.close(fd)
             db = sqlite3.connect(scratch)
             _insert_rows(db, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, page_size)
