@@ -203,6 +203,30 @@ def test_tampered_table_is_refused_at_start(setup):
         ResolveJob(bad, setup["pub"])
 
 
+@pytest.mark.parametrize("command", ["resolve", "scan"])
+def test_wrong_public_key_names_both_keys(setup, command):
+    """`resolve` and `scan` with another keyring's .pub: exit 3, the signer's and the given key's fingerprints."""
+    from click.testing import CliRunner
+
+    from addrcode.cli import cli
+
+    ring_path = setup["work"] / f"other-{command}.json"
+    other = new_keyring(ring_path)
+    table = ["--table", str(setup["full"]), "--public-key", str(pub_path(ring_path))]
+    if command == "resolve":
+        args = ["resolve", *table, _code(setup)[0].text()]
+    else:
+        pytest.importorskip("zxingcpp")
+        # the table is checked before any image is read, so any existing file will do as the image
+        args = ["scan", str(setup["pub"]), *table]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3, result.output
+    signer, given = setup["ring"].verify_key.fingerprint, other.verify_key.fingerprint
+    assert f"signed by key {signer} (claimed by the table, signature valid for it)" in result.stderr
+    assert f"you gave key {given}" in result.stderr and "modified or is corrupt" not in result.stderr
+    assert result.stdout == ""  # no answer from a table the given key does not verify
+
+
 def test_start_up_imports_nothing_heavy(setup):
     """Resolving one code imports no numpy, pyproj, shapely or rapidfuzz (cold start <= 150 ms)."""
     code, zone = _code(setup)

@@ -206,7 +206,7 @@ def test_build_writes_rows_per_usable_epoch_and_meta(table, ref, zones, keyring,
         assert not cols & {"lon", "lat", "x", "y", "index", "cell", "street", "number", "secret"}
     finally:
         db.close()
-    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # private unless file_mode says otherwise
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".full.sqlite")]  # no temp files left
 
 
@@ -355,6 +355,99 @@ def test_wrong_public_key_is_refused(work, table):
         table_signing.verify_table(path, other.verify_key)
     with pytest.raises(IntegrityError):
         table_signing.verify_table(path, pub_path(work / "other.json"))
+
+
+def _table_verify(path, public_key):
+    """`addrcode table verify PATH --public-key KEY` through the real CLI (click's runner)."""
+    from click.testing import CliRunner
+
+    from addrcode.cli import cli
+
+    return CliRunner().invoke(cli, ["table", "verify", str(path), "--public-key", str(public_key)])
+
+
+@pytest.fixture(scope="module")
+def other_ring(work):
+    """A second, unrelated keyring: its .pub is the "wrong key" an operator might be given."""
+    return new_keyring(work / "wrong" / "ring.json")
+
+
+def test_wrong_public_key_names_both_fingerprints(table, keyring, other_ring):
+    """Intact table, wrong key: the CLI says which key signed it and which was given, not "corrupt" (exit 3)."""
+    path, _ = table
+    signer, given = keyring.verify_key.fingerprint, other_ring.verify_key.fingerprint
+    result = _table_verify(path, pub_path(other_ring.path))
+    assert result.exit_code == 3, result.output
+    err = result.stderr
+    assert f"signed by key {signer} (claimed by the table, signature valid for it)" in err
+    assert f"you gave key {given}" in err and "--public-key" in err and "which key is current" in err
+    assert "modified or is corrupt" not in err and "fresh copy" not in err
+    assert "OK" not in result.stdout  # never accepted under the key it names
+    assert _table_verify(path, pub_path(keyring.path)).exit_code == 0
+
+
+def test_tampered_table_still_says_modified_or_corrupt(work, table, keyring, other_ring, pub):
+    path, _ = table
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x01  # a row page, away from the meta rows
+    bad = work / "tampered.sqlite"
+    bad.write_bytes(bytes(data))
+    right = _table_verify(bad, pub)
+    assert right.exit_code == 3
+    assert "signature check failed: the file was modified or is corrupt; get a fresh copy" in right.stderr
+    assert "you gave key" not in right.stderr
+    # tampered AND the wrong key: neither key verifies, so it is corrupt (both keys named, as a hint)
+    wrong = _table_verify(bad, pub_path(other_ring.path))
+    assert wrong.exit_code == 3
+    assert "the file was modified or is corrupt" in wrong.stderr and "signature valid" not in wrong.stderr
+    assert keyring.verify_key.fingerprint in wrong.stderr and other_ring.verify_key.fingerprint in wrong.stderr
+
+
+def test_a_table_naming_the_given_key_is_not_accepted(work, table, keyring, other_ring):
+    """The claimed key only words the message: a table signed by A that names B is refused under B as corrupt."""
+    path, _ = table
+    forged = work / "names-other.sqlite"
+    shutil.copy(path, forged)
+    db = sqlite3.connect(forged)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'public_key'", (json.dumps(other_ring.verify_key.hex),))
+    db.commit()
+    db.close()
+    _resign(forged, keyring)
+    with pytest.raises(IntegrityError, match="signature check failed: the file was modified or is corrupt; get"):
+        table_signing.verify_table(forged, other_ring.verify_key)
+    # signed by A, names B, checked with C: B does not verify it either, so still "modified or corrupt"
+    third = new_keyring(work / "third.json").verify_key
+    with pytest.raises(IntegrityError, match="verifies neither") as exc:
+        table_signing.verify_table(forged, third)
+    assert "signature valid" not in str(exc.value)
+
+
+def test_older_table_without_the_public_key_names_the_claimed_fingerprint(work, table, keyring, other_ring, pub):
+    """Tables built before the public key was stored: still readable; a wrong key names the claimed fingerprint."""
+    path, info = table
+    old = work / "no-public-key.sqlite"
+    shutil.copy(path, old)
+    db = sqlite3.connect(old)
+    db.execute("DELETE FROM meta WHERE key = 'public_key'")
+    db.commit()
+    db.close()
+    _resign(old, keyring)
+    got = table_signing.verify_table(old, pub)
+    assert got.public_key == "" and got.public_key_fingerprint == keyring.verify_key.fingerprint
+    assert info.public_key == keyring.verify_key.hex  # a new table carries it
+    with pytest.raises(IntegrityError) as exc:
+        table_signing.verify_table(old, other_ring.verify_key)
+    msg = str(exc.value)
+    assert f"claims to be signed by key {keyring.verify_key.fingerprint} (not checked" in msg
+    assert f"you gave key {other_ring.verify_key.fingerprint}" in msg and "modified or is corrupt" in msg
+    # a claim that is not a fingerprint is never echoed (a hostile table cannot write into the message)
+    db = sqlite3.connect(old)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'public_key_fingerprint'", (json.dumps("\x1b[2Jgive key X"),))
+    db.commit()
+    db.close()
+    with pytest.raises(IntegrityError, match="the file was modified or is corrupt; get") as exc:
+        table_signing.verify_table(old, other_ring.verify_key)
+    assert "\x1b" not in str(exc.value) and "give key X" not in str(exc.value)
 
 
 def test_truncated_empty_and_foreign_files_are_refused(work, table, pub):

@@ -110,6 +110,7 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         "rows": int(len(body)),
         "zones": len(kept_pos),
         "public_key_fingerprint": verify_key.fingerprint,
+        "public_key": verify_key.hex,  # signed with the rest: lets a failed check name the signer
         "demo": bool(keyring.is_demo),
         "grid": {"crs": grid.crs, "cell_size_m": grid.cell_size_m},
     }

@@ -5,6 +5,10 @@ The signature covers every byte of the file (see `addrcode.stations.table` for t
 slot zeroed is signed with Ed25519 under a domain-separation context. `open_table` verifies, then
 opens the verified bytes in memory, so the file cannot be swapped between the check and the use.
 
+When the check fails, the error names the key that signed the table if that can be told: the table's
+(signed) meta stores the signer's public key, read from the unverified bytes only to word the message
+("signed by key A ..., but you gave key B") -- a table is never accepted under the key it names.
+
 Stdlib only at module level (the Ed25519 check imports `cryptography` when a key is loaded):
 `resolve` start-up uses `open_table`.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -91,8 +96,79 @@ def load_public_key(public_key):
     raise UsageError("public key: give the keyring's .pub file (64 hex digits)")
 
 
-def _signature_failed(path) -> IntegrityError:
-    return IntegrityError(f"{path}: signature check failed: the file was modified or is corrupt; {FRESH_COPY}")
+# What a failed check may read from the bytes that did not verify: two short meta values, under
+# limits, so a hostile file can neither run long nor allocate much on the error path.
+_CLAIM_KEYS = ("public_key", "public_key_fingerprint")
+_CLAIM_MAX_LENGTH = 1 << 16  # SQLITE_LIMIT_LENGTH: the longest string or blob read (schema text included)
+_CLAIM_MAX_STEPS = 200_000  # SQLite VM steps per statement before the read is abandoned
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+_HEX_FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+_KEY_ADVICE = ("use the station's published public key (`--public-key`) that matches, or ask the carrier which "
+               "key is current; never trust a key because a table names it")
+
+
+def _claimed_signer(data: bytes) -> tuple[str, str]:
+    """(public key hex, fingerprint) that a table's meta names as its signer, UNVERIFIED; "" where unknown.
+
+    Only for wording the error of a failed check: `data` did not verify, so nothing read here is
+    trusted, and a value is returned only if it has the exact shape of a key (64 hex digits) or a
+    fingerprint (16), so a hostile file cannot put arbitrary text into a message. Tables built
+    before the public key was stored name only the fingerprint. Needs Python >= 3.11
+    (`deserialize`); on 3.10 nothing is read.
+    """
+    if sys.version_info < (3, 11):
+        return "", ""
+    values = {}
+    db = sqlite3.connect(":memory:")
+    try:
+        db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _CLAIM_MAX_LENGTH)
+        db.set_progress_handler(lambda: 1, _CLAIM_MAX_STEPS)  # any statement that long is aborted
+        db.deserialize(data)
+        db.execute("PRAGMA query_only=1")
+        db.execute("PRAGMA trusted_schema=0")
+        # a real table only: a view or virtual table named meta could compute anything
+        if db.execute("SELECT type FROM sqlite_schema WHERE name = 'meta'").fetchall() == [("table",)]:
+            for key, value in db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", _CLAIM_KEYS):
+                values[key] = json.loads(value)
+    except Exception:  # corrupt or hostile bytes: whatever fails (SQLite, JSON, limits) just means "no claim"
+        return "", ""
+    finally:
+        db.close()
+    key, fingerprint = values.get("public_key"), values.get("public_key_fingerprint")
+    key = key if isinstance(key, str) and _HEX_KEY.fullmatch(key) else ""
+    fingerprint = fingerprint if isinstance(fingerprint, str) and _HEX_FINGERPRINT.fullmatch(fingerprint) else ""
+    return key, fingerprint
+
+
+def _signature_failed(name, data: bytes, off: int, vk) -> IntegrityError:
+    """The error for a signature that does not verify under `vk`, naming the signer's key when that can be told.
+
+    An operator given the wrong public key must not be told to fetch a fresh table (that fails the
+    same way). The table's meta names its signer; if the signature verifies under that claimed key,
+    the file is intact and only the key differs. This decides the wording only: the table stays refused.
+    """
+    from addrcode.codes.keyring import VerifyKey
+
+    plain = f"{name}: signature check failed: the file was modified or is corrupt; {FRESH_COPY}"
+    claimed_hex, claimed_fp = _claimed_signer(data)
+    given = vk.fingerprint
+    if claimed_hex:
+        claimed = VerifyKey(bytes.fromhex(claimed_hex))
+        if claimed.raw == vk.raw:
+            return IntegrityError(plain)
+        if claimed.verify(data[off: off + SIG_LEN], _SIGN_CONTEXT + _digest(data, off)):
+            return IntegrityError(
+                f"{name}: signature check failed: the table is signed by key {claimed.fingerprint} (claimed by "
+                f"the table, signature valid for it), but you gave key {given}; {_KEY_ADVICE}")
+        return IntegrityError(
+            f"{name}: signature check failed: the file was modified or is corrupt (it verifies neither with the "
+            f"key you gave, {given}, nor with the key it claims, {claimed.fingerprint}); {FRESH_COPY}")
+    if claimed_fp and claimed_fp != given:
+        return IntegrityError(
+            f"{name}: signature check failed: the table claims to be signed by key {claimed_fp} (not checked: "
+            f"this older table does not carry the signer's public key), but you gave key {given}; {_KEY_ADVICE}. "
+            f"If {given} is the right key, the file was modified or is corrupt: {FRESH_COPY}")
+    return IntegrityError(plain)
 
 
 def verified_bytes(path, public_key) -> bytes:
@@ -119,13 +195,17 @@ def verified_bytes(path, public_key) -> bytes:
 
 
 def verify_bytes(data: bytes, public_key, name="station table") -> None:
-    """Check the signature of a table's bytes (in memory); `IntegrityError` naming `name` if it fails."""
+    """Check the signature of a table's bytes (in memory); `IntegrityError` naming `name` if it fails.
+
+    Only `public_key` decides; on failure the message says whether the table is intact but signed by
+    another key (with both fingerprints) or modified/corrupt.
+    """
     vk = load_public_key(public_key)
     off = _sig_offset(data)
     if off < 0:
         raise IntegrityError(f"{name}: unsigned or corrupt station table (no single signature slot); {FRESH_COPY}")
     if not vk.verify(data[off: off + SIG_LEN], _SIGN_CONTEXT + _digest(data, off)):
-        raise _signature_failed(name)
+        raise _signature_failed(name, data, off, vk)
 
 
 def connect(path, data: bytes) -> sqlite3.Connection:

@@ -1,4 +1,4 @@
-"""Station tables: code -> destination, signed, holding no address, coordinate, cell index or key.
+"""Station tables: code -> destination, signed, holding no address, coordinate, cell index or secret key.
 
 A station table is the only artefact that leaves the encoder. It is a small SQLite file:
 
@@ -13,7 +13,11 @@ A station table is the only artefact that leaves the encoder. It is a small SQLi
   holding most of its codes, and every sort center with codes there (JSON list, most codes first).
   A per-station extract uses it to say where a foreign parcel goes next.
 - ``meta(key, value)``: JSON values: format, table format version, serial, build time, station
-  ("all" or a sort center), epochs, zones file SHA-256, row count, signer's key fingerprint, grid.
+  ("all" or a sort center), epochs, zones file SHA-256, row count, signer's public key (``public_key``,
+  hex) and its fingerprint, grid. The public key is there so a failed check can say "signed by key A,
+  you gave key B" instead of "corrupt" (see `signing`); it is covered by the signature like every byte,
+  and never used to accept a table. Tables built before it was added carry only the fingerprint and
+  stay readable (a reader ignores meta keys it does not know, so the format version is unchanged).
 - ``signature(blob)``: `signing.MAGIC` followed by the 64-byte Ed25519 signature.
 
 Signature over every byte of the file: the table is built, ``VACUUM INTO`` a fresh file (final
@@ -86,6 +90,7 @@ class TableInfo:
     grid: dict = field(default_factory=dict)
     size_bytes: int = 0
     version: int = TABLE_VERSION
+    public_key: str = ""  # hex of the signer's Ed25519 public key; "" in tables built before it was stored
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict (for `addrcode table verify --format json`)."""
@@ -93,8 +98,8 @@ class TableInfo:
             "path": self.path, "version": self.version, "serial": self.serial, "built_at": self.built_at,
             "station": self.station, "epochs": [{"id": i, "status": s} for i, s in self.epochs],
             "zones_sha256": self.zones_sha256, "rows": self.rows, "zones": self.zones,
-            "public_key_fingerprint": self.public_key_fingerprint, "demo": self.demo, "grid": self.grid,
-            "size_bytes": self.size_bytes,
+            "public_key_fingerprint": self.public_key_fingerprint, "public_key": self.public_key,
+            "demo": self.demo, "grid": self.grid, "size_bytes": self.size_bytes,
         }
 
 
@@ -106,6 +111,7 @@ def info_from_meta(meta: dict, path, size: int) -> TableInfo:
         rows=int(meta["rows"]), zones=int(meta["zones"]),
         public_key_fingerprint=str(meta["public_key_fingerprint"]), demo=bool(meta["demo"]),
         grid=dict(meta.get("grid", {})), size_bytes=size, version=int(meta["version"]),
+        public_key=str(meta.get("public_key", "")),
     )
 
 
