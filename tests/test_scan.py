@@ -6,6 +6,13 @@ signed station table) so every decoded code is also resolved to its destination.
 
 from __future__ import annotations
 
+import math
+import os
+import struct
+import subprocess
+import sys
+import zlib
+
 import pytest
 
 pytest.importorskip("zxingcpp")
@@ -15,8 +22,9 @@ pytest.importorskip("fpdf")
 from _labelworld import shared_world  # noqa: E402
 
 from addrcode.errors import DataError  # noqa: E402
+from addrcode.outputs import scan as scan_module  # noqa: E402
 from addrcode.outputs.label import render_labels  # noqa: E402
-from addrcode.outputs.scan import ScanJob, clean_payload, decode_image, scan_file  # noqa: E402
+from addrcode.outputs.scan import ScanJob, clean_payload, decode_image, render_scale, scan_file  # noqa: E402
 from addrcode.stations.resolver import Resolver  # noqa: E402
 
 
@@ -148,3 +156,139 @@ def test_scan_errors_name_the_file(tmp_path):
     bad_pdf.write_bytes(b"%PDF-1.4\nnot really")
     with pytest.raises(DataError, match="broken.pdf: not a readable PDF"):
         scan_file(bad_pdf)
+
+
+# --------------------------------------------------------------------------- too many pixels
+
+CHILD_MEMORY = 1 << 30  # address-space limit of the CLI under test: a regression fails, it cannot swap the machine
+
+
+def bomb_png(path, width, height):
+    """A valid 1-bit greyscale PNG of `width` x `height` black pixels: ~110 kB for 30000 x 30000."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = bytes(1 + (width + 7) // 8)  # filter byte + packed pixels, all zero
+    z, idat = zlib.compressobj(9), bytearray()
+    for y in range(0, height, 1000):
+        idat += z.compress(row * min(1000, height - y))
+    idat += z.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", bytes(idat)) + chunk(b"IEND", b""))
+    return path
+
+
+def huge_page_pdf(path, side, extra=""):
+    """A minimal hand-written one-page PDF (a few hundred bytes) whose MediaBox is `side` x `side` points."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {side} {side}]{extra} >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    path.write_bytes(bytes(out))
+    return path
+
+
+def scan_cli(world, tmp_path, *files):
+    """`python -m addrcode scan FILE...` under a 1 GiB address-space (and 120 s CPU) limit.
+
+    Returns (exit code, stdout, stderr, peak RSS in MB of that child alone, from wait4).
+    """
+    import resource
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+        resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "wb") as o, open(err, "wb") as e:
+        proc = subprocess.Popen([sys.executable, "-m", "addrcode", "scan", "--table", str(world.table),
+                                 "--public-key", str(world.public_key), *map(str, files)],
+                                stdin=subprocess.DEVNULL, stdout=o, stderr=e, preexec_fn=limits)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
+    rss_mb = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+    return proc.returncode, out.read_text(), err.read_text(), rss_mb
+
+
+@pytest.mark.parametrize("side, extra", [
+    (14400, ""),  # the largest page the PDF spec allows: 200 x 200 in, 1.6 G pixels at 200 dpi
+    (200000, " /UserUnit 10"),  # bigger still (pdfium ignores /UserUnit; the pixel count is what counts)
+])
+def test_cli_huge_pdf_page_is_a_clear_error_in_bounded_memory(world, label_pngs, tmp_path, side, extra):
+    pdf = huge_page_pdf(tmp_path / "huge.pdf", side, extra)
+    assert pdf.stat().st_size < 1000
+    good = label_pngs[0][0]
+    code, out, err, rss_mb = scan_cli(world, tmp_path, good, pdf, good)
+    assert "Traceback" not in err and "MemoryError" not in err
+    assert code == 1, err  # finished, one file not ok
+    first, bad, last = out.splitlines()
+    assert first == last and first.startswith(f"{good}:1\t{label_pngs[0][1]['code']}\t")  # the others scanned
+    assert bad.startswith(f"{pdf}\tunreadable: {pdf}: page 1 is too large to scan") and "50 dpi" in bad
+    assert rss_mb < 400, rss_mb
+
+
+@pytest.mark.parametrize("width, height", [
+    (30000, 30000),  # 900 M pixels: Pillow raises DecompressionBombError
+    (10000, 10000),  # 100 M pixels: Pillow only warns (DecompressionBombWarning) and would decode it
+])
+def test_cli_decompression_bomb_png_is_a_clear_error(world, tmp_path, width, height):
+    bomb = bomb_png(tmp_path / "bomb.png", width, height)
+    assert bomb.stat().st_size < 200_000
+    code, out, err, rss_mb = scan_cli(world, tmp_path, bomb)
+    assert "Traceback" not in err and "Warning" not in err
+    assert code == 1, err
+    assert out.startswith(f"{bomb}\tunreadable: {bomb}: image has too many pixels to scan")
+    assert "decompression bomb" in out and out.count("\n") == 1
+    assert rss_mb < 400, rss_mb
+
+
+def test_cli_damaged_image_is_one_unreadable_record(world, label_pngs, tmp_path):
+    """A PNG cut short opens (the header is fine) but cannot be decoded: a record, not a traceback."""
+    good = label_pngs[0][0]
+    damaged = tmp_path / "cut.png"
+    damaged.write_bytes(good.read_bytes()[:2000])
+    code, out, err, _ = scan_cli(world, tmp_path, damaged, good)
+    assert "Traceback" not in err and code == 1, err
+    bad, ok = out.splitlines()
+    assert bad.startswith(f"{damaged}\tunreadable: {damaged}: damaged image") and ok.startswith(f"{good}:1\t")
+
+
+def test_image_over_the_pixel_budget_is_refused_even_without_pillows_limit(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # someone switched Pillow's check off
+    monkeypatch.setattr(scan_module, "MAX_PIXELS", 300 * 300 - 1)
+    big = tmp_path / "big.png"
+    Image.new("L", (300, 300), 255).save(big)
+    with pytest.raises(DataError, match="big.png: image has too many pixels"):
+        scan_file(big)
+
+
+def test_render_scale_keeps_pages_within_the_budget():
+    assert render_scale((283.5, 425.2), 200) == 200 / 72  # a 100 x 150 mm label: as asked
+    for size in [(7200.0, 7200.0), (4320.0, 3000.0), (0.5, 2.0e7), (14400.0, 1200.0)]:
+        scale = render_scale(size, 200)
+        width, height = (math.ceil(side * scale) for side in size)
+        assert 50 <= scale * 72 < 200 and width * height <= scan_module.MAX_PIXELS
+        assert (width + 2) * (height + 2) > scan_module.MAX_PIXELS * 0.99  # the highest dpi that fits, near enough
+    with pytest.raises(DataError, match="page 3 is too large to scan"):
+        render_scale((14400.0, 14400.0), 200, where="x.pdf: page 3")
+
+
+def test_large_pdf_page_is_read_at_a_lower_dpi(world, tmp_path, monkeypatch):
+    """A page over the budget at --dpi is rasterised at the highest dpi that fits, and its labels still read."""
+    rec = world.records[5]
+    pdf = tmp_path / "one.pdf"
+    render_labels([rec], pdf)  # 100 x 150 mm: ~0.93 M pixels at 200 dpi
+    monkeypatch.setattr(scan_module, "MAX_PIXELS", 250_000)  # fits at ~103 dpi
+    (hit,) = scan_file(pdf, dpi=200)
+    assert hit.payload == rec["code"].replace("-", "")
+    monkeypatch.setattr(scan_module, "MAX_PIXELS", 50_000)  # would need ~46 dpi: too low to read
+    with pytest.raises(DataError, match="one.pdf: page 1 is too large to scan"):
+        scan_file(pdf, dpi=200)
