@@ -355,9 +355,8 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
     addrcode label -i coded.csv --name-column name --phone-column phone -o labels.pdf
     """
     from addrcode.batch.frame import rows_for_labels
-    from addrcode.outputs.label import render_labels
-
     from addrcode.files import refuse_same_file
+    from addrcode.outputs.label import render_labels
 
     refuse_same_file(output, input_path)
     config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
