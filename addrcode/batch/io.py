@@ -34,8 +34,6 @@ MAX_RECORD_LINES = 50
 # One physical line may hold at most this many bytes (characters for non-UTF-8 encodings).
 MAX_LINE_CHARS = 64 * 2**20
 
-FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
-
 csv.field_size_limit(2**31 - 1)  # very long fields are data, not errors
 
 
@@ -342,10 +340,55 @@ def _cells(header: list[str], row: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- output
 
 
+# Formula-injection guard (OWASP "CSV injection"). A spreadsheet evaluates a cell that starts with
+# `=`, `@`, `+` or `-` -- after folding full-width and compatibility forms (`＝`, `﹦`) and skipping
+# leading spaces, tabs, CR, NBSP, BOM and other format characters. A cell it would evaluate gets a
+# leading `'`. `+`/`-` followed only by a number or a phone number (`-73.18`, `+1 802-555-0142`,
+# `-1.5e-07`) is left as it is: at worst a spreadsheet does arithmetic on constants, and the value
+# stays exact for every other reader. Numbers addrcode writes itself (floats, ints) are never touched.
+_PLAIN_SIGNED = re.compile(r"[+-](?:[\d .,()/+-]*|\d*\.?\d+[eE][+-]?\d+)")  # no name can be spelt here
+_SAFE_FIRST = frozenset("=+-@") ^ frozenset(chr(c) for c in range(0x21, 0x7F))  # printable ASCII but = + - @
+
+
+def _needs_quote(value: str) -> bool:
+    """Whether a spreadsheet would evaluate `value`, as written or after compatibility folding (a
+    combining mark can fold `=` into `≠`, so both forms are checked)."""
+    import unicodedata
+
+    return any(_starts_formula(_skip_blanks(form)) for form in (value, unicodedata.normalize("NFKC", value)))
+
+
+def _skip_blanks(value: str) -> str:
+    import unicodedata
+
+    start = 0
+    while start < len(value) and unicodedata.category(value[start]) in _BLANK_CATEGORIES:
+        start += 1
+    return value[start:]
+
+
+_BLANK_CATEGORIES = ("Cc", "Cf", "Zs", "Zl", "Zp")  # controls (TAB, CR), format (BOM, ZWSP), spaces (NBSP)
+
+
+def _starts_formula(value: str) -> bool:
+    if not value:
+        return False
+    if value[0] in "=@":
+        return True
+    return value[0] in "+-" and _PLAIN_SIGNED.fullmatch(value) is None
+
+
 def neutralise(value: str) -> str:
-    """Defuse spreadsheet formula injection: prefix a quote to cells starting with = + - @ TAB CR."""
-    if value and value[0] in FORMULA_CHARS:
-        return "'" + value
+    """`value` with a `'` in front if a spreadsheet would evaluate it as a formula (rule above)."""
+    if not value or value[0] in _SAFE_FIRST or not _needs_quote(value):
+        return value
+    return "'" + value
+
+
+def unneutralise(value: str) -> str:
+    """The cell a person wrote, from one `neutralise` wrote (the exact inverse)."""
+    if value.startswith("'") and neutralise(value[1:]) == value:
+        return value[1:]
     return value
 
 
@@ -355,15 +398,15 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return repr(round(value, 7))
     if isinstance(value, (list, tuple)):
-        return "; ".join(str(v) for v in value)
+        return neutralise("; ".join(str(v) for v in value))
     return str(value)
 
 
 def _csv_cell(value) -> str:
-    """`neutralise(_cell(value))`, with the common case (a plain string) first: this runs per cell."""
+    """The CSV text of one output value: strings neutralised, numbers as they are. Runs per cell."""
     if value.__class__ is not str:
-        value = _cell(value)
-    if value and value[0] in FORMULA_CHARS:
+        return _cell(value)
+    if value and value[0] not in _SAFE_FIRST and _needs_quote(value):
         return "'" + value
     return value
 

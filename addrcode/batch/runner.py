@@ -267,6 +267,8 @@ class OutputTarget:
 
     def checkpoint(self) -> int:
         self.stream.flush()
+        if self.place.is_stream:
+            return 0
         os.fsync(self.stream.fileno())
         return os.fstat(self.stream.fileno()).st_size
 
@@ -378,7 +380,7 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
                                 make_job=make_job, make_job_args=make_job_args, column=column,
                                 components=components):
             for record, result in pairs:
-                summary.add(result)
+                summary.add(result, record.warnings, record.line)
                 if observe is not None:
                     observe(record, result)
                 w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
@@ -437,7 +439,8 @@ class _RunFiles:
         if len(regular) == 2 and regular[0] == regular[1]:
             raise UsageError(f"{plan.rejects}: --rejects must name another file than -o "
                              "(one would overwrite the other)")
-        resumable = self.to_file and plan.identity and not self.target.place.is_stream
+        # resumable only when every output is a regular file: a stream cannot be truncated and continued
+        resumable = self.to_file and plan.identity and len(regular) == 1 + (self.rejects is not None)
         self.journal = Journal(self.target.path, plan.identity) if resumable else None
 
     def _target(self, path: str) -> OutputTarget:

@@ -24,9 +24,17 @@ class Summary:
     errors: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)
     resumed_rows: int = 0  # rows done by an earlier, interrupted run (not timed here)
+    # what reading the input noticed (NUL bytes, lines not UTF-8), by kind: count and the first lines
+    warnings: dict[str, list] = field(default_factory=dict)
 
-    def add(self, record: dict) -> None:
+    def add(self, record: dict, input_warnings: tuple | list = (), line: int | None = None) -> None:
+        """Count one output record; `input_warnings` are what reading its input `line` noticed."""
         self.count(record.get("status"), record.get("reason", ""))
+        for warning in input_warnings:
+            seen = self.warnings.setdefault(warning, [0, []])
+            seen[0] += 1
+            if line and len(seen[1]) < 5:
+                seen[1].append(line)
 
     def count(self, status: str | None, reason: str | None, n: int = 1) -> None:
         """Count `n` records of one status and reason (reasons grouped by kind)."""
@@ -44,6 +52,10 @@ class Summary:
         self.ok += state["ok"]
         self.rejected.update(state["rejected"])
         self.errors.update(state["errors"])
+        for warning, (n, first) in state.get("warnings", {}).items():
+            seen = self.warnings.setdefault(warning, [0, []])
+            seen[0] += n
+            seen[1] = (seen[1] + first)[:5]
 
     @property
     def n_rejected(self) -> int:
@@ -67,12 +79,16 @@ class Summary:
         for title, counter in (("rejected", self.rejected), ("errors", self.errors)):
             for reason, n in counter.most_common(10):
                 lines.append(f"  {title}: {n} × {reason}")
+        for warning, (n, first) in sorted(self.warnings.items()):
+            where = ", ".join(map(str, first)) + (" ..." if n > len(first) else "")
+            lines.append(f"  input warning: {n} × {warning}" + (f" (line {where})" if first else ""))
         return "\n".join(lines)
 
     def to_state(self) -> dict:
-        return {"rows": self.rows, "ok": self.ok, "rejected": dict(self.rejected), "errors": dict(self.errors)}
+        return {"rows": self.rows, "ok": self.ok, "rejected": dict(self.rejected), "errors": dict(self.errors),
+                "warnings": self.warnings}
 
     @classmethod
     def from_state(cls, state: dict) -> Summary:
         return cls(rows=state["rows"], ok=state["ok"], rejected=Counter(state["rejected"]),
-                   errors=Counter(state["errors"]), resumed_rows=state["rows"])
+                   errors=Counter(state["errors"]), resumed_rows=state["rows"], warnings=state.get("warnings", {}))

@@ -123,12 +123,9 @@ def _cell(record: dict, key: str | None) -> str:
     quote (``'+44 20 ...``), which is undone here so the mask sees the real first character."""
     if not key:
         return ""
-    from addrcode.batch.io import FORMULA_CHARS
+    from addrcode.batch.io import unneutralise
 
-    value = str(record.get(key) or "")
-    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_CHARS:
-        value = value[1:]
-    return value
+    return unneutralise(str(record.get(key) or ""))
 
 
 def label_data(record: dict, *, name_key: str | None = None, phone_key: str | None = None,
