@@ -44,6 +44,44 @@ def small_reference(tmp_path_factory, small_oa) -> Path:
     return out
 
 
+def relabelled_state(src: Path, dst: Path, *, state: str, zip_prefix: str, dlon: float, dlat: float = 0.0) -> Path:
+    """A synthetic state: the points of OpenAddresses file `src` moved by (dlon, dlat), with REGION
+    `state` and the ZIP's first three digits replaced by `zip_prefix`, same town and street names
+    (as real countries repeat them). For multi-state tests without a second real state's data."""
+    import csv
+
+    with open(src, newline="", encoding="utf-8") as fh, open(dst, "w", newline="", encoding="utf-8") as out:
+        reader = csv.DictReader(fh)
+        writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        for row in reader:
+            fields = {k.upper(): k for k in row}
+            for column, delta in (("LON", dlon), ("LAT", dlat)):
+                try:
+                    row[fields[column]] = f"{float(row[fields[column]]) + delta:.7f}"
+                except ValueError:  # the source's own bad rows stay bad (they are rejected alike)
+                    pass
+            row[fields["REGION"]] = state
+            zipc = row[fields["POSTCODE"]]
+            row[fields["POSTCODE"]] = zip_prefix + zipc[3:] if len(zipc) >= 5 else zipc
+            row[fields["ID"]] = f"{state}-{row[fields['ID']]}"
+            writer.writerow(row)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def two_state_reference(tmp_path_factory, small_oa) -> Path:
+    """tests/data/oa_small.csv (Vermont: BLOOMFIELD, GUILDHALL, ZIP 05905) plus a copy of it as "NH",
+    2 degrees east, ZIP 03905: two states with the same towns and streets."""
+    from addrcode.geocoding.build import build_reference
+
+    work = tmp_path_factory.mktemp("two-states")
+    nh = relabelled_state(small_oa, work / "nh.csv", state="NH", zip_prefix="039", dlon=2.0)
+    out = work / "vt-nh.sqlite"
+    build_reference([small_oa, nh], out)
+    return out
+
+
 @pytest.fixture(scope="session", autouse=True)
 def addrcode_cache(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("addrcode-cache")

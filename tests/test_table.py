@@ -137,7 +137,7 @@ def _interpolated_cells(ref, grid, linear="lonlat"):
     out = []
     for arr in table_cells._points_chunks(ref):
         s, n, lon, lat = arr.T
-        a, b = table_cells.interpolation_pairs(s, n)
+        a, b = table_cells.interpolation_pairs(s, n, *grid.project(lon, lat))
         na, nb = n[a], n[b]
         cnt = ((nb - na) // 2 - 1).astype(np.int64)
         sid = np.repeat(np.arange(len(a)), cnt)

@@ -194,8 +194,9 @@ class _ReferenceWriter:
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=4096;"
                               f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};")
         self.db.executescript(SCHEMA)
-        self.cities: dict[str, int] = {}  # town name -> id
-        self.city_state: dict[int, str] = {}
+        # A town is (name, state): Springfield VT and Springfield MA are two towns with their own
+        # streets, so a street never merges across states (nor does interpolation run between them).
+        self.cities: dict[tuple[str, str], int] = {}  # (town name, state) -> id
         self.streets: dict[tuple[int, str], int] = {}  # (town id, street full key) -> id
         self.street_rows: list[list] = []
         self.alias_rows: list[tuple] = []
@@ -203,10 +204,10 @@ class _ReferenceWriter:
         self.point_id = 0
 
     def add(self, reading: _StreetReading, row: dict, lon: float, lat: float, number: str, num: int) -> None:
-        cid = self.cities.get(reading.city)
+        town = (reading.city, reading.state)
+        cid = self.cities.get(town)
         if cid is None:
-            cid = self.cities[reading.city] = len(self.cities) + 1
-            self.city_state[cid] = reading.state
+            cid = self.cities[town] = len(self.cities) + 1
         skey = (cid, reading.key.full)
         sid = self.streets.get(skey)
         if sid is None:
@@ -237,12 +238,13 @@ class _ReferenceWriter:
         db.executemany("INSERT INTO street_aliases VALUES (?,?,?,?)", self.alias_rows)
         db.executescript(_AGGREGATES)
         db.executemany("INSERT INTO cities(id, name, state, n) VALUES (?,?,?,0)",
-                       [(cid, name, self.city_state[cid]) for name, cid in self.cities.items()])
+                       [(cid, name, state) for (name, state), cid in self.cities.items()])
         db.execute("UPDATE cities SET n=c.n, lon=c.lon, lat=c.lat FROM cagg c WHERE c.city_id=cities.id")
         db.executemany("INSERT OR IGNORE INTO city_keys VALUES (?,?)",
-                       [(k, cid) for name, cid in self.cities.items() for k in city_keys(name, rules) if name])
+                       [(k, cid) for (name, _), cid in self.cities.items() for k in city_keys(name, rules) if name])
         db.executescript(INDEXES)
-        return {"cities": db.execute("SELECT COUNT(*) FROM cities").fetchone()[0],
+        return {"coverage": _coverage(db),
+                "cities": db.execute("SELECT COUNT(*) FROM cities").fetchone()[0],
                 "streets": db.execute("SELECT COUNT(*) FROM streets").fetchone()[0],
                 "postcodes": db.execute("SELECT COUNT(DISTINCT postcode) FROM zips").fetchone()[0]}
 
@@ -252,6 +254,15 @@ class _ReferenceWriter:
         self.db.execute("ANALYZE")
         self.db.commit()
         self.db.close()
+
+
+def _coverage(db) -> dict:
+    """What the reference covers, for telling a query outside it from a miss inside it: its states
+    and its postcode regions (the postcode without its last two digits: ZIP3 in the US, `27` of
+    NSW's `27xx` in Australia), from the towns and ZIPs that hold points."""
+    states = sorted(r[0] for r in db.execute("SELECT DISTINCT state FROM cities WHERE state != ''"))
+    regions = sorted({pc[:-2] for (pc,) in db.execute("SELECT DISTINCT postcode FROM zips") if len(pc) > 2})
+    return {"states": states, "postcode_regions": regions}
 
 
 # Points re-inserted in (street, number) order so a street's numbers are one rowid range; then the
@@ -341,7 +352,9 @@ def _meta(locale: str, sources: list[dict], counts: dict, reasons: dict) -> dict
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "locale": locale,
         "sources": sources,
-        "counts": {"rows_read": rows_read, "points": kept, "rejected": rows_read - kept, **counts},
+        "counts": {"rows_read": rows_read, "points": kept, "rejected": rows_read - kept,
+                   **{k: v for k, v in counts.items() if k != "coverage"}},
+        "coverage": counts["coverage"],
         "reject_reasons": reasons,
     }
 

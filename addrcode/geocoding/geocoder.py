@@ -215,10 +215,17 @@ class Geocoder:
         number, num = number_key(a.number) if a.number else ("", None)
         postcode = a.postcode[:5] if a.postcode else ""
         ckey = city_key(a.city, rules) if a.city else ""
+        outside = self.store.coverage.outside(a.state, postcode)
+        if outside:  # a state or ZIP the reference does not hold: never a confident match elsewhere
+            m = Match(reason=outside, address=a)
+            return (m, None) if not explain else (m, self._outside_explanation(a, sk, ckey, postcode, m))
+        state = a.state if a.state in self.store.coverage.states else ""
+        zip_towns = self._in_state(self.store.zip_towns(postcode) if postcode else {}, state)
         town_ev = self._named_towns(ckey)
-        zip_towns = self.store.zip_towns(postcode) if postcode else {}
+        town_ev = self._in_state(town_ev, state) if state else self._in_state(town_ev, self._state_of(zip_towns),
+                                                                                soft=True)
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
-        sids, how = self._street_ids(sk, block) if sk.core else ([], "")
+        sids, how = self._street_ids(sk, block, state) if sk.core else ([], "")
         q = Query(a, sk, number, num, postcode, town_ev, zip_towns, how)
         cands = self._scored_candidates(q, sids, explain) if sids else []
         if cands:
@@ -241,6 +248,27 @@ class Geocoder:
                    "lon": m.lon, "lat": m.lat},
             why=verdict)
 
+    def _in_state(self, towns: dict, state: str, *, soft: bool = False) -> dict:
+        """`towns` (town id -> anything) narrowed to `state` when given. `soft` (the state a ZIP
+        implies): left whole if none is in it, so a wrong ZIP does not hide the town the query names."""
+        if not state or not towns:
+            return towns
+        inside = {cid: v for cid, v in towns.items() if self.store.town_state(cid) == state}
+        return inside or towns if soft else inside
+
+    def _state_of(self, zip_towns: dict) -> str:
+        """The one state of a ZIP's towns ("" for none, or a ZIP spanning states)."""
+        states = {self.store.town_state(cid) for cid in zip_towns}
+        return states.pop() if len(states) == 1 else ""
+
+    def _outside_explanation(self, a: Address, sk: StreetKey, ckey: str, postcode: str, m: Match) -> Explanation:
+        return Explanation(components=a.to_dict(), keys={"street_core": sk.core, "street_full": sk.full,
+                                                         "city": ckey, "state": a.state, "postcode": postcode},
+                           block={"towns": [], "street_match": "not looked up"}, candidates=[],
+                           match={"precision": m.precision, "score": m.score, "matched": m.matched,
+                                  "reason": m.reason, "lon": m.lon, "lat": m.lat},
+                           why=f"{m.reason}: the reference covers {', '.join(sorted(self.store.coverage.states))}")
+
     def _named_towns(self, ckey: str) -> dict[int, float]:
         """town id -> confidence that the query's city names it (exact key 1.0, else fuzzy)."""
         if not ckey:
@@ -250,14 +278,21 @@ class Geocoder:
             return dict.fromkeys(ids, 1.0)
         return {cid: 0.97 if sim >= 0.85 else 0.9 for cid, sim in self.store.fuzzy_cities(ckey)}
 
-    def _street_ids(self, sk: StreetKey, block: list[int]) -> tuple[list, str]:
+    def _street_ids(self, sk: StreetKey, block: list[int], state: str = "") -> tuple[list, str]:
         """[(street id, similarity, notes, town id)] for the query's street, and how they were found:
-        in the block, else by the exact key anywhere."""
-        sids, how = self._street_candidates(sk, block)
+        in the block, else by the exact key anywhere (in the query's state, when it names one)."""
+        sids, how = self._street_candidates(sk, block, state)
         if not sids and block:
-            sids = [(sid, 1.0, (), None) for sid in self.store.global_core(sk.core)]
+            sids = self._anywhere(sk.core, state)
             how = "exact street key outside the named town/ZIP"
         return sids, how
+
+    def _anywhere(self, core: str, state: str) -> list:
+        """The streets with this core key in the whole reference (or the query's state), as candidates."""
+        found = self.store.global_core(core)
+        if state:
+            found = [(sid, cid) for sid, cid in found if self.store.town_state(cid) == state]
+        return [(sid, 1.0, (), cid) for sid, cid in found]
 
     def _scored_candidates(self, q: Query, sids: list, explain: bool) -> list[Candidate]:
         """The street candidates `sids`, scored, best first."""
@@ -278,7 +313,7 @@ class Geocoder:
             cands.sort(key=by_score)
         return cands
 
-    def _street_candidates(self, sk: StreetKey, block: list[int]):
+    def _street_candidates(self, sk: StreetKey, block: list[int], state: str = ""):
         """[(street id, street factor, notes, town id)] in the block: exact core key first, fuzzy if none."""
         out = []
         alts = [(sk.core, 1.0)]
@@ -294,8 +329,7 @@ class Geocoder:
                     out.append((sid, f, (), cid))
         if out or not block:
             if not block:
-                out = [(sid, 1.0, (), None) for sid in self.store.global_core(sk.core)]
-                return out, "exact street key, no town or ZIP in the query"
+                return self._anywhere(sk.core, state), "exact street key, no town or ZIP in the query"
             return out, "exact street key in the block"
         # the same misspelt street in the same block comes back (the second reading of one query,
         # repeated rows): remember the fuzzy verdict, bounded

@@ -18,8 +18,9 @@ _FRACTION = re.compile(r"^\d/\d$")
 _TEXT_TOK = re.compile(r"#|[0-9A-Za-z/'.-]+|,")
 
 
-def _drop_region(toks: list, r: GeoRules, known_city, *, sure: bool) -> None:
-    """Drop, in place, trailing commas, a country name and one state name (one word or several).
+def _drop_region(toks: list, r: GeoRules, known_city, *, sure: bool) -> str:
+    """Drop, in place, trailing commas, a country name and one state name (one word or several);
+    return the state's code ("" when none was dropped).
 
     One state at most: towns are named like states (Georgia and Washington are Vermont towns).
     Unless `sure` (a postcode followed it), a state word that is also a street type written right
@@ -28,21 +29,22 @@ def _drop_region(toks: list, r: GeoRules, known_city, *, sure: bool) -> None:
     """
     _pop_commas(toks)
     if not toks or toks[-1] not in r.region_ends:  # most text ends with a town or postcode: done
-        return
+        return ""
     country = _trailing(toks, r.country_names)
     if country:
         del toks[-country:]
         _pop_commas(toks)
     n = _trailing(toks, r.state_phrases) or (1 if toks and toks[-1] in r.state_words else 0)
     if not n:
-        return
+        return ""
     name = " ".join(toks[-n:])
     if not sure:
         after_street = n < len(toks) and toks[-n - 1] != ","
         if after_street and name in r.suffixes or known_city(city_key(name, r)):
-            return
+            return ""
     del toks[-n:]
     _pop_commas(toks)
+    return r.state_codes.get(name, "")
 
 
 def _pop_commas(toks: list) -> None:
@@ -84,10 +86,10 @@ def guided_parse(text: str, known_city, rules: GeoRules | None = None) -> Addres
     _pop_commas(toks)
     if toks and r.postcode.match(toks[-1]):
         postcode = toks.pop()[:5]
-    _drop_region(toks, r, known_city, sure=bool(postcode))
+    state = _drop_region(toks, r, known_city, sure=bool(postcode))
     city, words = _known_town_at_end(toks, known_city, rules)
     if city:  # `State Town` order, or the commas between street and town
-        _drop_region(words, r, known_city, sure=False)
+        state = _drop_region(words, r, known_city, sure=False) or state
     house, unit_words = r.house, r.unit_words
     if not city and "," in words:
         # no town the reference knows: the last comma-separated part, if it has no digits, is the town
@@ -140,7 +142,7 @@ def guided_parse(text: str, known_city, rules: GeoRules | None = None) -> Addres
         i += 1
     unit_type = r.unit_canon.get(unit_type, unit_type)
     return quick_address(number=number, street=" ".join(street_toks), unit_type=unit_type, unit_id=unit_id,
-                         city=city, state="", postcode=postcode, warnings=("re-read with the reference",))
+                         city=city, state=state, postcode=postcode, warnings=("re-read with the reference",))
 
 
 def _text_tokens(text: str) -> list[str]:

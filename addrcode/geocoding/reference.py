@@ -5,8 +5,10 @@ Built by `addrcode.geocoding.build`; the embedded default one by `addrcode.geoco
 Schema (format version `FORMAT_VERSION`; everything a query needs is reachable by an index, so a
 national file of 10^8 points is geocoded from disk with bounded caches):
 
-- `meta(key, value)`: format, build time, locale, sources (name, sha256, rows), counts (JSON values).
-- `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys.
+- `meta(key, value)`: format, build time, locale, sources (name, sha256, rows), counts, and `coverage`
+  (the states and postcode regions that hold points; JSON values).
+- `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys;
+  a town is one (name, state): same-named towns of two states are two rows.
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
 - `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1)`: one row per (town,
   street); `core`/`full` are the matching keys of `addrcode.geocoding.keys.street_key`; `p0..p1` is the
@@ -27,7 +29,8 @@ from addrcode.errors import DataError
 
 # Bump on every schema change (columns, tables, what a key means): `open_reference` refuses other
 # versions, and the default reference's cache name changes with it. Version 2: streets.p0/p1.
-FORMAT_VERSION = 2
+# Version 3: a town is (name, state), and `meta.coverage` lists the states and postcode regions.
+FORMAT_VERSION = 3
 APPLICATION_ID = 0x41444352  # "ADCR": marks an addrcode reference in the SQLite header
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
 OPTIONAL_COLUMNS = ("UNIT", "CITY", "DISTRICT", "REGION", "POSTCODE", "ID", "HASH")

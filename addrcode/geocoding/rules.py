@@ -105,6 +105,7 @@ class GeoRules:
     leading_units: bool = False  # `Unit 2, 15 Smith St`: a unit before the number is kept
     known_cities: bool = False  # pass the reference's towns to the normalize stage as `cities`
     articles: frozenset = frozenset()  # `THE`: a street of an article and a type word is named by the type
+    state_codes: dict = field(default_factory=dict)  # state name or code, space-joined words -> its code
     region_ends: frozenset = field(init=False)  # every word a state or country name can end with
 
     def __post_init__(self):
@@ -130,13 +131,21 @@ def _us_state_names() -> tuple[frozenset, tuple]:
 
 
 def _us_rules() -> GeoRules:
+    from addrcode.normalize.tables import load_us_tables
+
     states, phrases = _us_state_names()
     return GeoRules(
         name="us", suffixes=SUFFIXES, type_lengths={}, name_words=_NAME_WORDS, long_forms=_LONG,
         city_words=_CITY_WORDS, postcode=_ZIP, state_words=states, state_phrases=phrases,
         country_names=(("UNITED", "STATES", "OF", "AMERICA"), ("UNITED", "STATES"), ("USA",)),
         house=_HOUSE_NUM, unit_words=frozenset(_UNIT_WORDS), unit_canon=_UNIT_CANON,
+        state_codes=_state_codes(load_us_tables().states),
     )
+
+
+def _state_codes(states: dict) -> dict:
+    """The normalize tables' state spellings, keyed as `guided_parse` joins the tokens it drops."""
+    return {" ".join(name.replace(".", " ").split()): code for name, code in states.items()}
 
 
 # The US rules are the default and are read on every query: built once, at import.
@@ -177,7 +186,7 @@ def _au_rules() -> GeoRules:
         slash_unit=re.compile(r"^([A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])/(\d{1,6}[A-Z]?(?:-\d{1,6}[A-Z]?)?)$"),
         glued_unit=re.compile(r"^(" + "|".join(glued) + r")(\d{1,5}[A-Z]?)$"),
         unit_id=re.compile(r"^(?:[A-Z]{0,2}\d{1,5}[A-Z]{0,2}|[A-Z])$"),
-        leading_units=True, known_cities=True, articles=frozenset(["THE"]),
+        leading_units=True, known_cities=True, articles=frozenset(["THE"]), state_codes=_state_codes(tb.states),
     )
 
 

@@ -206,6 +206,14 @@ def _points_of_number(st, number: str, num: int, i: int) -> list[int] | None:
     return idx
 
 
+# Interpolation stays local: between two points further apart than this (a road through
+# empty country, or a source that mixes two places under one street), a number is not placed
+# in between but on the street (`street` precision). The station table's cells follow the same
+# rule (`addrcode.stations.cells`), so every code geocode can issue has its row.
+MAX_INTERPOLATION_GAP_M = 5000.0
+AMBIGUOUS_REGION_M = 50_000.0  # rivals this far apart are different places, not neighbouring streets
+
+
 def _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes) -> Candidate:
     """A number the street does not hold: between the nearest same-side neighbours, else the end of
     the street's range (`street` precision)."""
@@ -224,11 +232,12 @@ def _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes)
         lo = i - 1 if i > 0 else None
         hi = i if i < len(nums) else None
         nfac = 0.65
-    if lo is not None and hi is not None:
+    gap = distance_m(st.rows[lo][2], st.rows[lo][3], st.rows[hi][2], st.rows[hi][3]) \
+        if lo is not None and hi is not None else 0.0
+    if lo is not None and hi is not None and gap <= MAX_INTERPOLATION_GAP_M:
         r0, r1 = st.rows[lo], st.rows[hi]
         t = (num - r0[1]) / (r1[1] - r0[1]) if r1[1] != r0[1] else 0.5
         lon, lat = r0[2] + t * (r1[2] - r0[2]), r0[3] + t * (r1[3] - r0[3])
-        gap = distance_m(r0[2], r0[3], r1[2], r1[3])
         # rural numbers follow distance along the road only roughly: the wider the gap between
         # the bracketing points, the less the interpolated point is worth
         if gap > 300:
@@ -239,6 +248,11 @@ def _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes)
         notes.append("house number not in the reference: interpolated")
         return quick_candidate(f"{number} {label_street}{tail} {zipc}".rstrip(), "interpolated",
                                sfac * tfac * nfac, lon, lat, "", sfac, tfac, nfac, tuple(notes), sid)
+    if gap > MAX_INTERPOLATION_GAP_M:  # the nearer-numbered of two far-apart neighbours
+        r = st.rows[lo] if num - st.rows[lo][1] <= st.rows[hi][1] - num else st.rows[hi]
+        notes.append("house number between two points too far apart to interpolate")
+        return quick_candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.4, r[2], r[3], "",
+                               sfac, tfac, 0.4, tuple(notes), sid)
     # outside the street's range: the nearest number on the street
     r = st.rows[0] if i == 0 else st.rows[-1]
     notes.append("house number outside the street's range")
@@ -248,15 +262,19 @@ def _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes)
 
 def pick_best(cands: list[Candidate], address: Address) -> tuple[Match, Candidate]:
     """The match of the best candidate (`cands` sorted best first), lowered to 0.6 of its score
-    when a runner-up nearly as good lies more than 100 m away."""
+    when a runner-up nearly as good lies more than 100 m away, and to 0.4 when it lies more than
+    50 km away (another region: the same town and street in two states), so that such a guess
+    stays below the default `--min-score` (0.5) and is never encoded."""
     best = cands[0]
     reason = ""
     for other in cands[1:4]:
-        if other.score >= best.score - AMBIGUITY_MARGIN and other.lon is not None and best.lon is not None and \
-                distance_m(best.lon, best.lat, other.lon, other.lat) > 100:
+        apart = distance_m(best.lon, best.lat, other.lon, other.lat) \
+            if other.lon is not None and best.lon is not None else 0.0
+        if other.score >= best.score - AMBIGUITY_MARGIN and apart > 100:
             alike = 1 + sum(1 for o in cands[1:] if o.score >= best.score - AMBIGUITY_MARGIN)
             reason = f"ambiguous: {alike} candidates far apart score alike"
-            best = quick_candidate(best.label, best.precision, best.score * 0.6, best.lon, best.lat, best.ref_id,
+            factor = 0.4 if apart > AMBIGUOUS_REGION_M else 0.6
+            best = quick_candidate(best.label, best.precision, best.score * factor, best.lon, best.lat, best.ref_id,
                                    best.street_factor, best.town_factor, best.number_factor,
                                    best.notes + ("ambiguous",), best.street_id)
             break

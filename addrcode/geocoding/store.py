@@ -98,6 +98,27 @@ class Town:
         return got
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """The states and postcode regions (postcode minus its last two digits) a reference holds points
+    in (`meta.coverage`); empty for a reference that does not record them."""
+
+    states: frozenset
+    postcode_regions: frozenset
+
+    def outside(self, state: str, postcode: str) -> str:
+        """Why a query naming `state` / `postcode` is outside the reference ("" when it is not).
+
+        A state the reference holds settles it: a ZIP of an unknown region next to it is taken for
+        a typo (the town and street still decide). Without one, the ZIP's region must be held.
+        """
+        if state and self.states:
+            return "" if state in self.states else f"outside the reference: state {state}"
+        if len(postcode) > 2 and self.postcode_regions and postcode[:-2] not in self.postcode_regions:
+            return f"outside the reference: postcode {postcode}"
+        return ""
+
+
 class ReferenceStore:
     """An open reference and its caches: what the geocoder looks up, and nothing about scoring.
 
@@ -120,6 +141,8 @@ class ReferenceStore:
         self.city_list: tuple[list, list] | None = None
         self.city_index: dict | None = None  # town key -> city ids ({} when too many to hold)
         self.locale = self._meta_locale()
+        self.coverage = self._meta_coverage()
+        self._town_states: dict[int, str] = {}
         self.rules: GeoRules = geo_rules(self.locale)
         self._cities: frozenset | None = None  # town names for the normalize stage (locales that use them)
 
@@ -135,6 +158,26 @@ class ReferenceStore:
         except (sqlite3.DatabaseError, ValueError, TypeError):
             loc = "us"
         return loc if isinstance(loc, str) and loc else "us"
+
+    def _meta_coverage(self) -> Coverage:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='coverage'").fetchone()
+            got = json.loads(row[0]) if row else {}
+        except (sqlite3.DatabaseError, ValueError, TypeError):
+            got = {}
+        if not isinstance(got, dict):
+            got = {}
+        return Coverage(frozenset(got.get("states") or ()), frozenset(got.get("postcode_regions") or ()))
+
+    def town_state(self, cid: int) -> str:
+        """The state of town `cid` (one small query per town, remembered: towns are few next to points)."""
+        state = self._town_states.get(cid)
+        if state is None:
+            row = self.db.execute("SELECT state FROM cities WHERE id=?", (cid,)).fetchone()
+            state = row[0] if row else ""
+            if len(self._town_states) < self.max_city_list:
+                self._town_states[cid] = state
+        return state
 
     def town_names(self) -> frozenset | None:
         """The reference's town names (as the normalize stage writes them), for locales whose
@@ -220,9 +263,10 @@ class ReferenceStore:
         return sorted(out.items(), key=lambda t: -t[1])
 
     def global_core(self, core: str) -> tuple:
+        """(street id, town id) of every street with this core key, anywhere in the reference (at most 200)."""
         def load(c):
-            return tuple(dict.fromkeys(r[0] for r in self.db.execute(
-                "SELECT id FROM streets WHERE core=? UNION ALL SELECT street_id FROM street_aliases WHERE core=? "
-                "LIMIT 200", (c, c))))
+            return tuple(dict.fromkeys(self.db.execute(
+                "SELECT id, city_id FROM streets WHERE core=? UNION ALL "
+                "SELECT street_id, city_id FROM street_aliases WHERE core=? LIMIT 200", (c, c))))
         return self.global_cores.get_or(core, load)
 

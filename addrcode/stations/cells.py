@@ -59,13 +59,29 @@ def _points_chunks(reference_path, chunk: int = 400_000) -> Iterator[tuple]:
         db.close()
 
 
-def interpolation_pairs(street, num):
+def interpolation_pairs(street, num, x=None, y=None):
     """Index pairs (a, b) of points between which `geocode` interpolates.
 
     Input arrays are sorted by (street, num). For each street and parity, consecutive distinct
     numbers a < b with a gap of at least 4 (so some number of the same parity lies strictly
     between) give a segment; when several points share a number (units), every combination.
+    With the points' projected `x`, `y` (metres), pairs further apart than the geocoder
+    interpolates (`scoring.MAX_INTERPOLATION_GAP_M`, plus 2 % for the projection's scale error)
+    are dropped: the cells, and the memory, then grow with the streets, never with the distance
+    between two places a source put under one street.
     """
+    a, b = _pairs(street, num)
+    if x is None or not len(a):
+        return a, b
+    import numpy as np
+
+    from addrcode.geocoding.scoring import MAX_INTERPOLATION_GAP_M
+
+    near = np.hypot(x[b] - x[a], y[b] - y[a]) <= MAX_INTERPOLATION_GAP_M * 1.02
+    return a[near], b[near]
+
+
+def _pairs(street, num):
     import numpy as np
 
     street = np.asarray(street)
@@ -162,7 +178,7 @@ def issuable_cells(reference_path, grid, *, interpolation: bool = True, stats: d
         keys_pt.append(_unique_cells(d[v], i[v]))
         if not interpolation:
             continue
-        a, b = interpolation_pairs(street, num)
+        a, b = interpolation_pairs(street, num, x, y)
         n_segments += len(a)
         if not len(a):
             continue
