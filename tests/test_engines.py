@@ -11,8 +11,13 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import os
 import random
+import re
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +26,7 @@ pd = pytest.importorskip("pandas")
 
 from addrcode.batch import engines  # noqa: E402
 from addrcode.config import Config  # noqa: E402
-from addrcode.errors import UsageError  # noqa: E402
+from addrcode.errors import DataError, UsageError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VT = ROOT / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
@@ -84,6 +89,24 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def addrcode(*args, timeout: float = 300):
+    """The real command in a subprocess (python -m addrcode, same interpreter); stderr is a pipe,
+    not a terminal, as when it goes to a file."""
+    return subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def spark_missing() -> str:
+    """Why Spark cannot run here ("" when it can): PySpark needs its package and Java 17."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java not found: PySpark needs Java 17 (Debian: apt-get install -y openjdk-17-jre-headless)"
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'addrcode[spark]')"
+    return ""
 
 
 def single_process(job, rows: list[dict], column="address", components=None) -> list[dict]:
@@ -218,7 +241,7 @@ def test_process_frame_bad_row_is_an_error_row_not_an_exception(config, monkeypa
     assert out["addrcode_status"].tolist() == ["ok", "error", "ok"]
     assert out["addrcode_reason"].iloc[1] == "internal error (RuntimeError)"
     counts = engines.count_statuses(out)
-    assert counts == {"rows": 3, "ok": 2, "rejected": {}, "errors": {"internal error": 1}}
+    assert counts == {"rows": 3, "ok": 2, "rejected": {}, "errors": {"internal error": 1}, "warnings": {}}
 
 
 def test_resources_loaded_once_per_process(config, monkeypatch):
@@ -330,9 +353,8 @@ def test_dask_bad_column_fails_before_writing(dask_cluster, config, input_csv, t
 
 @pytest.fixture(scope="session")
 def spark():
-    if shutil.which("java") is None and not __import__("os").environ.get("JAVA_HOME"):
-        pytest.skip("Java not found: PySpark needs Java 17 (Debian: apt-get install -y openjdk-17-jre-headless)")
-    pytest.importorskip("pyspark")
+    if spark_missing():
+        pytest.skip(spark_missing())
     # small input splits, so that even the test file is processed as several ordered partitions
     session = engines.spark_session(master="local[2]", **{"spark.sql.files.maxPartitionBytes": "40000"})
     session.sparkContext.setLogLevel("ERROR")
@@ -372,3 +394,95 @@ def test_auto_partition_size_bounds_worker_memory(tmp_path):
     assert engines._auto_blocksize(str(small), 2) == (8 << 20) // 16 + 1
     assert engines._auto_blocksize(str(tmp_path / "*.csv"), 64) == (208 << 20) // 512 + 1  # a glob: all files
     assert engines._auto_blocksize(str(small), 1024) == 64 << 10
+
+
+# --------------------------------------------------------------------------- the CLI on an engine
+
+
+def test_input_files_lists_what_an_engine_reads(tmp_path):
+    """A glob's files, a folder's visible data files (by format), or the file; none is a usage error."""
+    (tmp_path / "a.csv").write_text("address\n")
+    (tmp_path / "b.csv.gz").write_bytes(gzip.compress(b"address\n"))
+    (tmp_path / "c.parquet").write_bytes(b"")
+    (tmp_path / "_SUCCESS").write_text("")
+    (tmp_path / "_old.csv").write_text("")
+    (tmp_path / ".a.csv.crc").write_text("")
+    names = lambda files: [Path(f).name for f in files]
+    assert names(engines.input_files(tmp_path, "csv")) == ["a.csv", "b.csv.gz"]
+    assert names(engines.input_files(tmp_path, "parquet")) == ["c.parquet"]
+    assert names(engines.input_files(tmp_path / "*.csv*")) == ["a.csv", "b.csv.gz"]
+    assert names(engines.input_files(tmp_path / "a.csv")) == ["a.csv"]
+    with pytest.raises(UsageError, match="mixes plain and compressed"):  # Dask reads one compression per run
+        engines._compressed(tmp_path, engines.input_files(tmp_path, "csv"))
+    assert engines._compressed(tmp_path, [str(tmp_path / "b.csv.gz")])
+    with pytest.raises(UsageError, match=r"\*\.pq: no input files match$"):
+        engines.input_files(tmp_path / "*.pq")
+    with pytest.raises(UsageError, match="no such input file"):
+        engines.input_files(tmp_path / "nope.csv")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "_SUCCESS").write_text("")  # what is left of an engine's output: not data
+    with pytest.raises(UsageError, match="empty: no input files match"):
+        engines.input_files(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("engine", ["dask", "spark"])
+@pytest.mark.parametrize("kind", ["glob", "folder"])
+def test_engine_without_input_files_says_so(engine, kind, tmp_path):
+    """A glob or a folder that matches no files: "no input files match", exit 2, before any worker
+    or JVM starts (it used to say "no column named address; columns are: ", or show a traceback)."""
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    elif spark_missing():
+        pytest.skip(spark_missing())
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    (folder / "_SUCCESS").write_text("")  # hidden from engines: the folder still holds no data
+    source = str(folder / "*.parquet") if kind == "glob" else str(folder)
+    proc = addrcode("encode", "--engine", engine, "-i", source, "-o", str(tmp_path / "coded"), timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{source}: no input files match" in proc.stderr
+    assert "Traceback" not in proc.stderr and "column" not in proc.stderr
+    assert not (tmp_path / "coded").exists()
+
+
+def test_dask_unreachable_scheduler_fails_fast_with_one_line(tmp_path):
+    """Nothing listens at --scheduler: one line naming the address and what to do, exit 3, no
+    traceback, within a few seconds (it used to retry for 30 s, then print a 60-line traceback)."""
+    pytest.importorskip("distributed")
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    src = write_csv(tmp_path / "x.csv", [{"id": "1", "address": "637 College St, Middlebury VT 05753"}])
+    proc = addrcode("encode", "--engine", "dask", "--scheduler", address, "-i", str(src), "-o",
+                    str(tmp_path / "coded"), timeout=25)  # a guard, not a timing test
+    assert proc.returncode == 3, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("warning: using the DEMO")]
+    assert lines == [f"Error: cannot reach the Dask scheduler at {address}: connection refused (nothing "
+                     "listens on that port); check the address or run without --scheduler for a local cluster"]
+    assert not (tmp_path / "coded").exists()
+    with pytest.raises(UsageError, match="not a Dask scheduler address"):  # a malformed address: exit 2
+        engines.check_scheduler("foo://10.0.0.5:8786", timeout=1)
+    with pytest.raises(DataError, match="cannot reach the Dask scheduler at tcp://no-such-host.invalid:8786: "):
+        engines.check_scheduler("tcp://no-such-host.invalid:8786", timeout=3)  # the reason depends on the DNS
+
+
+# The JVM's own start-up notice when Spark adds the jdk.incubator.vector module: printed by Java
+# itself, before any logging is configured, and not a setting of Spark's.
+_JVM_NOTICE = "WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+def test_spark_cli_stderr_holds_addrcode_lines_only(vt_reference, rows, tmp_path):
+    """`--engine spark` with stderr not a terminal: no log4j banner, WARN lines, pandas
+    FutureWarnings or stage progress bar; the summary is the last thing written."""
+    if spark_missing():
+        pytest.skip(spark_missing())
+    src = write_csv(tmp_path / "orders.csv", rows[:60])
+    proc = addrcode("encode", "--engine", "spark", "-i", str(src), "-o", str(tmp_path / "coded"))
+    assert proc.returncode in (0, 1), proc.stderr
+    ours = re.compile(r"^(\d+ rows, \d+ ok, |  \S|warning: using the DEMO keyring|building the default)")
+    noise = [line for line in proc.stderr.splitlines() if line != _JVM_NOTICE and not ours.match(line)]
+    assert noise == []
+    assert re.match(r"^60 rows, \d+ ok, .*\(spark, \d+ partitions\)$",
+                    [line for line in proc.stderr.splitlines() if not line.startswith("  ")][-1])
+    assert (tmp_path / "coded" / engines.MARKER).is_file()

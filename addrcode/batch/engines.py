@@ -18,7 +18,9 @@ an engine can call the plain function on every partition:
 `run_dask` and `run_spark` do exactly that for CSV/Parquet inputs and write a directory of part
 files (plus `_addrcode.json`, the run's counts). Data files are opened by path on the workers:
 on a multi-machine cluster the reference, zones and keyring must sit at the same path on every
-machine (a shared or copied read-only folder), as must the input and output folders.
+machine (a shared or copied read-only folder), as must the input and output folders. Before
+any worker starts, `addrcode.batch.engine_setup` checks that the input matches files and that
+a `--scheduler` answers, and starts Spark logging errors only.
 
 Output column types are stable across engines: every column is a string except the scores and
 coordinates (`score`, `lon`, `lat`, `cell_lon`, `cell_lat`), which are floats (NaN when absent).
@@ -37,6 +39,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from addrcode.batch.columns import check_columns
+from addrcode.batch.engine_setup import (
+    CONNECT_TIMEOUT,
+    CSV_SUFFIXES,
+    PARQUET_SUFFIXES,
+    check_scheduler,
+    input_files,
+    quiet_warnings,
+    spark_session,
+)
 from addrcode.batch.summary import Summary
 from addrcode.errors import UsageError
 
@@ -328,11 +339,21 @@ def file_format(path, given: str | None = None) -> str:
         names = [c.name for c in sorted(p.iterdir()) if not c.name.startswith(("_", "."))]
     for name in names:
         name = name.lower()
-        if name.endswith((".parquet", ".pq")):
+        if name.endswith(PARQUET_SUFFIXES):
             return "parquet"
-        if name.endswith((".csv", ".csv.gz")):
+        if name.endswith(CSV_SUFFIXES):
             return "csv"
     raise UsageError(f"{path}: cannot tell the format from the name; say csv or parquet")
+
+
+def _input_format(path, files: list[str], given: str | None) -> str:
+    """The input's format: given, from its name, else from its first file (a glob such as `in/*`)."""
+    try:
+        return file_format(path, given)
+    except UsageError:
+        if given or not files:
+            raise
+        return file_format(files[0])
 
 
 def prepare_config(command: str, config=None, notify: Callable[[str], None] | None = None, **options):
@@ -377,17 +398,20 @@ def _publish(staging: Path, output_path: Path, run: EngineRun) -> None:
     run.output = str(output_path)
 
 
+@quiet_warnings()
 def run_dask(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
              components: Mapping[str, str] | None = None, scheduler: str | None = None, n_workers: int = 2,
              threads_per_worker: int = 1, input_format: str | None = None, output_format: str | None = None,
              blocksize: str | int | None = None, npartitions: int | None = None,
-             notify: Callable[[str], None] | None = None, **options) -> EngineRun:
+             connect_timeout: float = CONNECT_TIMEOUT, notify: Callable[[str], None] | None = None,
+             **options) -> EngineRun:
     """Run `command` over a CSV or Parquet input with Dask; write a folder of part files.
 
     `input_path`: a file, a glob or a folder of part files. `output_path`: a folder, written as
     `part-00000.csv` ... (or `.parquet`) in input order, plus `_addrcode.json` with the counts;
     it appears only when the run succeeds. With `scheduler` (an address such as
-    ``tcp://10.0.0.5:8786``) the job runs on that cluster, else on a `distributed.LocalCluster`
+    ``tcp://10.0.0.5:8786``) the job runs on that cluster, which must answer within
+    `connect_timeout` seconds (else `DataError`), else on a `distributed.LocalCluster`
     of `n_workers` processes × `threads_per_worker`. CSV is read as text (ZIP codes keep their
     leading zeros); `blocksize` sets the CSV partition size (default: about 8 partitions per
     worker thread, between 64 kB and 4 MB, so every core stays busy to the end),
@@ -401,33 +425,37 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
         raise UsageError(f"the Dask engine needs `pip install 'addrcode[dask]'` ({exc.name} is missing)") from None
 
     started = time.perf_counter()
-    in_fmt, out_fmt = file_format(input_path, input_format), file_format(output_path, output_format or
-                                                                         file_format(input_path, input_format))
+    # Checked first, in the order a user fixes them: the input, the cluster, then the data files
+    # (prepare_config may build the default reference, which takes seconds).
+    in_fmt = _input_format(input_path, input_files(input_path), input_format)
+    out_fmt = file_format(output_path, output_format or in_fmt)
     # absolute paths: the workers may run in another folder (or on another machine sharing it)
+    files = [os.path.abspath(f) for f in input_files(input_path, in_fmt)]
+    compressed = in_fmt == "csv" and _compressed(input_path, files)
     input_path, output_path = Path(input_path).absolute(), Path(output_path).absolute()
+    if scheduler:
+        check_scheduler(scheduler, connect_timeout)
     config = prepare_config(command, config, notify, **options)
     processor = FrameProcessor(command, config=config, column=column, components=components, **options)
     run = EngineRun(engine="dask", command=command)
 
     cluster = None
-    client = Client(scheduler) if scheduler else None
+    client = Client(scheduler, timeout=connect_timeout) if scheduler else None
     if client is None:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
                                dashboard_address=None, silence_logs=40)
         client = Client(cluster)
     staging = _staging(Path(output_path))
     try:
-        source = str(Path(input_path) / ("*.parquet" if in_fmt == "parquet" else "*.csv")) \
-            if Path(input_path).is_dir() else str(input_path)
         if in_fmt == "csv":
-            if source.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
+            if compressed:
                 blocksize = None  # a compressed file cannot be split: one partition per file
             elif blocksize is None:
-                blocksize = _auto_blocksize(source, sum(client.nthreads().values()) or 1)
-            ddf = dd.read_csv(source, dtype=str, keep_default_na=False, na_filter=False, blocksize=blocksize,
+                blocksize = _auto_blocksize(files, sum(client.nthreads().values()) or 1)
+            ddf = dd.read_csv(files, dtype=str, keep_default_na=False, na_filter=False, blocksize=blocksize,
                               compression="infer")
         else:
-            ddf = dd.read_parquet(source)
+            ddf = dd.read_parquet(files)
         if npartitions:
             ddf = ddf.repartition(npartitions=npartitions)
         check_columns(list(ddf.columns), _wanted(column, components), input_path)
@@ -478,7 +506,20 @@ class _PartitionWriter:
         return pd.DataFrame({"part": [number], "counts": [json.dumps(count_statuses(out))]})
 
 
-def _auto_blocksize(source: str, threads: int) -> int:
+def _compressed(input_path, files: list[str]) -> bool:
+    """Whether the CSV files are compressed; Dask takes the compression of the first file for all,
+    so a mix of plain and compressed files is refused rather than misread."""
+    kinds = {os.path.splitext(f)[1].lower() if f.lower().endswith(_COMPRESSED) else "" for f in files}
+    if len(kinds) > 1:
+        raise UsageError(f"{input_path}: mixes plain and compressed ({', '.join(sorted(kinds - {''}))}) CSV "
+                         "files; Dask reads one kind per run: give a glob such as *.csv or *.csv.gz")
+    return kinds != {""}
+
+
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
+
+
+def _auto_blocksize(source: str | list[str], threads: int) -> int:
     """CSV partition size: ~8 partitions per worker thread, 64 kB to 4 MB. Many partitions keep
     every worker busy to the end (with 7 partitions on 2 workers, the last one runs alone). The
     cap bounds a worker's memory, which holds a whole partition and its output: 4 MB is ~80,000
@@ -486,7 +527,10 @@ def _auto_blocksize(source: str, threads: int) -> int:
     does not count (benchmarks/RESULTS.md, batch)."""
     import glob
 
-    paths = glob.glob(source) if any(c in source for c in "*?[") else [source]
+    if isinstance(source, str):
+        paths = glob.glob(source) if any(c in source for c in "*?[") else [source]
+    else:
+        paths = source
     size = sum(os.path.getsize(p) for p in paths)
     return int(min(4 << 20, max(64 << 10, size // (8 * threads) + 1)))
 
@@ -497,49 +541,21 @@ def _wanted(column, components) -> list:
 
 
 def _neutralise_frame(df):
-    """CSV output cells that start with = + - @ get a leading quote, as in the CLI's CSV output."""
-    from addrcode.batch.io import FORMULA_CHARS
+    """Text cells a spreadsheet would evaluate get a leading quote, by the rule of the CLI's CSV output
+    (`addrcode.batch.io.neutralise`); numbers and number columns are never touched."""
+    from addrcode.batch.io import neutralise
 
     df = df.copy(deep=False)
     for name in df.columns:
         if df[name].dtype.kind in "OUT" or str(df[name].dtype) in ("string", "str"):
             col = df[name]
-            mask = col.fillna("").astype(str).str.startswith(FORMULA_CHARS)
-            if mask.any():
-                col = col.copy()
-                col[mask] = "'" + col[mask].astype(str)
-                df[name] = col
+            quoted = col.map(lambda v: neutralise(v) if isinstance(v, str) else v)
+            if not quoted.equals(col):
+                df[name] = quoted
     return df
 
 
-def spark_session(app_name: str = "addrcode", master: str = "local[2]", **conf):
-    """A local SparkSession whose Python workers run this interpreter (so they import addrcode).
-
-    `conf`: extra Spark settings, e.g. ``{"spark.sql.files.maxPartitionBytes": "8m"}`` (keyword
-    names with dots: pass them as ``**{...}``).
-    """
-    import sys
-
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise UsageError("the Spark engine needs `pip install 'addrcode[spark]'` and Java 17") from None
-    # Spark starts its Python workers with `python3` from PATH unless told otherwise; they
-    # must be this interpreter (the one with addrcode, pandas and pyarrow installed).
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    return (builder.master(master).appName(app_name)
-            .config("spark.pyspark.python", sys.executable)
-            .config("spark.pyspark.driver.python", sys.executable)
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .getOrCreate())
-
-
+@quiet_warnings()
 def spark_map(sdf, *, command: str = "encode", config=None, column: str | None = "address",
               components: Mapping[str, str] | None = None, csv_safe: bool = False, **options):
     """`sdf.mapInPandas(process_frame)`: the Spark DataFrame with `addrcode_*` columns appended, lazily.
@@ -563,6 +579,7 @@ class _SafeBatches:
             yield _neutralise_frame(self.processor(df))
 
 
+@quiet_warnings()
 def run_spark(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
               components: Mapping[str, str] | None = None, spark=None, input_format: str | None = None,
               output_format: str | None = None, multiline: bool = False,
@@ -573,13 +590,14 @@ def run_spark(input_path, output_path, *, command: str = "encode", config=None, 
     part files (in partition order) plus `_addrcode.json` with the counts. `multiline`: CSV
     input has quoted fields spanning lines (Spark then cannot split a file across tasks).
     """
-    import pyspark.sql.functions as F
-
     started = time.perf_counter()
-    in_fmt = file_format(input_path, input_format)
+    # Spark lists the input itself (a folder of partition folders too); this checks, before the
+    # JVM starts, that there is something to list.
+    in_fmt = _input_format(input_path, input_files(input_path), input_format)
     out_fmt = file_format(output_path, output_format or in_fmt)
     config = prepare_config(command, config, notify, **options)
     spark = spark or spark_session()
+    import pyspark.sql.functions as F  # after spark_session, which says how to install pyspark
     if in_fmt == "csv":
         sdf = spark.read.csv(str(input_path), header=True, inferSchema=False, multiLine=multiline, escape='"')
     else:
