@@ -52,6 +52,8 @@ def test_same_named_towns_of_two_states_are_two_towns(two_state_reference):
     ("2610 Boudle Rd, Bloomfield 03905", NH_2610),  # the ZIP alone decides
     ("2610 BOUDLE RD 05905", VT_2610),
     ("2610 Boudle Rd, Bloomfield, NH 05905", NH_2610),  # the state wins over a ZIP of the other state
+    ("2610 Boudle Rd, Blomfeild, NH", NH_2610),  # a misspelt town: the fuzzy match finds it in every state
+    ("2610 Boudle Rd, Blomfeild, VT", VT_2610),
 ])
 def test_the_state_or_zip_picks_the_town(g, text, point):
     m = g.geocode(text)

@@ -38,7 +38,7 @@ from pathlib import Path
 from addrcode.geocoding.guided import guided_parse
 from addrcode.geocoding.keys import FUZZY_LEVELS, StreetKey, city_key, fuzzy_level, number_key, street_key
 from addrcode.geocoding.scoring import RANK, Candidate, Query, by_score, fallback, pick_best, score_candidate, why
-from addrcode.geocoding.store import BoundedCache, ReferenceStore
+from addrcode.geocoding.store import OUTSIDE, BoundedCache, ReferenceStore
 from addrcode.records import Address, Match, quick_match
 
 _DIGITS = re.compile(r"\d+")
@@ -164,7 +164,9 @@ class Geocoder:
         if _query_keys(address, self.rules) == _query_keys(alt, self.rules):  # both readings ask the same question
             return quick_match(**{**m2.__dict__, "address": address})
         m = self.geocode_address(address)
-        if _confident(m):
+        if _confident(m) or m.reason.startswith(OUTSIDE):
+            # outside: the rule-based reading found a state or ZIP the reference does not hold (`Main
+            # St, Duluth Georgia`), where the guided one took the state's name for a town of that name
             return m
         if _guided_did_better(m2, m):
             return quick_match(**{**m2.__dict__, "address": address if address.street else alt})

@@ -40,11 +40,27 @@ def _drop_region(toks: list, r: GeoRules, known_city, *, sure: bool) -> str:
     name = " ".join(toks[-n:])
     if not sure:
         after_street = n < len(toks) and toks[-n - 1] != ","
-        if after_street and name in r.suffixes or known_city(city_key(name, r)):
+        if after_street and name in r.suffixes:
+            return ""
+        if known_city(city_key(name, r)) and not _town_part_before(toks, n):
             return ""
     del toks[-n:]
     _pop_commas(toks)
     return r.state_codes.get(name, "")
+
+
+def _town_part_before(toks: list, n: int) -> bool:
+    """Whether the last `n` tokens are a comma-separated part that follows a town part of its own,
+    `STREET, TOWN, <n tokens>`: then they name the state even when a town has that name (`Marietta,
+    Georgia` is Georgia the state; `Main St, Georgia` is Georgia, Vermont)."""
+    end = len(toks) - n - 1
+    if end < 1 or toks[end] != ",":
+        return False
+    start = end
+    while start > 0 and toks[start - 1] != ",":
+        start -= 1
+    part = toks[start:end]
+    return start > 0 and bool(part) and not any(ch.isdigit() for t in part for ch in t)
 
 
 def _pop_commas(toks: list) -> None:

@@ -98,6 +98,9 @@ class Town:
         return got
 
 
+OUTSIDE = "outside the reference"  # how a Match's reason starts for a query outside the coverage
+
+
 @dataclass(frozen=True)
 class Coverage:
     """The states and postcode regions (postcode minus its last two digits) a reference holds points
@@ -113,9 +116,9 @@ class Coverage:
         a typo (the town and street still decide). Without one, the ZIP's region must be held.
         """
         if state and self.states:
-            return "" if state in self.states else f"outside the reference: state {state}"
+            return "" if state in self.states else f"{OUTSIDE}: state {state}"
         if len(postcode) > 2 and self.postcode_regions and postcode[:-2] not in self.postcode_regions:
-            return f"outside the reference: postcode {postcode}"
+            return f"{OUTSIDE}: postcode {postcode}"
         return ""
 
 
@@ -239,13 +242,13 @@ class ReferenceStore:
         `max_city_list` keys only the fuzzy list is kept and exact keys go through the index."""
         rows = self.db.execute("SELECT key, city_id FROM city_keys LIMIT ?", (self.max_city_list + 1,)).fetchall()
         complete = len(rows) <= self.max_city_list
-        rows = rows[: self.max_city_list]
-        self.city_list = ([r[0] for r in rows], [r[1] for r in rows])
         index: dict[str, tuple] = {}
-        if complete:
-            for k, cid in rows:
-                index[k] = index.get(k, ()) + (cid,)
-        self.city_index = index
+        for k, cid in rows[: self.max_city_list]:
+            index[k] = index.get(k, ()) + (cid,)
+        # one entry per distinct key with all its towns: a name shared by twenty states is one
+        # string to compare, and a fuzzy hit on it finds the town of every state
+        self.city_list = (list(index), list(index.values()))
+        self.city_index = index if complete else {}
 
     def known_city(self, key: str) -> bool:
         return bool(key) and bool(self.city_ids(key))
@@ -259,7 +262,8 @@ class ReferenceStore:
         keys, ids = self.city_list
         out: dict[int, float] = {}
         for _k, sc, i in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=75, limit=5):
-            out[ids[i]] = max(out.get(ids[i], 0.0), sc / 100)
+            for cid in ids[i]:
+                out[cid] = max(out.get(cid, 0.0), sc / 100)
         return sorted(out.items(), key=lambda t: -t[1])
 
     def global_core(self, core: str) -> tuple:
