@@ -300,3 +300,21 @@ def test_a_failed_write_to_a_regular_file_leaves_the_old_one(tmp_path):
             fh.write("half")
             raise RuntimeError
     assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_a_journal_save_killed_midway_leaves_nothing_once_the_run_ends(tmp_path):
+    """A SIGKILL inside `Journal.save` leaves its random-named temporary file; the run's end removes it
+    (only regular files of this user: a planted symlink under that pattern is not touched)."""
+    from addrcode.batch.runner import Journal
+
+    journal = Journal(tmp_path / "out.csv", {"input": "x"})
+    journal.save({"records": 1})
+    stale = tmp_path / f".{journal.path.name}.k3x9q1.tmp"
+    stale.write_text("{}")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    planted = tmp_path / f".{journal.path.name}.evil.tmp"
+    planted.symlink_to(victim)
+    journal.remove()
+    assert not journal.path.exists() and not stale.exists()
+    assert planted.is_symlink() and victim.read_text() == "precious\n"
