@@ -239,7 +239,7 @@ class Geocoder:
         if not explain:
             return m, best
         block_notes = {"towns_from_city": len(town_ev), "towns_from_zip": len(zip_towns),
-                       "towns": [self.store.town(c).name for c in block[:12]],
+                       "towns": [self.store.town_label(c)[0] for c in block[:12]],
                        "streets_considered": len(cands), "street_match": q.how or "no street in the query"}
         return m, Explanation(
             components=a.to_dict(),
@@ -323,11 +323,10 @@ class Geocoder:
             alts.append(("US " + sk.core, 0.97))  # "Route 7" may be US Route 7
         elif sk.route and sk.core.startswith("US RTE "):
             alts.append((sk.core[3:], 0.9))
-        towns, store = self.store.towns, self.store
+        town_streets = self.store.town_streets
         for cid in block:
-            town = towns.get(cid) or store.town(cid)
             for core, f in alts:
-                for sid in town.by_core.get(core, ()):
+                for sid in town_streets(cid, core):
                     out.append((sid, f, (), cid))
         if out or not block:
             if not block:

@@ -146,8 +146,8 @@ def score_candidate(store, q: Query, sid: int, similarity: float, found_notes: t
         label_street += " " + (f"{a.unit_type} {a.unit_id}" if a.unit_type and a.unit_id else a.unit_type or a.unit_id)
     tail = st.tail
     if not tail:  # ", TOWN, ST" of the street's town, once per cached street
-        town = store.towns.get(st.city_id) or store.town(st.city_id)
-        tail = st.tail = f", {town.name}, {town.state}"
+        name, state = store.town_label(st.city_id)
+        tail = st.tail = f", {name}, {state}"
     return _place_number(q, st, sid, sfac, tfac, label_street, tail, notes)
 
 

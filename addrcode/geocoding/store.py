@@ -81,6 +81,7 @@ class Town:
     cores: list  # distinct cores
     fulls: list  # (full key, core) of every street and alias, for the fuzzy forms
     rules: GeoRules | None = None
+    form_of: object = None  # (full key, level) -> fuzzy form, shared by the towns of a store (memoized)
     _fuzzy: dict = field(default_factory=dict)
 
     def fuzzy(self, level: str) -> tuple[list, list, list]:
@@ -91,8 +92,9 @@ class Town:
         got = self._fuzzy.get(level)
         if got is None:
             forms: dict[str, str] = {}
+            form_of = self.form_of or (lambda full, lv: street_form(full, lv, self.rules))
             for full, core in self.fulls:
-                forms.setdefault(street_form(full, level, self.rules), core)
+                forms.setdefault(form_of(full, level), core)
             items = sorted(forms.items(), key=lambda fc: len(fc[0]))
             got = self._fuzzy[level] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
         return got
@@ -140,12 +142,17 @@ class ReferenceStore:
         self.zips = BoundedCache(max(256, cache_size // 4))
         self.city_key_ids = BoundedCache(max(256, cache_size // 4))
         self.global_cores = BoundedCache(max(256, cache_size // 16))
+        # Street names repeat across towns (MAIN ST, SCHOOL ST) and, in a national file, across
+        # states: their keys and fuzzy forms are computed once per name, not once per town.
+        self._street_keys = BoundedCache(cache_size * 10)
+        self._street_forms = BoundedCache(cache_size * 10)
+        self._town_cores = BoundedCache(cache_size * 2)  # (town, core) -> street ids: the exact look-up
         self.max_city_list = max_city_list
         self.city_list: tuple[list, list] | None = None
         self.city_index: dict | None = None  # town key -> city ids ({} when too many to hold)
         self.locale = self._meta_locale()
         self.coverage = self._meta_coverage()
-        self._town_states: dict[int, str] = {}
+        self._town_labels: dict[int, tuple[str, str]] = {}
         self.rules: GeoRules = geo_rules(self.locale)
         self._cities: frozenset | None = None  # town names for the normalize stage (locales that use them)
 
@@ -172,15 +179,33 @@ class ReferenceStore:
             got = {}
         return Coverage(frozenset(got.get("states") or ()), frozenset(got.get("postcode_regions") or ()))
 
+    def town_label(self, cid: int) -> tuple[str, str]:
+        """(name, state) of town `cid`: one small query per town, remembered (towns are few next to
+        points; at most `max_city_list` are held)."""
+        got = self._town_labels.get(cid)
+        if got is None:
+            got = self.db.execute("SELECT name, state FROM cities WHERE id=?", (cid,)).fetchone() or ("", "")
+            if len(self._town_labels) < self.max_city_list:
+                self._town_labels[cid] = got
+        return got
+
     def town_state(self, cid: int) -> str:
-        """The state of town `cid` (one small query per town, remembered: towns are few next to points)."""
-        state = self._town_states.get(cid)
-        if state is None:
-            row = self.db.execute("SELECT state FROM cities WHERE id=?", (cid,)).fetchone()
-            state = row[0] if row else ""
-            if len(self._town_states) < self.max_city_list:
-                self._town_states[cid] = state
-        return state
+        """The state of town `cid`."""
+        return self.town_label(cid)[1]
+
+    def town_streets(self, cid: int, core: str) -> tuple:
+        """The street ids of town `cid` with this core key (streets and aliases), without loading the
+        whole town: one indexed look-up, remembered. The same ids, in the same order, as `town(cid).by_core`."""
+        town = self.towns.get(cid)
+        if town is not None:
+            return town.by_core.get(core, ())
+        key = (cid, core)
+        got = self._town_cores.get(key)
+        if got is None:
+            got = self._town_cores.get_or(key, lambda k: tuple(r[0] for r in self.db.execute(
+                "SELECT id FROM streets WHERE city_id=? AND core=? UNION ALL "
+                "SELECT street_id FROM street_aliases WHERE city_id=? AND core=?", (k[0], k[1], k[0], k[1]))))
+        return got
 
     def town_names(self) -> frozenset | None:
         """The reference's town names (as the normalize stage writes them), for locales whose
@@ -201,7 +226,22 @@ class ReferenceStore:
                 "SELECT street_id, core, full FROM street_aliases WHERE city_id=?", (cid, cid)):
             by_core.setdefault(core, []).append(sid)
             fulls.append((full, core))
-        return Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fulls, self.rules)
+        return Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fulls, self.rules, self.street_form)
+
+    def street_form(self, full: str, level: str) -> str:
+        """`keys.street_form` of a street's full key at a fuzzy level, memoized across towns."""
+        key = (full, level)
+        got = self._street_forms.get(key)
+        if got is None:
+            got = self._street_forms.get_or(key, lambda k: street_form(k[0], k[1], self.rules))
+        return got
+
+    def street_key(self, full: str) -> StreetKey:
+        """`keys.street_key_text` of a street's full key, memoized across towns."""
+        got = self._street_keys.get(full)
+        if got is None:
+            got = self._street_keys.get_or(full, lambda f: street_key_text(f, self.rules))
+        return got
 
     def town(self, cid: int) -> Town:
         return self.towns.get_or(cid, self._load_town)
@@ -212,8 +252,7 @@ class ReferenceStore:
         # the street's points are one contiguous id range in (num, id) order: a rowid range scan
         rows = self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
                                 "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
-        return Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows,
-                      street_key_text(full, self.rules))
+        return Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, self.street_key(full))
 
     def street(self, sid: int) -> Street:
         return self.streets.get_or(sid, self._load_street)
