@@ -42,6 +42,46 @@ def test_street_keys_that_must_differ(a, b):
     assert street_key_text(a).full != street_key_text(b).full
 
 
+# Every spelling of one numbered highway is one matching key, on the raw text, through the normalize
+# stage (a query) and through `normalize_fields` (a reference row); issue 17 item 5
+HIGHWAY_SPELLINGS = [
+    ("VT", ["VT ROUTE 100", "RTE 100", "Route 100", "HWY 100", "Highway 100", "VT-100", "VT 100", "Vt Rte 100",
+            "STATE HWY 100", "State Highway 100", "SR 100", "State Route 100", "Vermont Route 100"]),
+    ("VT", ["US ROUTE 7", "US HWY 7", "US-7", "US 7", "U.S. Highway 7", "US Rte 7", "United States Highway 7"]),
+    ("NV", ["US HWY 50", "US Highway 50", "US-50", "US 50", "US Route 50"]),
+    ("TX", ["CR 3668", "County Road 3668", "County Rd 3668", "Co Rd 3668", "CR-3668", "Cty Rd 3668"]),
+    ("TX", ["FM 544", "Farm to Market Road 544", "FM Rd 544", "Farm-to-Market 544", "Hwy FM 544"]),
+    ("TX", ["RM 620", "Ranch to Market Road 620"]),
+    ("TX", ["STATE HWY 342", "SH 342", "TX-342", "Texas Highway 342", "Highway 342", "State Route 342"]),
+    ("NC", ["NC HWY 107", "NC-107", "North Carolina Highway 107", "State Hwy 107", "Hwy 107", "NC Route 107"]),
+    ("FL", ["HWY A1A", "State Road A1A", "SR A1A", "FL A1A", "Highway A1A"]),
+    ("SC", ["US HWY 17 BUS", "US 17 Business", "US Route 17 Bus"]),
+    ("MI", ["OLD US HWY 31", "Old US 31", "Old US Route 31"]),
+    ("WI", ["COUNTY HWY K", "CTH K", "County Highway K", "County Road K"]),
+    ("HI", ["KALAKAUA AVE", "Kalākaua Avenue"]),
+]
+
+
+@pytest.mark.parametrize("state, spellings", HIGHWAY_SPELLINGS, ids=[g[1][0] for g in HIGHWAY_SPELLINGS])
+def test_every_spelling_of_a_highway_is_one_key(state, spellings):
+    from addrcode.geocoding.keys import street_key
+    from addrcode.normalize import normalize, normalize_fields
+
+    keys = {}
+    for s in spellings:
+        keys[s, "text"] = street_key_text(s)
+        keys[s, "query"] = street_key(normalize(f"12 {s}, Somewhere, {state}"))
+        keys[s, "reference"] = street_key(normalize_fields(number="12", street=s, city="Somewhere", state=state))
+    assert len(set(keys.values())) == 1, {k: v.full for k, v in keys.items()}
+
+
+@pytest.mark.parametrize("a, b", [("CR 12", "RTE 12"), ("CR 12", "FM 12"), ("FM 12", "RM 12"), ("RTE 12", "I 12"),
+                                  ("US RTE 12", "RTE 12"), ("PR 12", "RTE 12"), ("COUNTY RD", "CR 12"),
+                                  ("OLD US HWY 31", "US HWY 31"), ("US HWY 17 BUS", "US HWY 17")])
+def test_highway_keys_that_must_differ(a, b):
+    assert street_key_text(a).full != street_key_text(b).full
+
+
 def test_south_st_ext_keeps_its_name():
     k = street_key_text("SOUTH ST EXT")
     assert (k.core, k.suffix, k.predir) == ("S ST", "EXT", "")

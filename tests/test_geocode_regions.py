@@ -136,3 +136,22 @@ def test_a_named_state_is_never_left_for_another(tmp_path, small_oa):
         m = geocoder.geocode("2610 Boudle Rd, Bloomfield, NH")
         assert m.precision in ("none", "locality", "postcode") or not near(m, VT_2610, 50_000), m
         assert geocoder.geocode("2610 Boudle Rd, Bloomfield, VT").precision == "point"
+
+
+def test_a_street_with_diacritics_is_found_however_it_is_written(tmp_path):
+    """Hawaiian and Spanish street names: `Kalākaua` in the source or the query is KALAKAUA on both sides."""
+    from addrcode.geocoding.guided import guided_parse
+
+    src = tmp_path / "hi.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["LON", "LAT", "NUMBER", "STREET", "CITY", "REGION", "POSTCODE"])
+        w.writerow([-157.8270, 21.2780, 2424, "Kalākaua Ave", "Honolulu", "HI", "96815"])
+        w.writerow([-157.8275, 21.2785, 2420, "Kalakaua Ave", "Honolulu", "HI", "96815"])
+    ref = tmp_path / "hi.sqlite"
+    build_reference([src], ref)
+    with Geocoder(ref) as geocoder:
+        assert guided_parse("2424 Kalākaua Ave, Honolulu HI", geocoder.store.known_city).street == "KALAKAUA AVE"
+        for text in ("2424 Kalākaua Ave, Honolulu HI 96815", "2424 Kalakaua Avenue Honolulu", "2420 KALĀKAUA AVE"):
+            m = geocoder.geocode(text)
+            assert m.precision == "point" and m.matched.startswith(("2424 KAL", "2420 KAL")), (text, m)

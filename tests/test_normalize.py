@@ -56,6 +56,39 @@ def test_golden_file_is_parsed():
         assert set(case.values[1]) <= set(COMPONENTS), case.id
 
 
+# ---------------------------------------------------------------------------------------------------
+# National (non-Vermont) forms: tests/data/normalize_national_golden.csv, one labelled address a row
+# (input, expected canonical line, expected components, where the expected form comes from)
+
+
+def _national_golden():
+    text = (DATA / "normalize_national_golden.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    cases = []
+    for r in rows:
+        expected = dict(item.strip().partition("=")[::2] for item in r["components"].split(";") if item.strip())
+        cases.append(pytest.param(r["input"], r["line"], expected, r["source"], id=r["input"][:60]))
+    return cases
+
+
+@pytest.mark.parametrize("text,line,components,source", _national_golden())
+def test_national_golden(text, line, components, source):
+    a = normalize(text)
+    got = {k: getattr(a, k) for k in components}
+    assert (a.line(), got) == (line, components), (
+        f"\n  input:    {text!r}\n  expected: {line!r} {components}\n  got:      {a.line()!r} {got}"
+        f"\n  source:   {source}")
+    assert normalize(a.line()).line() == line  # the canonical line reads back as itself
+
+
+def test_national_golden_file_is_parsed():
+    cases = _national_golden()
+    assert len(cases) >= 60
+    for case in cases:
+        assert case.values[1] and case.values[3], case.id  # an expected line and a source on every row
+        assert set(case.values[2]) <= set(COMPONENTS), case.id
+
+
 def test_canonical_line_example_from_the_issue():
     assert normalize("637 college street middlebury vermont 05753").line() == "637 COLLEGE ST, MIDDLEBURY, VT 05753"
 

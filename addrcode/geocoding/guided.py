@@ -170,7 +170,15 @@ def _text_tokens(text: str) -> list[str]:
         if "'" in text:
             return [t for t in toks if t != "'"]
         return toks
+    text = _fold_marks(text)  # `Kalākaua` is one word, KALAKAUA, as the matching keys have it
     return [u for t in _TEXT_TOK.findall(text) if (u := t.strip(".").upper()) and u != "'"]
+
+
+def _fold_marks(text: str) -> str:
+    """`text` with diacritics removed (NFKD, combining marks dropped)."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _known_town_at_end(words: list, known_city, rules) -> tuple[str, list]:

@@ -1,8 +1,13 @@
 """Matching keys: street, town and house-number keys, the same on both sides of a comparison.
 
 Street names are re-tokenized by `street_key` into a *core* (the name proper, every token
-canonicalized: `MOUNTAIN`->`MTN`, `SAINT`->`ST`, ordinals `FIRST`->`1ST`, route forms
-`VT ROUTE 12A` / `RTE 12A` / `VT-12A` -> `RTE 12A`) and a *full* key (directionals + core + suffix).
+canonicalized: `MOUNTAIN`->`MTN`, `SAINT`->`ST`, ordinals `FIRST`->`1ST`, accents folded) and a
+*full* key (directionals + core + suffix). Every spelling of one numbered highway gives one core:
+`VT ROUTE 12A` / `RTE 12A` / `HWY 12A` / `VT-12A` / `STATE HWY 12A` -> `RTE 12A` (a state's own
+highways), `US HWY 7` / `US ROUTE 7` / `US-7` -> `US RTE 7`, `CR 3668` / `COUNTY ROAD 3668` /
+`CO RD 3668` / `COUNTY HWY 3668` -> `CR 3668`, `FM 544` / `FARM TO MARKET RD 544` -> `FM 544`,
+`OLD US 31` -> `OLD US RTE 31`; the designation spellings are the normalize stage's table
+(`data/abbreviations/street-forms/designations.csv`), so both stages read the same words.
 The reference build (`addrcode.geocoding.build`) stores the same keys, so both sides go through
 one function and stay symmetric whatever the normalize stage does with odd forms.
 """
@@ -10,10 +15,12 @@ one function and stay symmetric whatever the normalize stage does with odd forms
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 from addrcode.geocoding.rules import US, GeoRules
+from addrcode.normalize.tables import load_us_tables
 from addrcode.records import Address
 
 _SUFFIXES, _NAME_WORDS, _LONG, _CITY_WORDS = US.suffixes, US.name_words, US.long_forms, US.city_words
@@ -31,14 +38,34 @@ _ORD_UNITS = {"FIRST": 1, "SECOND": 2, "THIRD": 3, "FOURTH": 4, "FIFTH": 5, "SIX
 _TENS = {"TWENTY": 20, "THIRTY": 30, "FORTY": 40, "FIFTY": 50, "SIXTY": 60, "SEVENTY": 70, "EIGHTY": 80, "NINETY": 90}
 _CARDINALS = {"ONE": "1", "TWO": "2", "THREE": "3", "FOUR": "4", "FIVE": "5", "SIX": "6", "SEVEN": "7",
               "EIGHT": "8", "NINE": "9", "TEN": "10", "ELEVEN": "11", "TWELVE": "12"}
-_ROUTE_WORDS = {"ROUTE", "RTE", "RT", "HWY", "HIGHWAY", "SR", "STATE"}
+_ROUTE_WORDS = {"ROUTE", "RTE", "RT", "HWY", "HIGHWAY", "SR", "SH", "STATE"}
 # a state (any: `NH 12`, `VT-12A`, `CA-49`) or `US` before a route word or number; not the codes that
 # are also road designations of their own: `FM 544` (Texas Farm-to-Market), `PR 12` (private road,
-# `12 PR` in Vermont data), `CO 12` (county road)
-_ROUTE_PREFIX = {**dict.fromkeys(US.state_words - {"FM", "PR", "CO"}, ""), "STATE": "", "SR": "",
+# `PR 2` in Vermont data), `CO 12` (county road): those only before a route word (`PR HWY 52`)
+_AMBIGUOUS_PREFIX = frozenset(["FM", "PR", "CO"])
+_ROUTE_PREFIX = {**dict.fromkeys(US.state_words - _AMBIGUOUS_PREFIX, ""), "STATE": "", "SR": "", "SH": "",
                  "US": "US", "USHWY": "US", "USRTE": "US"}
-_NUMTOK = re.compile(r"^\d+[A-Z]?$")
+_NUMTOK = re.compile(r"^(?:\d+[A-Z]?|[A-Z]\d{1,3}[A-Z]?)$")  # `12`, `12A`, `A1A`
+_LETTERS = re.compile(r"^[A-Z]{1,2}$")  # lettered county highways: `CTH K`, `COUNTY HWY AA`
 _NONALNUM = re.compile(r"[^0-9A-Z/]+")
+_GRID = re.compile(r"^[NSEW](\d+)[NSEW](\d+)$")  # Wisconsin / Illinois grid numbers: N56W26530
+
+
+def _highway_words() -> tuple[dict, dict, dict]:
+    """From the normalize stage's designation table: (spelling tokens -> key family, first token ->
+    spelling lengths, qualifier spelling -> canonical). Families: `CR` county, `FM` farm to market,
+    `RM` ranch to market; state, US and plain highways keep the `RTE` / `US RTE` reading below."""
+    tb = load_us_tables()
+    family = {"county": "CR", "farm": "FM", "ranch": "RM"}
+    table = {k: family[kind] for k, (_d, kind) in tb.designations.items() if kind in family}
+    lengths: dict[str, set] = {}
+    for k in table:
+        lengths.setdefault(k[0], set()).add(len(k))
+    qualifiers = {k[0]: d for k, (d, kind) in tb.designations.items() if kind == "qualifier" and len(k) == 1}
+    return table, {w: tuple(sorted(n, reverse=True)) for w, n in lengths.items()}, qualifiers
+
+
+_FAMILIES, _FAMILY_LENGTHS, _QUALIFIERS = _highway_words()
 
 def _ordinal(n: int) -> str:
     if 10 <= n % 100 <= 20:
@@ -47,6 +74,8 @@ def _ordinal(n: int) -> str:
 
 
 def _tokens(text: str) -> list[str]:
+    if not text.isascii():  # `KALĀKAUA` = `KALAKAUA`: the normalize stage folds accents the same way
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return [t for t in _NONALNUM.split(text.upper()) if t]
 
 
@@ -154,11 +183,13 @@ def _street_key_loc(text: str, r: GeoRules) -> StreetKey:
 
 
 def _route(toks: list[str]) -> tuple[str, str] | None:
-    """`VT ROUTE 12A` -> ("RTE 12A", ""); `US 7` -> ("US 7", "US"); `TOWN HWY 28` -> ("TH 28", ...)."""
+    """`VT ROUTE 12A` -> ("RTE 12A", ""); `US 7` -> ("US RTE 7", "US"); `TOWN HWY 28` -> ("TH 28", ...);
+    `COUNTY RD 5` -> ("CR 5", "CR"); `OLD US 31` -> ("OLD US RTE 31", "US")."""
     if not toks:
         return None
-    i = 0
-    prefix = None
+    if toks[0] == "OLD" and len(toks) >= 3:  # `OLD ROUTE 7`, `OLD US HWY 31`: the old road of a route
+        r = _route(toks[1:])
+        return ("OLD " + r[0], r[1]) if r is not None else None
     if toks[0] in ("I", "INTERSTATE") and len(toks) >= 2 and _NUMTOK.match(toks[1]):
         return ("I " + " ".join(toks[1:]), "I")
     if toks[0] in ("TOWN", "TH") and len(toks) >= 2:
@@ -170,21 +201,73 @@ def _route(toks: list[str]) -> tuple[str, str] | None:
         if j < len(toks) and _NUMTOK.match(toks[j]):
             return ("TH " + " ".join(toks[j:]), "TH")
         return None
+    r = _family_route(toks) if toks[0] in _FAMILY_LENGTHS else None
+    return r if r is not None else _state_route(toks)
+
+
+def _family_route(toks: list[str]) -> tuple[str, str] | None:
+    """County, farm-to-market and ranch-to-market roads: `CO RD 5` / `COUNTY HWY K` -> ("CR 5" / "CR K")."""
+    for k in _FAMILY_LENGTHS[toks[0]]:
+        fam = _FAMILIES.get(tuple(toks[:k])) if k < len(toks) else None
+        if fam is None:
+            continue
+        num = toks[k]
+        if _NUMTOK.match(num) or (fam == "CR" and _LETTERS.match(num) and num not in _DIRECTIONALS):
+            return (f"{fam} " + " ".join([num] + _rest(toks[k + 1:])), fam)
+        return None
+    return None
+
+
+def _state_route(toks: list[str]) -> tuple[str, str] | None:
+    """[VT|NORTH CAROLINA|US|U S|STATE] [ROUTE|RTE|HWY|SR] 12A [words] -> ("RTE 12A ...", prefix)."""
+    i = 0
+    prefix = None
     if toks[0] in _ROUTE_PREFIX:
         prefix = _ROUTE_PREFIX[toks[0]]
         i = 1
+    elif len(toks) >= 3 and (toks[0], toks[1]) in (("U", "S"), ("UNITED", "STATES")):
+        prefix, i = "US", 2
+    elif toks[0] in _AMBIGUOUS_PREFIX and len(toks) >= 3 and toks[1] in _ROUTE_WORDS:
+        prefix, i = "", 1  # `PR HWY 52`: Puerto Rico highway 52 (`PR 52` alone may be a private road)
+    else:
+        n = _state_phrase(toks)
+        if n:
+            prefix, i = "", n
     has_word = False
-    if i < len(toks) and toks[i] in _ROUTE_WORDS:
-        has_word = True
+    if i < len(toks) and (toks[i] in _ROUTE_WORDS or (toks[0] == "STATE" and i == 1 and toks[i] in ("RD", "ROAD"))):
+        has_word = True  # `STATE RD 7` (Florida's state roads) is a state route too
         i += 1
     if i < len(toks) and toks[i] in _CARDINALS and (has_word or prefix is not None):
         toks = toks[:i] + [_CARDINALS[toks[i]]] + toks[i + 1:]
     if i < len(toks) and _NUMTOK.match(toks[i]) and (has_word or prefix is not None):
         # words after the number ("VT ROUTE 133 W TINMOUTH ROAD") canonical like any name's words
-        rest = [_NAME_WORDS.get(t) or _SUFFIXES.get(t) or _DIRECTIONALS.get(t) or t for t in toks[i + 1:]]
-        core = ("US RTE " if prefix == "US" else "RTE ") + " ".join([toks[i]] + rest)
+        core = ("US RTE " if prefix == "US" else "RTE ") + " ".join([toks[i]] + _rest(toks[i + 1:]))
         return (core, prefix or "")
     return None
+
+
+def _state_phrase(toks: list[str]) -> int:
+    """Token count of a several-word state name starting `toks` (`NORTH CAROLINA`), else 0."""
+    for phrase in _STATE_PHRASES.get(toks[0], ()):
+        n = len(phrase)
+        if len(toks) > n and tuple(toks[:n]) == phrase:
+            return n
+    return 0
+
+
+def _rest(words: list[str]) -> list[str]:
+    """Words after a route number, canonical (`BUSINESS` -> `BUS`, `ROAD` -> `RD`, `WEST` -> `W`)."""
+    return [_QUALIFIERS.get(t) or _NAME_WORDS.get(t) or _SUFFIXES.get(t) or _DIRECTIONALS.get(t) or t for t in words]
+
+
+def _phrases_by_first_word(phrases: tuple) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    for phrase in phrases:
+        out[phrase[0]] = out.get(phrase[0], ()) + (phrase,)
+    return out
+
+
+_STATE_PHRASES = _phrases_by_first_word(US.state_phrases)  # `NORTH` -> (`NORTH CAROLINA`, `NORTH DAKOTA`)
 
 
 @lru_cache(maxsize=32768)
@@ -250,8 +333,15 @@ _NUM_RE = re.compile(r"\d+")
 
 @lru_cache(maxsize=8192)
 def number_key(number: str) -> tuple[str, int | None]:
-    """(`12A`, 12): the canonical house number string and its integer part (for interpolation)."""
+    """(`12A`, 12): the canonical house number string and its integer part (for interpolation).
+
+    A grid number (`N56W26530`) counts as its two numbers in order (56026530: one of the two is the
+    same all along a road, so numbers along it still sort and interpolate by the other).
+    """
     s = " ".join(number.upper().replace("-", " ").split()) if "/" in number else "".join(number.upper().split())
+    g = _GRID.match(s)
+    if g is not None and len(g.group(2)) <= 6:
+        return s, int(g.group(1)) * 1_000_000 + int(g.group(2))
     m = _NUM_RE.search(s)
     return s, (int(m.group()) if m else None)
 

@@ -72,7 +72,7 @@ _UNIT_WORDS = {"APT", "APARTMENT", "UNIT", "STE", "SUITE", "LOT", "FL", "FLOOR",
 # USPS Publication 28 C2 designators, as the normalize stage writes them (the matched label shows the unit)
 _UNIT_CANON = {"APARTMENT": "APT", "SUITE": "STE", "FLOOR": "FL", "ROOM": "RM", "BUILDING": "BLDG", "TRAILER": "TRLR",
                "SPACE": "SPC", "DEPARTMENT": "DEPT", "OFFICE": "OFC", "NO": "#"}
-_HOUSE_NUM = re.compile(r"^(\d+[A-Z]?|[A-Z]\d+|\d+-\d+)$")
+_HOUSE_NUM = re.compile(r"^(\d+[A-Z]?|[A-Z]\d+|\d+-\d+|[NS]\d+[EW]\d+|[EW]\d+[NS]\d+)$")  # + grid: N56W26530
 _ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 
 
@@ -130,12 +130,16 @@ def _us_state_names() -> tuple[frozenset, tuple]:
     return frozenset(words), tuple(sorted(phrases, key=len, reverse=True))
 
 
+# the US highway families of the keys (`CR 3668`, `FM 544`), spelled out: typos land in the long form
+_US_HIGHWAYS = {"CR": "COUNTY ROAD", "FM": "FARM TO MARKET", "RM": "RANCH TO MARKET"}
+
+
 def _us_rules() -> GeoRules:
     from addrcode.normalize.tables import load_us_tables
 
     states, phrases = _us_state_names()
     return GeoRules(
-        name="us", suffixes=SUFFIXES, type_lengths={}, name_words=_NAME_WORDS, long_forms=_LONG,
+        name="us", suffixes=SUFFIXES, type_lengths={}, name_words=_NAME_WORDS, long_forms={**_LONG, **_US_HIGHWAYS},
         city_words=_CITY_WORDS, postcode=_ZIP, state_words=states, state_phrases=phrases,
         country_names=(("UNITED", "STATES", "OF", "AMERICA"), ("UNITED", "STATES"), ("USA",)),
         house=_HOUSE_NUM, unit_words=frozenset(_UNIT_WORDS), unit_canon=_UNIT_CANON,

@@ -6,18 +6,22 @@ listed at the end.
 
 How a line is read, right to left then left to right:
 1. clean: NFKC, vulgar fractions (`12½` -> `12 1/2`, never `121`), accents and other scripts dropped,
-   upper case, punctuation folded; commas and line breaks kept as `,` tokens (they are real boundaries).
+   upper case, punctuation folded (a period between digits kept: `39.2 RD`); commas and line breaks
+   kept as `,` tokens (they are real boundaries).
 2. tail: country, ZIP / ZIP+4 and state are taken from the end.
-3. start: the first house number (or PO box / rural route) is the anchor; a unit written before it
-   (`Apt 3, 12 Main St`) is kept, any other text before it (`ATTN ...`, `c/o ...`, a name) is dropped.
-4. street end: the first unit designator, comma, highway number, or street suffix (strong ones like
-   `ST`/`RD` before weak ones like `PARK`/`HILL` that also occur in town names) ends the street; a
-   set of known city names, when the caller has one, settles the rest.
+3. start: the first house number (`12`, `12A`, grid `N56W26530` / `S64 W15640`), PO box or rural
+   route is the anchor; a unit written before it (`Apt 3, 12 Main St`) is kept, any other text before
+   it (`ATTN ...`, `c/o ...`, a name) is dropped.
+4. street end: the first unit designator, comma, numbered highway (`US 17 BUSINESS`, `CR 3668`), a
+   street type written first with a one-letter or numbered name (`AVENUE C`), or street suffix (strong
+   ones like `ST`/`RD` before weak ones like `PARK`/`HILL` that also occur in town names) ends the
+   street; a set of known city names, when the caller has one, settles the rest.
 5. tail of the street (units, PO box) and city; street parts (directionals, suffix, highway forms).
 
 The steps live in modules by stage: `us_tokens` (cleaning, tokens, parse state), `us_lastline`
 (tail and city), `us_street` (start and end of the street), `us_units` (units, PO boxes, rural
-routes), `us_street_parts` (directionals, suffix, highway forms). This module assembles them
+routes), `us_highways` (numbered highways: designation and number), `us_street_parts` (directionals,
+suffix, street types written first). This module assembles them
 (`TEXT_STEPS`, `parse_fields`) and keeps the public names importable from `addrcode.normalize.us`.
 """
 

@@ -89,12 +89,30 @@ def _state_evidence(p: Parse, t: list[str], k: int) -> bool:
     if before == ",":
         return True
     tb = p.tables
-    if before in tb.suffixes or before in tb.directionals or before in tb.units or before[0].isdigit():
+    if _town_segment_before(t, len(t) - k, tb):
+        return True
+    if before in tb.directionals or before in tb.units or before[0].isdigit() or ordinal_digits(before):
         return False
-    if ordinal_digits(before):
+    # a route number or a unit earlier means the street is complete and the last word is the state,
+    # even after a town ending in a street type ("12 SR 100 Lot 7 Palm Beach FL")
+    end = len(t) - k - 1
+    if any((tok[0].isdigit() and "/" not in tok) or (tok in tb.units and j + 1 < end)
+           for j, tok in enumerate(t[1:end], 1)):
+        return True
+    if before in tb.suffixes:
         return False
-    # a street suffix earlier means the street is complete and the last word is the state
-    return any(tok in tb.strong_suffixes for tok in t[1 : len(t) - k - 1])
+    # a street suffix earlier: the same ("12 Main St Portland ME")
+    return any(tok in tb.strong_suffixes for tok in t[1:end])
+
+
+def _town_segment_before(t: list[str], end: int, tb) -> bool:
+    """`6643 Alheli, Fort Pierce FL`, `12 Via Roma, Palm Beach FL`: a house number and street, a comma,
+    then words without digits or units (a town, even one ending in a street type) before t[end]."""
+    j = end - 1
+    while j > 0 and t[j] != ",":
+        j -= 1
+    return 0 < j < end - 1 and any(w[0].isdigit() for w in t[:j]) and not any(
+        w[0].isdigit() or w in tb.units for w in t[j + 1:end])
 
 
 def parse_after_street(p: Parse, k: int) -> None:

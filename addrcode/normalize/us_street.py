@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 
 from addrcode.normalize.tables import USTables
+from addrcode.normalize.us_highways import highway
 from addrcode.normalize.us_lastline import canonical_city, parse_after_street
-from addrcode.normalize.us_street_parts import HIGHWAY_START, highway, state_highway
 from addrcode.normalize.us_tokens import FRACTION, ROUTE_NUM, Parse
 from addrcode.normalize.us_units import BOX_START, PO_START, RR_START, po_at, rr_at, unit_at
 
-_HOUSE = re.compile(r"(?:\d+[A-Z]?|[A-Z]\d+|\d+[A-Z]?-\d+[A-Z]?)$")
+# `12`, `12A`, `A12`, `12-14`, and the Wisconsin / Illinois grid numbers `N56W26530`, `W156N8480`
+# (Pub 28 Appendix D: alphanumeric primary numbers are kept as written, without the space)
+_HOUSE = re.compile(r"(?:\d+[A-Z]?|[A-Z]\d+|\d+[A-Z]?-\d+[A-Z]?|[NS]\d+-?[EW]\d+|[EW]\d+-?[NS]\d+)$")
+_GRID_PART = re.compile(r"[NSEW]\d+$")
 _NOT_ANCHOR_AFTER = frozenset(
     "ROUTE RTE RT HWY HIGHWAY US I INTERSTATE IH SR SH CR STATE COUNTY BOX # NO NUMBER RR HC".split()
 )
@@ -28,6 +31,7 @@ _STANDALONE_UNIT_ABBR = frozenset("REAR FRNT UPPR LOWR BSMT LBBY PH".split())
 _EXT = frozenset(["EXT", "EXTENSION", "EXTN", "EXTD"])
 _DEPT_WORDS = frozenset(["DEPT", "DEPARTMENT", "OFFICE", "OFC"])  # end a company name, not a unit
 _FLOOR_WORDS = ("FL", "FLOOR", "FLR")
+_TOWN_HEADS = frozenset(["FORT", "MOUNT", "PORT"])  # street types that also begin town names
 
 
 def step_start(p: Parse) -> None:
@@ -96,10 +100,19 @@ def step_start(p: Parse) -> None:
         if k < n and FRACTION.match(t[k]):
             num = num + " " + t[k]
             k += 1
+        if num[0] in "NSEW":
+            num, k = _grid_number(t, num, k, n)
         p.f["number"] = num
         p.pos = k
     else:
         p.pos = anchor
+
+
+def _grid_number(t: list[str], num: str, k: int, n: int) -> tuple[str, int]:
+    """`S64 W15640` (one grid number written in two words) or `N56-W26530` -> `S64W15640`, `N56W26530`."""
+    if k < n and _GRID_PART.match(num) and _GRID_PART.match(t[k]) and (num[0] in "NS") != (t[k][0] in "NS"):
+        return num + t[k], k + 1
+    return num.replace("-", ""), k
 
 
 def _start_without_anchor(p: Parse, start: int, explicit: bool) -> None:
@@ -112,7 +125,7 @@ def _start_without_anchor(p: Parse, start: int, explicit: bool) -> None:
         # Main St, ...": the marked segment goes; with no comma nothing is usable
         start = t.index(",") + 1 if "," in t else n
         for k in range(1, start):
-            if (t[k] in HIGHWAY_START and highway(t, k, n, "")) or state_highway(t, k, n, tb.states):
+            if t[k] in tb.highway_starts and highway(t, k, n, tb):
                 start = k
                 break
         p.warnings.append("leading text dropped")
@@ -148,8 +161,9 @@ def _later_house_number(t: list[str], j: int, tb: USTables) -> bool:
 
 def _blocks_anchor(prev: str, tb: USTables) -> bool:
     # a number right after these is a route, box, unit or road number, not a house number:
-    # "VT ROUTE 100", "US 7", "BOX 12", "APT 3", "PRIVATE RD 6", "VT 100"
-    return prev in _NOT_ANCHOR_AFTER or prev in tb.suffixes or prev in tb.units or prev in tb.states
+    # "VT ROUTE 100", "US 7", "BOX 12", "APT 3", "PRIVATE RD 6", "VT 100", "FM 544", "CTH 12"
+    return (prev in _NOT_ANCHOR_AFTER or prev in tb.suffixes or prev in tb.units or prev in tb.states
+            or prev in tb.designation_lengths)
 
 
 def _is_recipient_marker(t: list[str]) -> bool:
@@ -272,10 +286,12 @@ def _find_street_end(p: Parse, s: int, e: int):
     end = _trailing_unit(t, s, e, tb)
     if end < e:
         return end
-    # 4. only weak suffixes (HILL, PARK, VIEW): the first one, unless it is the last word
+    # 4. only weak suffixes (HILL, PARK, VIEW): the first one, unless it is the last word; FORT, MOUNT
+    # and PORT with words after them begin a town more often than they end a street ("6643 ALHELI
+    # FORT PIERCE")
     for k in range(s + 1, e - 1):
         if t[k] in tb.suffixes:
-            return _after_suffix(t, k + 1, e, tb)
+            return _trailing_unit(t, s, k, tb) if t[k] in _TOWN_HEADS else _after_suffix(t, k + 1, e, tb)
     if s < e and t[e - 1] in tb.suffixes:
         return e
     return None
@@ -305,18 +321,20 @@ def _trailing_unit(t: list[str], s: int, e: int, tb: USTables) -> int:
 
 def _typed_street_end(t: list[str], s: int, e: int, tb: USTables):
     """End of a street marked by a highway number or a strong suffix (`ST`, `ROAD`), or None."""
-    # highways: "VT ROUTE 100", "US 7", "I-89" end at their number
+    # highways: "VT ROUTE 100", "US 17 BUSINESS", "I-89", "CR 3668" end at their number (and qualifier)
+    starts = tb.highway_starts
     for k in range(s, min(s + 3, e)):
-        h = None
-        if t[k] in HIGHWAY_START:
-            h = highway(t, k, e, "")
-        if h is None and t[k] in tb.states:
-            h = state_highway(t, k, e, tb.states)
+        h = highway(t, k, e, tb) if t[k] in starts else None
         if h:
             end = h[0]
             if any(x in tb.strong_suffixes for x in t[end : min(end + 3, e)]):
                 break  # "I91 ACCESS RD": the suffix ends it
             return _after_suffix(t, end, e, tb)
+    # a street type written first and a one-letter or numbered name: "AVENUE C", "CALLE 5"
+    if s + 1 < e and t[s] in tb.pretypes:
+        name = t[s + 1]
+        if name[0].isdigit() or (len(name) == 1 and name.isalpha()):
+            return _after_suffix(t, s + 2, e, tb)
     # a strong suffix after at least one name word
     for k in range(s + 1, e):
         if t[k] in tb.strong_suffixes:
