@@ -275,8 +275,9 @@ def test_town_keys_beyond_the_memory_bound_go_through_the_index(small_reference)
 @pytest.mark.parametrize("text, want", [
     ("12 Main St. Apt. 3, St. Albans, VT 05478", ("12", "MAIN ST", "APT", "3", "ST ALBANS", "05478")),
     ("12 O'Brien Rd, St. Albans VT", ("12", "O'BRIEN RD", "", "", "ST ALBANS", "")),
-    # non-ASCII path (not Montréal: its `AL` would be read as Alabama, as any trailing state code is)
-    ("12 Rue Saint-Jean, Québec", ("12", "RUE SAINT-JEAN", "", "", "QU BEC", "")),
+    # non-ASCII path: accents folded, so a word stays one word (`QUEBEC`, `MONTREAL`, not `QU BEC`)
+    ("12 Rue Saint-Jean, Québec", ("12", "RUE SAINT-JEAN", "", "", "QUEBEC", "")),
+    ("12 Rue Sainte-Catherine, Montréal", ("12", "RUE SAINTE-CATHERINE", "", "", "MONTREAL", "")),
     ("12 ıMain St", ("12", "MAIN ST", "", "", "", "")),  # dotless i is a separator, not an I
 ])
 def test_guided_parse_ascii_and_unicode_paths(text, want):
