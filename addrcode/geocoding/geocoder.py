@@ -221,11 +221,14 @@ class Geocoder:
         if outside:  # a state or ZIP the reference does not hold: never a confident match elsewhere
             m = Match(reason=outside, address=a)
             return (m, None) if not explain else (m, self._outside_explanation(a, sk, ckey, postcode, m))
-        state = a.state if a.state in self.store.coverage.states else ""
-        zip_towns = self._in_state(self.store.zip_towns(postcode) if postcode else {}, state)
+        zip_towns = self.store.zip_towns(postcode) if postcode else {}
         town_ev = self._named_towns(ckey)
-        town_ev = self._in_state(town_ev, state) if state else self._in_state(town_ev, self._state_of(zip_towns),
-                                                                                soft=True)
+        state = ""
+        if len(self.store.coverage.states) > 1:  # one state (or none recorded): nothing to narrow
+            state = a.state if a.state in self.store.coverage.states else ""
+            zip_towns = self._in_state(zip_towns, state)
+            town_ev = self._in_state(town_ev, state) if state else self._in_state(
+                town_ev, self._state_of(zip_towns), soft=True)
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
         sids, how = self._street_ids(sk, block, state) if sk.core else ([], "")
         q = Query(a, sk, number, num, postcode, town_ev, zip_towns, how)
