@@ -24,12 +24,14 @@ import argparse
 import importlib.util
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak import peak_rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,20 +85,8 @@ def child(ref: Path, queries_file: Path) -> dict:
             g.geocode(q)
         out[name] = len(queries) / (time.perf_counter() - t)
         out[name + "_cpu"] = len(queries) / (time.process_time() - c)
-    out["rss_mb"] = _peak_rss_mb()
+    out["rss_mb"] = peak_rss_mb()
     return out
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM belongs to the address space, so a child started from a big
-    parent reports its own figure (ru_maxrss carries the parent's high-water mark across exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> int:

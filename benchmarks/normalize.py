@@ -14,10 +14,12 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak import peak_rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,17 +30,6 @@ def _rows(src: Path, n: int, seed: int) -> list[str]:
     from make_parse_testset import build
 
     return [r["text"] for r in build(src, n, seed)]
-
-
-def _peak_rss_mb() -> float:
-    # VmHWM is this process's own high-water mark (ru_maxrss can carry the parent's over exec)
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run(name: str, texts: list[str], queue) -> None:
@@ -68,7 +59,7 @@ def _run(name: str, texts: list[str], queue) -> None:
             errors += 1
     dt = time.process_time() - t0
     wall = time.perf_counter() - w0
-    rss_mb = _peak_rss_mb()
+    rss_mb = peak_rss_mb()
     queue.put({"name": name, "rows": len(texts), "cpu_seconds": dt, "wall_seconds": wall,
                "rows_per_s": len(texts) / dt,
                "errors": errors, "peak_rss_mb": rss_mb})

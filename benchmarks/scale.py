@@ -60,6 +60,9 @@ import time
 from array import array
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak import peak_rss_mb  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
@@ -215,17 +218,6 @@ class QueryMaker:
 # Children: each stage in a fresh process (its own peak RSS, a memory limit, a timeout)
 # --------------------------------------------------------------------------------------------
 
-def _peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM: its own address space, not the parent's it was started from)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child_build(a: dict) -> dict:
     from addrcode.geocoding.build import build_reference
 
@@ -254,7 +246,7 @@ def child_geocode(a: dict) -> dict:
         out[name + "_wall"] = len(texts) / (time.perf_counter() - t)
         out[name + "_cpu"] = len(texts) / (time.process_time() - c)
         answers += [(q, m) for q, m in zip(sets[name], ms)]
-    out["rss_mb"] = _peak_rss_mb()
+    out["rss_mb"] = peak_rss_mb()
     out["accuracy"] = _accuracy(answers)
     return out
 
@@ -289,7 +281,7 @@ def child_table(a: dict) -> dict:
                            progress=say)
     except Exception as exc:  # MemoryError under the RLIMIT_AS guard, or a DataError from a failed write
         return {"error": f"{type(exc).__name__}: {str(exc)[:200]}", "stages": stages,
-                "seconds": time.perf_counter() - t, "rss_mb": _peak_rss_mb()}
+                "seconds": time.perf_counter() - t, "rss_mb": peak_rss_mb()}
     return {"seconds": time.perf_counter() - t, "cpu": time.process_time() - c, "rows": info.rows,
             "zones": info.zones, "size": info.size_bytes, "stages": stages}
 
@@ -321,7 +313,7 @@ def child_main(name: str, arg: str) -> int:
         out = CHILDREN[name](a)
     except MemoryError as exc:
         out = {"error": f"MemoryError (RLIMIT_AS {a['mem_limit_gb']:g} GB): {str(exc)[:200]}"}
-    out.setdefault("rss_mb", _peak_rss_mb())
+    out.setdefault("rss_mb", peak_rss_mb())
     print(json.dumps(out))
     return 0
 
