@@ -62,6 +62,8 @@ def reason_kind(reason: str) -> str:
         reason = reason.split(": ", 1)[-1]
     if reason.startswith("score "):
         return "score below --min-score"
+    if reason.startswith("outside the reference: postcode "):  # the postcode is part of an address
+        return "outside the reference: postcode"
     return reason.split(" (", 1)[0][:80] or "unknown"
 
 

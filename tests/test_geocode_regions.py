@@ -90,6 +90,15 @@ def test_outside_addresses_get_no_code(two_state_reference, tmp_path):
     assert [bool(r["code"]) for r in records] == [False, False, False, True]
 
 
+def test_the_summary_never_prints_a_postcode(two_state_reference):
+    """stderr groups `outside the reference: postcode NNNNN` without the postcode (part of an address)."""
+    proc = subprocess.run([sys.executable, "-m", "addrcode", "encode", "--reference", str(two_state_reference),
+                           "533 Main Street, Peoria 61602", "12 Main St, Boston 02101"],
+                          capture_output=True, text=True, timeout=120)
+    assert "2 × outside the reference: postcode" in proc.stderr, proc.stderr
+    assert "61602" not in proc.stderr and "02101" not in proc.stderr
+
+
 def test_interpolation_never_spans_an_implausible_gap(tmp_path):
     src = tmp_path / "gap.csv"
     with open(src, "w", newline="") as fh:
