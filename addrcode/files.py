@@ -277,6 +277,17 @@ def write_private(path: Path, data: str) -> None:
         raise
 
 
+def remove_private(path: Path) -> None:
+    """Remove the file `write_private` keeps at `path`, and the temporary files of writes a kill
+    interrupted (`.<name>.<random>.tmp` beside it): regular files of this user only, so a symlink or
+    another user's file under that pattern is left alone."""
+    for stale in [path, *path.parent.glob(f".{path.name}.*.tmp")]:
+        with contextlib.suppress(OSError):
+            st = os.lstat(stale)
+            if stale == path or (stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()):
+                os.unlink(stale)
+
+
 def parse_file_mode(value: str | int) -> int:
     """A `file_mode` setting (`"0640"`, `"640"`, `0o640`) as an int; UsageError when it is not one."""
     if isinstance(value, int):

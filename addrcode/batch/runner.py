@@ -320,26 +320,7 @@ class Journal:
 
     def remove(self) -> None:
         """Remove the journal, and the temporary files of saves a kill interrupted."""
-        for path in [self.path, *self._stale_temps()]:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-
-    def _stale_temps(self) -> list[Path]:
-        """This journal's own temporary files (`files.write_private` names them `.<name>.<random>.tmp`):
-        regular files of this user only; a symlink or another user's file under that pattern is left."""
-        import stat
-
-        found = []
-        for path in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
-                found.append(path)
-        return found
+        files.remove_private(self.path)
 
 
 def input_identity(input_path: str, options: dict) -> dict:
