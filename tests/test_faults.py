@@ -95,9 +95,15 @@ def kill_and_resume(reference: Path, work: Path, *, rows: int = 6000, kills: int
         if proc.poll() is not None:  # finished before it could be killed
             break
         os.killpg(proc.pid, signal.SIGKILL)
-        hits += 1
         proc.wait()
-        early_final |= out.exists() or rej.exists()
+        state = _journal_state(journal)
+        if proc.returncode >= 0 or not state:  # it finished (journal removed) before the kill: not a hit
+            break
+        hits += 1
+        # A final name may exist only once every row is done: the journal says "committing" before the
+        # first rename and is removed after the last, so a final file beside a journal that does not say
+        # so is one that appeared early.
+        early_final |= (out.exists() or rej.exists()) and not state.get("committing")
     done = run(*args, "--resume") if journal.exists() else None
     ok_rows, bad_rows = read_rows(out), read_rows(rej)
     ids = sorted(int(r["order_id"]) for r in ok_rows + bad_rows)
@@ -108,13 +114,17 @@ def kill_and_resume(reference: Path, work: Path, *, rows: int = 6000, kills: int
             "ok_rows": ok_rows, "bad_rows": bad_rows, "source": src}
 
 
-def _journal_rows(journal: Path) -> int:
+def _journal_state(journal: Path) -> dict:
     import json
 
     try:
-        return json.loads(journal.read_text())["records"]
-    except (OSError, ValueError, KeyError):
-        return 0
+        return json.loads(journal.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _journal_rows(journal: Path) -> int:
+    return _journal_state(journal).get("records", 0)
 
 
 def test_sigkill_twice_then_resume_loses_and_duplicates_nothing(reference, tmp_path):
