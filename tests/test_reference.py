@@ -202,3 +202,26 @@ def test_code_version_covers_keys_rules_and_tables():
     assert "usps_street_suffixes.csv" in {p.name for p in covered}
     tables = {p.resolve() for p in default_tables_dir().rglob("*") if p.is_file()}
     assert tables <= {p.resolve() for p in reference.code_files()}
+
+
+def test_town_forms_are_every_street_at_every_level_shortest_first(small_reference):
+    """The stored fuzzy forms (what a misspelt street is matched against) hold every street and alias
+    of the town at every level, sorted by length (the geocoder bisects on it), each naming a core key
+    that the town's exact look-up finds."""
+    from addrcode.geocoding.keys import FUZZY_LEVELS, street_form
+    from addrcode.geocoding.store import ReferenceStore
+
+    store = ReferenceStore(small_reference)
+    try:
+        towns = [r[0] for r in store.db.execute("SELECT id FROM cities")]
+        assert towns
+        for cid in towns:
+            fulls = store.db.execute("SELECT full FROM streets WHERE city_id=? UNION ALL "
+                                     "SELECT full FROM street_aliases WHERE city_id=?", (cid, cid)).fetchall()
+            for level in FUZZY_LEVELS:
+                forms, cores, lens = store.town_forms(cid, level)
+                assert lens == sorted(lens) and lens == [len(f) for f in forms]
+                assert set(forms) == {street_form(f, level, store.rules) for (f,) in fulls}
+                assert all(store.town_streets(cid, core) for core in cores)
+    finally:
+        store.close()

@@ -28,6 +28,7 @@ from addrcode.geocoding.reference import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     SCHEMA,
+    pack_forms,
 )
 
 REJECT_FIELDS = ["source", "line", "reason", "LON", "LAT", "NUMBER", "STREET", "UNIT", "CITY", "REGION", "POSTCODE",
@@ -243,6 +244,7 @@ class _ReferenceWriter:
         db.executemany("INSERT OR IGNORE INTO city_keys VALUES (?,?)",
                        [(k, cid) for (name, _), cid in self.cities.items() for k in city_keys(name, rules) if name])
         db.executescript(INDEXES)
+        _write_town_forms(db, rules)
         return {"coverage": _coverage(db),
                 "cities": db.execute("SELECT COUNT(*) FROM cities").fetchone()[0],
                 "streets": db.execute("SELECT COUNT(*) FROM streets").fetchone()[0],
@@ -254,6 +256,37 @@ class _ReferenceWriter:
         self.db.execute("ANALYZE")
         self.db.commit()
         self.db.close()
+
+
+def _write_town_forms(db, rules) -> None:
+    """Each town's fuzzy street forms at every level (`reference.town_forms`), streamed town by town.
+
+    A form's first street wins, in the order the geocoder lists a town's streets: streets, then
+    aliases, each by (core, rowid), the order of the (city_id, core) indexes.
+    """
+    from addrcode.geocoding.keys import FUZZY_LEVELS, street_form
+
+    def flush(cid, fulls):
+        rows = []
+        for level in FUZZY_LEVELS:
+            forms: dict[str, str] = {}
+            for full, core in fulls:
+                forms.setdefault(street_form(full, level, rules), core)
+            rows.append((cid, level, *pack_forms(forms)))
+        db.executemany("INSERT INTO town_forms VALUES (?,?,?,?)", rows)
+
+    town, fulls = None, []
+    rows = db.cursor()  # streamed: a national file's streets are never all in memory
+    for cid, core, full in rows.execute(
+            "SELECT city_id, core, full FROM (SELECT city_id, core, full, 0 src, id n FROM streets UNION ALL "
+            "SELECT city_id, core, full, 1, rowid FROM street_aliases) ORDER BY city_id, src, core, n"):
+        if cid != town:
+            if town is not None:
+                flush(town, fulls)
+            town, fulls = cid, []
+        fulls.append((full, core))
+    if town is not None:
+        flush(town, fulls)
 
 
 def _coverage(db) -> dict:

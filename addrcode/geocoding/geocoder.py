@@ -364,8 +364,7 @@ class Geocoder:
             seen = set()
             lq = len(q)
             for cid in block:
-                town = self.store.town(cid)
-                forms, cores, lens = town.fuzzy(level)
+                forms, cores, lens = self.store.town_forms(cid, level)
                 lo, hi = bisect_left(lens, lq - max_edits), bisect_right(lens, lq + max_edits)
                 if lo >= hi:
                     continue
@@ -378,7 +377,7 @@ class Geocoder:
                         dist = 0.3
                     # evidence falls with the share of the name that had to change
                     f = 0.95 * (1.0 - min(dist, n) / max(n, 1)) ** 1.5
-                    for sid in town.by_core[cores[i]]:
+                    for sid in self.store.town_streets(cid, cores[i]):
                         if sid not in seen:
                             seen.add(sid)
                             out.append((sid, f, (f"street name {dist:g} edit(s) away",), cid))

@@ -17,6 +17,9 @@ national file of 10^8 points is geocoded from disk with bounded caches):
   reading when it differs from the key of the source text), so both query paths find it.
 - `points(id, street_id, number, num, unit, postcode, lon, lat, ref_id)`: the address points,
   clustered by (street_id, num) so a street's numbers are one contiguous range read.
+- `town_forms(city_id, level, forms, cores)`: each town's street names spelled out for fuzzy matching at
+  each of `keys.FUZZY_LEVELS`, sorted by length (`pack_forms`), so a misspelt street is matched by
+  reading one row per town instead of every street of the town.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from addrcode.errors import DataError
 # Bump on every schema change (columns, tables, what a key means): `open_reference` refuses other
 # versions, and the default reference's cache name changes with it. Version 2: streets.p0/p1.
 # Version 3: a town is (name, state), and `meta.coverage` lists the states and postcode regions.
-FORMAT_VERSION = 3
+# Version 4: `town_forms`, the fuzzy forms of each town's streets, computed at build time.
+FORMAT_VERSION = 4
 APPLICATION_ID = 0x41444352  # "ADCR": marks an addrcode reference in the SQLite header
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
 OPTIONAL_COLUMNS = ("UNIT", "CITY", "DISTRICT", "REGION", "POSTCODE", "ID", "HASH")
@@ -55,6 +59,8 @@ CREATE TABLE street_aliases(city_id INTEGER NOT NULL, core TEXT NOT NULL, full T
 CREATE TABLE points(id INTEGER PRIMARY KEY, street_id INTEGER NOT NULL, number TEXT NOT NULL, num INTEGER,
                     unit TEXT NOT NULL, postcode TEXT NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL,
                     ref_id TEXT NOT NULL);
+CREATE TABLE town_forms(city_id INTEGER NOT NULL, level TEXT NOT NULL, forms TEXT NOT NULL,
+                        cores TEXT NOT NULL, PRIMARY KEY(city_id, level)) WITHOUT ROWID;
 """
 INDEXES = """
 CREATE INDEX streets_city ON streets(city_id, core);
@@ -113,7 +119,24 @@ _EXPECTED_COLUMNS = {
     "streets": ("id", "city_id", "name", "core", "full", "min_num", "max_num", "n", "lon", "lat", "p0", "p1"),
     "street_aliases": ("city_id", "core", "full", "street_id"),
     "points": ("id", "street_id", "number", "num", "unit", "postcode", "lon", "lat", "ref_id"),
+    "town_forms": ("city_id", "level", "forms", "cores"),
 }
+
+
+def pack_forms(forms: dict[str, str]) -> tuple[str, str]:
+    """A town's {fuzzy form: core key} at one level as `town_forms` (forms, cores): the forms,
+    shortest first, one per line, and the core key of each on the same line of the other (keys are
+    words of capitals and digits: never a newline)."""
+    items = sorted(forms.items(), key=lambda fc: len(fc[0]))
+    return "\n".join(f for f, _ in items), "\n".join(c for _, c in items)
+
+
+def unpack_forms(forms: str, cores: str) -> tuple[list, list, list]:
+    """`town_forms` (forms, cores) as ([forms], [core of each], [length of each]), shortest first."""
+    if not forms:
+        return [], [], []
+    listed = forms.split("\n")
+    return listed, cores.split("\n"), list(map(len, listed))
 
 
 def _missing_columns(db: sqlite3.Connection) -> list[str]:

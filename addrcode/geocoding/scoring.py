@@ -299,9 +299,9 @@ def fallback(store, q: Query) -> Match:
                      matched=f"{q.postcode}", reason=why + "; ZIP centroid", address=a)
     if town_ev:
         cid = max(town_ev, key=town_ev.get)
-        t = store.town(cid)
-        return Match(precision="locality", score=0.2 if len(town_ev) == 1 else 0.1, lon=t.lon, lat=t.lat,
-                     matched=f"{t.name}, {t.state}", reason=why + "; town centroid", address=a)
+        name, state, lon, lat = store.town_place(cid)
+        return Match(precision="locality", score=0.2 if len(town_ev) == 1 else 0.1, lon=lon, lat=lat,
+                     matched=f"{name}, {state}", reason=why + "; town centroid", address=a)
     if a.city or q.postcode:
         return Match(reason="town and ZIP not in the reference", address=a)
     return Match(reason="nothing to match (no street, town or ZIP)", address=a)

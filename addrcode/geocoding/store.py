@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from addrcode.geocoding.keys import StreetKey, street_form, street_key_text
+from addrcode.geocoding.keys import StreetKey, street_key_text
+from addrcode.geocoding.reference import open_reference, unpack_forms
 from addrcode.geocoding.rules import GeoRules, geo_rules
 
 
@@ -51,6 +52,10 @@ def _street_points(street) -> int:
     return len(street.rows) + 1
 
 
+def _form_count(forms: tuple) -> int:
+    return len(forms[0]) + 1
+
+
 @dataclass
 class Street:
     """One street of a town, with its address points sorted by number (bisection finds a number)."""
@@ -66,38 +71,6 @@ class Street:
     rows: list  # (number, num, lon, lat, ref_id, postcode, unit) sorted by num (a number is found by bisection)
     key: StreetKey
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
-
-
-@dataclass
-class Town:
-    """One town: its streets by core key, and the fuzzy forms of their names (built on first use)."""
-
-    cid: int
-    name: str
-    state: str
-    lon: float
-    lat: float
-    by_core: dict  # core -> [street ids]
-    cores: list  # distinct cores
-    fulls: list  # (full key, core) of every street and alias, for the fuzzy forms
-    rules: GeoRules | None = None
-    form_of: object = None  # (full key, level) -> fuzzy form, shared by the towns of a store (memoized)
-    _fuzzy: dict = field(default_factory=dict)
-
-    def fuzzy(self, level: str) -> tuple[list, list, list]:
-        """([fuzzy forms], [core of each form], [length of each form]) of one level, sorted by length
-        so a query compares only forms whose length is within its edit budget (an edit distance is
-        at least the difference in length). Built on first use of that level: exact keys usually
-        hit, and the coarser levels are only tried when the finer ones find nothing."""
-        got = self._fuzzy.get(level)
-        if got is None:
-            forms: dict[str, str] = {}
-            form_of = self.form_of or (lambda full, lv: street_form(full, lv, self.rules))
-            for full, core in self.fulls:
-                forms.setdefault(form_of(full, level), core)
-            items = sorted(forms.items(), key=lambda fc: len(fc[0]))
-            got = self._fuzzy[level] = ([f for f, _ in items], [c for _, c in items], [len(f) for f, _ in items])
-        return got
 
 
 OUTSIDE = "outside the reference"  # how a Match's reason starts for a query outside the coverage
@@ -128,31 +101,28 @@ class ReferenceStore:
     """An open reference and its caches: what the geocoder looks up, and nothing about scoring.
 
     `cache_size` streets holding at most `max_cached_points` address points in all (long streets
-    of a national file count for what they hold), `cache_size // 8` towns (their street lists),
-    and the town keys (at most `max_city_list`).
+    of a national file count for what they hold), the fuzzy forms of `cache_size // 4` (town, level)
+    pairs (at most `cache_size * 10` forms), and the town keys (at most `max_city_list`).
     """
 
     def __init__(self, path: Path, *, cache_size: int = 20_000, max_city_list: int = 100_000,
                  max_cached_points: int = 1_000_000):
-        from addrcode.geocoding.reference import open_reference
-
         self.db = open_reference(path)
         self.streets = BoundedCache(cache_size, weight=_street_points, maxweight=max_cached_points)
-        self.towns = BoundedCache(max(64, cache_size // 8))
+        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 10)
         self.zips = BoundedCache(max(256, cache_size // 4))
         self.city_key_ids = BoundedCache(max(256, cache_size // 4))
         self.global_cores = BoundedCache(max(256, cache_size // 16))
         # Street names repeat across towns (MAIN ST, SCHOOL ST) and, in a national file, across
-        # states: their keys and fuzzy forms are computed once per name, not once per town.
+        # states: their keys are computed once per name, not once per town.
         self._street_keys = BoundedCache(cache_size * 10)
-        self._street_forms = BoundedCache(cache_size * 10)
         self._town_cores = BoundedCache(cache_size * 2)  # (town, core) -> street ids: the exact look-up
         self.max_city_list = max_city_list
         self.city_list: tuple[list, list] | None = None
         self.city_index: dict | None = None  # town key -> city ids ({} when too many to hold)
         self.locale = self._meta_locale()
         self.coverage = self._meta_coverage()
-        self._town_labels: dict[int, tuple[str, str]] = {}
+        self._town_labels: dict[int, tuple] = {}
         self.rules: GeoRules = geo_rules(self.locale)
         self._cities: frozenset | None = None  # town names for the normalize stage (locales that use them)
 
@@ -179,26 +149,28 @@ class ReferenceStore:
             got = {}
         return Coverage(frozenset(got.get("states") or ()), frozenset(got.get("postcode_regions") or ()))
 
-    def town_label(self, cid: int) -> tuple[str, str]:
-        """(name, state) of town `cid`: one small query per town, remembered (towns are few next to
-        points; at most `max_city_list` are held)."""
+    def town_place(self, cid: int) -> tuple[str, str, float, float]:
+        """(name, state, lon, lat) of town `cid`: one small query per town, remembered (towns are few
+        next to points; at most `max_city_list` are held)."""
         got = self._town_labels.get(cid)
         if got is None:
-            got = self.db.execute("SELECT name, state FROM cities WHERE id=?", (cid,)).fetchone() or ("", "")
+            got = self.db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
+            got = got or ("", "", None, None)
             if len(self._town_labels) < self.max_city_list:
                 self._town_labels[cid] = got
         return got
 
+    def town_label(self, cid: int) -> tuple[str, str]:
+        """(name, state) of town `cid`."""
+        return self.town_place(cid)[:2]
+
     def town_state(self, cid: int) -> str:
         """The state of town `cid`."""
-        return self.town_label(cid)[1]
+        return self.town_place(cid)[1]
 
     def town_streets(self, cid: int, core: str) -> tuple:
         """The street ids of town `cid` with this core key (streets and aliases), without loading the
-        whole town: one indexed look-up, remembered. The same ids, in the same order, as `town(cid).by_core`."""
-        town = self.towns.get(cid)
-        if town is not None:
-            return town.by_core.get(core, ())
+        whole town: one indexed look-up, remembered (streets, then aliases, each in index order)."""
         key = (cid, core)
         got = self._town_cores.get(key)
         if got is None:
@@ -217,24 +189,15 @@ class ReferenceStore:
             self._cities = frozenset(r[0] for r in rows) if len(rows) <= self.max_city_list else frozenset()
         return self._cities or None
 
-    def _load_town(self, cid: int) -> Town:
-        row = self.db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
-        by_core: dict[str, list[int]] = {}
-        fulls: list[str] = []
-        for sid, core, full in self.db.execute(
-                "SELECT id, core, full FROM streets WHERE city_id=? UNION ALL "
-                "SELECT street_id, core, full FROM street_aliases WHERE city_id=?", (cid, cid)):
-            by_core.setdefault(core, []).append(sid)
-            fulls.append((full, core))
-        return Town(cid, row[0], row[1], row[2], row[3], by_core, list(by_core), fulls, self.rules, self.street_form)
-
-    def street_form(self, full: str, level: str) -> str:
-        """`keys.street_form` of a street's full key at a fuzzy level, memoized across towns."""
-        key = (full, level)
-        got = self._street_forms.get(key)
-        if got is None:
-            got = self._street_forms.get_or(key, lambda k: street_form(k[0], k[1], self.rules))
-        return got
+    def town_forms(self, cid: int, level: str) -> tuple[list, list, list]:
+        """([fuzzy forms], [core of each], [length of each]) of town `cid`'s streets at one of
+        `keys.FUZZY_LEVELS`, shortest first, so a query compares only forms whose length is within
+        its edit budget (an edit distance is at least the difference in length). One stored row,
+        remembered (bounded by forms held)."""
+        def load(key):
+            row = self.db.execute("SELECT forms, cores FROM town_forms WHERE city_id=? AND level=?", key).fetchone()
+            return unpack_forms(*(row or ("", "")))
+        return self.forms.get_or((cid, level), load)
 
     def street_key(self, full: str) -> StreetKey:
         """`keys.street_key_text` of a street's full key, memoized across towns."""
@@ -242,9 +205,6 @@ class ReferenceStore:
         if got is None:
             got = self._street_keys.get_or(full, lambda f: street_key_text(f, self.rules))
         return got
-
-    def town(self, cid: int) -> Town:
-        return self.towns.get_or(cid, self._load_town)
 
     def _load_street(self, sid: int) -> Street:
         cid, name, core, full, lon, lat, p0, p1 = self.db.execute(
