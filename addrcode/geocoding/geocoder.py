@@ -327,6 +327,8 @@ class Geocoder:
         elif sk.route and sk.core.startswith("US RTE "):
             alts.append((sk.core[3:], 0.9))
         town_streets = self.store.town_streets
+        for core, _f in alts:
+            self.store.prefetch_town_streets(block, core)
         for cid in block:
             for core, f in alts:
                 for sid in town_streets(cid, core):

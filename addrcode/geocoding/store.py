@@ -153,6 +153,12 @@ class ReferenceStore:
         """(name, state, lon, lat) of town `cid`: one small query per town, remembered (towns are few
         next to points; at most `max_city_list` are held)."""
         got = self._town_labels.get(cid)
+        if got is None and not self._town_labels:  # the first: all of them when they fit, in one read
+            rows = self.db.execute("SELECT id, name, state, lon, lat FROM cities LIMIT ?",
+                                   (self.max_city_list + 1,)).fetchall()
+            if len(rows) <= self.max_city_list:
+                self._town_labels.update((r[0], r[1:]) for r in rows)
+            got = self._town_labels.get(cid)
         if got is None:
             got = self.db.execute("SELECT name, state, lon, lat FROM cities WHERE id=?", (cid,)).fetchone()
             got = got or ("", "", None, None)
@@ -178,6 +184,22 @@ class ReferenceStore:
                 "SELECT id FROM streets WHERE city_id=? AND core=? UNION ALL "
                 "SELECT street_id FROM street_aliases WHERE city_id=? AND core=?", (k[0], k[1], k[0], k[1]))))
         return got
+
+    def prefetch_town_streets(self, cids, core: str) -> None:
+        """Fill `town_streets`' memory for every town of `cids` with this core key in one query
+        (a query's block names several towns, most without the street: one round trip, not one each)."""
+        missing = [cid for cid in dict.fromkeys(cids) if (cid, core) not in self._town_cores]
+        if len(missing) < 2:
+            return
+        found: dict[int, list] = {cid: [] for cid in missing}
+        marks = ",".join("?" * len(missing))
+        for cid, sid, _src, _n in self.db.execute(
+                f"SELECT city_id, id, 0 src, id n FROM streets WHERE core=? AND city_id IN ({marks}) UNION ALL "
+                f"SELECT city_id, street_id, 1, rowid FROM street_aliases WHERE core=? AND city_id IN ({marks}) "
+                "ORDER BY src, n", (core, *missing, core, *missing)):
+            found[cid].append(sid)
+        for cid, sids in found.items():
+            self._town_cores.get_or((cid, core), lambda _k, v=tuple(sids): v)
 
     def town_names(self) -> frozenset | None:
         """The reference's town names (as the normalize stage writes them), for locales whose
