@@ -291,7 +291,7 @@ def test_street_cache_bounded_by_points(small_reference):
         for n in ("457 Fellows Rd", "1062 E Branch Rd", "12 North Rd", "5406 E Branch Rd", "24 Fellows Rd"):
             m = geo.geocode(n + ", VT 05905")
             assert m.precision != "none"
-        held = sum(len(s.rows) + 1 for s in geo.store.streets.values())
+        held = sum(len(s.nums) + 1 for s in geo.store.streets.values())
         assert held == geo.store.streets.total and (held <= 60 or len(geo.store.streets) == 1)
         assert geo.geocode("457 Fellows Rd, Guildhall, VT 05905").precision == "point"
 

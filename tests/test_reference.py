@@ -8,6 +8,8 @@ import sqlite3
 import stat
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from addrcode.errors import DataError
 from addrcode.geocoding.build import build_reference, read_oa
@@ -225,3 +227,29 @@ def test_town_forms_are_every_street_at_every_level_shortest_first(small_referen
                 assert all(store.town_streets(cid, core) for core in cores)
     finally:
         store.close()
+
+
+@given(st.lists(st.integers(min_value=-2**63, max_value=2**63 - 1)))
+@settings(max_examples=200, deadline=None)
+def test_street_numbers_pack_round_trip(nums):
+    """`streets.nums` holds any number SQLite does, in 4 bytes each while they fit in 32 bits."""
+    from addrcode.geocoding.reference import pack_numbers, unpack_numbers
+
+    blob = pack_numbers(nums)
+    assert list(unpack_numbers(blob)) == nums
+    if all(-2**31 <= n < 2**31 for n in nums):
+        assert len(blob) == 1 + 4 * len(nums)
+
+
+def test_street_numbers_match_the_points(small_reference):
+    """Each street's stored numbers are its points' numbers in id order (what bisection and the lazy
+    point reads rely on)."""
+    from addrcode.geocoding.reference import unpack_numbers
+
+    db = open_reference(small_reference)
+    try:
+        for p0, p1, blob in db.execute("SELECT p0, p1, nums FROM streets"):
+            want = [r[0] for r in db.execute("SELECT num FROM points WHERE id BETWEEN ? AND ? ORDER BY id", (p0, p1))]
+            assert list(unpack_numbers(blob)) == want == sorted(want)
+    finally:
+        db.close()

@@ -29,6 +29,7 @@ from addrcode.geocoding.reference import (
     REQUIRED_COLUMNS,
     SCHEMA,
     pack_forms,
+    pack_numbers,
 )
 
 REJECT_FIELDS = ["source", "line", "reason", "LON", "LAT", "NUMBER", "STREET", "UNIT", "CITY", "REGION", "POSTCODE",
@@ -238,6 +239,7 @@ class _ReferenceWriter:
         db.executemany("INSERT INTO snames VALUES (?,?,?,?,?)", self.street_rows)
         db.executemany("INSERT INTO street_aliases VALUES (?,?,?,?)", self.alias_rows)
         db.executescript(_AGGREGATES)
+        _write_street_numbers(db)
         db.executemany("INSERT INTO cities(id, name, state, n) VALUES (?,?,?,0)",
                        [(cid, name, state) for (name, state), cid in self.cities.items()])
         db.execute("UPDATE cities SET n=c.n, lon=c.lon, lat=c.lat FROM cagg c WHERE c.city_id=cities.id")
@@ -256,6 +258,25 @@ class _ReferenceWriter:
         self.db.execute("ANALYZE")
         self.db.commit()
         self.db.close()
+
+
+def _write_street_numbers(db) -> None:
+    """Each street's numbers (`streets.nums`), in point id order, streamed street by street."""
+    updates: list[tuple] = []
+    street, nums = None, []
+    rows = db.cursor()
+    for sid, num in rows.execute("SELECT street_id, num FROM points ORDER BY id"):
+        if sid != street:
+            if street is not None:
+                updates.append((pack_numbers(nums), street))
+            street, nums = sid, []
+            if len(updates) >= 10_000:
+                db.executemany("UPDATE streets SET nums=? WHERE id=?", updates)
+                updates.clear()
+        nums.append(num)
+    if street is not None:
+        updates.append((pack_numbers(nums), street))
+    db.executemany("UPDATE streets SET nums=? WHERE id=?", updates)
 
 
 def _write_town_forms(db, rules) -> None:
@@ -307,7 +328,7 @@ _AGGREGATES = """
            FROM raw ORDER BY street_id, num;
     DROP TABLE raw;
     INSERT INTO streets SELECT s.id, s.city_id, s.name, s.core, s.full, a.mn, a.mx, a.n, a.lon, a.lat,
-                               a.p0, a.p1
+                               a.p0, a.p1, X''
            FROM snames s JOIN (SELECT street_id, MIN(num) mn, MAX(num) mx, COUNT(*) n,
                                       AVG(lon) lon, AVG(lat) lat, MIN(id) p0, MAX(id) p1
                                FROM points GROUP BY street_id) a

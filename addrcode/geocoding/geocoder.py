@@ -258,7 +258,7 @@ class Geocoder:
         implies): left whole if none is in it, so a wrong ZIP does not hide the town the query names."""
         if not state or not towns:
             return towns
-        inside = {cid: v for cid, v in towns.items() if self.store.town_state(cid) == state}
+        inside = self.store.towns_in_state(towns, state)
         return inside or towns if soft else inside
 
     def _state_of(self, zip_towns: dict) -> str:

@@ -10,9 +10,11 @@ national file of 10^8 points is geocoded from disk with bounded caches):
 - `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys;
   a town is one (name, state): same-named towns of two states are two rows.
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
-- `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1)`: one row per (town,
-  street); `core`/`full` are the matching keys of `addrcode.geocoding.keys.street_key`; `p0..p1` is the
-  street's contiguous range of point ids, so its numbers are read by a rowid range scan.
+- `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1, nums)`: one row per
+  (town, street); `core`/`full` are the matching keys of `addrcode.geocoding.keys.street_key`; `p0..p1`
+  is the street's contiguous range of point ids (in number order), and `nums` the integer part of each
+  of those points' numbers (`pack_numbers`), so a street is placed by bisection after one row read and
+  only the points it settles on are read.
 - `street_aliases(city_id, core, full, street_id)`: other keys of a street (the normalize stage's
   reading when it differs from the key of the source text), so both query paths find it.
 - `points(id, street_id, number, num, unit, postcode, lon, lat, ref_id)`: the address points,
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 from addrcode.errors import DataError
@@ -33,7 +36,8 @@ from addrcode.errors import DataError
 # Bump on every schema change (columns, tables, what a key means): `open_reference` refuses other
 # versions, and the default reference's cache name changes with it. Version 2: streets.p0/p1.
 # Version 3: a town is (name, state), and `meta.coverage` lists the states and postcode regions.
-# Version 4: `town_forms`, the fuzzy forms of each town's streets, computed at build time.
+# Version 4: `town_forms`, the fuzzy forms of each town's streets, computed at build time, and
+# `streets.nums`.
 FORMAT_VERSION = 4
 APPLICATION_ID = 0x41444352  # "ADCR": marks an addrcode reference in the SQLite header
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
@@ -53,7 +57,7 @@ CREATE TABLE zips(postcode TEXT NOT NULL, city_id INTEGER NOT NULL, n INTEGER NO
                   PRIMARY KEY(postcode, city_id)) WITHOUT ROWID;
 CREATE TABLE streets(id INTEGER PRIMARY KEY, city_id INTEGER NOT NULL, name TEXT NOT NULL, core TEXT NOT NULL,
                      full TEXT NOT NULL, min_num INTEGER, max_num INTEGER, n INTEGER NOT NULL, lon REAL, lat REAL,
-                     p0 INTEGER NOT NULL, p1 INTEGER NOT NULL);
+                     p0 INTEGER NOT NULL, p1 INTEGER NOT NULL, nums BLOB NOT NULL DEFAULT X'');
 CREATE TABLE street_aliases(city_id INTEGER NOT NULL, core TEXT NOT NULL, full TEXT NOT NULL,
                             street_id INTEGER NOT NULL);
 CREATE TABLE points(id INTEGER PRIMARY KEY, street_id INTEGER NOT NULL, number TEXT NOT NULL, num INTEGER,
@@ -116,11 +120,37 @@ _EXPECTED_COLUMNS = {
     "cities": ("id", "name", "state", "lon", "lat", "n"),
     "city_keys": ("key", "city_id"),
     "zips": ("postcode", "city_id", "n", "lon", "lat"),
-    "streets": ("id", "city_id", "name", "core", "full", "min_num", "max_num", "n", "lon", "lat", "p0", "p1"),
+    "streets": ("id", "city_id", "name", "core", "full", "min_num", "max_num", "n", "lon", "lat", "p0", "p1",
+                "nums"),
     "street_aliases": ("city_id", "core", "full", "street_id"),
     "points": ("id", "street_id", "number", "num", "unit", "postcode", "lon", "lat", "ref_id"),
     "town_forms": ("city_id", "level", "forms", "cores"),
 }
+
+
+def pack_numbers(nums) -> bytes:
+    """A street's house number integer parts as `streets.nums`: one type byte (`i` 32-bit, `q` 64-bit,
+    whichever holds them all), then the numbers little-endian."""
+    from array import array
+
+    code = "i" if all(-2**31 <= n < 2**31 for n in nums) else "q"
+    packed = array(code, nums)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return code.encode() + packed.tobytes()
+
+
+def unpack_numbers(blob: bytes):
+    """`streets.nums` as an array of ints (sorted: bisection works on it)."""
+    from array import array
+
+    if not blob:
+        return array("i")
+    nums = array(chr(blob[0]))
+    nums.frombytes(blob[1:])
+    if sys.byteorder == "big":
+        nums.byteswap()
+    return nums
 
 
 def pack_forms(forms: dict[str, str]) -> tuple[str, str]:

@@ -163,14 +163,14 @@ def _place_number(q: Query, st, sid, sfac, tfac, label_street, tail, notes) -> C
             # units of one number (flats of a complex, spread over a site): the query's unit, or
             # without one the number's own point (no unit), settles which; else all are compared
             uid = a.unit_id
-            same = [j for j in idx if st.rows[j][6] == uid] if uid or a.unit_type else \
-                [j for j in idx if not st.rows[j][6]]
+            same = [j for j in idx if st.row(j)[6] == uid] if uid or a.unit_type else \
+                [j for j in idx if not st.row(j)[6]]
             if same:
                 idx = same
-        r = st.rows[idx[0]]
+        r = st.row(idx[0])
         nfac = 1.0
         if len(idx) > 1:
-            far = max(distance_m(r[2], r[3], st.rows[j][2], st.rows[j][3]) for j in idx[1:])
+            far = max(distance_m(r[2], r[3], st.row(j)[2], st.row(j)[3]) for j in idx[1:])
             if far > 50:
                 nfac = 0.6
                 notes.append(f"ambiguous: {len(idx)} points with this number")
@@ -180,13 +180,13 @@ def _place_number(q: Query, st, sid, sfac, tfac, label_street, tail, notes) -> C
                                r[2], r[3], r[4], sfac, tfac, nfac, tuple(notes), sid)
     if num is not None and nums:
         if i < len(nums) and nums[i] == num:  # same integer, other letter/fraction ("12" vs "12A")
-            r = st.rows[i]
+            r = st.row(i)
             notes.append("house number differs in its suffix")
             return quick_candidate(f"{r[0]} {label_street}{tail} {r[5]}".rstrip(), "point", sfac * tfac * 0.85,
                                    r[2], r[3], r[4], sfac, tfac, 0.85, tuple(notes), sid)
         return _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes)
     notes.append("house number not usable" if number or a.po_box else "no house number in the query")
-    mid = st.rows[len(st.rows) // 2]
+    mid = st.row(len(st.nums) // 2)
     return quick_candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.5, mid[2], mid[3], "",
                            sfac, tfac, 0.5, tuple(notes), sid)
 
@@ -194,10 +194,10 @@ def _place_number(q: Query, st, sid, sfac, tfac, label_street, tail, notes) -> C
 def _points_of_number(st, number: str, num: int, i: int) -> list[int] | None:
     """Indexes of the street's points written exactly `number` (from `i`, the first with its integer)."""
     idx = None
-    nums, rows = st.nums, st.rows
+    nums = st.nums
     j, n = i, len(nums)
     while j < n and nums[j] == num:
-        if rows[j][0] == number:
+        if st.row(j)[0] == number:
             if idx is None:
                 idx = [j]
             else:
@@ -232,10 +232,10 @@ def _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes)
         lo = i - 1 if i > 0 else None
         hi = i if i < len(nums) else None
         nfac = 0.65
-    gap = distance_m(st.rows[lo][2], st.rows[lo][3], st.rows[hi][2], st.rows[hi][3]) \
+    gap = distance_m(st.row(lo)[2], st.row(lo)[3], st.row(hi)[2], st.row(hi)[3]) \
         if lo is not None and hi is not None else 0.0
     if lo is not None and hi is not None and gap <= MAX_INTERPOLATION_GAP_M:
-        r0, r1 = st.rows[lo], st.rows[hi]
+        r0, r1 = st.row(lo), st.row(hi)
         t = (num - r0[1]) / (r1[1] - r0[1]) if r1[1] != r0[1] else 0.5
         lon, lat = r0[2] + t * (r1[2] - r0[2]), r0[3] + t * (r1[3] - r0[3])
         # rural numbers follow distance along the road only roughly: the wider the gap between
@@ -249,12 +249,12 @@ def _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes)
         return quick_candidate(f"{number} {label_street}{tail} {zipc}".rstrip(), "interpolated",
                                sfac * tfac * nfac, lon, lat, "", sfac, tfac, nfac, tuple(notes), sid)
     if gap > MAX_INTERPOLATION_GAP_M:  # the nearer-numbered of two far-apart neighbours
-        r = st.rows[lo] if num - st.rows[lo][1] <= st.rows[hi][1] - num else st.rows[hi]
+        r = st.row(lo) if num - st.row(lo)[1] <= st.row(hi)[1] - num else st.row(hi)
         notes.append("house number between two points too far apart to interpolate")
         return quick_candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.4, r[2], r[3], "",
                                sfac, tfac, 0.4, tuple(notes), sid)
     # outside the street's range: the nearest number on the street
-    r = st.rows[0] if i == 0 else st.rows[-1]
+    r = st.row(0) if i == 0 else st.row(len(st.nums) - 1)
     notes.append("house number outside the street's range")
     return quick_candidate(f"{label_street}{tail}", "street", sfac * tfac * 0.4, r[2], r[3], "",
                            sfac, tfac, 0.4, tuple(notes), sid)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from addrcode.geocoding.keys import StreetKey, street_key_text
-from addrcode.geocoding.reference import open_reference, unpack_forms
+from addrcode.geocoding.reference import open_reference, unpack_forms, unpack_numbers
 from addrcode.geocoding.rules import GeoRules, geo_rules
 
 
@@ -49,7 +49,7 @@ _MISSING = object()
 
 
 def _street_points(street) -> int:
-    return len(street.rows) + 1
+    return len(street.nums) + 1
 
 
 def _form_count(forms: tuple) -> int:
@@ -58,7 +58,8 @@ def _form_count(forms: tuple) -> int:
 
 @dataclass
 class Street:
-    """One street of a town, with its address points sorted by number (bisection finds a number)."""
+    """One street of a town: the integer part of each of its points' numbers, sorted (bisection finds
+    a number), and its points read one at a time as scoring settles on them."""
 
     sid: int
     city_id: int
@@ -67,10 +68,19 @@ class Street:
     full: str
     lon: float
     lat: float
-    nums: list  # sorted integer parts
-    rows: list  # (number, num, lon, lat, ref_id, postcode, unit) sorted by num (a number is found by bisection)
+    p0: int  # point id of nums[0]: the street's points are ids p0 .. p0 + len(nums) - 1, in nums order
+    nums: object  # array of ints, sorted
     key: StreetKey
+    fetch: object  # point id -> (number, num, lon, lat, ref_id, postcode, unit)
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
+    _rows: dict = field(default_factory=dict)
+
+    def row(self, j: int) -> tuple:
+        """(number, num, lon, lat, ref_id, postcode, unit) of the street's `j`-th point (by number)."""
+        got = self._rows.get(j)
+        if got is None:
+            got = self._rows[j] = self.fetch(self.p0 + j)
+        return got
 
 
 OUTSIDE = "outside the reference"  # how a Match's reason starts for a query outside the coverage
@@ -174,6 +184,11 @@ class ReferenceStore:
         """The state of town `cid`."""
         return self.town_place(cid)[1]
 
+    def towns_in_state(self, towns: dict, state: str) -> dict:
+        """The entries of `towns` (town id -> anything) whose town is in `state`."""
+        held, place = self._town_labels.get, self.town_place
+        return {cid: v for cid, v in towns.items() if (held(cid) or place(cid))[1] == state}
+
     def town_streets(self, cid: int, core: str) -> tuple:
         """The street ids of town `cid` with this core key (streets and aliases), without loading the
         whole town: one indexed look-up, remembered (streets, then aliases, each in index order)."""
@@ -229,12 +244,14 @@ class ReferenceStore:
         return got
 
     def _load_street(self, sid: int) -> Street:
-        cid, name, core, full, lon, lat, p0, p1 = self.db.execute(
-            "SELECT city_id, name, core, full, lon, lat, p0, p1 FROM streets WHERE id=?", (sid,)).fetchone()
-        # the street's points are one contiguous id range in (num, id) order: a rowid range scan
-        rows = self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
-                                "WHERE id BETWEEN ? AND ?", (p0, p1)).fetchall()
-        return Street(sid, cid, name, core, full, lon, lat, [r[1] for r in rows], rows, self.street_key(full))
+        cid, name, core, full, lon, lat, p0, nums = self.db.execute(
+            "SELECT city_id, name, core, full, lon, lat, p0, nums FROM streets WHERE id=?", (sid,)).fetchone()
+        return Street(sid, cid, name, core, full, lon, lat, p0, unpack_numbers(nums), self.street_key(full),
+                      self._point)
+
+    def _point(self, pid: int) -> tuple:
+        return self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points WHERE id=?",
+                               (pid,)).fetchone()
 
     def street(self, sid: int) -> Street:
         return self.streets.get_or(sid, self._load_street)
