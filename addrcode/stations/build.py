@@ -41,14 +41,37 @@ def _now_serial() -> tuple[int, str]:
     return int(time.strftime("%Y%m%d%H%M%S", t)), time.strftime("%Y-%m-%dT%H:%M:%SZ", t)
 
 
+# Cells handled at once where a step makes Python objects per cell (encoding, zone look-up, rows
+# written): memory then grows with the cells only as numpy arrays, a few bytes per cell.
+BATCH = 1 << 18
+
+
+def _batches(n: int, size: int = BATCH):
+    return ((s, min(n, s + size)) for s in range(0, n, size))
+
+
 def _encode_opaque(district, index, epoch):
-    """Opaque parts (ints) of many cells under one epoch, via the code stage's batch path."""
+    """Opaque parts (ints) of many cells under one epoch, via the code stage's batch path, in batches."""
     import numpy as np
 
     from addrcode.codes.scheme import encode_cells
 
-    codes = encode_cells(zip(district.tolist(), index.tolist()), epoch)
-    return np.array([int(c.opaque.translate(TO_PY32), 32) for c in codes], dtype=np.int64)
+    out = np.empty(len(district), dtype=np.int64)
+    for s, e in _batches(len(district)):
+        codes = encode_cells(zip(district[s:e].tolist(), index[s:e].tolist()), epoch)
+        out[s:e] = np.fromiter((int(c.opaque.translate(TO_PY32), 32) for c in codes), dtype=np.int64,
+                               count=e - s)
+    return out
+
+
+def _zone_positions(zones, grid, district, index):
+    """Position in `zones.zones` of each cell's zone (-1: none), looked up in batches (shapely points)."""
+    import numpy as np
+
+    pos = np.empty(len(district), dtype=np.int64)
+    for s, e in _batches(len(district)):
+        pos[s:e] = zones.zone_positions_of_cells(grid, district[s:e], index[s:e])
+    return pos
 
 
 def build_table(reference_path, zones, keyring, grid, out, *, station: str | None = None,
@@ -87,15 +110,19 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
     else:
         district, index = (np.asarray(a, dtype=np.int64) for a in cells)
     say(f"{len(district)} issuable cells; assigning zones")
-    pos = zones.zone_positions_of_cells(grid, district, index) if len(district) else np.empty(0, np.int64)
+    pos = _zone_positions(zones, grid, district, index)
     inside = pos >= 0
     district, index, pos = district[inside], index[inside], pos[inside]
     all_zones = list(zones.zones)
-    sc_of_pos = np.array([z.sort_center for z in all_zones], dtype=object)
+    # sort centers as numbers, in name order (so ranking by number is ranking by name)
+    centers = sorted({z.sort_center for z in all_zones})
+    number = {sc: n for n, sc in enumerate(centers)}
+    sc_of_pos = np.array([number[z.sort_center] for z in all_zones], dtype=np.int64)
 
     # next hop per routing prefix, from every zone (an extract still routes foreign parcels)
-    next_hop = _next_hops(district, pos, sc_of_pos)
-    district, index, kept_pos, zone_col = _keep_station(station, all_zones, district, index, pos, sc_of_pos)
+    next_hop = _next_hops(district, sc_of_pos[pos], centers)
+    district, index, kept_pos, zone_col = _keep_station(station, all_zones, centers, district, index, pos,
+                                                        sc_of_pos)
     body, zcol = _encode_rows(district, index, zone_col, usable, say)
 
     verify_key = keyring.verify_key
@@ -118,30 +145,38 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
     return info_from_meta(meta, out, out.stat().st_size)
 
 
-def _next_hops(district, pos, sc_of_pos) -> list:
-    """(prefix, sort center with most codes, JSON list of every sort center there) per routing prefix."""
+def _next_hops(district, sc, centers) -> list:
+    """(prefix, sort center with most codes, JSON list of every sort center there) per routing prefix.
+
+    `sc` is each cell's sort center as a position in `centers` (sorted names); ties in the count go
+    to the lower name. Counted with numpy: Python objects only per (prefix, sort center) pair.
+    """
+    import numpy as np
+
     next_hop = []
-    if len(district):
-        pairs = {}
-        for dist, sc in zip(district.tolist(), sc_of_pos[pos].tolist()):
-            pairs.setdefault(dist, {}).setdefault(sc, 0)
-            pairs[dist][sc] += 1
-        for dist in sorted(pairs):
-            ranked = sorted(pairs[dist].items(), key=lambda kv: (-kv[1], kv[0]))
-            next_hop.append((dist, ranked[0][0], json.dumps([sc for sc, _ in ranked])))
+    if not len(district):
+        return next_hop
+    n = max(1, len(centers))
+    pair, count = np.unique(district.astype(np.int64) * n + sc, return_counts=True)
+    dist, sc_pair = pair // n, pair % n
+    order = np.lexsort((sc_pair, -count, dist))  # by prefix, then most codes first, then name
+    dist, sc_pair = dist[order].tolist(), sc_pair[order].tolist()
+    starts = [0] + [j for j in range(1, len(dist)) if dist[j] != dist[j - 1]] + [len(dist)]
+    for s, e in zip(starts[:-1], starts[1:]):
+        ranked = [centers[c] for c in sc_pair[s:e]]
+        next_hop.append((dist[s], ranked[0], json.dumps(ranked)))
     return next_hop
 
 
-def _keep_station(station, all_zones, district, index, pos, sc_of_pos):
+def _keep_station(station, all_zones, centers, district, index, pos, sc_of_pos):
     """Keep one sort center's cells and zones (or all): (district, index, kept zone positions, zone column)."""
     import numpy as np
 
     if station is not None:
-        centers = sorted({z.sort_center for z in all_zones})
         if station not in centers:
             shown = ", ".join(centers[:20]) + (" ..." if len(centers) > 20 else "")
             raise UsageError(f"no zone has sort center {station!r}; sort centers in the zones file: {shown}")
-        keep = sc_of_pos[pos] == station
+        keep = sc_of_pos[pos] == centers.index(station)
         district, index, pos = district[keep], index[keep], pos[keep]
         kept_pos = sorted({p for p, z in enumerate(all_zones) if z.sort_center == station})
     else:
@@ -211,6 +246,12 @@ def _insert_rows(db, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, p
          json.dumps(dict(all_zones[p].fields), sort_keys=True, ensure_ascii=False))
         for n, p in enumerate(kept_pos)])
     db.executemany("INSERT INTO next_hop VALUES (?,?,?)", next_hop)
-    db.executemany("INSERT INTO codes VALUES (?,?)", zip(body.tolist(), zcol.tolist()))
+    db.executemany("INSERT INTO codes VALUES (?,?)", _code_rows(body, zcol))
     db.execute("INSERT INTO signature VALUES (?)", (MAGIC + bytes(SIG_LEN),))
     db.commit()
+
+
+def _code_rows(body, zcol):
+    """(body, zone) rows as Python ints, made a batch at a time (not one list of every row)."""
+    for s, e in _batches(len(body)):
+        yield from zip(body[s:e].tolist(), zcol[s:e].tolist())

@@ -156,6 +156,80 @@ def _unique_cells(district, index):
     return key
 
 
+# Pieces (grid-line crossings, densified sub-segments) handled at once: the interpolation cells of a
+# chunk are found in batches of segments of at most this many pieces, so the scratch arrays stay
+# bounded (~100 MB) however long the segments of a chunk are; the cells found are the same.
+MAX_PIECES = 1 << 18
+# Cell keys held before the per-batch unique sets are merged into one (bounded duplication).
+_MERGE_AT = 1 << 23
+
+
+class _CellKeys:
+    """A growing set of cell keys (district << 20 | index) as sorted unique int64 arrays, merged as it grows."""
+
+    def __init__(self):
+        self.parts, self.pending = [], 0
+
+    def add(self, keys) -> None:
+        self.parts.append(keys)
+        self.pending += len(keys)
+        if self.pending > _MERGE_AT and len(self.parts) > 1:
+            self.parts = [self.keys()]
+            self.pending = len(self.parts[0])
+
+    def keys(self):
+        import numpy as np
+
+        if not self.parts:
+            return np.empty(0, np.int64)
+        return self.parts[0] if len(self.parts) == 1 else np.unique(np.concatenate(self.parts))
+
+
+def _segment_batches(pieces, limit: int = MAX_PIECES):
+    """(start, stop) slices of consecutive segments with at most `limit` pieces each (a longer one alone)."""
+    import numpy as np
+
+    ends = np.cumsum(pieces)
+    start, n = 0, len(ends)
+    while start < n:
+        base = int(ends[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, base + limit, side="right")))
+        yield start, stop
+        start = stop
+
+
+def _interpolation_cells(grid, lon, lat, x, y, a, b, add) -> None:
+    """`add` the cell keys of segments a[i] -> b[i]: straight projected line and lon/lat-linear path.
+
+    The lon/lat path is densified to pieces of <= 1 cell (its projected polyline is then within well
+    under a millimetre of the curve). Done in batches of segments of at most `MAX_PIECES` pieces.
+    """
+    import numpy as np
+
+    step = grid.cell_size_m  # pieces of one cell
+    length = np.hypot(x[b] - x[a], y[b] - y[a])
+    k_all = np.maximum(1, np.ceil(length / step)).astype(np.int64)
+    # grid lines a straight segment crosses plus its 2 ends: the pieces segment_cells holds per segment
+    (x0, y0), c = grid.origin, grid.cell_size_m
+    cross = 2 + (np.abs(np.floor((x[b] - x0) / c) - np.floor((x[a] - x0) / c))
+                 + np.abs(np.floor((y[b] - y0) / c) - np.floor((y[a] - y0) / c))).astype(np.int64)
+    for s, e in _segment_batches(np.maximum(k_all, cross)):
+        sa, sb, k = a[s:e], b[s:e], k_all[s:e]
+        # straight projected segment
+        d, i = segment_cells(grid, x[sa], y[sa], x[sb], y[sb])
+        add(_unique_cells(d, i))
+        # lon/lat-linear path, densified
+        sub = np.repeat(np.arange(len(sa)), k)
+        j = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+        f0, f1 = j / k[sub], (j + 1) / k[sub]
+        la, lb, pa, pb = lon[sa][sub], lon[sb][sub], lat[sa][sub], lat[sb][sub]
+        xs0, ys0 = grid.project(la + f0 * (lb - la), pa + f0 * (pb - pa))
+        xs1, ys1 = grid.project(la + f1 * (lb - la), pa + f1 * (pb - pa))
+        del sub, j, f0, f1, la, lb, pa, pb
+        d, i = segment_cells(grid, xs0, ys0, xs1, ys1)
+        add(_unique_cells(d, i))
+
+
 def issuable_cells(reference_path, grid, *, interpolation: bool = True, stats: dict | None = None):
     """Every cell `encode` can issue a code for, as sorted unique (district, index) int64 arrays.
 
@@ -164,41 +238,28 @@ def issuable_cells(reference_path, grid, *, interpolation: bool = True, stats: d
     numbers of the same parity on a street, both as the straight projected line and as the
     lon/lat-linear path (densified to pieces of <= 1 cell), so either way of interpolating is covered.
     `stats`, if given, is filled with counts (points, point cells, segments, added cells).
-    """
-    import numpy as np
 
-    keys_pt, keys_seg = [], []
+    Memory: the reference is read in chunks of whole streets and the segments of a chunk are
+    handled in bounded batches; what grows is the cells found, as int64 keys.
+    """
+    pt, seg = _CellKeys(), _CellKeys()
     n_points = n_segments = 0
-    step = grid.cell_size_m  # pieces of one cell: the lon/lat curve then deviates by well under a millimetre
     for arr in _points_chunks(reference_path):
         street, num, lon, lat = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
         n_points += len(arr)
         x, y = grid.project(lon, lat)
         d, i, v = grid.cells_xy(x, y)
-        keys_pt.append(_unique_cells(d[v], i[v]))
+        pt.add(_unique_cells(d[v], i[v]))
         if not interpolation:
             continue
         a, b = interpolation_pairs(street, num, x, y)
         n_segments += len(a)
-        if not len(a):
-            continue
-        # straight projected segment
-        d, i = segment_cells(grid, x[a], y[a], x[b], y[b])
-        keys_seg.append(_unique_cells(d, i))
-        # lon/lat-linear path, densified so its projected polyline is within millimetres of the curve
-        length = np.hypot(x[b] - x[a], y[b] - y[a])
-        k = np.maximum(1, np.ceil(length / step)).astype(np.int64)
-        sub = np.repeat(np.arange(len(a)), k)
-        j = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
-        f0, f1 = j / k[sub], (j + 1) / k[sub]
-        la, lb, pa, pb = lon[a][sub], lon[b][sub], lat[a][sub], lat[b][sub]
-        xs0, ys0 = grid.project(la + f0 * (lb - la), pa + f0 * (pb - pa))
-        xs1, ys1 = grid.project(la + f1 * (lb - la), pa + f1 * (pb - pa))
-        d, i = segment_cells(grid, xs0, ys0, xs1, ys1)
-        keys_seg.append(_unique_cells(d, i))
-    pt = np.unique(np.concatenate(keys_pt)) if keys_pt else np.empty(0, np.int64)
-    allk = np.unique(np.concatenate([pt, *keys_seg])) if keys_seg else pt
+        if len(a):
+            _interpolation_cells(grid, lon, lat, x, y, a, b, seg.add)
+    pt_keys = pt.keys()
+    seg.add(pt_keys)
+    allk = seg.keys() if interpolation and n_segments else pt_keys
     if stats is not None:
-        stats.update(points=n_points, point_cells=int(len(pt)), segments=n_segments,
-                     interpolation_only_cells=int(len(allk) - len(pt)), cells=int(len(allk)))
+        stats.update(points=n_points, point_cells=int(len(pt_keys)), segments=n_segments,
+                     interpolation_only_cells=int(len(allk) - len(pt_keys)), cells=int(len(allk)))
     return allk >> 20, allk & 0xFFFFF
