@@ -214,9 +214,10 @@ class _ReferenceWriter:
         sid = self.streets.get(skey)
         if sid is None:
             sid = self.streets[skey] = len(self.street_rows) + 1
-            self.street_rows.append([sid, cid, reading.name or reading.key.full, reading.key.core, reading.key.full])
+            self.street_rows.append([sid, cid, reading.name or reading.key.full, reading.key.core, reading.key.full,
+                                     reading.state])
             if reading.alias is not None:
-                self.alias_rows.append((cid, reading.alias.core, reading.alias.full, sid))
+                self.alias_rows.append((cid, reading.alias.core, reading.alias.full, sid, reading.state))
         self.point_id += 1
         self.points.append((self.point_id, sid, number, num, row.get("UNIT", "").upper(), row.get("POSTCODE", "")[:5],
                             lon, lat, row.get("ID", "") or str(self.point_id)))
@@ -235,9 +236,10 @@ class _ReferenceWriter:
         self.flush()
         db = self.db
         # street and town names go in as temporary rows; aggregates are GROUP BYs over the points
-        db.execute("CREATE TEMP TABLE snames(id INTEGER PRIMARY KEY, city_id INTEGER, name TEXT, core TEXT, full TEXT)")
-        db.executemany("INSERT INTO snames VALUES (?,?,?,?,?)", self.street_rows)
-        db.executemany("INSERT INTO street_aliases VALUES (?,?,?,?)", self.alias_rows)
+        db.execute("CREATE TEMP TABLE snames(id INTEGER PRIMARY KEY, city_id INTEGER, name TEXT, core TEXT, full TEXT, "
+                   "state TEXT)")
+        db.executemany("INSERT INTO snames VALUES (?,?,?,?,?,?)", self.street_rows)
+        db.executemany("INSERT INTO street_aliases VALUES (?,?,?,?,?)", self.alias_rows)
         db.executescript(_AGGREGATES)
         _write_street_numbers(db)
         db.executemany("INSERT INTO cities(id, name, state, n) VALUES (?,?,?,0)",
@@ -328,7 +330,7 @@ _AGGREGATES = """
            FROM raw ORDER BY street_id, num;
     DROP TABLE raw;
     INSERT INTO streets SELECT s.id, s.city_id, s.name, s.core, s.full, a.mn, a.mx, a.n, a.lon, a.lat,
-                               a.p0, a.p1, X''
+                               a.p0, a.p1, X'', s.state
            FROM snames s JOIN (SELECT street_id, MIN(num) mn, MAX(num) mx, COUNT(*) n,
                                       AVG(lon) lon, AVG(lat) lat, MIN(id) p0, MAX(id) p1
                                FROM points GROUP BY street_id) a

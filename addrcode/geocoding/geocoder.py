@@ -294,10 +294,7 @@ class Geocoder:
 
     def _anywhere(self, core: str, state: str) -> list:
         """The streets with this core key in the whole reference (or the query's state), as candidates."""
-        found = self.store.global_core(core)
-        if state:
-            found = [(sid, cid) for sid, cid in found if self.store.town_state(cid) == state]
-        return [(sid, 1.0, (), cid) for sid, cid in found]
+        return [(sid, 1.0, (), cid) for sid, cid in self.store.global_core(core, state)]
 
     def _scored_candidates(self, q: Query, sids: list, explain: bool) -> list[Candidate]:
         """The street candidates `sids`, scored, best first."""

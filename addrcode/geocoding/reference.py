@@ -10,12 +10,13 @@ national file of 10^8 points is geocoded from disk with bounded caches):
 - `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys;
   a town is one (name, state): same-named towns of two states are two rows.
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
-- `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1, nums)`: one row per
-  (town, street); `core`/`full` are the matching keys of `addrcode.geocoding.keys.street_key`; `p0..p1`
-  is the street's contiguous range of point ids (in number order), and `nums` the integer part of each
-  of those points' numbers (`pack_numbers`), so a street is placed by bisection after one row read and
-  only the points it settles on are read.
-- `street_aliases(city_id, core, full, street_id)`: other keys of a street (the normalize stage's
+- `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1, nums, state)`: one row
+  per (town, street), with its town's state (a street key looked up nationally is narrowed to a
+  state by an index); `core`/`full` are the matching keys of `addrcode.geocoding.keys.street_key`;
+  `p0..p1` is the street's contiguous range of point ids (in number order), and `nums` the integer part
+  of each of those points' numbers (`pack_numbers`), so a street is placed by bisection after one row
+  read and only the points it settles on are read.
+- `street_aliases(city_id, core, full, street_id, state)`: other keys of a street (the normalize stage's
   reading when it differs from the key of the source text), so both query paths find it.
 - `points(id, street_id, number, num, unit, postcode, lon, lat, ref_id)`: the address points,
   clustered by (street_id, num) so a street's numbers are one contiguous range read.
@@ -37,7 +38,7 @@ from addrcode.errors import DataError
 # versions, and the default reference's cache name changes with it. Version 2: streets.p0/p1.
 # Version 3: a town is (name, state), and `meta.coverage` lists the states and postcode regions.
 # Version 4: `town_forms`, the fuzzy forms of each town's streets, computed at build time, and
-# `streets.nums`.
+# `streets.nums`, and the state of streets and aliases.
 FORMAT_VERSION = 4
 APPLICATION_ID = 0x41444352  # "ADCR": marks an addrcode reference in the SQLite header
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
@@ -57,9 +58,10 @@ CREATE TABLE zips(postcode TEXT NOT NULL, city_id INTEGER NOT NULL, n INTEGER NO
                   PRIMARY KEY(postcode, city_id)) WITHOUT ROWID;
 CREATE TABLE streets(id INTEGER PRIMARY KEY, city_id INTEGER NOT NULL, name TEXT NOT NULL, core TEXT NOT NULL,
                      full TEXT NOT NULL, min_num INTEGER, max_num INTEGER, n INTEGER NOT NULL, lon REAL, lat REAL,
-                     p0 INTEGER NOT NULL, p1 INTEGER NOT NULL, nums BLOB NOT NULL DEFAULT X'');
+                     p0 INTEGER NOT NULL, p1 INTEGER NOT NULL, nums BLOB NOT NULL DEFAULT X'',
+                     state TEXT NOT NULL DEFAULT '');
 CREATE TABLE street_aliases(city_id INTEGER NOT NULL, core TEXT NOT NULL, full TEXT NOT NULL,
-                            street_id INTEGER NOT NULL);
+                            street_id INTEGER NOT NULL, state TEXT NOT NULL DEFAULT '');
 CREATE TABLE points(id INTEGER PRIMARY KEY, street_id INTEGER NOT NULL, number TEXT NOT NULL, num INTEGER,
                     unit TEXT NOT NULL, postcode TEXT NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL,
                     ref_id TEXT NOT NULL);
@@ -68,9 +70,9 @@ CREATE TABLE town_forms(city_id INTEGER NOT NULL, level TEXT NOT NULL, forms TEX
 """
 INDEXES = """
 CREATE INDEX streets_city ON streets(city_id, core);
-CREATE INDEX streets_core ON streets(core);
+CREATE INDEX streets_core ON streets(core, state, city_id);
 CREATE INDEX aliases_city ON street_aliases(city_id, core);
-CREATE INDEX aliases_core ON street_aliases(core);
+CREATE INDEX aliases_core ON street_aliases(core, state, city_id);
 CREATE INDEX points_street ON points(street_id, num);
 """
 
@@ -121,8 +123,8 @@ _EXPECTED_COLUMNS = {
     "city_keys": ("key", "city_id"),
     "zips": ("postcode", "city_id", "n", "lon", "lat"),
     "streets": ("id", "city_id", "name", "core", "full", "min_num", "max_num", "n", "lon", "lat", "p0", "p1",
-                "nums"),
-    "street_aliases": ("city_id", "core", "full", "street_id"),
+                "nums", "state"),
+    "street_aliases": ("city_id", "core", "full", "street_id", "state"),
     "points": ("id", "street_id", "number", "num", "unit", "postcode", "lon", "lat", "ref_id"),
     "town_forms": ("city_id", "level", "forms", "cores"),
 }

@@ -112,14 +112,14 @@ class ReferenceStore:
 
     `cache_size` streets holding at most `max_cached_points` address points in all (long streets
     of a national file count for what they hold), the fuzzy forms of `cache_size // 4` (town, level)
-    pairs (at most `cache_size * 10` forms), and the town keys (at most `max_city_list`).
+    pairs (at most `cache_size * 3` forms, ~8 MB at the default), and the town keys (at most `max_city_list`).
     """
 
     def __init__(self, path: Path, *, cache_size: int = 20_000, max_city_list: int = 100_000,
                  max_cached_points: int = 1_000_000):
         self.db = open_reference(path)
         self.streets = BoundedCache(cache_size, weight=_street_points, maxweight=max_cached_points)
-        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 10)
+        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 3)
         self.zips = BoundedCache(max(256, cache_size // 4))
         self.city_key_ids = BoundedCache(max(256, cache_size // 4))
         self.global_cores = BoundedCache(max(256, cache_size // 16))
@@ -304,11 +304,14 @@ class ReferenceStore:
                 out[cid] = max(out.get(cid, 0.0), sc / 100)
         return sorted(out.items(), key=lambda t: -t[1])
 
-    def global_core(self, core: str) -> tuple:
-        """(street id, town id) of every street with this core key, anywhere in the reference (at most 200)."""
-        def load(c):
+    def global_core(self, core: str, state: str = "") -> tuple:
+        """(street id, town id) of every street with this core key anywhere in the reference, or in
+        `state` when given (at most 200: a name every town has says nothing without a town)."""
+        def load(key):
+            c, st = key
+            where = "core=? AND state=?" if st else "core=?"
+            args = (c, st) if st else (c,)
             return tuple(dict.fromkeys(self.db.execute(
-                "SELECT id, city_id FROM streets WHERE core=? UNION ALL "
-                "SELECT street_id, city_id FROM street_aliases WHERE core=? LIMIT 200", (c, c))))
-        return self.global_cores.get_or(core, load)
-
+                f"SELECT id, city_id FROM streets WHERE {where} UNION ALL "
+                f"SELECT street_id, city_id FROM street_aliases WHERE {where} LIMIT 200", args + args)))
+        return self.global_cores.get_or((core, state), load)
