@@ -5,6 +5,12 @@ The signature covers every byte of the file (see `addrcode.stations.table` for t
 slot zeroed is signed with Ed25519 under a domain-separation context. `open_table` verifies, then
 opens the verified bytes in memory, so the file cannot be swapped between the check and the use.
 
+Opening is one pass over the file (`_Read`): it is read once into one buffer, piece by piece, while a
+second thread hashes the pieces already read and looks for a second marker in them; SQLite gets its
+copy of that same buffer while the hash finishes (`deserialize` only copies, it parses nothing), and no
+statement runs on it before the signature over the digest has been checked. A table whose marker is
+not where ``VACUUM INTO`` puts it (the first MiB) is checked the plain way (`verify_bytes`).
+
 When the check fails, the error names the key that signed the table if that can be told: the table's
 (signed) meta stores the signer's public key, read from the unverified bytes only to word the message
 ("signed by key A ..., but you gave key B") -- a table is never accepted under the key it names.
@@ -20,8 +26,11 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import sys
+import threading
 from pathlib import Path
+from queue import SimpleQueue
 
 from addrcode.errors import DataError, IntegrityError, UsageError
 from addrcode.stations.table import (
@@ -37,6 +46,8 @@ from addrcode.stations.table import (
 MAGIC = b"\xa9ADDRCODE.SIG\x01\xfe\x00"
 SIG_LEN = 64
 _SIGN_CONTEXT = b"addrcode-station-table-v1\x00"  # domain separation: this key signs only table digests
+_PIECE = 1 << 22  # bytes read (and handed to the hashing thread) at a time
+_HEAD = 1 << 20  # where the slot is looked for first: the signature table's root page is the 7th page
 
 
 # --------------------------------------------------------------------------- signing
@@ -171,18 +182,12 @@ def _signature_failed(name, data: bytes, off: int, vk) -> IntegrityError:
     return IntegrityError(plain)
 
 
-def verified_bytes(path, public_key) -> bytes:
-    """Read the table file and check its signature over every byte; return the verified bytes.
-
-    Raises `DataError` if missing/unreadable and `IntegrityError` if unsigned, truncated, modified,
-    or signed by another key.
-    """
-    path = Path(path)
-    vk = load_public_key(public_key)
+def _open_regular(path: Path):
+    """The table file opened unbuffered, and its size; `DataError` if missing, unreadable or not a regular file."""
     try:
         if path.exists() and not path.is_file():  # /dev/zero, a FIFO: never read without end
             raise DataError(f"{path}: not a regular file, not a station table")
-        data = path.read_bytes()
+        fh = open(path, "rb", buffering=0)
     except FileNotFoundError:
         raise DataError(f"{path}: station table not found; build one with `addrcode table build -o {path.name}`"
                         " or copy it from your table publisher") from None
@@ -190,8 +195,111 @@ def verified_bytes(path, public_key) -> bytes:
         raise DataError(f"{path}: is a directory, not a station table") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the station table ({exc.strerror})") from None
-    verify_bytes(data, vk, path)
-    return data
+    st = os.fstat(fh.fileno())
+    if not stat.S_ISREG(st.st_mode):  # swapped for something else between the check and the open
+        fh.close()
+        raise DataError(f"{path}: not a regular file, not a station table")
+    return fh, st.st_size
+
+
+def _fill(fh, view, start: int, end: int) -> None:
+    """Read file bytes [start, end) into view[start:end]; a file that ends early leaves zeros (fails the check)."""
+    fh.seek(start)
+    while start < end:
+        n = fh.readinto(view[start:end])
+        if not n:
+            return
+        start += n
+
+
+class _Read:
+    """A table file read once into one buffer, hashed (signature slot zeroed) by a second thread as it arrives.
+
+    Reading (the main thread) and hashing (the worker) overlap, and the caller may do more work
+    (the uniqueness scan of the slot marker, copying the bytes into SQLite) before `digest()`
+    joins the worker: nothing read from `buf` is trusted before the signature over that digest
+    is checked. The slot is looked for in the first `_HEAD` bytes, where ``VACUUM INTO`` puts the
+    signature table (its root page follows those of the five other tables); `off` is -1 if it is
+    not there, and the caller checks the buffer the plain way.
+    """
+
+    def __init__(self, path: Path):
+        self._worker = None
+        fh, size = _open_regular(path)
+        try:
+            self.buf = bytearray(size)
+            view = memoryview(self.buf)
+            head = min(size, _HEAD)
+            _fill(fh, view, 0, head)
+            self.at = self.buf.find(MAGIC, 0, head)
+            fits = self.at >= 0 and self.at + len(MAGIC) + SIG_LEN <= size
+            self.off = self.at + len(MAGIC) if fits else -1
+            if self.off < 0:
+                _fill(fh, view, head, size)
+                return
+            self._hash, self._pieces, self._second = hashlib.sha256(), SimpleQueue(), -1
+            self._worker = threading.Thread(target=self._run, name="table-hash", daemon=True)
+            self._worker.start()
+            try:
+                self._pieces.put((0, head))
+                for start in range(head, size, _PIECE):
+                    end = min(size, start + _PIECE)
+                    _fill(fh, view, start, end)
+                    self._pieces.put((start, end))
+            finally:
+                self._pieces.put(None)
+        except OSError as exc:
+            self.digest()
+            raise DataError(f"{path}: cannot read the station table ({exc.strerror})") from None
+        finally:
+            fh.close()
+
+    def _run(self) -> None:
+        """Worker: for each (start, end) piece read, look for a second marker in it and hash it (slot as zeros)."""
+        buf, view, at, off = self.buf, memoryview(self.buf), self.at, self.off
+        while (piece := self._pieces.get()) is not None:
+            start, end = piece
+            if self._second < 0:  # a marker reaching into this piece from the previous one is found here too
+                self._second = buf.find(MAGIC, max(at + 1, start - len(MAGIC) + 1), end)
+            lo, hi = max(start, off), min(end, off + SIG_LEN)
+            if lo >= hi:
+                self._hash.update(view[start:end])
+            else:
+                self._hash.update(view[start:lo])
+                self._hash.update(bytes(hi - lo))
+                self._hash.update(view[hi:end])
+
+    def digest(self) -> tuple[bytes | None, bool]:
+        """(SHA-256 of the buffer with the slot zeroed, whether the marker occurs once); waits for the worker.
+
+        (None, False) without a marker in the head.
+        """
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        if self.off < 0:
+            return None, False
+        return self._hash.digest(), self._second < 0
+
+    def signature_ok(self, vk) -> bool:
+        """True if the marker occurs once and the signature in the slot verifies under `vk` (waits for the hash)."""
+        digest, unique = self.digest()
+        return unique and digest is not None and vk.verify(bytes(self.buf[self.off: self.off + SIG_LEN]),
+                                                            _SIGN_CONTEXT + digest)
+
+
+def verified_bytes(path, public_key) -> bytearray:
+    """Read the table file and check its signature over every byte; return the verified bytes.
+
+    Raises `DataError` if missing/unreadable and `IntegrityError` if unsigned, truncated, modified,
+    or signed by another key.
+    """
+    path = Path(path)
+    vk = load_public_key(public_key)
+    read = _Read(path)
+    if not read.signature_ok(vk):
+        verify_bytes(read.buf, vk, path)  # the plain check: raises with the reason (or accepts a slot elsewhere)
+    return read.buf
 
 
 def verify_bytes(data: bytes, public_key, name="station table") -> None:
@@ -244,16 +352,47 @@ def check_and_info(db: sqlite3.Connection, path, size: int) -> TableInfo:
 def open_table(path, public_key) -> tuple[sqlite3.Connection, TableInfo]:
     """Verify the signature, then open the verified bytes in memory (read-only); (connection, info).
 
-    The connection never reads the file again, so the table cannot be swapped after the check.
+    The connection never reads the file again, so the table cannot be swapped after the check: the
+    file is read once into a buffer, the buffer is hashed and checked, and SQLite holds a copy of that
+    buffer. The copy is made while the hash is still running, but no query runs before the check
+    has passed; a table that fails it is closed unread.
     """
-    data = verified_bytes(path, public_key)
-    db = connect(path, data)
+    if sys.version_info < (3, 11):
+        data = verified_bytes(path, public_key)
+        db = connect(path, data)
+    else:
+        db, data = _open_verified(Path(path), load_public_key(public_key))
     try:
         info = check_and_info(db, path, len(data))
     except BaseException:
         db.close()
         raise
     return db, info
+
+
+def _open_verified(path: Path, vk) -> tuple[sqlite3.Connection, bytearray]:
+    read = _Read(path)
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    try:
+        copied = read.off >= 0
+        if copied:
+            # copy the buffer being hashed into SQLite (the GIL is released meanwhile); only copied, not
+            # parsed: SQLite reads nothing of it before the first statement, which runs after the check
+            try:
+                db.deserialize(read.buf)
+            except sqlite3.Error:
+                copied = False
+        if not read.signature_ok(vk):
+            verify_bytes(read.buf, vk, path)  # the plain check: raises with the reason (or accepts a slot elsewhere)
+            copied = False
+        if not copied:
+            db.deserialize(read.buf)
+        db.execute("PRAGMA query_only=1")
+    except BaseException:
+        read.digest()
+        db.close()
+        raise
+    return db, read.buf
 
 
 def _serial_of(newer_than, public_key) -> int:
