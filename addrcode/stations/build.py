@@ -46,7 +46,8 @@ def _now_serial() -> tuple[int, str]:
 BATCH = 1 << 18
 
 
-def _batches(n: int, size: int = BATCH):
+def _batches(n: int):
+    size = BATCH
     return ((s, min(n, s + size)) for s in range(0, n, size))
 
 

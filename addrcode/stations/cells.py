@@ -149,11 +149,23 @@ def segment_cells(grid, xa, ya, xb, yb):
     return d[v], i[v]
 
 
+def _sorted_unique(keys):
+    """`np.unique` of an int64 array, by sorting (numpy 2's hash-based unique is several times slower here)."""
+    import numpy as np
+
+    keys = np.sort(keys)
+    if len(keys) < 2:
+        return keys
+    keep = np.empty(len(keys), dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep]
+
+
 def _unique_cells(district, index):
     import numpy as np
 
-    key = np.unique((np.asarray(district, dtype=np.int64) << 20) | np.asarray(index, dtype=np.int64))
-    return key
+    return _sorted_unique((np.asarray(district, dtype=np.int64) << 20) | np.asarray(index, dtype=np.int64))
 
 
 # Pieces (grid-line crossings, densified sub-segments) handled at once: the interpolation cells of a
@@ -182,13 +194,14 @@ class _CellKeys:
 
         if not self.parts:
             return np.empty(0, np.int64)
-        return self.parts[0] if len(self.parts) == 1 else np.unique(np.concatenate(self.parts))
+        return self.parts[0] if len(self.parts) == 1 else _sorted_unique(np.concatenate(self.parts))
 
 
-def _segment_batches(pieces, limit: int = MAX_PIECES):
+def _segment_batches(pieces, limit: int | None = None):
     """(start, stop) slices of consecutive segments with at most `limit` pieces each (a longer one alone)."""
     import numpy as np
 
+    limit = MAX_PIECES if limit is None else limit
     ends = np.cumsum(pieces)
     start, n = 0, len(ends)
     while start < n:
