@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import sqlite3
@@ -47,6 +48,7 @@ MAGIC = b"\xa9ADDRCODE.SIG\x01\xfe\x00"
 SIG_LEN = 64
 _SIGN_CONTEXT = b"addrcode-station-table-v1\x00"  # domain separation: this key signs only table digests
 _PIECE = 1 << 22  # bytes read (and handed to the hashing thread) at a time
+_HUGE_FROM = 1 << 23  # tables from 8 MiB are read into huge pages where available
 _HEAD = 1 << 20  # where the slot is looked for first: the signature table's root page is the 7th page
 
 
@@ -212,6 +214,23 @@ def _fill(fh, view, start: int, end: int) -> None:
         start += n
 
 
+def _buffer(size: int):
+    """A zeroed, private, writable buffer of `size` bytes: anonymous memory asking for huge pages where the
+    system offers them (Linux ``MADV_HUGEPAGE``: a 100 MB table then costs ~50 page faults, not ~25,000),
+    else a bytearray. Only this process can write to it, like a bytearray."""
+    if size >= _HUGE_FROM and hasattr(mmap, "MADV_HUGEPAGE") and hasattr(mmap, "MAP_ANONYMOUS"):
+        try:
+            buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        except (OSError, ValueError):
+            return bytearray(size)
+        try:
+            buf.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:
+            pass
+        return buf
+    return bytearray(size)
+
+
 class _Read:
     """A table file read once into one buffer, hashed (signature slot zeroed) by a second thread as it arrives.
 
@@ -227,7 +246,7 @@ class _Read:
         self._worker = None
         fh, size = _open_regular(path)
         try:
-            self.buf = bytearray(size)
+            self.buf = _buffer(size)
             view = memoryview(self.buf)
             head = min(size, _HEAD)
             _fill(fh, view, 0, head)
