@@ -93,23 +93,29 @@ def _a_code(table: str) -> str:
 def run_cold(args) -> None:
     from addrcode.packaged import data_path
 
-    pub = str(data_path("demo-keyring.json.pub"))
+    pub = str(data_path("demo-keyring.json.pub").resolve())
     code = _a_code(args.table)
     pycache = tempfile.mkdtemp(prefix="stations-pycache-", dir="/tmp/stations-work")
     env = _env(args.code_root, pycache)
     py = sys.executable
     cmds = {"floor": [py, "-c", "pass"],
-            "cli": [py, "-m", "addrcode", "resolve", code, "--table", args.table, "--public-key", pub, "-q"]}
+            "cli": [py, "-m", "addrcode", "resolve", code, "--table", str(Path(args.table).resolve()), "--public-key",
+                    pub, "-q"],
+            "which": [py, "-c", "import addrcode.stations.signing as s; print(s.__file__)"]}
     for name, cmd in cmds.items():
-        subprocess.run(cmd, capture_output=True, env=env)
+        # cwd outside any checkout: `python -m` puts the working directory first on sys.path
+        subprocess.run(cmd, capture_output=True, env=env, cwd=pycache)
         walls, cpus = [], []
         for _ in range(args.repeat):
             t, c = time.perf_counter(), _child_cpu()
-            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=pycache)
             walls.append(time.perf_counter() - t)
             cpus.append(_child_cpu() - c)
             if res.returncode:
                 raise SystemExit(f"{name}: exit {res.returncode}: {res.stderr[-500:]}")
+        if name == "which":
+            print(f"code: {res.stdout.strip()}")
+            continue
         print(f"{name:6s} {args.table}: wall {1000 * statistics.median(walls):.0f} ms (min "
               f"{1000 * min(walls):.0f}), CPU {1000 * statistics.median(cpus):.0f} ms")
 
