@@ -164,3 +164,30 @@ def test_a_street_with_diacritics_is_found_however_it_is_written(tmp_path):
         for text in ("2424 Kalākaua Ave, Honolulu HI 96815", "2424 Kalakaua Avenue Honolulu", "2420 KALĀKAUA AVE"):
             m = geocoder.geocode(text)
             assert m.precision == "point" and m.matched.startswith(("2424 KAL", "2420 KAL")), (text, m)
+
+
+def test_same_named_towns_of_two_districts_of_one_state_are_two_towns(tmp_path, small_oa):
+    """Two BLOOMFIELDs of one state, in two counties (the source's DISTRICT) 2 degrees apart: the ZIP
+    picks one; without a ZIP the answer is ambiguous and not confident, never one of them at random."""
+    from conftest import relabelled_state
+
+    other = relabelled_state(small_oa, tmp_path / "orleans.csv", state="VT", zip_prefix="058", dlon=2.0)
+    rows = list(csv.DictReader(other.open()))
+    for r in rows:
+        r["DISTRICT"] = "ORLEANS"
+    with open(other, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    ref = tmp_path / "ref.sqlite"
+    build_reference([small_oa, other], ref)
+    db = sqlite3.connect(ref)
+    assert db.execute("SELECT COUNT(*) FROM cities WHERE name='BLOOMFIELD' AND state='VT'").fetchone()[0] == 2
+    db.close()
+    with Geocoder(ref) as geocoder:
+        m = geocoder.geocode("2610 Boudle Rd, Bloomfield, VT 05905")
+        assert m.precision == "point" and near(m, VT_2610) and m.score >= 0.5, m
+        m = geocoder.geocode("2610 Boudle Rd, Bloomfield, VT 05805")
+        assert m.precision == "point" and near(m, NH_2610) and m.score >= 0.5, m
+        m = geocoder.geocode("2610 Boudle Rd, Bloomfield, VT")
+        assert "ambiguous" in m.reason and m.score < 0.5, m

@@ -198,7 +198,9 @@ class _ReferenceWriter:
         self.db.executescript(SCHEMA)
         # A town is (name, state): Springfield VT and Springfield MA are two towns with their own
         # streets, so a street never merges across states (nor does interpolation run between them).
-        self.cities: dict[tuple[str, str], int] = {}  # (town name, state) -> id
+        # ... and where the source names DISTRICTs (counties), a town of each: two FRANKLINs of one state
+        # in two counties are two towns, as far apart as the map puts them.
+        self.cities: dict[tuple[str, str, str], int] = {}  # (town name, state, district) -> id
         self.streets: dict[tuple[int, str], int] = {}  # (town id, street full key) -> id
         self.street_rows: list[list] = []
         self.alias_rows: list[tuple] = []
@@ -206,7 +208,7 @@ class _ReferenceWriter:
         self.point_id = 0
 
     def add(self, reading: _StreetReading, row: dict, lon: float, lat: float, number: str, num: int) -> None:
-        town = (reading.city, reading.state)
+        town = (reading.city, reading.state, " ".join(row.get("DISTRICT", "").upper().split()))
         cid = self.cities.get(town)
         if cid is None:
             cid = self.cities[town] = len(self.cities) + 1
@@ -242,11 +244,11 @@ class _ReferenceWriter:
         db.executemany("INSERT INTO street_aliases VALUES (?,?,?,?,?)", self.alias_rows)
         db.executescript(_AGGREGATES)
         _write_street_numbers(db)
-        db.executemany("INSERT INTO cities(id, name, state, n) VALUES (?,?,?,0)",
-                       [(cid, name, state) for (name, state), cid in self.cities.items()])
+        db.executemany("INSERT INTO cities(id, name, state, district, n) VALUES (?,?,?,?,0)",
+                       [(cid, *town) for town, cid in self.cities.items()])
         db.execute("UPDATE cities SET n=c.n, lon=c.lon, lat=c.lat FROM cagg c WHERE c.city_id=cities.id")
         db.executemany("INSERT OR IGNORE INTO city_keys VALUES (?,?)",
-                       [(k, cid) for (name, _), cid in self.cities.items() for k in city_keys(name, rules) if name])
+                       [(k, cid) for (name, _, _), cid in self.cities.items() for k in city_keys(name, rules) if name])
         db.executescript(INDEXES)
         _write_town_forms(db, rules)
         return {"coverage": _coverage(db),

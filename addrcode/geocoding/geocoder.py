@@ -229,6 +229,8 @@ class Geocoder:
             zip_towns = self._in_state(zip_towns, state)
             town_ev = self._in_state(town_ev, state) if state else self._in_state(
                 town_ev, self._state_of(zip_towns), soft=True)
+        if len(town_ev) > 1 and zip_towns:  # same-named towns (two counties' FRANKLIN): the ZIP's one
+            town_ev = {cid: v for cid, v in town_ev.items() if cid in zip_towns} or town_ev
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
         sids, how = self._street_ids(sk, block, state) if sk.core else ([], "")
         q = Query(a, sk, number, num, postcode, town_ev, zip_towns, how)

@@ -7,8 +7,9 @@ national file of 10^8 points is geocoded from disk with bounded caches):
 
 - `meta(key, value)`: format, build time, locale, sources (name, sha256, rows), counts, and `coverage`
   (the states and postcode regions that hold points; JSON values).
-- `cities(id, name, state, lon, lat, n)` and `city_keys(key, city_id)`: towns and their matching keys;
-  a town is one (name, state): same-named towns of two states are two rows.
+- `cities(id, name, state, lon, lat, n, district)` and `city_keys(key, city_id)`: towns and their matching
+  keys; a town is one (name, state, district): same-named towns of two states, or of two districts
+  (counties) of one state when the source names them, are two rows.
 - `zips(postcode, city_id, n, lon, lat)`: which towns a ZIP covers, with the ZIP-in-town centroid.
 - `streets(id, city_id, name, core, full, min_num, max_num, n, lon, lat, p0, p1, nums, state)`: one row
   per (town, street), with its town's state (a street key looked up nationally is narrowed to a
@@ -38,7 +39,7 @@ from addrcode.errors import DataError
 # versions, and the default reference's cache name changes with it. Version 2: streets.p0/p1.
 # Version 3: a town is (name, state), and `meta.coverage` lists the states and postcode regions.
 # Version 4: `town_forms`, the fuzzy forms of each town's streets, computed at build time, and
-# `streets.nums`, and the state of streets and aliases.
+# `streets.nums`, the state of streets and aliases, and `cities.district`.
 FORMAT_VERSION = 4
 APPLICATION_ID = 0x41444352  # "ADCR": marks an addrcode reference in the SQLite header
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
@@ -52,7 +53,7 @@ OPTIONAL_COLUMNS = ("UNIT", "CITY", "DISTRICT", "REGION", "POSTCODE", "ID", "HAS
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE cities(id INTEGER PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
-                    lon REAL, lat REAL, n INTEGER NOT NULL);
+                    lon REAL, lat REAL, n INTEGER NOT NULL, district TEXT NOT NULL DEFAULT '');
 CREATE TABLE city_keys(key TEXT NOT NULL, city_id INTEGER NOT NULL, PRIMARY KEY(key, city_id)) WITHOUT ROWID;
 CREATE TABLE zips(postcode TEXT NOT NULL, city_id INTEGER NOT NULL, n INTEGER NOT NULL, lon REAL, lat REAL,
                   PRIMARY KEY(postcode, city_id)) WITHOUT ROWID;
@@ -119,7 +120,7 @@ def open_reference(path: Path) -> sqlite3.Connection:
 # schema fails there with a clear message rather than on every row with an internal error.
 _EXPECTED_COLUMNS = {
     "meta": ("key", "value"),
-    "cities": ("id", "name", "state", "lon", "lat", "n"),
+    "cities": ("id", "name", "state", "lon", "lat", "n", "district"),
     "city_keys": ("key", "city_id"),
     "zips": ("postcode", "city_id", "n", "lon", "lat"),
     "streets": ("id", "city_id", "name", "core", "full", "min_num", "max_num", "n", "lon", "lat", "p0", "p1",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +18,14 @@ from addrcode.geocoding.reference import open_reference, unpack_forms, unpack_nu
 from addrcode.geocoding.rules import GeoRules, geo_rules
 
 
-class BoundedCache(dict):
+class BoundedCache(OrderedDict):
     """A bounded cache: at most `maxsize` entries (and, with `weight`, at most `maxweight` in
     total, e.g. points), the oldest loaded evicted first.
 
     First-in-first-out rather than strict LRU: a hit is one plain dict look-up (no reordering on
-    the hot path), and an evicted hot entry only costs one reload.
+    the hot path), and an evicted hot entry only costs one reload. An OrderedDict, because taking
+    the oldest entry of a plain dict (`next(iter(d))`) walks over every slot its earlier evictions
+    emptied: a full cache then spent milliseconds per eviction.
     """
 
     def __init__(self, maxsize: int, weight=None, maxweight: int = 0):
@@ -37,9 +40,9 @@ class BoundedCache(dict):
             if self.weight is not None:
                 self.total += self.weight(value)
                 while self.total > self.maxweight and len(self) > 1:
-                    self.total -= self.weight(self.pop(next(iter(self))))
+                    self.total -= self.weight(self.popitem(last=False)[1])
             if len(self) > self.maxsize:
-                old = self.pop(next(iter(self)))
+                old = self.popitem(last=False)[1]
                 if self.weight is not None:
                     self.total -= self.weight(old)
         return value
@@ -71,15 +74,25 @@ class Street:
     p0: int  # point id of nums[0]: the street's points are ids p0 .. p0 + len(nums) - 1, in nums order
     nums: object  # array of ints, sorted
     key: StreetKey
-    fetch: object  # point id -> (number, num, lon, lat, ref_id, postcode, unit)
+    fetch: object  # (first point id, last point id) -> [(number, num, lon, lat, ref_id, postcode, unit)]
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
-    _rows: dict = field(default_factory=dict)
+    _some: dict = field(default_factory=dict)  # the points read one by one, by index
+    _all: list | None = None  # every point, once a second one was needed
 
     def row(self, j: int) -> tuple:
-        """(number, num, lon, lat, ref_id, postcode, unit) of the street's `j`-th point (by number)."""
-        got = self._rows.get(j)
+        """(number, num, lon, lat, ref_id, postcode, unit) of the street's `j`-th point (by number).
+
+        The first point asked for is read alone (most streets looked at once settle one number);
+        asking for a second reads them all, as a street in use will be asked for more."""
+        if self._all is not None:
+            return self._all[j]
+        got = self._some.get(j)
         if got is None:
-            got = self._rows[j] = self.fetch(self.p0 + j)
+            if self._some:
+                self._all = self.fetch(self.p0, self.p0 + len(self.nums) - 1)
+                return self._all[j]
+            pid = self.p0 + j
+            got = self._some[j] = self.fetch(pid, pid)[0]
         return got
 
 
@@ -107,6 +120,9 @@ class Coverage:
         return ""
 
 
+HOT_TOWN = 4  # look-ups in a town after which all its streets are held (see `town_streets`)
+
+
 class ReferenceStore:
     """An open reference and its caches: what the geocoder looks up, and nothing about scoring.
 
@@ -119,7 +135,7 @@ class ReferenceStore:
                  max_cached_points: int = 1_000_000):
         self.db = open_reference(path)
         self.streets = BoundedCache(cache_size, weight=_street_points, maxweight=max_cached_points)
-        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 3)
+        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 10)
         self.zips = BoundedCache(max(256, cache_size // 4))
         self.city_key_ids = BoundedCache(max(256, cache_size // 4))
         self.global_cores = BoundedCache(max(256, cache_size // 16))
@@ -127,6 +143,8 @@ class ReferenceStore:
         # states: their keys are computed once per name, not once per town.
         self._street_keys = BoundedCache(cache_size * 10)
         self._town_cores = BoundedCache(cache_size * 2)  # (town, core) -> street ids: the exact look-up
+        self._town_maps = BoundedCache(max(64, cache_size // 8))  # hot town -> {core: street ids}
+        self._town_asks: dict[int, int] = {}
         self.max_city_list = max_city_list
         self.city_list: tuple[list, list] | None = None
         self.city_index: dict | None = None  # town key -> city ids ({} when too many to hold)
@@ -190,8 +208,15 @@ class ReferenceStore:
         return {cid: v for cid, v in towns.items() if (held(cid) or place(cid))[1] == state}
 
     def town_streets(self, cid: int, core: str) -> tuple:
-        """The street ids of town `cid` with this core key (streets and aliases), without loading the
-        whole town: one indexed look-up, remembered (streets, then aliases, each in index order)."""
+        """The street ids of town `cid` with this core key (streets and aliases, each in index order).
+
+        A town asked about `HOT_TOWN` times has all its streets held (`_town_maps`: no round trip for
+        it again, found or not); before that, each (town, core) is one indexed look-up, remembered:
+        a national batch meets most towns once or twice, and reading a whole town for one street
+        is what made a large reference slow."""
+        held = self._town_maps.get(cid)
+        if held is not None:
+            return held.get(core, ())
         key = (cid, core)
         got = self._town_cores.get(key)
         if got is None:
@@ -201,9 +226,21 @@ class ReferenceStore:
         return got
 
     def prefetch_town_streets(self, cids, core: str) -> None:
-        """Fill `town_streets`' memory for every town of `cids` with this core key in one query
-        (a query's block names several towns, most without the street: one round trip, not one each)."""
-        missing = [cid for cid in dict.fromkeys(cids) if (cid, core) not in self._town_cores]
+        """Get `town_streets` ready for every town of `cids` with this core key: hot towns held
+        whole, the others asked in one query (a query's block names several towns, most without
+        the street: one round trip, not one each)."""
+        missing = []
+        for cid in dict.fromkeys(cids):
+            if cid in self._town_maps or (cid, core) in self._town_cores:
+                continue
+            asked = self._town_asks.get(cid, 0) + 1
+            if asked >= HOT_TOWN:
+                self._town_maps.get_or(cid, self._load_town_map)
+                continue
+            if len(self._town_asks) >= self._town_maps.maxsize * 8:
+                self._town_asks.clear()  # a rough count is enough: it only decides what to hold
+            self._town_asks[cid] = asked
+            missing.append(cid)
         if len(missing) < 2:
             return
         found: dict[int, list] = {cid: [] for cid in missing}
@@ -215,6 +252,13 @@ class ReferenceStore:
             found[cid].append(sid)
         for cid, sids in found.items():
             self._town_cores.get_or((cid, core), lambda _k, v=tuple(sids): v)
+
+    def _load_town_map(self, cid: int) -> dict:
+        by_core: dict[str, list] = {}
+        for sid, core in self.db.execute("SELECT id, core FROM streets WHERE city_id=? UNION ALL "
+                                         "SELECT street_id, core FROM street_aliases WHERE city_id=?", (cid, cid)):
+            by_core.setdefault(core, []).append(sid)
+        return {core: tuple(sids) for core, sids in by_core.items()}
 
     def town_names(self) -> frozenset | None:
         """The reference's town names (as the normalize stage writes them), for locales whose
@@ -247,11 +291,11 @@ class ReferenceStore:
         cid, name, core, full, lon, lat, p0, nums = self.db.execute(
             "SELECT city_id, name, core, full, lon, lat, p0, nums FROM streets WHERE id=?", (sid,)).fetchone()
         return Street(sid, cid, name, core, full, lon, lat, p0, unpack_numbers(nums), self.street_key(full),
-                      self._point)
+                      self._points)
 
-    def _point(self, pid: int) -> tuple:
-        return self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points WHERE id=?",
-                               (pid,)).fetchone()
+    def _points(self, first: int, last: int) -> list:
+        return self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
+                               "WHERE id BETWEEN ? AND ?", (first, last)).fetchall()
 
     def street(self, sid: int) -> Street:
         return self.streets.get_or(sid, self._load_street)
