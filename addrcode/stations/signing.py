@@ -231,6 +231,16 @@ def _buffer(size: int):
     return bytearray(size)
 
 
+def _warm_check() -> None:
+    """Import what the signature check needs (cryptography's Ed25519), from the hashing thread once it is done:
+    the import then overlaps SQLite's copy of the buffer in the main thread instead of following it."""
+    try:
+        from cryptography.exceptions import InvalidSignature  # noqa: F401
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: F401
+    except ImportError:  # reported by the check itself
+        pass
+
+
 class _Read:
     """A table file read once into one buffer, hashed (signature slot zeroed) by a second thread as it arrives.
 
@@ -287,6 +297,8 @@ class _Read:
                 self._hash.update(view[start:lo])
                 self._hash.update(bytes(hi - lo))
                 self._hash.update(view[hi:end])
+        del view
+        _warm_check()
 
     def digest(self) -> tuple[bytes | None, bool]:
         """(SHA-256 of the buffer with the slot zeroed, whether the marker occurs once); waits for the worker.
