@@ -222,10 +222,10 @@ class Geocoder:
             m = Match(reason=outside, address=a)
             return (m, None) if not explain else (m, self._outside_explanation(a, sk, ckey, postcode, m))
         zip_towns = self.store.zip_towns(postcode) if postcode else {}
-        town_ev = self._named_towns(ckey)
-        state = ""
-        if len(self.store.coverage.states) > 1:  # one state (or none recorded): nothing to narrow
-            state = a.state if a.state in self.store.coverage.states else ""
+        several = len(self.store.coverage.states) > 1  # one state (or none recorded): nothing to narrow
+        state = a.state if several and a.state in self.store.coverage.states else ""
+        town_ev = self._named_towns(ckey, state)
+        if several:
             zip_towns = self._in_state(zip_towns, state)
             town_ev = self._in_state(town_ev, state) if state else self._in_state(
                 town_ev, self._state_of(zip_towns), soft=True)
@@ -276,13 +276,14 @@ class Geocoder:
                                   "reason": m.reason, "lon": m.lon, "lat": m.lat},
                            why=f"{m.reason}: the reference covers {', '.join(sorted(self.store.coverage.states))}")
 
-    def _named_towns(self, ckey: str) -> dict[int, float]:
-        """town id -> confidence that the query's city names it (exact key 1.0, else fuzzy)."""
+    def _named_towns(self, ckey: str, state: str = "") -> dict[int, float]:
+        """town id -> confidence that the query's city names it (exact key 1.0, else fuzzy); with an
+        exact key, only the towns of `state` when given (a name twenty states share is one look-up)."""
         if not ckey:
             return {}
         ids = self.store.city_ids(ckey)
         if ids:
-            return dict.fromkeys(ids, 1.0)
+            return dict.fromkeys(self.store.city_ids_in_state(ckey, state) if state and len(ids) > 1 else ids, 1.0)
         return {cid: 0.97 if sim >= 0.85 else 0.9 for cid, sim in self.store.fuzzy_cities(ckey)}
 
     def _street_ids(self, sk: StreetKey, block: list[int], state: str = "") -> tuple[list, str]:

@@ -128,22 +128,23 @@ class ReferenceStore:
 
     `cache_size` streets holding at most `max_cached_points` address points in all (long streets
     of a national file count for what they hold), the fuzzy forms of `cache_size // 4` (town, level)
-    pairs (at most `cache_size * 3` forms, ~8 MB at the default), and the town keys (at most `max_city_list`).
+    pairs (at most `cache_size * 4` forms, ~11 MB at the default), and the town keys (at most `max_city_list`).
     """
 
     def __init__(self, path: Path, *, cache_size: int = 20_000, max_city_list: int = 100_000,
                  max_cached_points: int = 1_000_000):
         self.db = open_reference(path)
         self.streets = BoundedCache(cache_size, weight=_street_points, maxweight=max_cached_points)
-        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 10)
+        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 4)
         self.zips = BoundedCache(max(256, cache_size // 4))
         self.city_key_ids = BoundedCache(max(256, cache_size // 4))
+        self._city_state_ids = BoundedCache(max(256, cache_size // 4))
         self.global_cores = BoundedCache(max(256, cache_size // 16))
         # Street names repeat across towns (MAIN ST, SCHOOL ST) and, in a national file, across
         # states: their keys are computed once per name, not once per town.
         self._street_keys = BoundedCache(cache_size * 10)
         self._town_cores = BoundedCache(cache_size * 2)  # (town, core) -> street ids: the exact look-up
-        self._town_maps = BoundedCache(max(64, cache_size // 8))  # hot town -> {core: street ids}
+        self._town_maps = BoundedCache(max(64, cache_size // 32))  # hot town -> {core: street ids}, ~16 KB each
         self._town_asks: dict[int, int] = {}
         self.max_city_list = max_city_list
         self.city_list: tuple[list, list] | None = None
@@ -234,7 +235,8 @@ class ReferenceStore:
             if cid in self._town_maps or (cid, core) in self._town_cores:
                 continue
             asked = self._town_asks.get(cid, 0) + 1
-            if asked >= HOT_TOWN:
+            if asked >= HOT_TOWN:  # counted afresh once held: an evicted town must be hot again to return
+                self._town_asks.pop(cid, None)
                 self._town_maps.get_or(cid, self._load_town_map)
                 continue
             if len(self._town_asks) >= self._town_maps.maxsize * 8:
@@ -318,6 +320,14 @@ class ReferenceStore:
             return self.city_index.get(key, ())
         got = self.city_key_ids.get(key)
         return got if got is not None else self.city_key_ids.get_or(key, self._load_city_ids)
+
+    def city_ids_in_state(self, key: str, state: str) -> tuple:
+        """`city_ids(key)` of the towns in `state`, remembered."""
+        got = self._city_state_ids.get((key, state))
+        if got is None:
+            got = self._city_state_ids.get_or((key, state), lambda k: tuple(
+                cid for cid in self.city_ids(k[0]) if self.town_state(cid) == k[1]))
+        return got
 
     def load_city_list(self) -> None:
         """The town keys (a few per town: small next to the points), loaded once. Above
