@@ -27,6 +27,14 @@ def g(two_state_reference):
         yield geocoder
 
 
+def write_rows(path, rows: list[dict]) -> None:
+    """Replace the CSV at `path` with `rows` (same columns)."""
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 def near(m, point, metres=5.0) -> bool:
     from addrcode.geocoding.scoring import distance_m
 
@@ -134,11 +142,7 @@ def test_a_named_state_is_never_left_for_another(tmp_path, small_oa):
     from conftest import relabelled_state
 
     nh = relabelled_state(small_oa, tmp_path / "nh.csv", state="NH", zip_prefix="039", dlon=2.0)
-    rows = [r for r in csv.DictReader(nh.open()) if r["city"] == "GUILDHALL"]
-    with open(nh, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_rows(nh, [r for r in csv.DictReader(nh.open()) if r["city"] == "GUILDHALL"])
     ref = tmp_path / "ref.sqlite"
     build_reference([small_oa, nh], ref)
     with Geocoder(ref) as geocoder:
@@ -172,13 +176,7 @@ def test_same_named_towns_of_two_districts_of_one_state_are_two_towns(tmp_path, 
     from conftest import relabelled_state
 
     other = relabelled_state(small_oa, tmp_path / "orleans.csv", state="VT", zip_prefix="058", dlon=2.0)
-    rows = list(csv.DictReader(other.open()))
-    for r in rows:
-        r["DISTRICT"] = "ORLEANS"
-    with open(other, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_rows(other, [{**r, "DISTRICT": "ORLEANS"} for r in csv.DictReader(other.open())])
     ref = tmp_path / "ref.sqlite"
     build_reference([small_oa, other], ref)
     db = sqlite3.connect(ref)
