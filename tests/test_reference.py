@@ -253,3 +253,48 @@ def test_street_numbers_match_the_points(small_reference):
             assert list(unpack_numbers(blob)) == want == sorted(want)
     finally:
         db.close()
+
+
+def test_swapped_and_wrong_sign_coordinates_are_rejected_with_their_line(tmp_path, small_oa):
+    """Rows whose LAT/LON are swapped or lost their minus sign land thousands of km from their town:
+    rejected with a reason, their source file and line, and counted; the rest of the town is kept."""
+    from addrcode.geocoding.build import FAR_REASON
+    from addrcode.geocoding.geocoder import Geocoder
+
+    rows = list(csv.DictReader(small_oa.open()))
+    bad = []
+    for i, r in enumerate(rows[:4]):
+        r = dict(r, NUMBER=str(99991 + 2 * i))
+        r["LON"], r["lat"] = (r["lat"], r["LON"]) if i < 3 else (r["LON"].lstrip("-"), r["lat"])
+        bad.append(r)
+    src = tmp_path / "with-bad.csv"
+    with open(src, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows + bad)
+    out, rej = tmp_path / "ref.sqlite", tmp_path / "rejects.csv"
+    rep = build_reference([src], out, rejects=rej)
+    assert rep.reject_reasons.get(FAR_REASON) == 4
+    assert rep.rows_kept == rep.rows_read - sum(rep.reject_reasons.values()) and rep.rows_read == len(rows) + 4
+    far = [r for r in csv.DictReader(rej.open()) if r["reason"] == FAR_REASON]
+    assert sorted(int(r["line"]) for r in far) == list(range(len(rows) + 2, len(rows) + 6))
+    assert {r["source"] for r in far} == {src.name} and {r["NUMBER"] for r in far} == {b["NUMBER"] for b in bad}
+    info = reference_info(out)
+    assert info["counts"]["rejected"] == rep.rows_rejected and info["sources"][0]["kept"] == rep.rows_kept
+    db = open_reference(out)
+    try:  # the reference's extent is Vermont's: nothing in Antarctica or Asia
+        lon_min, lon_max, lat_min, lat_max = db.execute(
+            "SELECT MIN(lon), MAX(lon), MIN(lat), MAX(lat) FROM points").fetchone()
+        assert -75 < lon_min <= lon_max < -70 and 42 < lat_min <= lat_max < 46
+    finally:
+        db.close()
+    with Geocoder(out) as g:
+        assert g.geocode("2610 Boudle Rd, Bloomfield VT 05905").precision == "point"
+
+
+def test_a_source_with_a_header_and_no_rows_is_an_error(tmp_path, small_oa):
+    empty = tmp_path / "empty.csv"
+    empty.write_text(small_oa.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataError, match="empty.csv: no address rows"):
+        build_reference([small_oa, empty], tmp_path / "ref.sqlite")
+    assert not (tmp_path / "ref.sqlite").exists()

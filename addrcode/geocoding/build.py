@@ -196,6 +196,10 @@ class _ReferenceWriter:
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=4096;"
                               f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};")
         self.db.executescript(SCHEMA)
+        # the points as read, with where each came from (for rejecting outliers with their line), until
+        # `finish` writes them clustered by street into `points`
+        self.db.execute("CREATE TEMP TABLE raw(id INTEGER PRIMARY KEY, street_id INTEGER, number TEXT, num INTEGER, "
+                        "unit TEXT, postcode TEXT, lon REAL, lat REAL, ref_id TEXT, src INTEGER, line INTEGER)")
         # A town is (name, state): Springfield VT and Springfield MA are two towns with their own
         # streets, so a street never merges across states (nor does interpolation run between them).
         # ... and where the source names DISTRICTs (counties), a town of each: two FRANKLINs of one state
@@ -207,7 +211,9 @@ class _ReferenceWriter:
         self.points: list[tuple] = []
         self.point_id = 0
 
-    def add(self, reading: _StreetReading, row: dict, lon: float, lat: float, number: str, num: int) -> None:
+    def add(self, reading: _StreetReading, row: dict, lon: float, lat: float, number: str, num: int,
+            origin: tuple[int, int]) -> None:
+        """Add one point; `origin` is (index of its source file, line) for a later reject."""
         town = (reading.city, reading.state, " ".join(row.get("DISTRICT", "").upper().split()))
         cid = self.cities.get(town)
         if cid is None:
@@ -222,17 +228,18 @@ class _ReferenceWriter:
                 self.alias_rows.append((cid, reading.alias.core, reading.alias.full, sid, reading.state))
         self.point_id += 1
         self.points.append((self.point_id, sid, number, num, row.get("UNIT", "").upper(), row.get("POSTCODE", "")[:5],
-                            lon, lat, row.get("ID", "") or str(self.point_id)))
+                            lon, lat, row.get("ID", "") or str(self.point_id), *origin))
         if len(self.points) >= _POINTS_BATCH:
             self.flush()
 
     def flush(self) -> None:
         if self.points:
-            self.db.executemany("INSERT INTO points VALUES (?,?,?,?,?,?,?,?,?)", self.points)
+            self.db.executemany("INSERT INTO raw VALUES (?,?,?,?,?,?,?,?,?,?,?)", self.points)
             self.points.clear()
 
-    def finish(self, rules) -> dict:
-        """Cluster the points by street, compute every aggregate and index; return the counts."""
+    def finish(self, rules, reject: Callable[[int, int, str, dict], None]) -> dict:
+        """Reject the points far from the rest of their town (`reject(source index, line, reason,
+        row)`), cluster the others by street, compute every aggregate and index; return the counts."""
         from addrcode.geocoding.keys import city_keys
 
         self.flush()
@@ -241,6 +248,7 @@ class _ReferenceWriter:
         db.execute("CREATE TEMP TABLE snames(id INTEGER PRIMARY KEY, city_id INTEGER, name TEXT, core TEXT, full TEXT, "
                    "state TEXT)")
         db.executemany("INSERT INTO snames VALUES (?,?,?,?,?,?)", self.street_rows)
+        _reject_far_points(db, {cid: town for town, cid in self.cities.items()}, reject)
         db.executemany("INSERT INTO street_aliases VALUES (?,?,?,?,?)", self.alias_rows)
         db.executescript(_AGGREGATES)
         _write_street_numbers(db)
@@ -249,6 +257,10 @@ class _ReferenceWriter:
         db.execute("UPDATE cities SET n=c.n, lon=c.lon, lat=c.lat FROM cagg c WHERE c.city_id=cities.id")
         db.executemany("INSERT OR IGNORE INTO city_keys VALUES (?,?)",
                        [(k, cid) for (name, _, _), cid in self.cities.items() for k in city_keys(name, rules) if name])
+        # a town or street all of whose points were rejected is not in the reference at all
+        db.executescript("DELETE FROM street_aliases WHERE street_id NOT IN (SELECT id FROM streets);"
+                         "DELETE FROM cities WHERE id NOT IN (SELECT city_id FROM streets);"
+                         "DELETE FROM city_keys WHERE city_id NOT IN (SELECT id FROM cities);")
         db.executescript(INDEXES)
         _write_town_forms(db, rules)
         return {"coverage": _coverage(db),
@@ -262,6 +274,54 @@ class _ReferenceWriter:
         self.db.execute("ANALYZE")
         self.db.commit()
         self.db.close()
+
+
+# A point further from the median of its town than this many times the town's median distance
+# (and at least FAR_MIN_KM) is taken for a bad coordinate: swapped lat/lon or a lost minus sign lands
+# thousands of km away, while a town, even the state-wide "town" of points without a CITY, is a few
+# hundred km at most. Robust: medians, so the outliers themselves do not move the bound.
+FAR_SCALE = 10.0
+FAR_MIN_KM = 50.0
+FAR_REASON = "far from the rest of its town (swapped or wrong-sign coordinates?)"
+
+
+def _reject_far_points(db, towns: dict[int, tuple], reject) -> int:
+    """Delete from `raw` the points far from the rest of their town (towns of >= 5 points), calling
+    `reject(source index, line, reason, row)` for each; return how many."""
+    import numpy as np
+
+    far: list[int] = []
+    town, ids, coords = None, [], []
+
+    def check():
+        if len(ids) < 5:
+            return
+        lon, lat = np.array(coords).T
+        mlon, mlat = np.median(lon), np.median(lat)
+        km = 111.2 * np.hypot((lon - mlon) * np.cos(np.radians(mlat)), lat - mlat)
+        bound = max(FAR_MIN_KM, FAR_SCALE * float(np.median(km)))
+        far.extend(i for i, out in zip(ids, km > bound) if out)
+
+    rows = db.cursor()  # streamed town by town: a national file's points are never all in memory
+    for cid, pid, lon, lat in rows.execute("SELECT s.city_id, r.id, r.lon, r.lat FROM raw r "
+                                           "JOIN snames s ON s.id = r.street_id ORDER BY s.city_id"):
+        if cid != town:
+            check()
+            town, ids, coords = cid, [], []
+        ids.append(pid)
+        coords.append((lon, lat))
+    check()
+    for start in range(0, len(far), 500):
+        batch = far[start:start + 500]
+        marks = ",".join("?" * len(batch))
+        for src, line, lon, lat, number, unit, pc, ref, street, cid in db.execute(
+                "SELECT r.src, r.line, r.lon, r.lat, r.number, r.unit, r.postcode, r.ref_id, s.name, s.city_id "
+                f"FROM raw r JOIN snames s ON s.id = r.street_id WHERE r.id IN ({marks})", batch):
+            name, state, _district = towns[cid]
+            reject(src, line, FAR_REASON, {"LON": lon, "LAT": lat, "NUMBER": number, "STREET": street, "UNIT": unit,
+                                           "CITY": name, "REGION": state, "POSTCODE": pc, "ID": ref})
+        db.execute(f"DELETE FROM raw WHERE id IN ({marks})", batch)
+    return len(far)
 
 
 def _write_street_numbers(db) -> None:
@@ -326,8 +386,6 @@ def _coverage(db) -> dict:
 # Points re-inserted in (street, number) order so a street's numbers are one rowid range; then the
 # street, ZIP-in-town and town aggregates.
 _AGGREGATES = """
-    CREATE TEMP TABLE raw AS SELECT * FROM points;
-    DELETE FROM points;
     INSERT INTO points SELECT NULL, street_id, number, num, unit, postcode, lon, lat, ref_id
            FROM raw ORDER BY street_id, num;
     DROP TABLE raw;
@@ -370,9 +428,9 @@ class _Rejects:
             self._output.__exit__(None, None, None)
 
 
-def _load_source(src: Path, reader: _StreetReader, writer: _ReferenceWriter, rejects: _Rejects,
+def _load_source(src: Path, index: int, reader: _StreetReader, writer: _ReferenceWriter, rejects: _Rejects,
                  progress: Callable[[int], None] | None, rows_before: int) -> dict:
-    """Read one source file into `writer`; return its meta entry (name, sha256, rows, kept)."""
+    """Read source `index`, `src`, into `writer`; return its meta entry (name, sha256, rows, kept)."""
     rows = kept = 0
     for line, row in read_oa(src):
         rows += 1
@@ -391,10 +449,12 @@ def _load_source(src: Path, reader: _StreetReader, writer: _ReferenceWriter, rej
         elif not 0 <= num < 2**62:  # SQLite INTEGER is 64-bit; no real house number is this big
             reason = "house number out of range"
         else:
-            writer.add(reading, row, *position, number, num)
+            writer.add(reading, row, *position, number, num, (index, line))
             kept += 1
             continue
         rejects.add(src, line, reason, row)
+    if rows == 0:
+        raise DataError(f"{src}: no address rows (a header only?); check the file, or leave it out")
     return {"name": src.name, "sha256": sha256_file(src), "rows": rows, "kept": kept}
 
 
@@ -440,13 +500,18 @@ def build_reference(sources: list[Path], out: Path, *, rejects: Path | None = No
         with output_path(out, mode=file_mode) as tmp:
             reader, writer = _StreetReader(locale), _ReferenceWriter(tmp)
             src_meta: list[dict] = []
-            for src in sources:
-                src_meta.append(_load_source(src, reader, writer, rejected, progress,
+            for index, src in enumerate(sources):
+                src_meta.append(_load_source(src, index, reader, writer, rejected, progress,
                                              sum(s["rows"] for s in src_meta)))
             if writer.point_id == 0:
                 raise DataError(f"{sources[0]}: no usable rows (every row was rejected); check the file is an "
                                 "OpenAddresses CSV with LON, LAT, NUMBER and STREET filled in")
-            counts = writer.finish(reader.rules)
+
+            def reject_far(index, line, reason, row):
+                rejected.add(sources[index], line, reason, row)
+                src_meta[index]["kept"] -= 1
+
+            counts = writer.finish(reader.rules, reject_far)
             meta = _meta(locale, src_meta, counts, rejected.reasons)
             writer.close(meta)
     except (sqlite3.OperationalError, OSError) as exc:
