@@ -49,7 +49,11 @@ def test_same_named_towns_of_two_states_are_two_towns(two_state_reference):
     spread = db.execute("SELECT MAX(p.lon) - MIN(p.lon) FROM points p GROUP BY p.street_id").fetchall()
     assert max(s for (s,) in spread) < 0.5
     coverage = json.loads(db.execute("SELECT value FROM meta WHERE key='coverage'").fetchone()[0])
-    assert coverage == {"states": ["NH", "VT"], "postcode_regions": ["039", "059"]}
+    assert {k: coverage[k] for k in ("states", "postcode_regions", "postcodes")} == {
+        "states": ["NH", "VT"], "postcode_regions": ["039", "059"], "postcodes": 2}
+    west, south, east, north = coverage["bbox"]  # both states: Vermont's points and their copy 2 degrees east
+    assert -72 < west < -71 < -70 < east < -69 and 44 < south < north < 45.5
+    assert coverage["points"] == db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
 
 
 @pytest.mark.parametrize("text, point", [

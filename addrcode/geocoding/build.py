@@ -377,10 +377,14 @@ def _write_town_forms(db, rules) -> None:
 def _coverage(db) -> dict:
     """What the reference covers, for telling a query outside it from a miss inside it: its states
     and its postcode regions (the postcode without its last two digits: ZIP3 in the US, `27` of
-    NSW's `27xx` in Australia), from the towns and ZIPs that hold points."""
+    NSW's `27xx` in Australia), from the towns and ZIPs that hold points; and, for `reference info`,
+    how many postcodes and points, and their bounding box."""
     states = sorted(r[0] for r in db.execute("SELECT DISTINCT state FROM cities WHERE state != ''"))
-    regions = sorted({pc[:-2] for (pc,) in db.execute("SELECT DISTINCT postcode FROM zips") if len(pc) > 2})
-    return {"states": states, "postcode_regions": regions}
+    postcodes = [pc for (pc,) in db.execute("SELECT DISTINCT postcode FROM zips")]
+    regions = sorted({pc[:-2] for pc in postcodes if len(pc) > 2})
+    n, *bbox = db.execute("SELECT COUNT(*), MIN(lon), MIN(lat), MAX(lon), MAX(lat) FROM points").fetchone()
+    return {"states": states, "postcode_regions": regions, "postcodes": len(postcodes), "points": n,
+            "bbox": [round(v, 4) for v in bbox] if n else []}  # [west, south, east, north], degrees
 
 
 # Points re-inserted in (street, number) order so a street's numbers are one rowid range; then the
