@@ -174,9 +174,9 @@ def _echo_json(data, *, ascii_only: bool = True) -> None:
 
 def _config(config_path, **flags):
     """The layered configuration (`addrcode.config.load_config`) with these flag values on top."""
-    from addrcode.config import load_config
+    from addrcode.config import find_config, load_config
 
-    return load_config(config_path, **flags)
+    return load_config(config_path or find_config(), **flags)
 
 
 @batch_command(reference_options)

@@ -1,7 +1,9 @@
 """Layered configuration: defaults -> TOML file -> ADDRCODE_* environment -> command-line flags.
 
 The TOML file is `--config PATH`, else `$ADDRCODE_CONFIG`, else none (the embedded default data is
-used). Relative paths in a TOML file are relative to that file. Nothing is printed while loading.
+used). The command line also finds one (`find_config`): `./addrcode.toml`, then the user's
+`$XDG_CONFIG_HOME/addrcode/addrcode.toml` (`~/.config/...`). Relative paths in a TOML file are relative
+to that file. Nothing is printed while loading.
 
 ```toml
 # addrcode.toml
@@ -107,6 +109,43 @@ def _coerce(key: str, value, base: Path | None):
 
         return parse_file_mode(value)
     return str(value)
+
+
+CONFIG_NAME = "addrcode.toml"
+
+
+def find_config(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """The configuration file the command line uses when `--config` is not given: `$ADDRCODE_CONFIG`,
+    else `./addrcode.toml`, else `$XDG_CONFIG_HOME/addrcode/addrcode.toml` (default `~/.config`), else None.
+
+    A found file (not one named by `--config` or the environment) must be yours and writable by you
+    alone: in a shared folder another user could otherwise plant one that points addrcode at their
+    keyring or table. Such a file is refused (`DataError`), never silently skipped.
+    """
+    env = os.environ if env is None else env
+    if env.get("ADDRCODE_CONFIG"):
+        return Path(env["ADDRCODE_CONFIG"])
+    home = env.get("XDG_CONFIG_HOME") or (str(Path(env["HOME"]) / ".config") if env.get("HOME") else "")
+    try:
+        here = Path(cwd or Path.cwd()) / CONFIG_NAME
+    except OSError:  # the working folder was removed under us
+        here = None
+    for candidate in (here, Path(home) / "addrcode" / CONFIG_NAME if home else None):
+        try:
+            found = candidate is not None and candidate.is_file()
+        except OSError:  # a folder we may not look into (another user's HOME): nothing of ours is there
+            found = False
+        if found:
+            _check_owned(candidate)
+            return candidate
+    return None
+
+
+def _check_owned(path: Path) -> None:
+    st = path.stat()
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        raise DataError(f"{path}: configuration file found here, but it is not yours alone (owner uid {st.st_uid}, "
+                        f"mode {st.st_mode & 0o777:04o}); `chmod go-w` it if you made it, or pass --config")
 
 
 def load_config(path: str | os.PathLike | None = None, *, env: Mapping[str, str] | None = None,

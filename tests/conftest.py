@@ -83,6 +83,19 @@ def two_state_reference(tmp_path_factory, small_oa) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def user_config_home(tmp_path_factory) -> Path:
+    """An empty user config folder: a developer's own ~/.config/addrcode/addrcode.toml never reaches the tests."""
+    path = tmp_path_factory.mktemp("xdg-config")
+    previous = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
 def addrcode_cache(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("addrcode-cache")
     previous = os.environ.get("ADDRCODE_CACHE_DIR")

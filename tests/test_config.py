@@ -62,3 +62,49 @@ def test_locale_presets_apply_only_where_nothing_was_set(tmp_path):
     assert load_config(env={}).crs == "EPSG:5070"
     with pytest.raises(UsageError, match="unknown locale 'fr'"):
         load_config(env={}, locale="fr")
+
+
+def _cli(*args, cwd, env=None):
+    import os
+    import subprocess
+    import sys
+
+    run_env = {**os.environ, **(env or {})}
+    run_env.pop("ADDRCODE_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True, cwd=cwd,
+                          env=run_env, timeout=120)
+
+
+def test_the_command_line_finds_addrcode_toml_here_then_in_the_user_config(tmp_path, small_reference,
+                                                                           user_config_home):
+    """`./addrcode.toml` is read by every command (here `reference info`, which names the reference in
+    force); without one, the user's `$XDG_CONFIG_HOME/addrcode/addrcode.toml`; with neither, none."""
+    here = tmp_path / "region"
+    here.mkdir()
+    (here / "addrcode.toml").write_text(f'reference = "{small_reference}"\n')
+    (here / "addrcode.toml").chmod(0o600)
+    got = _cli("reference", "info", cwd=here)
+    assert got.returncode == 0, got.stderr
+    assert f"path: {small_reference}" in got.stdout
+    user = user_config_home / "addrcode"
+    user.mkdir(exist_ok=True)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (user / "addrcode.toml").write_text(f'reference = "{small_reference}"\nmin_score = 0.9\n')
+    (user / "addrcode.toml").chmod(0o600)
+    try:
+        got = _cli("reference", "info", cwd=other)
+        assert got.returncode == 0 and f"path: {small_reference}" in got.stdout, got.stderr
+    finally:
+        (user / "addrcode.toml").unlink()
+    from addrcode.config import find_config
+
+    assert find_config(env={"XDG_CONFIG_HOME": str(user_config_home)}, cwd=other) is None
+
+
+def test_a_found_config_writable_by_others_is_refused(tmp_path, small_reference):
+    """A planted or shared `./addrcode.toml` could point addrcode at someone else's keyring or table."""
+    (tmp_path / "addrcode.toml").write_text(f'reference = "{small_reference}"\n')
+    (tmp_path / "addrcode.toml").chmod(0o666)
+    got = _cli("reference", "info", cwd=tmp_path)
+    assert got.returncode == 3 and "not yours alone" in got.stderr and "--config" in got.stderr, got.stderr
