@@ -82,29 +82,27 @@ def two_state_reference(tmp_path_factory, small_oa) -> Path:
     return out
 
 
+def _env_folder(tmp_path_factory, name: str, variable: str):
+    """A fresh folder named in environment variable `variable` for the session (children inherit it)."""
+    path = tmp_path_factory.mktemp(name)
+    previous = os.environ.get(variable)
+    os.environ[variable] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = previous
+
+
 @pytest.fixture(scope="session", autouse=True)
 def user_config_home(tmp_path_factory) -> Path:
     """An empty user config folder: a developer's own ~/.config/addrcode/addrcode.toml never reaches the tests."""
-    path = tmp_path_factory.mktemp("xdg-config")
-    previous = os.environ.get("XDG_CONFIG_HOME")
-    os.environ["XDG_CONFIG_HOME"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("XDG_CONFIG_HOME", None)
-    else:
-        os.environ["XDG_CONFIG_HOME"] = previous
+    yield from _env_folder(tmp_path_factory, "xdg-config", "XDG_CONFIG_HOME")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def addrcode_cache(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("addrcode-cache")
-    previous = os.environ.get("ADDRCODE_CACHE_DIR")
-    os.environ["ADDRCODE_CACHE_DIR"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("ADDRCODE_CACHE_DIR", None)
-    else:
-        os.environ["ADDRCODE_CACHE_DIR"] = previous
+    yield from _env_folder(tmp_path_factory, "addrcode-cache", "ADDRCODE_CACHE_DIR")
 
 
 @pytest.fixture(scope="session")

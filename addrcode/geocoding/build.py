@@ -17,6 +17,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 from addrcode.errors import DataError
@@ -276,6 +278,8 @@ class _ReferenceWriter:
         self.db.close()
 
 
+first = itemgetter(0)  # the grouping key of the streamed `ORDER BY` reads below
+
 # A point further from the median of its town than this many times the town's median distance
 # (and at least FAR_MIN_KM) is taken for a bad coordinate: swapped lat/lon or a lost minus sign lands
 # thousands of km away, while a town, even the state-wide "town" of points without a CITY, is a few
@@ -291,26 +295,20 @@ def _reject_far_points(db, towns: dict[int, tuple], reject) -> int:
     import numpy as np
 
     far: list[int] = []
-    town, ids, coords = None, [], []
 
-    def check():
-        if len(ids) < 5:
+    def check(points):
+        if len(points) < 5:
             return
-        lon, lat = np.array(coords).T
+        ids, lon, lat = np.array(points).T
         mlon, mlat = np.median(lon), np.median(lat)
         km = 111.2 * np.hypot((lon - mlon) * np.cos(np.radians(mlat)), lat - mlat)
         bound = max(FAR_MIN_KM, FAR_SCALE * float(np.median(km)))
-        far.extend(i for i, out in zip(ids, km > bound) if out)
+        far.extend(int(i) for i in ids[km > bound])
 
     rows = db.cursor()  # streamed town by town: a national file's points are never all in memory
-    for cid, pid, lon, lat in rows.execute("SELECT s.city_id, r.id, r.lon, r.lat FROM raw r "
-                                           "JOIN snames s ON s.id = r.street_id ORDER BY s.city_id"):
-        if cid != town:
-            check()
-            town, ids, coords = cid, [], []
-        ids.append(pid)
-        coords.append((lon, lat))
-    check()
+    for _cid, town in groupby(rows.execute("SELECT s.city_id, r.id, r.lon, r.lat FROM raw r "
+                                           "JOIN snames s ON s.id = r.street_id ORDER BY s.city_id"), key=first):
+        check([(pid, lon, lat) for _, pid, lon, lat in town])
     for start in range(0, len(far), 500):
         batch = far[start:start + 500]
         marks = ",".join("?" * len(batch))
@@ -327,19 +325,12 @@ def _reject_far_points(db, towns: dict[int, tuple], reject) -> int:
 def _write_street_numbers(db) -> None:
     """Each street's numbers (`streets.nums`), in point id order, streamed street by street."""
     updates: list[tuple] = []
-    street, nums = None, []
     rows = db.cursor()
-    for sid, num in rows.execute("SELECT street_id, num FROM points ORDER BY id"):
-        if sid != street:
-            if street is not None:
-                updates.append((pack_numbers(nums), street))
-            street, nums = sid, []
-            if len(updates) >= 10_000:
-                db.executemany("UPDATE streets SET nums=? WHERE id=?", updates)
-                updates.clear()
-        nums.append(num)
-    if street is not None:
-        updates.append((pack_numbers(nums), street))
+    for sid, points in groupby(rows.execute("SELECT street_id, num FROM points ORDER BY id"), key=first):
+        updates.append((pack_numbers([num for _, num in points]), sid))
+        if len(updates) >= 10_000:
+            db.executemany("UPDATE streets SET nums=? WHERE id=?", updates)
+            updates.clear()
     db.executemany("UPDATE streets SET nums=? WHERE id=?", updates)
 
 
@@ -360,18 +351,11 @@ def _write_town_forms(db, rules) -> None:
             rows.append((cid, level, *pack_forms(forms)))
         db.executemany("INSERT INTO town_forms VALUES (?,?,?,?)", rows)
 
-    town, fulls = None, []
     rows = db.cursor()  # streamed: a national file's streets are never all in memory
-    for cid, core, full in rows.execute(
+    for cid, streets in groupby(rows.execute(
             "SELECT city_id, core, full FROM (SELECT city_id, core, full, 0 src, id n FROM streets UNION ALL "
-            "SELECT city_id, core, full, 1, rowid FROM street_aliases) ORDER BY city_id, src, core, n"):
-        if cid != town:
-            if town is not None:
-                flush(town, fulls)
-            town, fulls = cid, []
-        fulls.append((full, core))
-    if town is not None:
-        flush(town, fulls)
+            "SELECT city_id, core, full, 1, rowid FROM street_aliases) ORDER BY city_id, src, core, n"), key=first):
+        flush(cid, [(full, core) for _, core, full in streets])
 
 
 def _coverage(db) -> dict:
