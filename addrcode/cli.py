@@ -6,16 +6,29 @@ Exit codes: 0 every record ok · 1 finished, some records rejected or errored ·
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from addrcode import __version__
+from addrcode import __version__, cli_region
 from addrcode.cli_group import EXIT_OK, EXIT_PIPE_CLOSED, EXIT_SOME_FAILED, AddrcodeGroup, quiet_stdout
-from addrcode.errors import UsageError
+from addrcode.cli_options import (
+    batch_options,
+    code_options,
+    config_options,
+    echo_json,
+    input_options,
+    load,
+    notify,
+    options,
+    output_options,
+    quiet_option,
+    reference_options,
+    table_options,
+    text_or_json_option,
+)
 
 
 @click.group(cls=AddrcodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,96 +47,12 @@ def cli(verbose):
         os.environ[DEBUG_ENV] = "1"
 
 
-# --------------------------------------------------------------------------- shared options
-
-
-def _options(*decorators):
-    """One decorator applying several click parameters, in the order given (the order of --help)."""
-    def apply(f):
-        for decorator in reversed(decorators):
-            f = decorator(f)
-        return f
-    return apply
-
-
-# TEXT arguments, or stdin lines, or `-i FILE` as CSV with column choices.
-input_options = _options(
-    click.argument("texts", nargs=-1, metavar="[TEXT]..."),
-    click.option("-i", "--input", "input_path", metavar="FILE",
-                 help="Read a CSV file (`-` = stdin) or a Parquet file. Without it: TEXT arguments, "
-                      "else stdin lines."),
-    click.option("--column", metavar="NAME", help="CSV column holding the one-line address."),
-    click.option("--number", "number_col", metavar="NAME", help="CSV column of the house number."),
-    click.option("--street", "street_col", metavar="NAME", help="CSV column of the street line."),
-    click.option("--unit", "unit_col", metavar="NAME", help="CSV column of the unit (APT 3, STE 100)."),
-    click.option("--city", "city_col", metavar="NAME", help="CSV column of the city."),
-    click.option("--state", "state_col", metavar="NAME", help="CSV column of the state."),
-    click.option("--postcode", "postcode_col", metavar="NAME", help="CSV column of the ZIP / postcode."),
-    click.option("--delimiter", default=",", show_default=True, help="CSV delimiter (`\\t` for tab)."),
-    click.option("--encoding", default=None, help="Input encoding (default: UTF-8 with or without BOM, "
-                 "UTF-16 with BOM; lines that are not UTF-8 are read as cp1252 with a warning)."),
-)
-
-output_options = _options(
-    click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
-                 help="Output file (`-` = stdout); written to a temporary file and renamed at the end."),
-    click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "json"]), default=None,
-                 help="Output format [default: csv for CSV input, else text]."),
-    click.option("--rejects", metavar="FILE", help="Write rejected and failed records here instead of the output."),
-    click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr."),
-)
-
-config_options = _options(
-    click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG",
-                 help="TOML configuration file (also $ADDRCODE_CONFIG)."),
-    click.option("--locale", default=None, help="Address locale (default: us)."),
-)
-
-batch_options = _options(
-    click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                 help="Worker processes [default: all cores]. Output order is kept."),
-    click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True,
-                 help="Records per chunk (the unit of work for workers and of --resume)."),
-    click.option("--resume", is_flag=True,
-                 help="Continue an interrupted run from its last completed chunk (same -i, -o and options)."),
-    click.option("--engine", type=click.Choice(["local", "dask", "spark"]), default="local", show_default=True,
-                 help="dask/spark: run on a cluster; -i is a CSV/Parquet file, glob or folder, "
-                      "-o a folder of parts."),
-    click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)."),
-    click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-                 help="Worker processes of the local Dask cluster."),
-)
-
-reference_options = _options(
-    click.option("--reference", metavar="REF.sqlite", help="Reference built with `addrcode reference build` "
-                 "(default: the embedded Vermont data, built once into the cache directory)."),
-)
-
-code_options = _options(
-    click.option("--zones", metavar="ZONES.geojson", help="Delivery zones (default: embedded Vermont zones)."),
-    click.option("--keyring", metavar="FILE", help="Keyring (default: the packaged DEMO keyring, not private)."),
-)
-
-table_options = _options(
-    click.option("--table", metavar="TABLE.sqlite", help="Signed station table "
-                 "(default: the demo table of the embedded data, built once into the cache directory)."),
-    click.option("--public-key", metavar="FILE.pub", help="Public key the table is signed with "
-                 "(the keyring's .pub file)."),
-)
-
-text_or_json_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                                   show_default=True, help="text for people, json for scripts.")
-quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
-config_file_option = click.option("--config", "config_path", metavar="FILE", envvar="ADDRCODE_CONFIG",
-                                  help="TOML configuration file.")
-
-
 # --------------------------------------------------------------------------- the batch commands
 
 
 def batch_command(*more_options):
     """`@cli.command()` with the options every batch command has, then `more_options`."""
-    return _options(cli.command(), input_options, output_options, batch_options, config_options, *more_options)
+    return options(cli.command(), input_options, output_options, batch_options, config_options, *more_options)
 
 
 def run_batch(command, config, job_options=None, *, texts, input_path, column, delimiter, encoding, output, fmt,
@@ -141,7 +70,7 @@ def run_batch(command, config, job_options=None, *, texts, input_path, column, d
                              encoding=encoding, components={part: name for part, name in columns.items() if name})
     target = frame.OutputSpec(path=output, fmt=fmt, rejects=rejects, report=report, show_addresses=show_addresses)
     summary = frame.run_batch(command, config, source, target, frame.RunSpec(**run_options), options=job_options,
-                              notify=_notify, progress=None if quiet or not sys.stderr.isatty() else TerminalProgress)
+                              notify=notify, progress=None if quiet or not sys.stderr.isatty() else TerminalProgress)
     if not quiet:
         click.echo(summary.text(), err=True)
     sys.exit(EXIT_OK if summary.ok == summary.rows else EXIT_SOME_FAILED)
@@ -159,24 +88,7 @@ def normalize(config_path, locale, **options):
     addrcode normalize --format jsonl "12 1/2 N Main St Apt 3, Barre VT"
     addrcode normalize -i orders.csv --column address -o normalized.csv
     """
-    run_batch("normalize", _config(config_path, locale=locale), **options)
-
-
-_notify = functools.partial(click.echo, err=True)  # the library's notes and warnings, on stderr
-
-
-def _echo_json(data, *, ascii_only: bool = True) -> None:
-    """`--format json`: the data as indented JSON on stdout."""
-    import json
-
-    click.echo(json.dumps(data, indent=2, ensure_ascii=ascii_only))
-
-
-def _config(config_path, **flags):
-    """The layered configuration (`addrcode.config.load_config`) with these flag values on top."""
-    from addrcode.config import find_config, load_config
-
-    return load_config(config_path or find_config(), **flags)
+    run_batch("normalize", load(config_path, locale=locale), **options)
 
 
 @batch_command(reference_options)
@@ -190,7 +102,7 @@ def geocode(config_path, locale, reference, **options):
     addrcode geocode "637 College St, Middlebury VT 05753"
     addrcode geocode -i orders.csv --column address -o geocoded.csv
     """
-    run_batch("geocode", _config(config_path, locale=locale, reference=reference), **options)
+    run_batch("geocode", load(config_path, locale=locale, reference=reference), **options)
 
 
 @cli.command()
@@ -204,11 +116,11 @@ def explain(text, config_path, locale, reference, fmt, steps):
     from addrcode.batch.jobs import open_geocoder
     from addrcode.normalize import trace
 
-    config = _config(config_path, locale=locale, reference=reference)
-    explanation = open_geocoder(config, _notify).explain(text)
+    config = load(config_path, locale=locale, reference=reference)
+    explanation = open_geocoder(config, notify).explain(text)
     parse_steps = trace(text, config.locale) if steps else []
     if fmt == "json":
-        return _echo_json({**explanation.to_dict(), **({"steps": parse_steps} if steps else {})}, ascii_only=False)
+        return echo_json({**explanation.to_dict(), **({"steps": parse_steps} if steps else {})}, ascii_only=False)
     for step in parse_steps:
         found = ", ".join(f"{k}={v!r}" for k, v in step["fields"].items())
         click.echo(f"step {step['step']}: {step['doc']}\n    {found or '-'}"
@@ -230,7 +142,7 @@ def encode(config_path, locale, reference, zones, keyring, min_precision, min_sc
     addrcode encode "637 College St, Middlebury VT 05753"
     addrcode encode -i orders.csv --column address -o coded.csv --rejects rejects.csv
     """
-    config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring,
+    config = load(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring,
                      min_precision=min_precision, min_score=min_score)
     run_batch("encode", config, {"with_coords": with_coords}, **options)
 
@@ -238,7 +150,7 @@ def encode(config_path, locale, reference, zones, keyring, min_precision, min_sc
 @batch_command(code_options)
 def decode(config_path, locale, zones, keyring, **options):
     """Decode codes with the keyring (key holders only): district, cell, cell centre, current zone."""
-    run_batch("decode", _config(config_path, locale=locale, zones=zones, keyring=keyring), **options)
+    run_batch("decode", load(config_path, locale=locale, zones=zones, keyring=keyring), **options)
 
 
 # --------------------------------------------------------------------------- stations
@@ -255,7 +167,7 @@ def resolve(config_path, locale, table, public_key, **options):
     addrcode resolve K7Q-3M9QX-T
     scanner | addrcode resolve --table station.sqlite --public-key addrcode.keyring.pub
     """
-    run_batch("resolve", _config(config_path, locale=locale, table=table, public_key=public_key), **options)
+    run_batch("resolve", load(config_path, locale=locale, table=table, public_key=public_key), **options)
 
 
 @cli.group()
@@ -281,10 +193,10 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
     from addrcode.batch.jobs import open_grid, open_keyring, open_zones, reference_path
     from addrcode.stations.build import build_table
 
-    config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
-    info = build_table(reference_path(config, _notify), open_zones(config, _notify), open_keyring(config, _notify),
+    config = load(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
+    info = build_table(reference_path(config, notify), open_zones(config, notify), open_keyring(config, notify),
                        open_grid(config), Path(output), station=station, serial=serial,
-                       progress=None if quiet else _notify, file_mode=config.file_mode)
+                       progress=None if quiet else notify, file_mode=config.file_mode)
     if not quiet:
         click.echo(f"{output}: serial {info.serial}, {info.rows:,} codes, {info.zones} zones, station "
                    f"{info.station}, {info.size_bytes:,} bytes, signed by key {info.public_key_fingerprint}", err=True)
@@ -302,7 +214,7 @@ def table_verify(table_path, public_key, newer_than, fmt):
 
     info = verify_table(table_path, public_key, newer_than=newer_than)
     if fmt == "json":
-        return _echo_json(info.to_dict())
+        return echo_json(info.to_dict())
     epochs = ", ".join(f"{i} {s}" for i, s in info.epochs)
     click.echo(f"{table_path}: OK — serial {info.serial}, built {info.built_at}, station {info.station}, "
                f"{info.rows:,} codes, {info.zones} zones, epochs {epochs}"
@@ -320,7 +232,7 @@ def table_diff(old, new, public_key, fmt):
 
     diff = diff_tables(old, new, public_key)
     if fmt == "json":
-        return _echo_json(diff.to_dict())
+        return echo_json(diff.to_dict())
     click.echo(diff.text())
 
 
@@ -359,8 +271,8 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
     from addrcode.outputs.label import render_labels
 
     refuse_same_file(output, input_path)
-    config = _config(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
-    rows = rows_for_labels(input_path, delimiter, column=column, notify=_notify, load_config=lambda: config)
+    config = load(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
+    rows = rows_for_labels(input_path, delimiter, column=column, notify=notify, load_config=lambda: config)
     target = sys.stdout.buffer if output == "-" and fmt == "pdf" else output
     report = render_labels(rows, target, fmt=fmt, sheet=sheet, name_key=name_column, phone_key=phone_column,
                            dpi=dpi, routing=not no_routing, file_mode=config.file_mode)
@@ -386,8 +298,8 @@ def scan(images, output, fmt, dpi, config_path, locale, table, public_key):
     """
     from addrcode.batch.frame import scan_images
 
-    config = _config(config_path, locale=locale, table=table, public_key=public_key)
-    failed = scan_images(images, config, output, fmt, dpi=dpi, notify=_notify)
+    config = load(config_path, locale=locale, table=table, public_key=public_key)
+    failed = scan_images(images, config, output, fmt, dpi=dpi, notify=notify)
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
@@ -410,171 +322,19 @@ def report(run, output, show_addresses, columns, config_path, locale, zones):
     from addrcode.batch.jobs import open_zones
     from addrcode.outputs.report import render_report
 
-    config = _config(config_path, locale=locale, zones=zones)
-    summary = render_report(Path(run), open_zones(config, _notify), Path(output), show_addresses=show_addresses,
+    config = load(config_path, locale=locale, zones=zones)
+    summary = render_report(Path(run), open_zones(config, notify), Path(output), show_addresses=show_addresses,
                             address_columns=list(columns) or None, file_mode=config.file_mode)
     click.echo(f"{output}: {summary.rows:,} rows, {summary.bytes:,} bytes"
                + (f"; {summary.not_placed:,} refused rows could not be placed on the map" if summary.not_placed
                   else ""), err=True)
 
 
-@cli.group("zones")
-def zones_group():
-    """Inspect delivery zones."""
-
-
-@zones_group.command("map")
-@click.option("-o", "--output", required=True, metavar="zones.html|zones.svg", help="HTML page or bare SVG.")
-@click.option("--width", type=click.FloatRange(200, 10000), default=1000.0, show_default=True,
-              help="Drawing width in pixels.")
-@config_options
-@click.option("--zones", metavar="ZONES.geojson", help="Zones file (default: embedded Vermont zones).")
-@table_options
-def zones_map(output, width, config_path, locale, zones, table, public_key):
-    """Draw the zones, labelled with routing keys and sort centers (coloured by a station table if given)."""
-    from addrcode.batch.jobs import open_grid, open_zones
-    from addrcode.outputs.zonemap import render_zone_map
-
-    config = _config(config_path, locale=locale, zones=zones, table=table, public_key=public_key)
-    if config.table is not None and config.public_key is None:
-        raise UsageError("--table needs --public-key (the keyring's .pub file)")
-    render_zone_map(open_zones(config, _notify), Path(output), table=config.table, public_key=config.public_key,
-                    grid=open_grid(config), width=width, file_mode=config.file_mode)
-    click.echo(f"wrote {output}", err=True)
-
-
-# --------------------------------------------------------------------------- reference
-
-
-@cli.group()
-def reference():
-    """Build and inspect local address references (indexed SQLite)."""
-
-
-@reference.command("build")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, metavar="REF.sqlite", help="Reference file to write.")
-@click.option("--rejects", metavar="FILE", help="CSV of the rows that could not be used, with reasons.")
-@click.option("--locale", default="us", show_default=True, help="Address rules the sources are read with (us, au).")
-@quiet_option
-def reference_build(sources, output, rejects, locale, quiet):
-    """Build a reference from OpenAddresses-layout CSV or CSV.gz files.
-
-    Columns LON,LAT,NUMBER,STREET,UNIT,CITY,DISTRICT,REGION,POSTCODE,ID,HASH (case-insensitive; extra
-    columns ignored).
-    """
-    from addrcode.geocoding.build import build_reference
-
-    progress = None if quiet or not sys.stderr.isatty() else (
-        lambda n: click.echo(f"\r{n:,} rows read", err=True, nl=False))
-    report = build_reference([Path(s) for s in sources], Path(output), rejects=Path(rejects) if rejects else None,
-                             progress=progress, locale=locale, file_mode=_config(None).file_mode)
-    if not quiet:
-        reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reject_reasons.items(), key=lambda x: -x[1]))
-        click.echo(f"\n{output}: {report.rows_kept:,} points kept of {report.rows_read:,} rows read "
-                   f"({report.rows_rejected:,} rejected{': ' + reasons if reasons else ''}); "
-                   f"{report.streets:,} streets, {report.cities:,} cities, {report.postcodes:,} postcodes; "
-                   f"{report.seconds:.1f} s", err=True)
-
-
-@reference.command("info")
-@click.argument("ref", required=False)
-@text_or_json_option
-@config_file_option
-def reference_info(ref, fmt, config_path):
-    """Print a reference's sources, row counts, build time and format version (default: the embedded one)."""
-    import json
-
-    from addrcode.batch.jobs import reference_path
-    from addrcode.geocoding.reference import reference_info as info_of
-
-    info = info_of(Path(ref) if ref else reference_path(_config(config_path), _notify))
-    if fmt == "json":
-        return _echo_json(info, ascii_only=False)
-    for key, value in info.items():
-        click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value}")
-
-
-# --------------------------------------------------------------------------- keys
-
-
 keyring_option = click.option("--keyring", metavar="FILE", help="Keyring file (default: from the configuration).")
 
 
-@cli.group()
-def key():
-    """Create and manage keyrings (code key epochs + the table signing key)."""
-
-
-@key.command("new")
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite an existing keyring (codes made with it become undecodable).")
-def key_new(path, force):
-    """Create a keyring at PATH (mode 0600) and its public key PATH.pub for stations.
-
-    Secrets are never printed. Keep PATH private and backed up; give stations only PATH.pub.
-    """
-    from addrcode.codes import keyring as keys
-
-    ring = keys.new_keyring(path, force=force)
-    click.echo(f"created keyring {path} (epoch {ring.active.id} active, mode 0600)", err=True)
-    click.echo(f"public key for stations: {keys.pub_path(path)} (fingerprint {ring.verify_key.fingerprint})", err=True)
-
-
-@key.command("list")
-@keyring_option
-@config_file_option
-@text_or_json_option
-def key_list(keyring, config_path, fmt):
-    """List the epochs of a keyring (ids, creation time, status; never secrets)."""
-    from addrcode.codes import keyring as keys
-    from addrcode.config import keyring_to_change
-
-    try:
-        path = keyring_to_change(_config(config_path, keyring=keyring))
-    except UsageError:  # no keyring configured: list the packaged demo keyring
-        if keyring is not None:
-            raise
-        path = keys.demo_keyring_path()
-    ring = keys.load_keyring(path)
-    rows = [info.__dict__ for info in keys.list_epochs(ring)]
-    if fmt == "json":
-        return _echo_json({"keyring": str(ring.path), "demo": ring.is_demo,
-                           "public_key_fingerprint": ring.verify_key.fingerprint, "epochs": rows})
-    click.echo(f"keyring {ring.path}{'  (DEMO: codes are not private)' if ring.is_demo else ''}")
-    click.echo(f"public key fingerprint {ring.verify_key.fingerprint}")
-    for row in rows:
-        click.echo(f"  epoch {row['id']}  {row['status']:<8} created {row['created']}")
-
-
-@key.command("rotate")
-@keyring_option
-@config_file_option
-def key_rotate(keyring, config_path):
-    """Start a new epoch: new codes use it; the previous epoch is retired and still resolves.
-
-    Rebuild and redeploy station tables afterwards so stations know the new epoch.
-    """
-    from addrcode.codes import keyring as keys
-    from addrcode.config import keyring_to_change
-
-    path = keyring_to_change(_config(config_path, keyring=keyring))
-    ring = keys.rotate(path)
-    click.echo(f"{path}: epoch {ring.active.id} is now active; rebuild the station tables", err=True)
-
-
-@key.command("revoke")
-@click.argument("epoch")
-@keyring_option
-@config_file_option
-def key_revoke(epoch, keyring, config_path):
-    """Revoke a retired EPOCH: stations refuse its codes once their table is rebuilt."""
-    from addrcode.codes import keyring as keys
-    from addrcode.config import keyring_to_change
-
-    path = keyring_to_change(_config(config_path, keyring=keyring))
-    keys.revoke(path, epoch)
-    click.echo(f"{path}: epoch {epoch.upper()} revoked; rebuild the station tables", err=True)
+for command in cli_region.COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -1,0 +1,182 @@
+"""Commands that set up a region: references, delivery zones and keyrings (added to `addrcode.cli.cli`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from addrcode.cli_options import (
+    config_file_option,
+    config_options,
+    echo_json,
+    keyring_option,
+    load,
+    notify,
+    quiet_option,
+    table_options,
+    text_or_json_option,
+)
+from addrcode.errors import UsageError
+
+# --------------------------------------------------------------------------- reference
+
+
+@click.group()
+def reference():
+    """Build and inspect local address references (indexed SQLite)."""
+
+
+@reference.command("build")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, metavar="REF.sqlite", help="Reference file to write.")
+@click.option("--rejects", metavar="FILE", help="CSV of the rows that could not be used, with reasons.")
+@click.option("--locale", default="us", show_default=True, help="Address rules the sources are read with (us, au).")
+@quiet_option
+def reference_build(sources, output, rejects, locale, quiet):
+    """Build a reference from OpenAddresses-layout CSV or CSV.gz files.
+
+    Columns LON,LAT,NUMBER,STREET,UNIT,CITY,DISTRICT,REGION,POSTCODE,ID,HASH (case-insensitive; extra
+    columns ignored).
+    """
+    from addrcode.geocoding.build import build_reference
+
+    progress = None if quiet or not sys.stderr.isatty() else (
+        lambda n: click.echo(f"\r{n:,} rows read", err=True, nl=False))
+    report = build_reference([Path(s) for s in sources], Path(output), rejects=Path(rejects) if rejects else None,
+                             progress=progress, locale=locale, file_mode=load(None).file_mode)
+    if not quiet:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reject_reasons.items(), key=lambda x: -x[1]))
+        click.echo(f"\n{output}: {report.rows_kept:,} points kept of {report.rows_read:,} rows read "
+                   f"({report.rows_rejected:,} rejected{': ' + reasons if reasons else ''}); "
+                   f"{report.streets:,} streets, {report.cities:,} cities, {report.postcodes:,} postcodes; "
+                   f"{report.seconds:.1f} s", err=True)
+
+
+@reference.command("info")
+@click.argument("ref", required=False)
+@text_or_json_option
+@config_file_option
+def reference_info(ref, fmt, config_path):
+    """Print a reference's sources, row counts, build time and format version (default: the embedded one)."""
+    import json
+
+    from addrcode.batch.jobs import reference_path
+    from addrcode.geocoding.reference import reference_info as info_of
+
+    info = info_of(Path(ref) if ref else reference_path(load(config_path), notify))
+    if fmt == "json":
+        return echo_json(info, ascii_only=False)
+    for key, value in info.items():
+        click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value}")
+
+
+# --------------------------------------------------------------------------- zones
+
+
+@click.group("zones")
+def zones_group():
+    """Inspect delivery zones."""
+
+
+@zones_group.command("map")
+@click.option("-o", "--output", required=True, metavar="zones.html|zones.svg", help="HTML page or bare SVG.")
+@click.option("--width", type=click.FloatRange(200, 10000), default=1000.0, show_default=True,
+              help="Drawing width in pixels.")
+@config_options
+@click.option("--zones", metavar="ZONES.geojson", help="Zones file (default: embedded Vermont zones).")
+@table_options
+def zones_map(output, width, config_path, locale, zones, table, public_key):
+    """Draw the zones, labelled with routing keys and sort centers (coloured by a station table if given)."""
+    from addrcode.batch.jobs import open_grid, open_zones
+    from addrcode.outputs.zonemap import render_zone_map
+
+    config = load(config_path, locale=locale, zones=zones, table=table, public_key=public_key)
+    if config.table is not None and config.public_key is None:
+        raise UsageError("--table needs --public-key (the keyring's .pub file)")
+    render_zone_map(open_zones(config, notify), Path(output), table=config.table, public_key=config.public_key,
+                    grid=open_grid(config), width=width, file_mode=config.file_mode)
+    click.echo(f"wrote {output}", err=True)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@click.group()
+def key():
+    """Create and manage keyrings (code key epochs + the table signing key)."""
+
+
+@key.command("new")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing keyring (codes made with it become undecodable).")
+def key_new(path, force):
+    """Create a keyring at PATH (mode 0600) and its public key PATH.pub for stations.
+
+    Secrets are never printed. Keep PATH private and backed up; give stations only PATH.pub.
+    """
+    from addrcode.codes import keyring as keys
+
+    ring = keys.new_keyring(path, force=force)
+    click.echo(f"created keyring {path} (epoch {ring.active.id} active, mode 0600)", err=True)
+    click.echo(f"public key for stations: {keys.pub_path(path)} (fingerprint {ring.verify_key.fingerprint})", err=True)
+
+
+@key.command("list")
+@keyring_option
+@config_file_option
+@text_or_json_option
+def key_list(keyring, config_path, fmt):
+    """List the epochs of a keyring (ids, creation time, status; never secrets)."""
+    from addrcode.codes import keyring as keys
+    from addrcode.config import keyring_to_change
+
+    try:
+        path = keyring_to_change(load(config_path, keyring=keyring))
+    except UsageError:  # no keyring configured: list the packaged demo keyring
+        if keyring is not None:
+            raise
+        path = keys.demo_keyring_path()
+    ring = keys.load_keyring(path)
+    rows = [info.__dict__ for info in keys.list_epochs(ring)]
+    if fmt == "json":
+        return echo_json({"keyring": str(ring.path), "demo": ring.is_demo,
+                           "public_key_fingerprint": ring.verify_key.fingerprint, "epochs": rows})
+    click.echo(f"keyring {ring.path}{'  (DEMO: codes are not private)' if ring.is_demo else ''}")
+    click.echo(f"public key fingerprint {ring.verify_key.fingerprint}")
+    for row in rows:
+        click.echo(f"  epoch {row['id']}  {row['status']:<8} created {row['created']}")
+
+
+@key.command("rotate")
+@keyring_option
+@config_file_option
+def key_rotate(keyring, config_path):
+    """Start a new epoch: new codes use it; the previous epoch is retired and still resolves.
+
+    Rebuild and redeploy station tables afterwards so stations know the new epoch.
+    """
+    from addrcode.codes import keyring as keys
+    from addrcode.config import keyring_to_change
+
+    path = keyring_to_change(load(config_path, keyring=keyring))
+    ring = keys.rotate(path)
+    click.echo(f"{path}: epoch {ring.active.id} is now active; rebuild the station tables", err=True)
+
+
+@key.command("revoke")
+@click.argument("epoch")
+@keyring_option
+@config_file_option
+def key_revoke(epoch, keyring, config_path):
+    """Revoke a retired EPOCH: stations refuse its codes once their table is rebuilt."""
+    from addrcode.codes import keyring as keys
+    from addrcode.config import keyring_to_change
+
+    path = keyring_to_change(load(config_path, keyring=keyring))
+    keys.revoke(path, epoch)
+    click.echo(f"{path}: epoch {epoch.upper()} revoked; rebuild the station tables", err=True)
+
+
+COMMANDS = (reference, zones_group, key)
