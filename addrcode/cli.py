@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from addrcode import __version__, cli_region
+from addrcode import __version__, cli_region, cli_zones
 from addrcode.cli_group import EXIT_OK, EXIT_PIPE_CLOSED, EXIT_SOME_FAILED, AddrcodeGroup, quiet_stdout
 from addrcode.cli_options import (
     batch_options,
@@ -333,7 +333,7 @@ def report(run, output, show_addresses, columns, config_path, locale, zones):
 keyring_option = click.option("--keyring", metavar="FILE", help="Keyring file (default: from the configuration).")
 
 
-for command in cli_region.COMMANDS:
+for command in (*cli_region.COMMANDS, cli_zones.zones_group):
     cli.add_command(command)
 
 

@@ -9,13 +9,11 @@ import click
 
 from addrcode.cli_options import (
     config_file_option,
-    config_options,
     echo_json,
     keyring_option,
     load,
     notify,
     quiet_option,
-    table_options,
     text_or_json_option,
 )
 from addrcode.errors import UsageError
@@ -70,34 +68,6 @@ def reference_info(ref, fmt, config_path):
         return echo_json(info, ascii_only=False)
     for key, value in info.items():
         click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value}")
-
-
-# --------------------------------------------------------------------------- zones
-
-
-@click.group("zones")
-def zones_group():
-    """Inspect delivery zones."""
-
-
-@zones_group.command("map")
-@click.option("-o", "--output", required=True, metavar="zones.html|zones.svg", help="HTML page or bare SVG.")
-@click.option("--width", type=click.FloatRange(200, 10000), default=1000.0, show_default=True,
-              help="Drawing width in pixels.")
-@config_options
-@click.option("--zones", metavar="ZONES.geojson", help="Zones file (default: embedded Vermont zones).")
-@table_options
-def zones_map(output, width, config_path, locale, zones, table, public_key):
-    """Draw the zones, labelled with routing keys and sort centers (coloured by a station table if given)."""
-    from addrcode.batch.jobs import open_grid, open_zones
-    from addrcode.outputs.zonemap import render_zone_map
-
-    config = load(config_path, locale=locale, zones=zones, table=table, public_key=public_key)
-    if config.table is not None and config.public_key is None:
-        raise UsageError("--table needs --public-key (the keyring's .pub file)")
-    render_zone_map(open_zones(config, notify), Path(output), table=config.table, public_key=config.public_key,
-                    grid=open_grid(config), width=width, file_mode=config.file_mode)
-    click.echo(f"wrote {output}", err=True)
 
 
 # --------------------------------------------------------------------------- keys
@@ -179,4 +149,4 @@ def key_revoke(epoch, keyring, config_path):
     click.echo(f"{path}: epoch {epoch.upper()} revoked; rebuild the station tables", err=True)
 
 
-COMMANDS = (reference, zones_group, key)
+COMMANDS = (reference, key)
