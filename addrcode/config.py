@@ -1,14 +1,14 @@
 """Layered configuration: defaults -> TOML file -> ADDRCODE_* environment -> command-line flags.
 
-The TOML file is `--config PATH`, else `$ADDRCODE_CONFIG`, else none (the embedded default data is
-used). The command line also finds one (`find_config`): `./addrcode.toml`, then the user's
-`$XDG_CONFIG_HOME/addrcode/addrcode.toml` (`~/.config/...`). Relative paths in a TOML file are relative
-to that file. Nothing is printed while loading.
+The TOML file is `--config PATH`, else `$ADDRCODE_CONFIG`, else none (the embedded demo data is
+used, and said so on stderr by the commands). The command line also finds one (`find_config`):
+`./addrcode.toml`, then the user's `$XDG_CONFIG_HOME/addrcode/addrcode.toml` (`~/.config/...`).
+Relative paths in a TOML file are relative to that file. Nothing is printed while loading.
 
 ```toml
 # addrcode.toml
 reference = "vt.sqlite"       # built with `addrcode reference build`
-zones = "zones.geojson"      # default: the embedded data/vt-zones.geojson
+zones = "zones.geojson"      # built with `addrcode zones build` (demo zones only with the demo reference)
 keyring = "keys/addrcode.keyring"
 table = "station.sqlite"      # at a sorting station: the signed table ...
 public_key = "addrcode.keyring.pub"   # ... and the public key it is checked with
@@ -32,11 +32,11 @@ from addrcode.errors import DataError, UsageError
 
 PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "cache_dir")
 
-# What a locale changes when the user has not set it: its own grid CRS and embedded zones. The
-# embedded reference of a locale is chosen in `addrcode.batch.jobs.reference_path` (built on first use).
+# What a locale changes when the user has not set it: its own grid CRS. Its embedded demo reference and
+# zones are chosen in `addrcode.batch.jobs` (reference_path, zones_path), only when no reference is configured.
 LOCALE_PRESETS = {
     "us": {},
-    "au": {"crs": "EPSG:3577", "zones": "au/au-zones.geojson"},  # GDA94 / Australian Albers, metres
+    "au": {"crs": "EPSG:3577"},  # GDA94 / Australian Albers, metres
 }
 
 
@@ -151,21 +151,49 @@ def _check_owned(path: Path) -> None:
 def load_config(path: str | os.PathLike | None = None, *, env: Mapping[str, str] | None = None,
                 **overrides) -> Config:
     """Build the configuration from the layers; `overrides` are flag values (None = not given)."""
+    values, _ = _layered(path, env, overrides)
+    return replace(Config(), **values)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key as `addrcode config` shows it: its value and the layer it came from."""
+
+    key: str
+    value: object
+    origin: str  # "default", "locale preset", "file", "environment ($ADDRCODE_...)" or "flag"
+
+
+def describe_config(path: str | os.PathLike | None = None, *, env: Mapping[str, str] | None = None,
+                    **overrides) -> list[Setting]:
+    """Every configuration key with the value in force and where it came from (what `addrcode config` prints).
+    Path keys left unset are None: the command that needs them then uses the embedded demo data."""
+    values, origins = _layered(path, env, overrides)
+    config = replace(Config(), **values)
+    return [Setting(f.name, getattr(config, f.name), origins.get(f.name, "default")) for f in fields(Config)]
+
+
+def _layered(path, env, overrides) -> tuple[dict, dict]:
+    """The keys set by the file, environment, flags and locale preset, and which layer set each."""
     env = os.environ if env is None else env
     known = {f.name for f in fields(Config)}
     values: dict = {}
+    origins: dict = {}
     path = path or env.get("ADDRCODE_CONFIG") or None
     if path:
         values.update(_read_toml(Path(path), known))
+        origins.update(dict.fromkeys(values, "file"))
     for key in known:
         env_value = env.get("ADDRCODE_" + key.upper())
         if env_value:
             values[key] = _coerce(key, env_value, None)
+            origins[key] = f"environment ($ADDRCODE_{key.upper()})"
     for key, value in overrides.items():
         if key not in known:
             raise TypeError(f"unknown configuration key {key}")
         if value is not None:
             values[key] = _coerce(key, value, None)
+            origins[key] = "flag"
     locale = str(values.get("locale", Config.locale)).lower()
     if locale not in LOCALE_PRESETS:
         raise UsageError(f"unknown locale {locale!r}; available: {', '.join(sorted(LOCALE_PRESETS))}")
@@ -173,7 +201,8 @@ def load_config(path: str | os.PathLike | None = None, *, env: Mapping[str, str]
     for key, value in LOCALE_PRESETS[locale].items():  # only where no layer set the key
         if key not in values:
             values[key] = embedded(value) if key in PATH_KEYS else value
-    return replace(Config(), **values)
+            origins[key] = f"locale preset ({locale})"
+    return values, origins
 
 
 def _read_toml(path: Path, known: set[str]) -> dict:

@@ -4,6 +4,7 @@
   plus four rows the builder must reject); needs nothing outside the project.
 - `vt_reference`: the embedded Vermont reference (248k points, ~10 s to build), built once per
   session into the session's cache directory.
+- `VT_ZONES`: the embedded Vermont zones, for commands given a Vermont reference of the tests' own.
 - `addrcode_cache` (autouse): every test, and every CLI subprocess a test starts, uses one fresh cache
   directory per session (`ADDRCODE_CACHE_DIR`), never the user's: the default reference and the demo
   station table are built at most once per test session.
@@ -18,6 +19,9 @@ TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
 ROOT = TESTS.parent
 SHARED = TESTS.parents[1] / "shared"  # ../shared next to the repo: the real data sets
+# The embedded Vermont zones: tests that pass a Vermont reference of their own (small_reference...) pass
+# these too, since a configured reference never falls back to the embedded zones.
+VT_ZONES = str(ROOT / "data" / "vt-zones.geojson")
 
 
 def pytest_collection_modifyitems(config, items):

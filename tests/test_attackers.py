@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import VT_ZONES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -474,9 +475,10 @@ def test_keyring_readable_by_others_is_refused(world, tmp_path, mode):
     ring = tmp_path / "ring.json"
     ring.write_bytes(world.keyring_path.read_bytes())
     os.chmod(ring, mode)
-    args = {"encode": ["encode", "--reference", str(world.reference), "--keyring", str(ring), "1 Main St"],
+    args = {"encode": ["encode", "--reference", str(world.reference), "--zones", VT_ZONES,
+                       "--keyring", str(ring), "1 Main St"],
             "table build": ["table", "build", "-o", str(tmp_path / "t.sqlite"), "--reference", str(world.reference),
-                            "--keyring", str(ring)],
+                            "--zones", VT_ZONES, "--keyring", str(ring)],
             "key rotate": ["key", "rotate", "--keyring", str(ring)],
             "decode": ["decode", "--keyring", str(ring), "AAT-0EM53-6"]}
     for name, a in args.items():
@@ -526,18 +528,23 @@ def leak_commands(world: World, tmp: Path) -> list[tuple[str, list[str], str | N
         ("normalize args", ["normalize", SENTINEL, SENTINEL_BAD], None, True),
         ("normalize stdin", ["normalize"], SENTINEL + "\n" + SENTINEL_BAD + "\n", True),
         ("geocode", ["geocode", "--reference", ref, SENTINEL, SENTINEL_BAD], None, True),
-        ("encode text", ["encode", "--reference", ref, "--keyring", ring, SENTINEL, SENTINEL_BAD], None, False),
-        ("encode CSV file", ["encode", "--reference", ref, "--keyring", ring, "-i", str(orders), "-o", out,
+        ("encode text", ["encode", "--reference", ref, "--zones", VT_ZONES,
+                         "--keyring", ring, SENTINEL, SENTINEL_BAD], None, False),
+        ("encode CSV file", ["encode", "--reference", ref, "--zones", VT_ZONES,
+                             "--keyring", ring, "-i", str(orders), "-o", out,
                              "--rejects", str(tmp / "rej.csv")], None, False),
-        ("encode jsonl", ["encode", "--reference", ref, "--keyring", ring, "--format", "jsonl"],
+        ("encode jsonl", ["encode", "--reference", ref, "--zones", VT_ZONES, "--keyring", ring, "--format", "jsonl"],
          SENTINEL + "\n" + SENTINEL_BAD + "\n", True),
-        ("encode, too-open keyring", ["encode", "--reference", ref, "--keyring", str(opened), SENTINEL], None, False),
-        ("encode, corrupt keyring", ["encode", "--reference", ref, "--keyring", str(corrupt), SENTINEL], None, False),
+        ("encode, too-open keyring", ["encode", "--reference", ref, "--zones", VT_ZONES,
+                                      "--keyring", str(opened), SENTINEL], None, False),
+        ("encode, corrupt keyring", ["encode", "--reference", ref, "--zones", VT_ZONES,
+                                     "--keyring", str(corrupt), SENTINEL], None, False),
         ("encode, missing reference", ["encode", "--reference", str(tmp / "none.sqlite"), SENTINEL], None, False),
         ("explain", ["explain", "--reference", ref, SENTINEL], None, True),
         ("decode", ["decode", "--keyring", ring, code, "AAT-0EM53-7", SENTINEL], None, True),
         ("resolve", ["resolve", "--table", str(world.table), "--public-key", pub, code, SENTINEL], None, True),
-        ("table build", ["table", "build", "-o", str(tmp / "t.sqlite"), "--reference", ref, "--keyring", ring],
+        ("table build", ["table", "build", "-o", str(tmp / "t.sqlite"), "--reference", ref, "--zones", VT_ZONES,
+                         "--keyring", ring],
          None, False),
         ("table verify", ["table", "verify", str(world.table), "--public-key", pub], None, False),
         ("table diff", ["table", "diff", str(world.table), str(world.extract), "--public-key", pub], None, False),
@@ -675,7 +682,8 @@ def formula_check(tmp: Path, world: World, cells: list[str]) -> dict:
             w.writerow([f"={i}", c, c])
     checked, bad = 0, []
     for command, extra in (("normalize", []), ("geocode", ["--reference", str(world.reference)]),
-                           ("encode", ["--reference", str(world.reference), "--keyring", str(world.keyring_path),
+                           ("encode", ["--reference", str(world.reference), "--zones", VT_ZONES,
+                                       "--keyring", str(world.keyring_path),
                                        "--with-coords"])):
         out, rej = tmp / f"{command}.csv", tmp / f"{command}.rej.csv"
         result = CliRunner().invoke(cli, [command, "-i", str(src), "--column", "address", "-o", str(out),
@@ -722,10 +730,10 @@ def test_demo_keyring_is_announced_as_not_private(world):
     """The packaged keyring is public: every command that uses it says so on stderr / in its listing."""
     from addrcode.cli import cli
 
-    result = CliRunner().invoke(cli, ["encode", "--reference", str(world.reference), SENTINEL])
+    result = CliRunner().invoke(cli, ["encode", "--reference", str(world.reference), "--zones", VT_ZONES, SENTINEL])
     assert result.exit_code == 0 and "DEMO keyring" in result.stderr and "NOT private" in result.stderr
     result = CliRunner().invoke(cli, ["key", "list"], env={"ADDRCODE_KEYRING": "", "ADDRCODE_CONFIG": ""})
     assert "DEMO" in result.stdout and "not private" in result.stdout
-    result = CliRunner().invoke(cli, ["encode", "--reference", str(world.reference), "--keyring",
+    result = CliRunner().invoke(cli, ["encode", "--reference", str(world.reference), "--zones", VT_ZONES, "--keyring",
                                       str(world.keyring_path), SENTINEL])
     assert result.exit_code == 0 and "DEMO" not in result.stderr

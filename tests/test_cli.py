@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import VT_ZONES
 
 from addrcode import __version__
 from addrcode.cli import cli
@@ -257,7 +258,7 @@ def test_early_ctrl_c_says_what_was_kept_and_can_be_resumed(tmp_path, small_refe
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
     src.write_text("id,address\n" + "".join(f"{i},2610 Boudle Rd Bloomfield VT 05905\n" for i in range(30_000)))
     args = [sys.executable, "-m", "addrcode", "encode", "-i", str(src), "--column", "address", "-o", str(out),
-            "--reference", str(small_reference), "--jobs", "2", "-q"]
+            "--reference", str(small_reference), "--zones", VT_ZONES, "--jobs", "2", "-q"]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 60
     while not (tmp_path / wait_for).exists() and time.time() < deadline and proc.poll() is None:

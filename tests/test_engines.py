@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import VT_ZONES
 
 pd = pytest.importorskip("pandas")
 
@@ -139,7 +140,7 @@ def assert_same(frame, rows: list[dict], expected: list[dict], fields: list[str]
 
 @pytest.fixture(scope="session")
 def config(vt_reference, tmp_path_factory) -> Config:
-    return Config(reference=vt_reference, cache_dir=tmp_path_factory.mktemp("cache"))
+    return Config(reference=vt_reference, zones=Path(VT_ZONES), cache_dir=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")
@@ -480,7 +481,7 @@ def test_spark_cli_stderr_holds_addrcode_lines_only(vt_reference, rows, tmp_path
     src = write_csv(tmp_path / "orders.csv", rows[:60])
     proc = addrcode("encode", "--engine", "spark", "-i", str(src), "-o", str(tmp_path / "coded"))
     assert proc.returncode in (0, 1), proc.stderr
-    ours = re.compile(r"^(\d+ rows, \d+ ok, |  \S|warning: using the DEMO keyring|building the default)")
+    ours = re.compile(r"^(\d+ rows, \d+ ok, |  \S|warning: using the DEMO keyring|building the default|note: )")
     noise = [line for line in proc.stderr.splitlines() if line != _JVM_NOTICE and not ours.match(line)]
     assert noise == []
     assert re.match(r"^60 rows, \d+ ok, .*\(spark, \d+ partitions\)$",

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import VT_ZONES
 
 TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
@@ -79,7 +80,7 @@ def kill_and_resume(reference: Path, work: Path, *, rows: int = 6000, kills: int
     src, out, rej = work / "orders.csv", work / "coded.csv", work / "rejects.csv"
     write_orders(src, rows)
     args = ["encode", "-i", str(src), "-o", str(out), "--rejects", str(rej), "--reference", str(reference),
-            "--jobs", str(jobs), "--chunk-size", str(chunk), "-q"]
+            "--zones", VT_ZONES, "--jobs", str(jobs), "--chunk-size", str(chunk), "-q"]
     journal = work / f".{out.name}.journal"
     hits, early_final = 0, False
     for attempt in range(kills):
@@ -141,7 +142,7 @@ def test_sigkill_twice_then_resume_loses_and_duplicates_nothing(reference, tmp_p
     assert result["leftovers"] == []  # no .partial, no journal
     assert result["rejects"] >= 4 and result["rows_out"] > 0.8 * result["rows_in"]
     # Every row is what an uninterrupted encode gives (same code, same status).
-    job = make_job("encode", Config(reference=reference))
+    job = make_job("encode", Config(reference=reference, zones=Path(VT_ZONES)))
     for row in result["ok_rows"][::7] + result["bad_rows"]:
         if row["addrcode_reason"].startswith("line "):
             continue  # a broken CSV row: there is no address to compare
@@ -172,14 +173,15 @@ def disk_full_cases(reference: Path, work: Path) -> list[tuple[str, list[str], P
         new_keyring(ring)
     return [
         ("encode -o", ["encode", "-i", str(orders), "-o", str(work / "coded.csv"), "--reference", str(reference),
-                       "--jobs", "1", "-q"], work / "coded.csv"),
+                       "--zones", VT_ZONES, "--jobs", "1", "-q"], work / "coded.csv"),
         ("encode -o --rejects", ["encode", "-i", str(orders), "-o", str(work / "coded2.csv"), "--rejects",
-                                 str(work / "rej.csv"), "--reference", str(reference), "--jobs", "1", "-q"],
+                                 str(work / "rej.csv"), "--reference", str(reference), "--zones", VT_ZONES,
+                                 "--jobs", "1", "-q"],
          work / "coded2.csv"),
         ("reference build", ["reference", "build", str(DATA / "oa_small.csv"), "-o", str(work / "ref.sqlite"), "-q"],
          work / "ref.sqlite"),
         ("table build", ["table", "build", "-o", str(work / "table.sqlite"), "--reference", str(reference),
-                         "--keyring", str(ring), "-q"], work / "table.sqlite"),
+                         "--zones", VT_ZONES, "--keyring", str(ring), "-q"], work / "table.sqlite"),
         ("key new", ["key", "new", str(keys / "new.json")], keys / "new.json"),
     ]
 
@@ -251,11 +253,12 @@ def tmpfs_run(reference: Path, work: Path, fs: Path) -> dict:
     orders = work / "orders.csv"
     write_orders(orders, 3000, bad_every=0)
     full = run("encode", "-i", str(orders), "-o", str(fs / "coded.csv"), "--reference", str(reference),
-               "--jobs", "1", "-q")
+               "--zones", VT_ZONES, "--jobs", "1", "-q")
     left = sorted(p.name for p in fs.iterdir())
     small = work / "few.csv"
     write_orders(small, 20, bad_every=0)
-    again = run("encode", "-i", str(small), "-o", str(fs / "coded.csv"), "--reference", str(reference), "-q")
+    again = run("encode", "-i", str(small), "-o", str(fs / "coded.csv"), "--reference", str(reference),
+                "--zones", VT_ZONES, "-q")
     rows = len(read_rows(fs / "coded.csv")) if (fs / "coded.csv").exists() else 0
     return {"exit": full.returncode, "stderr": full.stderr, "left": left, "again_exit": again.returncode,
             "again_rows": rows}
@@ -315,10 +318,12 @@ def readonly_run(reference: Path) -> dict:
         results = {}
         for command in ("geocode", "encode"):
             p = subprocess.run((nobody or []) + addrcode_cmd(command, "--reference", str(ro / "ref.sqlite"),
+                                                             *(["--zones", VT_ZONES] if command == "encode" else []),
                                                              "--format", "jsonl", "-q", address),
                                capture_output=True, text=True, timeout=120, env=env, cwd="/")
             results[command] = (p.returncode, '"status": "ok"' in p.stdout, p.stderr[-300:])
-        code = subprocess.run(addrcode_cmd("encode", "--reference", str(ro / "ref.sqlite"), "--keyring", str(ring),
+        code = subprocess.run(addrcode_cmd("encode", "--reference", str(ro / "ref.sqlite"), "--zones", VT_ZONES,
+                                           "--keyring", str(ring),
                                            "-q", address), capture_output=True, text=True, timeout=120,
                               env=env).stdout.strip()
         p = subprocess.run((nobody or []) + addrcode_cmd("resolve", "--table", str(ro / "table.sqlite"),

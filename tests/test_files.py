@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import VT_ZONES
 
 from addrcode import files
 from addrcode.errors import DataError, UsageError
@@ -37,7 +38,8 @@ def kit(tmp_path_factory, small_reference):
     ring = work / "ring.json"
     assert addrcode("key", "new", str(ring)).returncode == 0
     table = work / "table.sqlite"
-    proc = addrcode("table", "build", "-o", str(table), "--reference", str(small_reference), "--keyring", str(ring),
+    proc = addrcode("table", "build", "-o", str(table), "--reference", str(small_reference), "--zones", VT_ZONES,
+                    "--keyring", str(ring),
                     "-q")
     assert proc.returncode == 0, proc.stderr
     orders = work / "orders.csv"
@@ -48,7 +50,7 @@ def kit(tmp_path_factory, small_reference):
             w.writerow([i, a, "+1 802-555-0142", "-12.50"])
     coded = work / "coded.csv"
     proc = addrcode("encode", "-i", str(orders), "--column", "address", "-o", str(coded), "--reference",
-                    str(small_reference), "--keyring", str(ring), "-q", "--jobs", "1")
+                    str(small_reference), "--zones", VT_ZONES, "--keyring", str(ring), "-q", "--jobs", "1")
     assert proc.returncode in (0, 1), proc.stderr
     codes = [r["addrcode_code"] for r in csv.DictReader(coded.open()) if r["addrcode_code"]]
     assert codes
@@ -59,7 +61,8 @@ def kit(tmp_path_factory, small_reference):
 def commands(kit: dict, out: str) -> dict[str, list[str]]:
     """Every command that writes a file, writing the file under test to `out`."""
     w, ref, ring = kit["work"], kit["ref"], kit["ring"]
-    enc = ["encode", "-i", kit["orders"], "--column", "address", "--reference", ref, "--keyring", ring, "-q",
+    enc = ["encode", "-i", kit["orders"], "--column", "address", "--reference", ref, "--zones", VT_ZONES,
+           "--keyring", ring, "-q",
            "--jobs", "1"]
     station = ["--table", kit["table"], "--public-key", kit["pub"]]
     return {
@@ -77,7 +80,8 @@ def commands(kit: dict, out: str) -> dict[str, list[str]]:
         "reference build -o": ["reference", "build", str(DATA / "oa_small.csv"), "-o", out, "-q"],
         "reference build --rejects": ["reference", "build", str(DATA / "oa_small.csv"), "-o",
                                       str(w / "z-ref.sqlite"), "--rejects", out, "-q"],
-        "table build -o": ["table", "build", "-o", out, "--reference", ref, "--keyring", ring, "-q"],
+        "table build -o": ["table", "build", "-o", out, "--reference", ref, "--zones", VT_ZONES,
+                           "--keyring", ring, "-q"],
     }
 
 

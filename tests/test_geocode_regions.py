@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import VT_ZONES
 
 from addrcode.geocoding.build import build_reference
 from addrcode.geocoding.geocoder import Geocoder
@@ -96,7 +97,8 @@ def test_outside_addresses_get_no_code(two_state_reference, tmp_path):
     texts = ["12 Main St, Springfield, MA 01103", "2610 Boudle Rd, Bloomfield, CT", "2610 Boudle Rd, Bloomfield",
              "2610 Boudle Rd, Bloomfield, VT 05905"]  # (the zones are Vermont's)
     proc = subprocess.run([sys.executable, "-m", "addrcode", "encode", "--reference", str(two_state_reference),
-                           "--format", "jsonl", *texts], capture_output=True, text=True, timeout=120)
+                           "--zones", VT_ZONES, "--format", "jsonl", *texts],
+                          capture_output=True, text=True, timeout=120)
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["status"] for r in records] == ["rejected", "rejected", "rejected", "ok"], proc.stderr
     assert [bool(r["code"]) for r in records] == [False, False, False, True]
@@ -105,7 +107,7 @@ def test_outside_addresses_get_no_code(two_state_reference, tmp_path):
 def test_the_summary_never_prints_a_postcode(two_state_reference):
     """stderr groups `outside the reference: postcode NNNNN` without the postcode (part of an address)."""
     proc = subprocess.run([sys.executable, "-m", "addrcode", "encode", "--reference", str(two_state_reference),
-                           "533 Main Street, Peoria 61602", "12 Main St, Boston 02101"],
+                           "--zones", VT_ZONES, "533 Main Street, Peoria 61602", "12 Main St, Boston 02101"],
                           capture_output=True, text=True, timeout=120)
     assert "2 × outside the reference: postcode" in proc.stderr, proc.stderr
     assert "61602" not in proc.stderr and "02101" not in proc.stderr

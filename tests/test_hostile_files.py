@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import VT_ZONES
 
 TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
@@ -237,7 +238,7 @@ def _reference_other_version(tmp, w):
     db.execute("PRAGMA user_version = 999")
     db.commit()
     db.close()
-    return ["encode", "--reference", str(path), "-o", str(tmp / "out.txt"), ADDRESSES[0]]
+    return ["encode", "--reference", str(path), "--zones", VT_ZONES, "-o", str(tmp / "out.txt"), ADDRESSES[0]]
 
 
 def _reference_truncated(tmp, w):
@@ -303,7 +304,8 @@ def _keyring_not_json(tmp, w):
     path = tmp / "ring.json"
     path.write_bytes(b"\xff\xfe{ this is not a keyring")
     path.chmod(0o600)
-    return ["encode", "--reference", str(w.reference), "--keyring", str(path), "-o", str(tmp / "out.txt"), ADDRESSES[0]]
+    return ["encode", "--reference", str(w.reference), "--zones", VT_ZONES,
+            "--keyring", str(path), "-o", str(tmp / "out.txt"), ADDRESSES[0]]
 
 
 def _zones(tmp, w, name):
@@ -360,7 +362,8 @@ CASES = [
     Case("table truncated", _table_truncated, 3, r"table\.sqlite: ", kind="table"),
     Case("public key file garbage", _public_key_garbage, 3, r"ring\.pub: not an addrcode public key", kind="table"),
     Case("keyring not JSON", _keyring_not_json, 3, r"ring\.json: keyring is corrupt", kind="keyring"),
-    Case("keyring is /dev/zero (endless)", lambda t, w: ["encode", "--reference", str(w.reference), "--keyring",
+    Case("keyring is /dev/zero (endless)", lambda t, w: ["encode", "--reference", str(w.reference), "--zones", VT_ZONES,
+                                                         "--keyring",
                                                           "/dev/zero", "-o", str(t / "out.txt"), ADDRESSES[0]], 3,
          r"/dev/zero: not a regular file", kind="keyring"),
     Case("zones file is /dev/zero (endless)", lambda t, w: ["encode", "--reference", str(w.reference), "--zones",

@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import VT_ZONES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -138,7 +139,7 @@ def make_jobs(reference: Path) -> dict:
     from addrcode.batch.jobs import make_job
     from addrcode.config import Config
 
-    config = Config(reference=Path(reference))
+    config = Config(reference=Path(reference), zones=Path(VT_ZONES))
     return {stage: make_job(stage, config) for stage in ("normalize", "geocode", "encode")}
 
 
@@ -368,7 +369,8 @@ def test_100kB_lines_take_under_a_second_and_grow_linearly(reference):
 def cli_timing(reference: Path, cache: Path) -> dict:
     """Wall time of `addrcode encode` (a real process) on one short line and on one 100 kB line."""
     env = dict(os.environ, ADDRCODE_CACHE_DIR=str(cache))
-    base = [sys.executable, "-m", "addrcode", "encode", "--reference", str(reference), "-q", "--format", "jsonl"]
+    base = [sys.executable, "-m", "addrcode", "encode", "--reference", str(reference), "--zones", VT_ZONES,
+            "-q", "--format", "jsonl"]
 
     def run(text):
         t0 = time.perf_counter()

@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import VT_ZONES
 
 from addrcode.errors import DataError
 from addrcode.outputs.report import (
@@ -421,7 +422,8 @@ def encode_run(queries: list[str], workdir: Path, reference: Path, jobs: int = 1
             w.writerow([i, q])
     out = workdir / "coded.csv"
     proc = subprocess.run([sys.executable, "-m", "addrcode", "encode", "-i", str(src), "--column", "address",
-                           "-o", str(out), "--reference", str(reference), "--quiet", "--jobs", str(jobs)],
+                           "-o", str(out), "--reference", str(reference), "--zones", VT_ZONES, "--quiet",
+                           "--jobs", str(jobs)],
                           capture_output=True, text=True, timeout=1800,
                           env={**os.environ, "ADDRCODE_CACHE_DIR": str(workdir / "cache")})
     assert proc.returncode in (0, 1), proc.stderr[-2000:]

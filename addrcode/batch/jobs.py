@@ -63,7 +63,8 @@ def _query_text(query) -> str:
 
 
 def reference_path(config, notify=None):
-    """The configured reference, or the embedded default built once into the cache directory."""
+    """The configured reference, or the embedded demo reference of the locale, built once into the cache
+    directory (said on stderr through `notify`: it is demo data, not the user's region)."""
     from pathlib import Path
 
     from addrcode.errors import DataError
@@ -76,6 +77,9 @@ def reference_path(config, notify=None):
     from addrcode.config import embedded
     from addrcode.geocoding.default import default_reference
 
+    if notify is not None:
+        notify(f"note: no reference configured: using the embedded demo data ({DEMO_NAMES[config.locale]}); "
+               "for your own region see `addrcode init --help`")
     sources = [embedded(name) for name in EMBEDDED_REFERENCES[config.locale]]
     if len(sources) == 1 and config.locale == "us":
         return default_reference(config.cache(), notify, source=sources[0])
@@ -87,6 +91,8 @@ EMBEDDED_REFERENCES = {
     "us": ["vt-e911/vt_e911_addresses_oa.csv.gz"],
     "au": ["au/vicmap_ycb_addresses_oa.csv.gz", "au/nsw_bml_addresses_oa.csv.gz"],
 }
+EMBEDDED_ZONES = {"us": "vt-zones.geojson", "au": "au/au-zones.geojson"}
+DEMO_NAMES = {"us": "Vermont", "au": "two Australian areas"}
 
 
 def open_geocoder(config, notify=None):
@@ -95,12 +101,47 @@ def open_geocoder(config, notify=None):
     return Geocoder(reference_path(config, notify))
 
 
-def open_zones(config, notify=None):
-    """The configured zones file, or the embedded Vermont zones; repaired polygons are reported."""
+def zones_path(config, notify=None):
+    """The configured zones file, or the embedded demo zones when the demo reference is in use too.
+
+    A reference of one's own with no zones is an error, not the Vermont zones: they would reject every
+    address of another region as "outside every delivery zone" (or route it to a Vermont sort center)."""
+    from pathlib import Path
+
+    from addrcode.errors import DataError
+
+    if config.zones is not None:
+        if not Path(config.zones).exists():
+            raise DataError(f"{config.zones}: zones file not found; build it with `addrcode zones build --by "
+                            f"postcode -o {config.zones}` (or fix `zones` in the config / --zones)")
+        return Path(config.zones)
+    if config.reference is not None and not _is_cached_default(config):
+        raise DataError(f"no delivery zones configured for the reference {config.reference}: build them with "
+                        "`addrcode zones build --by postcode -o zones.geojson`, then pass --zones zones.geojson "
+                        "or set `zones` in addrcode.toml (the embedded demo zones cover Vermont only)")
     from addrcode.config import embedded
+
+    if notify is not None:
+        notify(f"note: no zones configured: using the embedded demo zones ({DEMO_NAMES[config.locale]})")
+    return embedded(EMBEDDED_ZONES[config.locale])
+
+
+def _is_cached_default(config) -> bool:
+    """Whether `config.reference` is the embedded demo reference built into the cache directory
+    (what `prepare_config` hands to worker processes)."""
+    from pathlib import Path
+
+    try:
+        return Path(config.reference).resolve().parent == Path(config.cache()).resolve()
+    except OSError:
+        return False
+
+
+def open_zones(config, notify=None):
+    """The zones of `zones_path`, loaded; repaired polygons are reported."""
     from addrcode.zones import load_zones
 
-    zones = load_zones(config.zones or embedded("vt-zones.geojson"))
+    zones = load_zones(zones_path(config, notify))
     if zones.repairs and notify is not None:
         shown = ", ".join(zones.repairs[:10]) + (" ..." if len(zones.repairs) > 10 else "")
         notify(f"warning: {zones.path}: {len(zones.repairs)} invalid zone polygons repaired: {shown}")
@@ -143,8 +184,13 @@ def prepare_config(command: str, config, notify=None):
     so that worker processes receive plain paths and never race to build them."""
     from dataclasses import replace
 
-    if command in ("geocode", "encode"):
+    if command == "geocode":
         return replace(config, reference=reference_path(config, notify))
+    if command == "encode":  # zones first: they depend on whether a reference is configured
+        zones = zones_path(config, notify)
+        return replace(config, zones=zones, reference=reference_path(config, notify))
+    if command == "decode":
+        return replace(config, zones=zones_path(config, notify))
     if command == "resolve":
         table, public_key = table_paths(config, notify)
         return replace(config, table=table, public_key=public_key)
@@ -166,12 +212,18 @@ def table_paths(config, notify=None):
             if not Path(path).is_file():
                 raise DataError(f"{path}: {what} not found")
         return Path(config.table), Path(config.public_key)
+    if config.public_key is not None or config.reference is not None:
+        raise UsageError("no station table configured: pass --table TABLE.sqlite (with --public-key), or set "
+                         "`table` in addrcode.toml; build one with `addrcode table build -o TABLE.sqlite` "
+                         "(the demo table knows only the embedded demo codes)")
     from addrcode.config import embedded
     from addrcode.grid import Grid
     from addrcode.stations.default import default_table
 
+    if notify is not None:
+        notify("note: no station table configured: using the demo table of the embedded demo data")
     return default_table(config.cache(), notify, reference=reference_path(config, notify),
-                         zones_path=config.zones or embedded("vt-zones.geojson"),
+                         zones_path=zones_path(config),
                          keyring_path=config.keyring or embedded("demo-keyring.json"),
                          grid=Grid(crs=config.crs, cell_size_m=config.cell_size_m))  # unchecked: no pyproj import
 
