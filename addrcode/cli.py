@@ -330,7 +330,53 @@ def report(run, output, show_addresses, columns, config_path, locale, zones):
                   else ""), err=True)
 
 
-keyring_option = click.option("--keyring", metavar="FILE", help="Keyring file (default: from the configuration).")
+# --------------------------------------------------------------------------- a region of one's own
+
+
+@cli.command("init")
+@click.argument("folder", metavar="DIR")
+@click.option("--reference", required=True, metavar="REF.sqlite", help="The region's reference "
+              "(`addrcode reference build`).")
+@click.option("--force", is_flag=True, help="Replace an existing DIR/addrcode.toml (a keyring there is kept).")
+def init(folder, reference, force):
+    """Make DIR a region: an addrcode.toml naming the reference, zones, keyring and station table,
+    and a new keyring (0600). Then run the printed commands from DIR."""
+    from addrcode.batch.region import init_region
+
+    setup = init_region(folder, reference, force=force)
+    click.echo(f"wrote {setup.config_path} (locale {setup.locale})", err=True)
+    click.echo(f"{'created' if setup.created_keyring else 'kept the existing'} keyring {setup.keyring_path} "
+               "(keep it private and backed up; stations get only its .pub)", err=True)
+    click.echo("next:", err=True)
+    for line in setup.next_commands:
+        click.echo(f"  {line}", err=True)
+
+
+@cli.command("config")
+@config_options
+@text_or_json_option
+def show_config(config_path, locale, fmt):
+    """Show which configuration file is in force, and each setting with where it came from
+    (default, locale preset, file, environment or flag). Paths only: never keys or addresses."""
+    from addrcode.config import describe_config, find_config
+
+    path = config_path or find_config()
+    settings = describe_config(path, locale=locale)
+    if fmt == "json":
+        echo_json({"file": str(path) if path else None,
+                   "settings": {s.key: {"value": _shown(s.key, s.value), "origin": s.origin} for s in settings}})
+        return
+    click.echo(f"file: {path or '(none: ./addrcode.toml and the user config folder have none)'}")
+    for s in settings:
+        value = _shown(s.key, s.value)
+        click.echo(f"{s.key:<14} {'(not set)' if value is None else value}  [{s.origin}]")
+
+
+def _shown(key: str, value):
+    """A setting as printed: paths as text, the file mode in octal (None: not set, the demo data is used)."""
+    if key == "file_mode":
+        return f"{value:04o}"
+    return str(value) if isinstance(value, Path) else value
 
 
 for command in (*cli_region.COMMANDS, cli_zones.zones_group):
