@@ -313,7 +313,8 @@ def scan(images, output, fmt, dpi, config_path, locale, table, public_key):
 @click.option("--column", "columns", multiple=True, metavar="NAME",
               help="Input column(s) shown in the examples (default: guessed). Repeatable.")
 @config_options
-@click.option("--zones", metavar="ZONES.geojson", help="Zones the run was encoded with (default: embedded).")
+@click.option("--zones", metavar="ZONES.geojson", help="Zones the run was encoded with "
+              "(default: from the configuration).")
 def report(run, output, show_addresses, columns, config_path, locale, zones):
     """A self-contained HTML report of an encode run: summary, zone maps, reject reasons with masked examples.
 

@@ -66,17 +66,18 @@ batch_options = options(
 
 reference_options = options(
     click.option("--reference", metavar="REF.sqlite", help="Reference built with `addrcode reference build` "
-                 "(default: the embedded Vermont data, built once into the cache directory)."),
+                 "(default: from the configuration, else the embedded demo data, built once into the cache)."),
 )
 
 code_options = options(
-    click.option("--zones", metavar="ZONES.geojson", help="Delivery zones (default: embedded Vermont zones)."),
+    click.option("--zones", metavar="ZONES.geojson", help="Delivery zones (default: from the "
+                 "configuration; the embedded demo zones only with the demo reference)."),
     click.option("--keyring", metavar="FILE", help="Keyring (default: the packaged DEMO keyring, not private)."),
 )
 
 table_options = options(
     click.option("--table", metavar="TABLE.sqlite", help="Signed station table "
-                 "(default: the demo table of the embedded data, built once into the cache directory)."),
+                 "(default: from the configuration; the demo table only when no reference or key is configured)."),
     click.option("--public-key", metavar="FILE.pub", help="Public key the table is signed with "
                  "(the keyring's .pub file)."),
 )

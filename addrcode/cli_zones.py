@@ -20,7 +20,7 @@ def zones_group():
 @click.option("--width", type=click.FloatRange(200, 10000), default=1000.0, show_default=True,
               help="Drawing width in pixels.")
 @config_options
-@click.option("--zones", metavar="ZONES.geojson", help="Zones file (default: embedded Vermont zones).")
+@click.option("--zones", metavar="ZONES.geojson", help="Zones file (default: from the configuration).")
 @table_options
 def zones_map(output, width, config_path, locale, zones, table, public_key):
     """Draw the zones, labelled with routing keys and sort centers (coloured by a station table if given)."""
