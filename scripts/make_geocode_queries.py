@@ -28,25 +28,21 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# the variant makers live in the library (`addrcode calibrate` uses them too), under their old names here
+from addrcode.geocoding.variants import NAMES as _NAMES  # noqa: E402
+from addrcode.geocoding.variants import UNITS as _UNITS  # noqa: E402
+from addrcode.geocoding.variants import alias as _alias  # noqa: E402
+from addrcode.geocoding.variants import dir_ordinal as _dir_ordinal  # noqa: E402
+from addrcode.geocoding.variants import expand as _expand  # noqa: E402
+from addrcode.geocoding.variants import split_street as _split_street  # noqa: E402
+from addrcode.geocoding.variants import typo as _typo  # noqa: E402
+
 DEFAULT_SOURCE = ROOT / "data" / "vt-e911" / "vt_e911_addresses_oa.csv.gz"
 
 KINDS = ("clean", "title", "lower", "typo", "missing_zip", "missing_city", "wrong_zip", "alias", "unit",
          "leading_name", "dir_ordinal", "absent_number", "nonexistent")
 
-_SUFFIX_LONG = {"RD": "Road", "ST": "Street", "LN": "Lane", "DR": "Drive", "AVE": "Avenue", "WAY": "Way",
-                "HL": "Hill", "CIR": "Circle", "CT": "Court", "EXT": "Extension", "TER": "Terrace", "PL": "Place",
-                "HWY": "Highway", "TRL": "Trail", "HTS": "Heights", "RDG": "Ridge", "PT": "Point", "BLVD": "Boulevard",
-                "HOLW": "Hollow", "VW": "View", "EST": "Estate", "MTN": "Mountain", "XING": "Crossing",
-                "SQ": "Square", "PKWY": "Parkway", "MDW": "Meadow", "MDWS": "Meadows", "BRK": "Brook",
-                "LNDG": "Landing", "GRN": "Green", "CTR": "Center", "FLS": "Falls", "JCT": "Junction",
-                "KNL": "Knoll", "LK": "Lake", "SPG": "Spring", "VLY": "Valley", "ORCH": "Orchard", "RUN": "Run"}
-_DIR_LONG = {"N": "North", "S": "South", "E": "East", "W": "West", "NE": "Northeast", "NW": "Northwest",
-             "SE": "Southeast", "SW": "Southwest"}
-_ORD_WORDS = {"1ST": "FIRST", "2ND": "SECOND", "3RD": "THIRD", "4TH": "FOURTH", "5TH": "FIFTH", "6TH": "SIXTH",
-              "7TH": "SEVENTH", "8TH": "EIGHTH", "9TH": "NINTH", "10TH": "TENTH"}
-_NAMES = ["John Smith", "Mary O'Brien", "Dr. Alan Green", "Acme Corp", "Green Mountain Coffee Co.", "Attn: Billing",
-          "c/o Jane Doe", "Sugarbush Farm LLC", "Maria Garcia", "Ben & Jerry's", "Pat Lee", "Town Clerk"]
-_UNITS = ["Apt 3", "Apt. 2B", "Unit 5", "# 4", "#12", "Suite 200", "Ste 1", "Apt 1A", "Unit B", "Lot 7", "Fl 2"]
 _FAKE_WORDS = ["Quillfeather", "Zorbin", "Maplewoodshire", "Thistlecrown", "Yarrowmere", "Brinkleby", "Oxhollow",
                "Cindervale", "Wrenfield", "Larkspire", "Hobbleton", "Grimsworth", "Pellucid", "Vantaloon",
                "Quarrystone", "Ebonwick", "Fernhaven", "Dunmorrow", "Kestrelwood", "Ashgrove"]
@@ -59,72 +55,6 @@ def load_rows(source: Path) -> list[dict]:
         r = csv.reader(f)
         header = [h.upper() for h in next(r)]
         return [dict(zip(header, row)) for row in r]
-
-
-def _split_street(street: str):
-    toks = street.split()
-    pre = toks.pop(0) if len(toks) > 1 and toks[0] in _DIR_LONG else ""
-    post = toks.pop() if len(toks) > 1 and toks[-1] in _DIR_LONG else ""
-    suf = toks.pop() if len(toks) > 1 and toks[-1] in _SUFFIX_LONG else ""
-    return pre, toks, suf, post
-
-
-def _expand(street: str) -> str:
-    pre, toks, suf, post = _split_street(street)
-    words = ([_DIR_LONG[pre]] if pre else []) + [t.title() if not t[0].isdigit() else t.lower() for t in toks]
-    words += [_SUFFIX_LONG[suf]] if suf else []
-    words += [_DIR_LONG[post]] if post else []
-    return " ".join(words)
-
-
-def _typo(word: str, rng: random.Random) -> str:
-    if len(word) < 4:
-        return word
-    i = rng.randrange(1, len(word) - 1)  # keep the first letter, as people do
-    op = rng.choice("sdit")
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    if op == "s":
-        return word[:i] + rng.choice(letters.replace(word[i].lower(), "")) + word[i + 1:]
-    if op == "d":
-        return word[:i] + word[i + 1:]
-    if op == "i":
-        return word[:i] + rng.choice(letters) + word[i:]
-    return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:] if word[i] != word[i - 1] else word[:i] + word[i + 1:]
-
-
-def _alias(street: str, rng: random.Random) -> str | None:
-    m = re.match(r"^(VT|US) ROUTE (\d+[A-Z]?)(.*)$", street)
-    if m:
-        kind, num, rest = m.groups()
-        forms = ([f"Route {num}", f"Rte {num}", f"VT-{num}", f"VT {num}", f"Vermont Route {num}", f"State Route {num}",
-                  f"VT Rte {num}", f"Rt {num}"] if kind == "VT" else
-                 [f"US Route {num}", f"US-{num}", f"US Hwy {num}", f"U.S. Route {num}", f"US {num}"])
-        return rng.choice(forms) + rest.title()
-    m = re.match(r"^(SAINT|MOUNT) (.*)$", street)
-    if m:
-        return {"SAINT": "St", "MOUNT": "Mt"}[m.group(1)] + " " + _expand(m.group(2))
-    m = re.match(r"^TOWN HWY (\d+)(.*)$", street)
-    if m:
-        return rng.choice([f"Town Highway {m.group(1)}", f"TH {m.group(1)}"]) + m.group(2).title()
-    return None
-
-
-def _dir_ordinal(street: str) -> str | None:
-    pre, toks, suf, post = _split_street(street)
-    if any(t in _ORD_WORDS for t in toks):
-        toks = [_ORD_WORDS.get(t, t) for t in toks]
-    elif any(t in _ORD_WORDS.values() for t in toks):
-        inv = {v: k for k, v in _ORD_WORDS.items()}
-        toks = [inv.get(t, t) for t in toks]
-    elif pre or post:
-        # spell the directional out, or abbreviate a spelled-out one
-        words = ([_DIR_LONG[pre]] if pre else []) + toks + ([suf] if suf else [])
-        return " ".join(words + ([_DIR_LONG[post]] if post else []))
-    elif toks and toks[0] in ("NORTH", "SOUTH", "EAST", "WEST") and len(toks) > 1:
-        toks = [toks[0][0]] + toks[1:]
-    else:
-        return None
-    return " ".join(([pre] if pre else []) + toks + ([suf] if suf else []) + ([post] if post else []))
 
 
 def make_queries(rows: list[dict], per_kind: int, seed: int = 1, kinds=KINDS) -> list[dict]:
