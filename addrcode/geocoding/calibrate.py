@@ -30,22 +30,14 @@ from addrcode.errors import DataError, UsageError
 from addrcode.geocoding.scoring import distance_m
 from addrcode.geocoding.variants import NAMES, UNITS, alias, dir_ordinal, expand, split_street, typo
 
-# The query kinds (as in docs/ACCURACY.md, whose generator shares the variant functions).
+# The query kinds, as in docs/ACCURACY.md (whose generator shares the variant functions): clean
+# (`NUMBER STREET, TOWN, ST ZIP` as the reference writes it), title (title case, directionals and street
+# type spelled out), lower (lower case, no commas), typo (one or two edits in a street word, sometimes one
+# in the town), missing_zip, missing_city (no town), wrong_zip (another ZIP of the same state), alias
+# (another name of a route, `St` for SAINT), unit (`Apt 3`, `Suite 200` ... added), leading_name (a person
+# or company first), dir_ordinal (a directional or ordinal written the other way: North for N, FIRST for 1ST).
 KINDS = ("clean", "title", "lower", "typo", "missing_zip", "missing_city", "wrong_zip", "alias", "unit",
          "leading_name", "dir_ordinal")
-KIND_HELP = {
-    "clean": "NUMBER STREET, TOWN, ST ZIP as the reference writes it",
-    "title": "title case, directionals and street type spelled out (Road for RD)",
-    "lower": "lower case, no commas",
-    "typo": "one or two edits in a street word (sometimes in the town too)",
-    "missing_zip": "no ZIP",
-    "missing_city": "no town",
-    "wrong_zip": "another ZIP of the same state",
-    "alias": "another name of a route (VT-12A for VT ROUTE 12A), St for SAINT",
-    "unit": "a unit added (Apt 3, Suite 200, # 4)",
-    "leading_name": "a person or company written first",
-    "dir_ordinal": "directional or ordinal written the other way (North for N, FIRST for 1ST)",
-}
 # Score bands, highest first: [low, high), the first one closed at 1.
 BANDS = ((0.97, 1.0), (0.9, 0.97), (0.8, 0.9), (0.7, 0.8), (0.5, 0.7), (0.0, 0.5))
 NO_MATCH = "no match"
@@ -176,8 +168,8 @@ def _metres(x: float | None) -> str:
 def _kind_cell(b: BandStats) -> str:
     """One cell of the per-kind table: answers, and the share within 50 m."""
     if not b.count:
-        return f"{'.':>13}"
-    return f"{b.count:>5} {'' if b.within_50m is None else f'{100 * b.within_50m:.1f}%':>7}"
+        return f"{'.':>14}"
+    return f"{b.count:>6,} {'' if b.within_50m is None else f'{100 * b.within_50m:.1f}%':>7}"
 
 
 def _report_text(r: CalibrationReport) -> str:
@@ -194,9 +186,10 @@ def _report_text(r: CalibrationReport) -> str:
         lines.append(f"{'>= ' + format(t.min_score, 'g'):<14}{t.answers:>9,}{_share(t.share_of_queries):>13}"
                      f"{_share(t.within_50m):>14}")
     lines += ["", "by kind: answers in each score band and their share within 50 m",
-              f"{'kind':<14}{'queries':>8} " + " ".join(f"{label:>13}" for label in BAND_LABELS)]
+              f"{'kind':<14}{'queries':>8} " + " ".join(f"{label:>14}" for label in BAND_LABELS)]
     for kind, bands in r.by_kind.items():
-        cells = [_kind_cell(b) for b in bands[:-1]] + [f"{bands[-1].count or '.':>13}"]
+        missed = bands[-1].count
+        cells = [_kind_cell(b) for b in bands[:-1]] + [f"{missed:>14,}" if missed else f"{'.':>14}"]
         lines.append(f"{kind:<14}{r.kinds[kind]:>8,} " + " ".join(cells))
     skipped = [k for k, n in r.kinds.items() if not n]
     if skipped:
@@ -218,7 +211,7 @@ def _report_text(r: CalibrationReport) -> str:
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Point:
+class SampledPoint:
     """One sampled reference point: what its queries are written from, and its true location."""
 
     pid: int
@@ -280,14 +273,14 @@ def _candidate_ids(db, sample: int, rng: random.Random):
     return n, draws()
 
 
-def sample_points(db, sample: int, rng: random.Random) -> tuple[int, list[_Point]]:
+def sample_points(db, sample: int, rng: random.Random) -> tuple[int, list[SampledPoint]]:
     """(points in the reference, up to `sample` usable points drawn with `rng`)."""
     total, ids = _candidate_ids(db, sample, rng)
     out = []
     for pid in ids:
         row = db.execute(_POINT_SQL, (pid,)).fetchone()
         if _usable(db, row):
-            out.append(_Point(*row[:9]))
+            out.append(SampledPoint(*row[:9]))
             if len(out) >= sample:
                 break
     return total, out
@@ -324,7 +317,7 @@ def _text(number, street, town, state, postcode, locale, lead="", unit="") -> st
     return ", ".join(x for x in (lead, f"{number} {street}", unit, place) if x)
 
 
-def _typo_query(p: _Point, rng: random.Random, locale: str) -> str | None:
+def _typo_query(p: SampledPoint, rng: random.Random, locale: str) -> str | None:
     """A typo in one long word of the street (a second edit sometimes), and sometimes in the town."""
     pre, toks, suf, post = split_street(p.street)
     long_idx = [i for i, t in enumerate(toks) if len(t) >= 4 and t.isalpha()]
@@ -340,7 +333,7 @@ def _typo_query(p: _Point, rng: random.Random, locale: str) -> str | None:
     return _text(p.number, street.title(), town.title(), p.state, p.postcode, locale)
 
 
-def make_query(kind: str, p: _Point, rng: random.Random, zips: _Zips, locale: str = "us") -> str | None:
+def make_query(kind: str, p: SampledPoint, rng: random.Random, zips: _Zips, locale: str = "us") -> str | None:
     """The query of `kind` (one of `KINDS`) written from point `p`, or None when the kind does not
     apply to it (no route alias, no directional, no other ZIP, no ZIP to leave out...)."""
     num, st, town, state, zc = p.number, p.street, p.town, p.state, p.postcode
