@@ -99,3 +99,74 @@ def test_the_demo_data_says_so(tmp_path):
     assert "note: no zones configured: using the embedded demo zones (Vermont)" in proc.stderr
     table = addrcode("resolve", "AAT-0EM53-7", cwd=tmp_path)
     assert "using the demo table" in table.stderr
+
+
+def _county(src_gz, dst, district: str) -> int:
+    """The rows of one county (DISTRICT) of an OpenAddresses file, as a plain CSV; returns the row count."""
+    import csv
+    import gzip
+
+    with gzip.open(src_gz, "rt", newline="", encoding="utf-8") as fh, open(dst, "w", newline="") as out:
+        reader = csv.DictReader(fh)
+        writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        rows = [row for row in reader if row["DISTRICT"].upper() == district]
+        writer.writerows(rows)
+    return len(rows)
+
+
+def test_your_own_region_in_six_commands(tmp_path):
+    """The README's path for a new region, run as a user would, on a county that is not Vermont: the
+    Addison County points moved one degree west and relabelled NY, ZIPs 057xx -> 128xx (same town names).
+    Reference, init, zones build + check, encode, table build, resolve: >= 98 % of clean addresses coded,
+    every code resolved ok to the zone it was coded to, and no command touching the Vermont demo data."""
+    import csv
+    import random
+
+    from conftest import relabelled_state
+
+    from addrcode.packaged import VT_SOURCE, data_path
+
+    if not data_path(VT_SOURCE).is_file():
+        pytest.skip("embedded Vermont data (data/vt-e911) absent")
+    county = tmp_path / "addison.csv"
+    assert _county(data_path(VT_SOURCE), county, "ADDISON") > 10_000
+    source = relabelled_state(county, tmp_path / "ny-county.csv", state="NY", zip_prefix="128", dlon=-1.0)
+    region = tmp_path / "ny"
+    steps = [("reference", "build", source, "-o", tmp_path / "ny.sqlite", "-q"),
+             ("init", region, "--reference", tmp_path / "ny.sqlite"),
+             ("zones", "build", "--by", "postcode", "-o", "zones.geojson"),
+             ("zones", "check")]
+    for step in steps:
+        proc = addrcode(*step, cwd=region if region.exists() else tmp_path)
+        assert proc.returncode == 0, (step, proc.stderr)
+    with open(source, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["NUMBER"] and r["STREET"]]
+    picked = random.Random(18).sample(rows, 400)
+    with open(region / "orders.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "address"])
+        writer.writerows([i, f"{r['NUMBER']} {r['STREET']}, {r['CITY'].title()}, NY {r['POSTCODE']}"]
+                         for i, r in enumerate(picked))
+    enc = addrcode("encode", "-i", "orders.csv", "--column", "address", "-o", "coded.csv", "--jobs", "1",
+                   cwd=region)
+    assert enc.returncode in (0, 1), enc.stderr
+    assert "demo data" not in enc.stderr and "demo zones" not in enc.stderr and "DEMO keyring" not in enc.stderr
+    with open(region / "coded.csv", newline="") as fh:
+        coded = list(csv.DictReader(fh))
+    ok = [r for r in coded if r["addrcode_status"] == "ok"]
+    assert len(coded) == 400 and len(ok) >= 0.98 * 400
+    assert all(r["addrcode_zone"].startswith("128") for r in ok)  # the region's own ZIP zones
+    for step in (("table", "build", "-o", "station.sqlite", "-q"),
+                 ("resolve", "-i", "coded.csv", "--column", "addrcode_code", "-o", "resolved.csv", "--format",
+                  "jsonl")):
+        proc = addrcode(*step, cwd=region)
+        assert proc.returncode in (0, 1), (step, proc.stderr)
+        assert "demo" not in proc.stderr.lower(), step
+    resolved = [json.loads(line) for line in (region / "resolved.csv").read_text().splitlines()]
+    # resolve replaces the coded file's addrcode_* columns with its own answers, row for row
+    coded_zone = {r["id"]: (r["addrcode_code"], r["addrcode_zone"]) for r in ok}
+    answers = [r for r in resolved if r["id"] in coded_zone]
+    assert len(resolved) == len(coded) and len(answers) == len(ok)
+    assert all(r["addrcode_status"] == "ok" and (r["addrcode_code"], r["addrcode_zone"]) == coded_zone[r["id"]]
+               for r in answers)
