@@ -136,3 +136,61 @@ def test_code_passes_ruff():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+# Dependency floors that exclude known-vulnerable releases (issue 19, item 7): pyarrow 14.0.0 runs
+# arbitrary code on an untrusted Parquet/IPC file (CVE-2023-47248, fixed in 14.0.1); Pillow before
+# 12.3.0 has known image-decoding CVEs (CVE-2026-25990 PSD out-of-bounds write before 12.1.1,
+# CVE-2026-40192 FITS decompression bomb before 12.2.0, the PYSEC-2026-225x set before 12.3.0).
+DEPENDENCY_FLOORS = {"pyarrow": (14, 0, 1), "pillow": (12, 3, 0)}
+
+
+def _project() -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def _requirements() -> list[str]:
+    project = _project()
+    reqs = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs += extra
+    return reqs
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("."))
+
+
+def test_dependency_floors_exclude_known_vulnerable_versions():
+    """Every mention of pyarrow and Pillow in pyproject.toml has a `>=` floor at or above the fixed release,
+    and the installed versions (where installed) meet it."""
+    import re
+    from importlib import metadata
+
+    seen = {name: 0 for name in DEPENDENCY_FLOORS}
+    for req in _requirements():
+        m = re.match(r"\s*([A-Za-z0-9_.-]+)(\[[^]]*\])?\s*(.*)", req)
+        name = m.group(1).lower().replace("_", "-")
+        if name not in DEPENDENCY_FLOORS:
+            continue
+        seen[name] += 1
+        floor = re.search(r">=\s*([0-9][0-9.]*)", m.group(3))
+        assert floor, f"{req!r}: no >= floor"
+        assert _version(floor.group(1)) >= DEPENDENCY_FLOORS[name], f"{req!r}: floor below {DEPENDENCY_FLOORS[name]}"
+    assert all(seen.values()), seen  # the check looked at each package
+    for name, want in DEPENDENCY_FLOORS.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        got = tuple(int(p) for p in re.findall(r"\d+", installed)[:3])
+        assert got >= want, f"installed {name} {installed} is below the floor {want}"
+
+
+def test_pynacl_stays_declared():
+    """pynacl is a runtime dependency (Ed25519 point checks), so it keeps its place in `dependencies`."""
+    assert any(r.lower().startswith("pynacl>=") for r in _project()["dependencies"])
