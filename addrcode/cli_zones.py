@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -44,7 +45,8 @@ def zones_map(output, width, config_path, locale, zones, table, public_key):
 
 
 @zones_group.command("build")
-@click.option("-o", "--output", required=True, metavar="ZONES.geojson", help="Zones file to write (atomically).")
+@click.option("-o", "--output", required=True, metavar="ZONES.geojson",
+              help="Zones file to write (atomically; `-` = stdout, once the file is verified).")
 @reference_options
 @click.option("--by", type=click.Choice(["postcode", "town"]),
               help="Draw the zones from the reference: one per postcode, or per town (STATE-TOWN).")
@@ -73,9 +75,13 @@ def zones_build(output, reference, by, source, id_field, sort_centers, sort_cent
     if sort_centers is not None and sort_centers_csv is not None:
         raise UsageError("give --sort-centers N or --sort-centers-csv FILE, not both")
     config = load(config_path, locale=locale, reference=reference)
+    # `-` is stdout, as for every other command: the file is built and verified aside, then streamed
+    target = "/dev/stdout" if output == "-" else output
     summary = build_zones(reference_path(config, notify), open_grid(config), by=by or "postcode", source=source,
                           id_field=id_field, sort_centers=sort_centers, sort_centers_csv=sort_centers_csv,
-                          output=output, file_mode=config.file_mode, progress=notify)
+                          output=target, file_mode=config.file_mode, progress=notify)
+    if output == "-":
+        summary = replace(summary, output="stdout")
     click.echo(summary.to_text(), err=True)
 
 

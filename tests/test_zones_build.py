@@ -117,6 +117,16 @@ def test_by_postcode_small_reference_cli(built_small, small_reference):
     assert (out.stat().st_mode & 0o777) == 0o600
 
 
+def test_output_dash_is_stdout(built_small, small_reference, tmp_path):
+    """`-o -` writes the verified zones file to stdout (as `-o` does for every other command), never a file
+    named `-`; the bytes are those `-o FILE` writes."""
+    done = addrcode("zones", "build", "--reference", small_reference, "--by", "postcode", "-o", "-", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "-").exists() and list(tmp_path.iterdir()) == []
+    assert done.stdout == built_small[0].read_text()
+    assert done.stderr.strip().splitlines()[-1].startswith("wrote stdout: 1 zone (by postcode)")
+
+
 def test_by_town_two_states(two_state_reference, tmp_path):
     out = tmp_path / "towns.geojson"
     done = addrcode("zones", "build", "--reference", two_state_reference, "--by", "town", "-o", out)
