@@ -118,6 +118,42 @@ def test_default_reference_built_once(tmp_path, small_oa):
     assert p2 == p1 and len(msgs) == 1
 
 
+def test_default_reference_cache_is_checked_on_reuse(tmp_path, small_oa, capsys):
+    """A cached default reference whose bytes changed after it was built (here: one byte of a page flipped
+    in place, keeping its size) is rebuilt with a note, never used; a copy of the intact file (new stamp,
+    same bytes) is used without a rebuild; a cache with no integrity record is rebuilt."""
+    from addrcode.geocoding.geocoder import Geocoder
+
+    def geocode(p):
+        g = Geocoder(p)
+        try:
+            r = g.geocode("1033 Boudle Rd, Bloomfield VT 05905")
+            return r.precision, r.lon, r.lat
+        finally:
+            g.close()
+
+    msgs = []
+    p = default_reference(tmp_path, notify=msgs.append, source=small_oa)
+    want, built = geocode(p), p.read_bytes()
+    assert (tmp_path / (p.name + ".sha256")).is_file() and len(msgs) == 1
+    data = bytearray(built)
+    data[len(data) // 2] ^= 0xFF  # a corrupt or tampered page, same size
+    with open(p, "r+b") as f:
+        f.write(data)
+    assert default_reference(tmp_path, notify=msgs.append, source=small_oa) == p
+    assert "does not match the SHA-256 recorded" in msgs[1] and msgs[2].startswith("building the default reference")
+    assert p.read_bytes() != bytes(data) and geocode(p) == want and want[0] == "point"
+    assert default_reference(tmp_path, notify=msgs.append, source=small_oa) == p and len(msgs) == 3  # reading kept it
+    # the intact bytes under a new inode and times: hashed again, accepted, re-stamped (no rebuild)
+    shutil.copy(p, tmp_path / "copy")
+    os.replace(tmp_path / "copy", p)
+    assert default_reference(tmp_path, notify=msgs.append, source=small_oa) == p and len(msgs) == 3
+    # no record (a cache from before the check): rebuilt, and said so (stderr without notify)
+    (tmp_path / (p.name + ".sha256")).unlink()
+    assert default_reference(tmp_path, source=small_oa) == p
+    assert "no integrity record" in capsys.readouterr().err and geocode(p) == want
+
+
 def test_default_reference_of_several_sources_and_a_locale(tmp_path, small_oa):
     import shutil
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,18 +107,83 @@ def default_reference(cache_dir: Path, notify: Callable[[str], None] | None = No
     hashes = [_source_hash(src, Path(cache_dir)) for src in srcs]
     tag = hashes[0][:12] if len(hashes) == 1 else hashlib.sha256("\0".join(hashes).encode()).hexdigest()[:12]
     out = Path(cache_dir) / f"reference-v{FORMAT_VERSION}-{code_version()}-{loc}-{tag}.sqlite"
-    if out.is_file():
+    if out.is_file() and _cache_intact(out, notify):
         return out
     if notify is not None:
         notify(f"building the default reference (once) into {out} ...")
     build_reference(srcs, out, locale=loc)
+    _record_integrity(out)
     # references of the same data built by other addrcode code are stale now: remove them so the
     # cache does not grow with every upgrade (a process still reading one keeps its open file)
     for old in Path(cache_dir).glob(f"reference-v*-{tag}.sqlite"):
         # this locale's, or one named before locales were (`reference-vN-CODE-TAG`); never another locale's
         if old.name != out.name and (old.name.endswith(f"-{loc}-{tag}.sqlite") or old.name.count("-") == 3):
-            try:
-                old.unlink()
-            except OSError:
-                pass
+            for stale in (old, _integrity_file(old)):
+                try:
+                    stale.unlink()
+                except OSError:
+                    pass
     return out
+
+
+# --------------------------------------------------------------------------- integrity of the cache
+# Beside each built reference, `NAME.sqlite.sha256` (written atomically once the build succeeded)
+# holds the file's SHA-256 and its stamp (size, mtime, ctime, inode). On reuse the stamp is
+# compared (one fstat: nothing measurable at start-up); any write to the file, a file renamed over
+# it or a restored copy changes the ctime or the inode, which no user-level tool can set back, and
+# then the whole file is hashed again (~16 ms for Vermont's 22 MB): a match re-stamps it, a
+# mismatch or a missing record rebuilds it with a note. It is no defence against someone who can
+# also rewrite the record (the cache folder is the user's own), only against a corrupt, modified or
+# foreign file being used silently.
+
+
+def _integrity_file(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _stamp(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _digest(f) -> str:
+    h = hashlib.sha256()
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _record_integrity(path: Path, digest: str | None = None, stamp: list[int] | None = None) -> None:
+    """Write `path`'s SHA-256 and stamp beside it: both of the one file opened, unless given."""
+    if digest is None or stamp is None:
+        with open(path, "rb") as f:
+            stamp = _stamp(os.fstat(f.fileno()))
+            digest = _digest(f)
+    write_output(_integrity_file(path), json.dumps({"sha256": digest, "stamp": stamp}) + "\n")
+
+
+def _cache_intact(path: Path, notify: Callable[[str], None] | None) -> bool:
+    """Whether the cached reference is the file that was built (see above); False says why on stderr."""
+    say = notify or (lambda text: print(text, file=sys.stderr))
+    try:
+        record = json.loads(_integrity_file(path).read_text())
+        want, stamp = str(record["sha256"]), list(record["stamp"])
+    except (OSError, ValueError, KeyError, TypeError):
+        say(f"note: {path} has no integrity record (built by an older addrcode, or interrupted); rebuilding it")
+        return False
+    try:
+        with open(path, "rb") as f:
+            now = _stamp(os.fstat(f.fileno()))
+            if now == stamp:
+                return True
+            digest = _digest(f)
+    except OSError:
+        digest = now = None
+    if digest != want:
+        say(f"warning: the cached default reference {path} does not match the SHA-256 recorded when it was "
+            "built (corrupt or modified); rebuilding it")
+        return False
+    try:  # the same bytes under a new stamp (a copied or restored cache): remember it
+        _record_integrity(path, digest, now)
+    except (OSError, DataError):
+        pass
+    return True
