@@ -139,8 +139,21 @@ def assert_same(frame, rows: list[dict], expected: list[dict], fields: list[str]
 
 
 @pytest.fixture(scope="session")
-def config(vt_reference, tmp_path_factory) -> Config:
+def demo_config(vt_reference, tmp_path_factory) -> Config:
+    """The embedded data with no keyring configured: the demo keyring, allowed only with demo=True."""
     return Config(reference=vt_reference, zones=Path(VT_ZONES), cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def config(demo_config, tmp_path_factory) -> Config:
+    """The embedded data with a keyring of its own, as a real caller's configuration names one."""
+    from dataclasses import replace
+
+    from addrcode.codes.keyring import new_keyring
+
+    ring = tmp_path_factory.mktemp("keys") / "keyring.json"
+    new_keyring(ring)
+    return replace(demo_config, keyring=ring)
 
 
 @pytest.fixture(scope="session")
@@ -267,6 +280,52 @@ def test_usage_errors(config):
         engines.process_frame(df, column="addr", config=config, min_scor=0.3)
     with pytest.raises(UsageError, match="format"):
         engines.file_format("orders.xlsx")
+
+
+def test_demo_keyring_refused_unless_asked_for(demo_config, config, input_csv, tmp_path, recwarn):
+    """No silent demo keyring in the library: encode and decode with no keyring configured (or the packaged
+    demo keyring named) raise a UsageError naming `demo=True` and `keyring`, before any resource or worker is
+    loaded; `demo=True` works and warns that the codes are not private; a real keyring never warns."""
+    import warnings
+
+    from addrcode.codes.keyring import load_keyring
+    from addrcode.config import embedded
+
+    df = pd.DataFrame({"address": ["637 College St, Middlebury VT 05753"]})
+    named_demo = Config(reference=demo_config.reference, zones=demo_config.zones, cache_dir=demo_config.cache_dir,
+                        keyring=Path(embedded("demo-keyring.json")))
+    engines.clear_cache()
+    for cfg in (demo_config, named_demo):
+        for command, column in (("encode", "address"), ("decode", "address")):
+            with pytest.raises(UsageError, match=r"DEMO keyring.*NOT private.*`keyring`.*demo=True"):
+                engines.process_frame(df, command=command, column=column, config=cfg)
+        with pytest.raises(UsageError, match="demo=True"):
+            engines.FrameProcessor("encode", config=cfg)(df)
+        with pytest.raises(UsageError, match="demo=True"):
+            engines.build_job("encode", cfg)
+    with pytest.raises(UsageError, match="demo=True"):  # refused on the client, before a cluster starts
+        engines.run_dask(input_csv, tmp_path / "out", config=demo_config)
+    assert not (tmp_path / "out").exists()
+    assert engines.process_frame(df, command="geocode", config=demo_config)["addrcode_status"].tolist() == ["ok"]
+    assert not [w for w in recwarn if issubclass(w.category, engines.DemoKeyringWarning)]
+
+    with pytest.warns(engines.DemoKeyringWarning, match="NOT private"):
+        out = engines.process_frame(df, config=demo_config, demo=True)
+    code = out["addrcode_code"].iloc[0]
+    assert out["addrcode_status"].tolist() == ["ok"] and code.count("-") == 2
+    assert load_keyring(embedded("demo-keyring.json")).is_demo
+    codes = pd.DataFrame({"code": [code]})
+    with pytest.warns(engines.DemoKeyringWarning):
+        back = engines.process_frame(codes, command="decode", column="code", config=demo_config, demo=True)
+    assert back["addrcode_status"].tolist() == ["ok"]  # made with the demo keyring, which decodes it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", engines.DemoKeyringWarning)
+        mine = engines.process_frame(df, config=config)  # a real keyring: no warning, another code
+        assert engines.process_frame(codes, command="decode", column="code", config=config)[
+            "addrcode_status"].tolist() != ["ok"]
+    assert mine["addrcode_status"].tolist() == ["ok"] and mine["addrcode_code"].iloc[0] != code
+    with pytest.raises(UsageError, match="demo=True"):  # an allowed job is not reused for a caller that did not ask
+        engines.process_frame(df, config=demo_config)
 
 
 def test_process_frame_matches_single_process(config, rows, expected):

@@ -22,6 +22,10 @@ machine (a shared or copied read-only folder), as must the input and output fold
 any worker starts, `addrcode.batch.engine_setup` checks that the input matches files and that
 a `--scheduler` answers, and starts Spark logging errors only.
 
+No silent demo keyring: encode and decode refuse (`UsageError`) a configuration whose keyring is the
+public demo keyring (or none, which means the demo keyring) unless `demo=True` is passed, and then
+warn (`DemoKeyringWarning`; the CLI says it on stderr instead) that its codes are not private.
+
 Output column types are stable across engines: every column is a string except the scores and
 coordinates (`score`, `lon`, `lat`, `cell_lon`, `cell_lat`), which are floats (NaN when absent).
 Missing input cells (None/NaN) are read as empty text.
@@ -34,6 +38,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,6 +61,34 @@ COMMANDS = ("normalize", "geocode", "encode", "decode")
 FLOAT_FIELDS = frozenset({"score", "lon", "lat", "cell_lon", "cell_lat"})
 ENCODE_OPTIONS = frozenset({"min_precision", "min_score", "with_coords"})
 MARKER = "_addrcode.json"  # written last into an output folder: the run's counts (no row data)
+KEYRING_COMMANDS = ("encode", "decode")
+_REPORTED = "reported"  # `demo` of workers whose client already warned: allowed, said once, not per worker
+
+
+class DemoKeyringWarning(UserWarning):
+    """Codes are being made or read with the published demo keyring: they are not private."""
+
+
+def check_keyring(command: str, config, demo: bool | str = False, notify: Callable[[str], None] | None = None):
+    """Refuse the demo keyring for encode/decode unless `demo`; with `demo=True` warn that it is in use.
+
+    The keyring is the configured one, or the packaged demo keyring when none is configured; a
+    configured demo keyring counts as the demo keyring. The warning goes to `notify` when given
+    (the CLI's stderr line), else through `warnings.warn` (`DemoKeyringWarning`)."""
+    from addrcode.batch import jobs
+
+    if command not in KEYRING_COMMANDS:
+        return
+    if not jobs.open_keyring(config, notify if demo is True else None).is_demo:  # notify: the CLI's line
+        return
+    if not demo:
+        raise UsageError(f"{command}: no keyring of your own is configured, so the public DEMO keyring would be "
+                         "used, whose codes are NOT private (anyone can decode them). Pass a config with "
+                         "`keyring` set (create one with `addrcode key new FILE`), or demo=True to use the "
+                         "demo keyring knowingly")
+    if demo is True and notify is None:
+        warnings.warn("using the DEMO keyring: its codes are NOT private (anyone can decode them); "
+                      "create your own with `addrcode key new FILE`", DemoKeyringWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- jobs and schema
@@ -123,12 +156,15 @@ def _check_command(command: str, options: Mapping) -> None:
                          + (f" (known: {', '.join(sorted(allowed))})" if allowed else ""))
 
 
-def build_job(command: str, config, notify: Callable[[str], None] | None = None, **options):
+def build_job(command: str, config, notify: Callable[[str], None] | None = None, *, demo: bool | str = False,
+              **options):
     """A fresh job for `command`, loading its resources from `config` (an `addrcode.config.Config`):
-    the command and options checked for an engine, then the one job factory, `jobs.make_job`."""
+    the command and options checked for an engine, the keyring checked (`check_keyring`: the demo
+    keyring only with `demo=True`), then the one job factory, `jobs.make_job`."""
     from addrcode.batch import jobs
 
     _check_command(command, options)
+    check_keyring(command, config, demo if notify is None else bool(demo) and _REPORTED)  # make_job says it
     return jobs.make_job(command, config, options, notify)
 
 
@@ -137,21 +173,22 @@ _BUILT: dict[str, int] = {}  # "command options" -> jobs built in this process, 
 _BUILT_LOCK = threading.Lock()
 
 
-def get_job(command: str = "encode", config=None, **options):
+def get_job(command: str = "encode", config=None, *, demo: bool | str = False, **options):
     """The cached job for (command, config, options) in this process and thread; built on first use.
 
     `config` is a `Config`, a path to a TOML file, or None (the layered default, read on the worker).
+    `demo`: allow the demo keyring (see `check_keyring`).
     """
     config = _as_config(config)
-    key = (command, config, tuple(sorted(options.items())))
+    key = (command, config, bool(demo), tuple(sorted(options.items())))
     cache = getattr(_LOCAL, "jobs", None)
     if cache is None:
         cache = _LOCAL.jobs = {}
     job = cache.get(key)
     if job is None:
-        job = cache[key] = build_job(command, config, **options)
+        job = cache[key] = build_job(command, config, demo=demo, **options)
         with _BUILT_LOCK:
-            label = " ".join([command] + [f"{k}={v}" for k, v in key[2]])
+            label = " ".join([command] + [f"{k}={v}" for k, v in key[3]])
             _BUILT[label] = _BUILT.get(label, 0) + 1
     return job
 
@@ -181,7 +218,7 @@ def _as_config(config):
 
 
 def process_frame(df, *, command: str = "encode", config=None, column: str | None = "address",
-                  components: Mapping[str, str] | None = None, **options):
+                  components: Mapping[str, str] | None = None, demo: bool | str = False, **options):
     """Run `command` over every row of `df`; return `df`'s columns plus `addrcode_*` columns.
 
     `df` is a pandas DataFrame, or a `pyarrow.Table` (for Arrow-native engines: Ray, DuckDB,
@@ -190,7 +227,9 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
     "city": "town", "state": "st", "postcode": "zip"}``), the given columns as components.
     Options are the command's (`min_precision`, `min_score`, `with_coords` for encode). One output
     row per input row, same index, same order; a row that fails is reported in its status and
-    reason columns and never raises. A missing column or unknown option raises `UsageError`.
+    reason columns and never raises. A missing column or unknown option raises `UsageError`, and so
+    does a configuration without a keyring of its own (encode, decode) unless `demo=True`, which
+    uses the public demo keyring with a `DemoKeyringWarning`: its codes are not private.
     """
     import pandas as pd
 
@@ -201,13 +240,13 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
         import pyarrow as pa
 
         out = process_frame(df.to_pandas(), command=command, config=config, column=column,
-                            components=components, **options)
+                            components=components, demo=demo, **options)
         return pa.Table.from_pandas(out, preserve_index=False)
 
     fields = job_fields(command, **options)
     components = dict(components or {})
     check_columns(df.columns, _wanted(column, components))
-    job = get_job(command, config, **options)
+    job = get_job(command, config, demo=demo, **options)
 
     if components:
         cols = list(dict.fromkeys(components.values()))
@@ -272,15 +311,15 @@ class FrameProcessor:
     """
 
     def __init__(self, command: str = "encode", *, config=None, column: str | None = "address",
-                 components: Mapping[str, str] | None = None, **options):
+                 components: Mapping[str, str] | None = None, demo: bool | str = False, **options):
         job_fields(command, **options)  # fail early on a bad command or option
-        self.command, self.config, self.column = command, config, column
+        self.command, self.config, self.column, self.demo = command, config, column, demo
         self.components = dict(components) if components else None
         self.options = options
 
     def __call__(self, df):
         return process_frame(df, command=self.command, config=self.config, column=self.column,
-                             components=self.components, **self.options)
+                             components=self.components, demo=self.demo, **self.options)
 
     def batches(self, frames: Iterable) -> Iterator:
         """For Spark's `mapInPandas`: an iterator of frames in, an iterator of frames out."""
@@ -356,11 +395,13 @@ def _input_format(path, files: list[str], given: str | None) -> str:
         return file_format(files[0])
 
 
-def prepare_config(command: str, config=None, notify: Callable[[str], None] | None = None, **options):
+def prepare_config(command: str, config=None, notify: Callable[[str], None] | None = None, *,
+                   demo: bool | str = False, **options):
     """Check the data files on the client before any worker starts, and pin the paths.
 
     The embedded default reference is built here once (not by every worker at the same time),
-    and the returned `Config` names it, so workers never look at their own cache folder.
+    and the returned `Config` names it, so workers never look at their own cache folder. The
+    keyring is checked here too (`check_keyring`: the demo keyring only with `demo=True`).
     """
     from addrcode.batch import jobs
 
@@ -369,8 +410,8 @@ def prepare_config(command: str, config=None, notify: Callable[[str], None] | No
     config = jobs.prepare_config(command, config, notify)
     if command in ("geocode", "encode"):  # absolute: the workers may run in another folder
         config = replace(config, reference=config.reference.resolve())
-    if command in ("encode", "decode"):
-        jobs.open_keyring(config, notify)
+    if command in KEYRING_COMMANDS:
+        check_keyring(command, config, demo, notify)
         jobs.open_zones(config, notify)
     return config
 
@@ -404,7 +445,7 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
              threads_per_worker: int = 1, input_format: str | None = None, output_format: str | None = None,
              blocksize: str | int | None = None, npartitions: int | None = None,
              connect_timeout: float = CONNECT_TIMEOUT, notify: Callable[[str], None] | None = None,
-             **options) -> EngineRun:
+             demo: bool = False, **options) -> EngineRun:
     """Run `command` over a CSV or Parquet input with Dask; write a folder of part files.
 
     `input_path`: a file, a glob or a folder of part files. `output_path`: a folder, written as
@@ -415,7 +456,7 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
     of `n_workers` processes × `threads_per_worker`. CSV is read as text (ZIP codes keep their
     leading zeros); `blocksize` sets the CSV partition size (default: about 8 partitions per
     worker thread, between 64 kB and 4 MB, so every core stays busy to the end),
-    `npartitions` repartitions.
+    `npartitions` repartitions. `demo`: allow the demo keyring (said once, here, not by each worker).
     Raises `UsageError`/`DataError` for bad arguments or data files, before any worker starts.
     """
     try:
@@ -435,8 +476,9 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
     input_path, output_path = Path(input_path).absolute(), Path(output_path).absolute()
     if scheduler:
         check_scheduler(scheduler, connect_timeout)
-    config = prepare_config(command, config, notify, **options)
-    processor = FrameProcessor(command, config=config, column=column, components=components, **options)
+    config = prepare_config(command, config, notify, demo=demo, **options)
+    processor = FrameProcessor(command, config=config, column=column, components=components,
+                               demo=_REPORTED if demo else False, **options)
     run = EngineRun(engine="dask", command=command)
 
     cluster = None
@@ -557,15 +599,19 @@ def _neutralise_frame(df):
 
 @quiet_warnings()
 def spark_map(sdf, *, command: str = "encode", config=None, column: str | None = "address",
-              components: Mapping[str, str] | None = None, csv_safe: bool = False, **options):
+              components: Mapping[str, str] | None = None, csv_safe: bool = False, demo: bool | str = False,
+              **options):
     """`sdf.mapInPandas(process_frame)`: the Spark DataFrame with `addrcode_*` columns appended, lazily.
 
     Input columns must be strings (read CSV without schema inference); the order of rows within
     and across partitions is kept (no shuffle). `csv_safe` neutralises formula-like cells (for
-    CSV output).
+    CSV output). `demo`: allow the demo keyring (said here, on the driver, not by each executor).
     """
     check_columns(list(sdf.columns), _wanted(column, components), "input")
-    processor = FrameProcessor(command, config=config, column=column, components=components, **options)
+    if demo is True:
+        check_keyring(command, _as_config(config), True)
+    processor = FrameProcessor(command, config=config, column=column, components=components,
+                               demo=_REPORTED if demo else False, **options)
     fn = _SafeBatches(processor) if csv_safe else processor.batches
     return sdf.mapInPandas(fn, schema=spark_schema(command, sdf.columns, **options))
 
@@ -583,7 +629,7 @@ class _SafeBatches:
 def run_spark(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
               components: Mapping[str, str] | None = None, spark=None, input_format: str | None = None,
               output_format: str | None = None, multiline: bool = False,
-              notify: Callable[[str], None] | None = None, **options) -> EngineRun:
+              notify: Callable[[str], None] | None = None, demo: bool = False, **options) -> EngineRun:
     """Run `command` over a CSV or Parquet input with PySpark `mapInPandas`; write a folder of part files.
 
     `spark`: a SparkSession (default: `spark_session()`, local mode on 2 cores). Output: Spark's
@@ -595,7 +641,7 @@ def run_spark(input_path, output_path, *, command: str = "encode", config=None, 
     # JVM starts, that there is something to list.
     in_fmt = _input_format(input_path, input_files(input_path), input_format)
     out_fmt = file_format(output_path, output_format or in_fmt)
-    config = prepare_config(command, config, notify, **options)
+    config = prepare_config(command, config, notify, demo=demo, **options)
     spark = spark or spark_session()
     import pyspark.sql.functions as F  # after spark_session, which says how to install pyspark
     if in_fmt == "csv":
@@ -603,7 +649,7 @@ def run_spark(input_path, output_path, *, command: str = "encode", config=None, 
     else:
         sdf = spark.read.parquet(str(input_path))
     out = spark_map(sdf, command=command, config=config, column=column, components=components,
-                    csv_safe=out_fmt == "csv", **options)
+                    csv_safe=out_fmt == "csv", demo=_REPORTED if demo else False, **options)
     staging = _staging(Path(output_path))
     shutil.rmtree(staging)  # Spark creates the folder itself
     run = EngineRun(engine="spark", command=command)

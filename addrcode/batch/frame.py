@@ -154,6 +154,7 @@ def _run_on_engine(command, config, source: InputSpec, target: OutputSpec, how: 
     components = dict(source.components)
     common = dict(command=command, config=config, column=source.column if source.column or components else "address",
                   components=components or None, notify=notify, **options)
+    common["demo"] = True  # the CLI's rule: the demo keyring with its warning on stderr (said by prepare_config)
     if how.engine == "dask":
         return engines.run_dask(source.path, target.path, scheduler=how.scheduler, n_workers=how.workers, **common)
     return engines.run_spark(source.path, target.path, **common)
