@@ -81,17 +81,42 @@ def key():
 
 @key.command("new")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite an existing keyring (codes made with it become undecodable).")
-def key_new(path, force):
+@click.option("--force", is_flag=True,
+              help="Overwrite an existing keyring (it is succeeded: its labels answer revoked, never a wrong zone).")
+@click.option("--succeeds", "succeeds", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The keyring this one replaces: its epochs are listed as revoked and never reused in the window.")
+@click.option("--period-days", type=click.IntRange(1, 366), default=7, show_default=True,
+              help="Length of a key period: every period has its own key.")
+@click.option("--window", type=click.IntRange(1, 15), default=4, show_default=True,
+              help="Periods a station accepts (the longest transit time); older codes answer expired.")
+def key_new(path, force, succeeds, period_days, window):
     """Create a keyring at PATH (mode 0600) and its public key PATH.pub for stations.
 
     Secrets are never printed. Keep PATH private and backed up; give stations only PATH.pub.
     """
     from addrcode.codes import keyring as keys
+    from addrcode.codes.schedule import Schedule
 
-    ring = keys.new_keyring(path, force=force)
-    click.echo(f"created keyring {path} (epoch {ring.active.id} active, mode 0600)", err=True)
+    ring = keys.new_keyring(path, force=force, succeeds=succeeds,
+                            schedule=Schedule(period_days=period_days, window=window))
+    click.echo(f"created keyring {path} (epoch {ring.active.id} active, mode 0600); {ring.schedule.describe()}",
+               err=True)
+    if ring.predecessor:
+        click.echo(f"it succeeds keyring {ring.predecessor}: epochs {', '.join(i.id for i in ring.inherited)} "
+                   "answer revoked at stations with its tables", err=True)
     click.echo(f"public key for stations: {keys.pub_path(path)} (fingerprint {ring.verify_key.fingerprint})", err=True)
+
+
+def _keyring_to_show(keyring, config_path):
+    from addrcode.codes import keyring as keys
+    from addrcode.config import keyring_to_change
+
+    try:
+        return keyring_to_change(load(config_path, keyring=keyring))
+    except UsageError:  # no keyring configured: list the packaged demo keyring
+        if keyring is not None:
+            raise
+        return keys.demo_keyring_path()
 
 
 @key.command("list")
@@ -99,39 +124,42 @@ def key_new(path, force):
 @config_file_option
 @text_or_json_option
 def key_list(keyring, config_path, fmt):
-    """List the epochs of a keyring (ids, creation time, status; never secrets)."""
+    """List the epochs of the current window (character, period start, status; never secrets)."""
     from addrcode.codes import keyring as keys
-    from addrcode.config import keyring_to_change
 
-    try:
-        path = keyring_to_change(load(config_path, keyring=keyring))
-    except UsageError:  # no keyring configured: list the packaged demo keyring
-        if keyring is not None:
-            raise
-        path = keys.demo_keyring_path()
-    ring = keys.load_keyring(path)
+    ring = keys.load_keyring(_keyring_to_show(keyring, config_path))
     rows = [info.__dict__ for info in keys.list_epochs(ring)]
     if fmt == "json":
         return echo_json({"keyring": str(ring.path), "demo": ring.is_demo,
-                           "public_key_fingerprint": ring.verify_key.fingerprint, "epochs": rows})
+                          "public_key_fingerprint": ring.verify_key.fingerprint,
+                          "schedule": ring.schedule.__dict__, "current_period": ring.current_period,
+                          "succeeds": ring.predecessor or None, "epochs": rows})
     click.echo(f"keyring {ring.path}{'  (DEMO: codes are not private)' if ring.is_demo else ''}")
     click.echo(f"public key fingerprint {ring.verify_key.fingerprint}")
+    click.echo(ring.schedule.describe())
     for row in rows:
-        click.echo(f"  epoch {row['id']}  {row['status']:<8} created {row['created']}")
+        gen = "replaced keyring" if row["generation"] is None else f"generation {row['generation']}"
+        click.echo(f"  epoch {row['id']}  {row['status']:<8} period from {row['created']}  ({gen})")
+
+
+def _changed_keyring(keyring, config_path):
+    from addrcode.config import keyring_to_change
+
+    return keyring_to_change(load(config_path, keyring=keyring))
 
 
 @key.command("rotate")
 @keyring_option
 @config_file_option
 def key_rotate(keyring, config_path):
-    """Start a new epoch: new codes use it; the previous epoch is retired and still resolves.
+    """Emergency rotation: a new key from now on; codes of the old one still resolve (revoke it if leaked).
 
-    Rebuild and redeploy station tables afterwards so stations know the new epoch.
+    Keys change every period by themselves; rotate only when a key may be compromised. Rebuild and
+    redeploy station tables afterwards so stations know the new key.
     """
     from addrcode.codes import keyring as keys
-    from addrcode.config import keyring_to_change
 
-    path = keyring_to_change(load(config_path, keyring=keyring))
+    path = _changed_keyring(keyring, config_path)
     ring = keys.rotate(path)
     click.echo(f"{path}: epoch {ring.active.id} is now active; rebuild the station tables", err=True)
 
@@ -141,13 +169,24 @@ def key_rotate(keyring, config_path):
 @keyring_option
 @config_file_option
 def key_revoke(epoch, keyring, config_path):
-    """Revoke a retired EPOCH: stations refuse its codes once their table is rebuilt."""
+    """Revoke the retired key that made EPOCH: stations refuse its codes once their table is rebuilt."""
     from addrcode.codes import keyring as keys
-    from addrcode.config import keyring_to_change
 
-    path = keyring_to_change(load(config_path, keyring=keyring))
+    path = _changed_keyring(keyring, config_path)
     keys.revoke(path, epoch)
-    click.echo(f"{path}: epoch {epoch.upper()} revoked; rebuild the station tables", err=True)
+    click.echo(f"{path}: epoch {epoch.upper()} revoked and its key erased; rebuild the station tables", err=True)
+
+
+@key.command("prune")
+@keyring_option
+@config_file_option
+def key_prune(keyring, config_path):
+    """Erase keys of periods that have left the window (run weekly): a stolen copy then cannot decode them."""
+    from addrcode.codes import keyring as keys
+
+    path = _changed_keyring(keyring, config_path)
+    ring = keys.prune(path)
+    click.echo(f"{path}: keys older than period {ring.current_period - ring.schedule.window + 1} erased", err=True)
 
 
 # --------------------------------------------------------------------------- calibrate

@@ -117,3 +117,25 @@ def vt_reference(addrcode_cache) -> Path:
     if not data_path(VT_SOURCE).is_file():
         pytest.skip("embedded Vermont data (data/vt-e911) absent")
     return default_reference(addrcode_cache)
+
+
+def keyring_with_history(path: Path, now=None):
+    """A real keyring at `path` whose window holds a revoked, a retired and an active generation.
+
+    Returns (keyring as seen at `now`, epochs): `epochs` maps "revoked", "retired", "active" and
+    "upcoming" to the window's `Epoch`; the "revoked" one is the key as it was before revocation
+    (secret included), to make the codes someone may still hold. `now` defaults to the current time:
+    tests that also run the CLI need the real clock (the CLI always uses it).
+    """
+    from addrcode.codes.keyring import load_keyring, new_keyring, revoke, rotate
+    from addrcode.codes.schedule import utc_now
+
+    now = now or utc_now()
+    new_keyring(path, now=now)
+    before = rotate(path, now=now)
+    doomed = next(e for e in before.epochs if e.generation == 0)
+    rotate(path, now=now)
+    ring = revoke(path, doomed.id, now=now)
+    assert load_keyring(path).at(now) == ring
+    by_status = {e.status: e for e in ring.epochs if e.status != "revoked"}
+    return ring, dict(by_status, revoked=doomed)

@@ -161,10 +161,12 @@ def code_independence(side: int = 128) -> dict:
 
 
 class World:
-    """A small reference, a real keyring (3 epochs: 0 revoked, 1 retired, 2 active) and signed tables."""
+    """A small reference, a real keyring (a revoked, a retired and an active generation) and signed tables."""
 
     def __init__(self, root: Path):
-        from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
+        from conftest import keyring_with_history
+
+        from addrcode.codes.keyring import pub_path
         from addrcode.geocoding.build import build_reference
         from addrcode.grid import Grid
         from addrcode.stations.build import build_table
@@ -177,11 +179,7 @@ class World:
         build_reference([self.source], self.reference)
         (root / "keys").mkdir()
         self.keyring_path = root / "keys" / "ring.json"
-        new_keyring(self.keyring_path)
-        rotate(self.keyring_path)
-        rotate(self.keyring_path)
-        revoke(self.keyring_path, "0")
-        self.keyring = load_keyring(self.keyring_path)
+        self.keyring, self.epochs = keyring_with_history(self.keyring_path)
         self.public_key = pub_path(self.keyring_path)
         zones = load_zones(default_zones_path())
         self.table = root / "all.sqlite"
@@ -194,8 +192,8 @@ class World:
         import base64
 
         out = {}
-        for name, raw in [(f"epoch {e.id} secret", e.secret) for e in self.keyring.epochs] + [
-                ("signing seed", self.keyring.signing_seed)]:
+        keys = [(f"{status} epoch {e.id} secret", e.secret) for status, e in self.epochs.items()]
+        for name, raw in keys + [("signing seed", self.keyring.signing_seed)]:
             for form, value in (("raw", raw), ("hex", raw.hex().encode()), ("HEX", raw.hex().upper().encode()),
                                 ("base64", base64.b64encode(raw)), ("base32", base64.b32encode(raw))):
                 out[f"{name} ({form})"] = value
@@ -461,10 +459,11 @@ def test_new_keyring_is_0600_even_with_a_permissive_umask(tmp_path):
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(os.stat(tmp_path / "ring.json").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "ring.json.pub").st_mode) == 0o644  # public by design
-    from addrcode.codes.keyring import revoke, rotate
+    from addrcode.codes.keyring import load_keyring, revoke, rotate
 
+    first = load_keyring(tmp_path / "ring.json").active.id
     rotate(tmp_path / "ring.json")
-    revoke(tmp_path / "ring.json", "0")
+    revoke(tmp_path / "ring.json", first)
     assert stat.S_IMODE(os.stat(tmp_path / "ring.json").st_mode) == 0o600  # rewrites keep it private
 
 

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -18,6 +19,7 @@ from addrcode.codes.keyring import (
     list_epochs,
     load_keyring,
     new_keyring,
+    prune,
     pub_path,
     read_verify_key,
     revoke,
@@ -26,6 +28,7 @@ from addrcode.codes.keyring import (
 from addrcode.codes.scheme import EpochError, decode_code, encode_cell
 from addrcode.errors import KeyringError
 
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)  # a fixed clock: same keys every run
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 
 
@@ -57,13 +60,21 @@ def test_new_keyring_is_0600_and_pub_is_public(ring_path):
         assert secret not in pub.read_text()
 
 
-def test_new_keyring_content(ring_path):
-    ring = load_keyring(ring_path)
-    assert [e.id for e in ring.epochs] == ["0"]
-    assert ring.active.id == "0" and ring.active.status == "active"
-    assert len(ring.active.secret) == 32
+def test_new_keyring_content(tmp_path):
+    ring = new_keyring(tmp_path / "k", now=NOW)
+    assert load_keyring(tmp_path / "k") == ring
+    ring = ring.at(NOW)
+    period = ring.schedule.period_of(NOW)
+    # a fresh keyring has this period's key and the next one (lookahead), nothing older
+    assert [(e.period, e.status) for e in ring.epochs] == [(period, "active"), (period + 1, "upcoming")]
+    first = keys.ALPHABET.index(ring.active.id)
+    assert ring.epochs[1].id == keys.ALPHABET[(first + 1) % 32]  # the character cycles
+    assert len(ring.active.secret) == 32 and ring.active.secret != ring.epochs[1].secret
     assert ring.is_demo is False
     assert ring.created.endswith("Z")
+    statuses = ring.epoch_statuses()
+    assert sorted(statuses) == sorted(keys.ALPHABET)
+    assert sum(st == "expired" for st in statuses.values()) == 30
 
 
 def test_new_keyring_secrets_are_fresh(tmp_path):
@@ -134,8 +145,8 @@ def test_concurrent_reader_never_sees_partial_file(ring_path):
     t = threading.Thread(target=reader)
     t.start()
     try:
-        for _ in range(15):
-            rotate(ring_path)
+        for week in range(15):
+            rotate(ring_path, now=datetime.now(timezone.utc) + timedelta(days=7 * week))
     finally:
         stop.set()
         t.join()
@@ -157,7 +168,7 @@ def test_open_keyring_refused_with_chmod_hint(ring_path, mode):
 @posix_only
 def test_0400_is_accepted(ring_path):
     os.chmod(ring_path, 0o400)
-    assert load_keyring(ring_path).active.id == "0"
+    assert load_keyring(ring_path).active.status == "active"
 
 
 @posix_only
@@ -216,8 +227,8 @@ def test_truncation_and_whitespace_edits_refused(ring_path):
 
 def test_consistent_edit_without_checksum_update_refused(ring_path):
     doc = json.loads(ring_path.read_text())
-    doc["epochs"][0]["status"] = "retired"
-    doc["epochs"].append(dict(doc["epochs"][0], id="1", status="active"))
+    doc["generations"][0]["status"] = "retired"
+    doc["generations"].append(dict(doc["generations"][0], id=1, status="active"))
     edited = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
     with pytest.raises(KeyringError, match="checksum"):
         keys._parse(edited, "k")
@@ -235,55 +246,122 @@ def test_corruption_message_holds_no_secret(ring_path):
 # --------------------------------------------------------------------------- rotate / revoke
 
 
-def test_rotate_and_revoke(ring_path):
-    first = load_keyring(ring_path)
+def test_rotate_and_revoke(tmp_path):
+    path = tmp_path / "k"
+    first = new_keyring(path, now=NOW).at(NOW)
     code0 = encode_cell(1000, 4321, first.active)
+    old_id = first.active.id
 
-    ring = rotate(ring_path)
-    assert [(e.id, e.status) for e in ring.epochs] == [("0", "retired"), ("1", "active")]
-    assert load_keyring(ring_path) == ring
-    assert ring.epoch("0").secret == first.active.secret  # old codes still decode
-    assert decode_code(code0, ring) == (1000, 4321, "0")
+    ring = rotate(path, now=NOW)
+    assert load_keyring(path).at(NOW) == ring
+    assert ring.epoch(old_id).status == "retired"
+    assert ring.epoch(old_id).secret == first.active.secret  # old codes still decode
+    assert decode_code(code0, ring) == (1000, 4321, old_id)
     code1 = encode_cell(1000, 4321, ring.active)
-    assert code1.epoch == "1" and code1 != code0
+    assert code1.epoch != old_id and code1 != code0
+    # the old generation's upcoming key is gone: only the new one issues ahead
+    assert [e.status for e in ring.epochs] == ["retired", "active", "upcoming"]
+    assert len({e.id for e in ring.epochs}) == 3
 
     with pytest.raises(KeyringError, match="rotate"):
-        revoke(ring_path, "1")  # the active epoch
-    assert [e.id for e in ring.usable_epochs] == ["0", "1"]
-    ring = revoke(ring_path, "0")
-    assert [(e.id, e.status) for e in ring.epochs] == [("0", "revoked"), ("1", "active")]
-    assert [e.id for e in ring.usable_epochs] == ["1"]
-    assert revoke(ring_path, "0") == ring  # idempotent
+        revoke(path, code1.epoch, now=NOW)  # the active key
+    ring = revoke(path, old_id, now=NOW)
+    assert ring.epoch(old_id).status == "revoked" and ring.epoch(old_id).secret == b""
+    assert old_id not in [e.id for e in ring.usable_epochs]
+    assert revoke(path, old_id, now=NOW) == ring  # idempotent
     with pytest.raises(EpochError) as err:
-        decode_code(code0, load_keyring(ring_path))
+        decode_code(code0, load_keyring(path).at(NOW))
     assert err.value.kind == "revoked"
-    assert decode_code(code1, ring) == (1000, 4321, "1")
+    assert decode_code(code1, ring) == (1000, 4321, code1.epoch)
+    # the revoked generation's chain key is erased from the file, not only flagged
+    gen0 = json.loads(path.read_text())["generations"][0]
+    assert gen0["status"] == "revoked" and gen0["chain"] == ""
 
+    unused = next(ch for ch in keys.ALPHABET if ring.epoch_statuses()[ch] == "expired")
     with pytest.raises(KeyringError, match="no epoch"):
-        revoke(ring_path, "7")
-
-    ring = rotate(ring_path)
-    assert [(e.id, e.status) for e in ring.epochs] == [("0", "revoked"), ("1", "retired"), ("2", "active")]
+        revoke(path, unused, now=NOW)
+    ring = rotate(path, now=NOW)
+    assert [e.status for e in ring.epochs] == ["revoked", "retired", "active", "upcoming"]
     assert ring.verify_key == first.verify_key  # rotation re-keys codes, not the table signature
 
 
-def test_epoch_ids_follow_crockford_order_and_run_out(tmp_path):
+def test_periods_and_rotations_run_past_32_without_a_new_keyring(tmp_path):
     path = tmp_path / "k"
-    new_keyring(path)
-    for _ in range(31):
-        ring = rotate(path)
-    assert "".join(e.id for e in ring.epochs) == keys.ALPHABET
-    with pytest.raises(KeyringError, match="epoch ids"):
-        rotate(path)
+    new_keyring(path, now=NOW)
+    seen_ids, seen_secrets = set(), set()
+    for week in range(80):  # 80 weeks, an emergency rotation every 10th
+        moment = NOW + timedelta(days=7 * week)
+        if week % 10 == 5:
+            rotate(path, now=moment)
+        ring = load_keyring(path).at(moment)
+        active = ring.active
+        seen_ids.add(active.id)
+        seen_secrets.add(active.secret)
+        ids = [e.id for e in ring.epochs]
+        assert len(ids) == len(set(ids)), f"week {week}: a character names two keys"
+    assert seen_ids == set(keys.ALPHABET)  # characters cycle
+    assert len(seen_secrets) == 80  # a new key every period
 
 
-def test_epoch_lookup_case_insensitive(ring_path):
-    ring = rotate(ring_path)
-    for _ in range(10):
-        ring = rotate(ring_path)
+def test_rotation_refused_when_the_window_would_repeat_a_character(tmp_path):
+    path = tmp_path / "k"
+    new_keyring(path, now=NOW)
+    rotations = 0
+    with pytest.raises(KeyringError, match="two keys") as err:
+        for _ in range(40):
+            rotate(path, now=NOW)
+            rotations += 1
+    assert 10 <= rotations < 16  # each rotation takes two characters (its own and the skipped upcoming one)
+    assert "--succeeds" in str(err.value)
+    ring = load_keyring(path).at(NOW)
+    assert len({e.id for e in ring.epochs}) == len(ring.epochs)  # the file was left consistent
+
+
+def test_old_period_keys_are_erased_by_prune(tmp_path):
+    """Forward security: after `prune`, the keyring can no longer produce keys of periods that left
+    the window, so a thief who copies it later cannot decode old labels."""
+    path = tmp_path / "k"
+    new_keyring(path, now=NOW)
+    early = load_keyring(path).at(NOW)
+    code = encode_cell(1000, 4321, early.active)
+    later = NOW + timedelta(days=7 * 6)
+    prune(path, now=later)
+    stolen = load_keyring(path)
+    assert stolen.at(later).epoch_statuses()[code.epoch] in ("expired", "retired", "active", "upcoming")
+    with pytest.raises((EpochError, KeyError)):
+        stolen.at(NOW).epoch(code.epoch).secret or decode_code(code, stolen.at(NOW))
+    gen = json.loads(path.read_text())["generations"][0]
+    assert gen["chain_period"] == stolen.schedule.period_of(later) - stolen.schedule.window + 1
+    # a secret from the early window is nowhere in the file
+    assert early.active.secret.hex() not in path.read_text()
+    assert gen["chain"] not in (json.dumps(early.generations[0].chain.hex()),)
+
+
+def test_format_1_keyring_is_refused_with_the_way_out(tmp_path):
+    old = tmp_path / "old.json"
+    body = {"format": "addrcode-keyring", "version": 1, "created": "2025-01-01T00:00:00Z", "demo": False,
+            "epochs": [{"id": "0", "created": "2025-01-01T00:00:00Z", "status": "active", "secret": "00" * 32}],
+            "signing_key": {"algorithm": "ed25519", "seed": "11" * 32,
+                            "public": keys.SigningKey(b"\x11" * 32).verify_key.hex}}
+    doc = dict(body, checksum="sha256:" + keys.hashlib.sha256(keys._canonical(body)).hexdigest())
+    old.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    old.chmod(0o600)
+    with pytest.raises(KeyringError, match="--succeeds"):
+        load_keyring(old)
+    new = new_keyring(tmp_path / "new.json", succeeds=old, now=NOW).at(NOW)
+    assert new.epoch_statuses()["0"] == "revoked"  # its labels answer revoked, never ok
+    assert new.active.id != "0"
+
+
+def test_epoch_lookup_case_insensitive(tmp_path):
+    ring = new_keyring(tmp_path / "k", now=NOW)
+    for week in range(40):
+        ring = load_keyring(tmp_path / "k").at(NOW + timedelta(days=7 * week))
+        if ring.active.id == "A":
+            break
     assert ring.epoch("a").id == "A"
     with pytest.raises(KeyError):
-        ring.epoch("Z")
+        ring.epoch("U")
 
 
 # --------------------------------------------------------------------------- secrecy
@@ -305,7 +383,7 @@ def test_no_secret_in_repr_str_or_listing(ring_path):
         for secret in _secrets_of(ring):
             assert secret not in text
         assert "secret=" not in text and "seed=" not in text
-    assert [e.id for e in list_epochs(ring)] == ["0", "1"]
+    assert [e.id for e in list_epochs(ring)] == [e.id for e in ring.epochs]
     assert not hasattr(list_epochs(ring)[0], "secret")
 
 
@@ -337,6 +415,7 @@ def test_packaged_demo_keyring():
         pytest.skip("demo keyring not generated yet")
     ring = load_keyring(path)
     assert ring.is_demo
-    assert ring.active.id == "0"
+    assert ring.active.status == "active"  # whatever the date: the demo keyring never runs out
+    assert ring.at(NOW + timedelta(days=3650)).active.status == "active"
     pub = pub_path(path)
     assert read_verify_key(pub) == ring.verify_key

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import keyring_with_history
 
-from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
+from addrcode.codes.keyring import new_keyring, pub_path
 from addrcode.codes.scheme import ALPHABET, encode_cell
 from addrcode.errors import IntegrityError
 from addrcode.geocoding.build import build_reference
@@ -28,16 +29,12 @@ POINTS_CSV = HERE / "data" / "table_points.csv"
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """A keyring with epochs 0 revoked, 1 retired, 2 active; a full table and a SC-ADDISON extract."""
+    """A keyring with a revoked, a retired and an active generation; a full table and a SC-ADDISON extract."""
     work = tmp_path_factory.mktemp("resolve")
     ref = work / "ref.sqlite"
     build_reference([POINTS_CSV], ref)
     ring_path = work / "ring.json"
-    new_keyring(ring_path)
-    rotate(ring_path)
-    rotate(ring_path)
-    revoke(ring_path, "0")
-    ring = load_keyring(ring_path)
+    ring, epochs = keyring_with_history(ring_path)
     grid = Grid()
     zones = load_zones(default_zones_path())
     cells = table_cells.issuable_cells(ref, grid)
@@ -48,13 +45,14 @@ def setup(tmp_path_factory):
     d, i = cells
     zs = zones.zone_of_cells(grid, d, i)
     cell_zone = [(int(a), int(b), z) for a, b, z in zip(d, i, zs) if z is not None]
-    return {"ring": ring, "pub": pub_path(ring_path), "full": full, "ext": ext, "cells": cell_zone, "work": work}
+    return {"ring": ring, "epochs": epochs, "pub": pub_path(ring_path), "full": full, "ext": ext,
+            "cells": cell_zone, "work": work}
 
 
-def _code(setup, sort_center=None, epoch="2"):
+def _code(setup, sort_center=None, epoch="active"):
     for d, i, z in setup["cells"]:
         if sort_center is None or z.sort_center == sort_center:
-            return encode_cell(d, i, setup["ring"].epoch(epoch)), z
+            return encode_cell(d, i, setup["epochs"][epoch]), z
     raise AssertionError("no such cell in the fixture")
 
 
@@ -68,7 +66,7 @@ def test_ok_gives_the_destination_fields(setup):
 
 
 def test_retired_epoch_still_resolves(setup):
-    code, zone = _code(setup, epoch="1")
+    code, zone = _code(setup, epoch="retired")
     got = resolve_codes(setup["full"], setup["pub"], [code.text()])[0]
     assert got["status"] == "ok" and got["zone"] == zone.id
 
@@ -130,25 +128,30 @@ def test_malformed(setup, text):
 def test_unknown_well_formed_code_never_issued(setup):
     with Resolver(setup["full"], setup["pub"]) as r:
         issued = {b for (b,) in r.db.execute("SELECT body FROM codes")}
-        body = next(b for b in range((2 << 20) + 1, 1 << 40) if b not in issued)  # epoch 2, district 0
+        active = T.ALPHABET.index(setup["epochs"]["active"].id)
+        body = next(b for b in range((active << 20) + 1, 1 << 40) if b not in issued)  # active epoch, district 0
         got = r.resolve(T.code_of_body(body))
         assert got["status"] == "unknown" and got["code"] == T.code_of_body(body)
-        # a valid code of an epoch the table does not list (a newer keyring than the table)
-        body9 = (9 << 20) | 5
-        got = r.resolve(T.code_of_body(body9))
-        assert got["status"] == "unknown" and "epoch 9" in got["reason"]
+
+
+def test_code_of_an_epoch_outside_the_window_is_expired(setup):
+    expired = [ch for ch, st in setup["ring"].epoch_statuses().items() if st == "expired"]
+    assert len(expired) == 32 - 4  # revoked, retired, active, upcoming listed; the rest expired
+    with Resolver(setup["full"], setup["pub"]) as r:
+        for ch in expired:
+            got = r.resolve(T.code_of_body((T.ALPHABET.index(ch) << 20) | 5))
+            assert got["status"] == "expired" and f"epoch {ch}" in got["reason"] and "zone" not in got
 
 
 def test_revoked_epoch(setup):
     d, i, _ = setup["cells"][0]
     # encode_cell refuses a revoked epoch, so build epoch-0 codes from a copy marked retired
-    from dataclasses import replace
 
-    ep0 = replace(setup["ring"].epoch("0"), status="retired")
+    ep0 = setup["epochs"]["revoked"]
     code = encode_cell(d, i, ep0)
     with Resolver(setup["full"], setup["pub"]) as r:
         got = r.resolve(code.text())
-    assert got["status"] == "revoked" and "epoch 0" in got["reason"] and "zone" not in got
+    assert got["status"] == "revoked" and f"epoch {ep0.id}" in got["reason"] and "zone" not in got
 
 
 def test_foreign_in_a_station_extract(setup):
@@ -168,14 +171,14 @@ def test_foreign_in_a_station_extract(setup):
 def test_every_status_is_reachable(setup):
     own, _ = _code(setup, "SC-ADDISON")
     other = next((d, i) for d, i, z in setup["cells"] if z.sort_center != "SC-ADDISON")
-    from dataclasses import replace
-
-    ep0 = replace(setup["ring"].epoch("0"), status="retired")
+    ep0 = setup["epochs"]["revoked"]
+    active = T.ALPHABET.index(setup["epochs"]["active"].id)
+    expired = next(ch for ch, st in setup["ring"].epoch_statuses().items() if st == "expired")
     texts = [own.text(), own.compact()[:-1] + ("0" if own.check != "0" else "1"), "XYZ",
-             T.code_of_body((2 << 20) | 0xFFFFF), encode_cell(*other[:1], 1, ep0).text(),
-             encode_cell(*other, setup["ring"].active).text()]
+             T.code_of_body((active << 20) | 0xFFFFF), T.code_of_body((T.ALPHABET.index(expired) << 20) | 7),
+             encode_cell(*other[:1], 1, ep0).text(), encode_cell(*other, setup["ring"].active).text()]
     got = [r["status"] for r in resolve_codes(setup["ext"], setup["pub"], texts)]
-    assert got == ["ok", "bad-check", "malformed", "unknown", "revoked", "foreign"]
+    assert got == ["ok", "bad-check", "malformed", "unknown", "expired", "revoked", "foreign"]
     assert set(got) == set(STATUSES)
 
 
@@ -246,12 +249,11 @@ def test_start_up_imports_nothing_heavy(setup):
 
 def test_preloaded_index_answers_like_sqlite(setup):
     """The in-memory index a stream switches to gives the same answers as the SQLite lookups."""
-    from dataclasses import replace
 
-    ep0 = replace(setup["ring"].epoch("0"), status="retired")
+    ep0 = setup["epochs"]["revoked"]
     texts = []
     for d, i, _ in setup["cells"]:
-        texts += [encode_cell(d, i, setup["ring"].active).text(), encode_cell(d, i, setup["ring"].epoch("1")).text(),
+        texts += [encode_cell(d, i, setup["ring"].active).text(), encode_cell(d, i, setup["epochs"]["retired"]).text(),
                   encode_cell(d, (i + 7) % (1 << 20), setup["ring"].active).text(), encode_cell(d, i, ep0).text()]
     for path in (setup["full"], setup["ext"]):
         slow = Resolver(path, setup["pub"], preload_after=-1)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import keyring_with_history
 
 from addrcode.codes.keyring import load_keyring, new_keyring, pub_path, revoke, rotate
+from addrcode.codes.schedule import utc_now
 from addrcode.codes.scheme import encode_cells
 from addrcode.errors import DataError, IntegrityError, UsageError
 from addrcode.geocoding.build import build_reference
@@ -63,14 +65,10 @@ def zones():
 
 @pytest.fixture(scope="module")
 def keyring(work):
-    """A real keyring: epoch 0 revoked, 1 retired, 2 active."""
+    """A real keyring: one generation revoked, one retired, one active (with its upcoming period)."""
     path = work / "keys" / "ring.json"
     path.parent.mkdir()
-    new_keyring(path)
-    rotate(path)
-    rotate(path)
-    revoke(path, "0")
-    return load_keyring(path)
+    return keyring_with_history(path)[0]
 
 
 @pytest.fixture(scope="module")
@@ -189,16 +187,20 @@ def test_build_writes_rows_per_usable_epoch_and_meta(table, ref, zones, keyring,
     d, i = table_cells.issuable_cells(ref, grid)
     pos = zones.zone_positions_of_cells(grid, d, i)
     n_cells = int((pos >= 0).sum())
-    assert info.rows == 2 * n_cells  # epochs 1 (retired) and 2 (active); 0 is revoked: no rows
+    usable = [e.id for e in keyring.usable_epochs]
+    assert len(usable) == 3  # retired, active, upcoming; the revoked one has no rows
+    assert info.rows == len(usable) * n_cells
     assert info.serial == 100 and info.station == "all" and info.version == T.TABLE_VERSION
-    assert info.epochs == (("0", "revoked"), ("1", "retired"), ("2", "active"))
+    assert dict(info.epochs) == keyring.epoch_statuses()  # every character: window or "expired"
+    assert sorted(st for st in dict(info.epochs).values() if st != "expired") == [
+        "active", "retired", "revoked", "upcoming"]
     assert info.zones_sha256 == zones.sha256
     assert info.public_key_fingerprint == keyring.verify_key.fingerprint
     assert info.demo is False
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         epochs_of_rows = {b >> 20 & 31 for (b,) in db.execute("SELECT body FROM codes")}
-        assert epochs_of_rows == {1, 2}
+        assert epochs_of_rows == {T.ALPHABET.index(e) for e in usable}
         assert db.execute("SELECT COUNT(*) FROM codes").fetchone()[0] == info.rows
         assert db.execute("PRAGMA application_id").fetchone()[0] == T.APPLICATION_ID
         cols = {r[1] for t in ("codes", "zones", "meta", "epochs", "next_hop")
@@ -215,7 +217,7 @@ def test_rows_are_the_codes_encode_issues(table, ref, zones, keyring, grid):
     d, i = table_cells.issuable_cells(ref, grid)
     zs = zones.zone_of_cells(grid, d, i)
     with Resolver(path, pub_path(keyring.path)) as r:
-        for epoch in (keyring.epoch("1"), keyring.epoch("2")):
+        for epoch in keyring.usable_epochs:
             codes = encode_cells(zip(d.tolist(), i.tolist()), epoch)
             for code, zone in zip(codes, zs):
                 got = r.resolve(code.text())
@@ -238,7 +240,10 @@ def test_table_bytes_hold_no_address_coordinate_cell_index_or_key(table, keyring
             assert coord[:7].encode() not in data  # e.g. "-73.170", "44.0120"
             assert struct.pack(">d", float(coord)) not in data  # SQLite REAL storage
             assert struct.pack("<d", float(coord)) not in data
-    for ep in keyring.epochs:
+    for ep in keyring.epochs:  # the revoked key was erased from the keyring itself
+        if not ep.secret:
+            assert ep.status == "revoked"
+            continue
         assert ep.secret not in data and ep.secret.hex().encode() not in data
     assert keyring.signing_seed not in data and keyring.signing_seed.hex().encode() not in data
     # no cell index hides in the keys: the opaque bits of a row are not its cell index
@@ -587,21 +592,24 @@ def test_rezoning_changes_no_code_and_diff_reports_rerouted(work, table, ref, ke
 def test_diff_reports_revoked_added_and_removed(work, ref, zones, grid, pub, table):
     ring_path = work / "keys2" / "ring.json"
     ring_path.parent.mkdir()
-    new_keyring(ring_path)
-    rotate(ring_path)  # 0 retired, 1 active
-    k1 = load_keyring(ring_path)
+    now = utc_now()
+    new_keyring(ring_path, now=now)
+    k1 = rotate(ring_path, now=now)  # gen 0 retired; gen 1 active, and upcoming
+    gen0 = next(e.id for e in k1.epochs if e.generation == 0)
     t1 = work / "t1.sqlite"
     i1 = table_build.build_table(ref, zones, k1, grid, t1, serial=1)
-    revoke(ring_path, "0")
-    rotate(ring_path)  # 0 revoked, 1 retired, 2 active
-    k2 = load_keyring(ring_path)
+    per_epoch = i1.rows // 3
+    revoke(ring_path, gen0, now=now)
+    k2 = rotate(ring_path, now=now)  # gen 0 revoked, gen 1 retired, gen 2 active and upcoming
     t2 = work / "t2.sqlite"
     i2 = table_build.build_table(ref, zones, k2, grid, t2, serial=2)
-    per_epoch = i1.rows // 2
     diff = table_diff.diff_tables(t1, t2, pub_path(ring_path))
-    assert diff.revoked == per_epoch and diff.added == per_epoch and diff.removed == 0
-    assert diff.unchanged == per_epoch and i2.rows == 2 * per_epoch
-    assert ("0", "retired", "revoked") in diff.epochs_changed and ("2", "", "active") in diff.epochs_changed
+    # gen 1's upcoming key is dropped (it will never issue), gen 2 brings two
+    assert diff.revoked == per_epoch and diff.added == 2 * per_epoch and diff.removed == per_epoch
+    assert diff.unchanged == per_epoch and i2.rows == 3 * per_epoch
+    gen2 = [e.id for e in k2.epochs if e.generation == 2]
+    assert (gen0, "retired", "revoked") in diff.epochs_changed
+    assert (gen2[0], "expired", "active") in diff.epochs_changed
     # an extract vs the full table: codes of other stations are "removed"
     ext = work / "t2-orange.sqlite"
     ie = table_build.build_table(ref, zones, k2, grid, ext, station="SC-ORANGE", serial=3)
@@ -663,7 +671,8 @@ def test_default_data_round_trips_every_issued_code(work, default_reference_path
     codes = encode_cells(zip(d.tolist(), i.tolist()), demo.active)
     bad = 0
     with Resolver(path, pub_path(demo_keyring_path())) as r:
-        assert r.info.demo and info.rows == r.info.rows == sum(z is not None for z in zs)
+        assert len(demo.usable_epochs) == demo.schedule.window + demo.schedule.lookahead
+        assert r.info.demo and info.rows == r.info.rows == len(demo.usable_epochs) * sum(z is not None for z in zs)
         for code, zone in zip(codes, zs):
             got = r.resolve(code.text())
             if zone is None:

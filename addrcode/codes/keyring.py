@@ -1,35 +1,42 @@
-"""The keyring: key epochs for delivery codes and the Ed25519 key that signs station tables.
+"""The keyring: calendar key epochs for delivery codes and the Ed25519 key that signs station tables.
 
-File format (JSON, UTF-8, written as ``json.dumps(doc, indent=2, sort_keys=True) + "\\n"``)::
+File format 2 (JSON, UTF-8, written as ``json.dumps(doc, indent=2, sort_keys=True) + "\\n"``)::
 
     {
       "checksum": "sha256:<hex>",      # SHA-256 of the canonical JSON of every other field
-      "created": "2025-01-01T00:00:00Z",
+      "created": "2026-12-04T00:00:00Z",
       "demo": false,                   # true: a published demo keyring, its codes are NOT private
                                        # (a demo keyring also carries a "note" saying so)
-      "epochs": [
-        {"created": "...Z", "id": "0", "secret": "<64 hex>", "status": "retired"},
-        {"created": "...Z", "id": "1", "secret": "<64 hex>", "status": "active"}
-      ],
       "format": "addrcode-keyring",
+      "generations": [
+        {"base": 17, "chain": "<64 hex>", "chain_period": 152, "created": "...Z", "end": null,
+         "id": 0, "start": 152, "status": "active"}
+      ],
+      "schedule": {"lookahead": 1, "origin": "2024-01-01T00:00:00Z", "period_days": 7, "window": 4},
       "signing_key": {"algorithm": "ed25519", "public": "<64 hex>", "seed": "<64 hex>"},
-      "version": 1
+      "succeeds": null,                # or {"public_key_fingerprint": "...", "epochs": [{"id": "3", "until": 155}]}
+      "version": 2
     }
 
+Each period (default a week) has its own FF1 key, derived from the generation's chain key with HKDF
+(`addrcode.codes.schedule`, which also says how epoch characters cycle and what a station accepts).
 Rules, all enforced by `load_keyring`:
 
-- Epoch ids are single Crockford base32 characters assigned in order 0, 1, 2, ... (at most 32
-  epochs); exactly one epoch is ``active`` (the one new codes use); ``retired`` epochs still decode
-  and resolve; ``revoked`` ones are refused. Secrets are 256 bits from `secrets`.
+- Exactly one generation is ``active`` (it makes new codes); ``retired`` ones (rotated away) still
+  resolve inside the window; ``revoked`` ones are refused and their chain key is erased; ``expired``
+  ones have left every window and their chain key is erased too. Chain keys are 256 bits from
+  `secrets`. No epoch character names two keys in any window (checked at every change).
 - Integrity: the checksum must match *and* the file bytes must be exactly the canonical rendering,
   so any change (even whitespace) is refused with `KeyringError`. This detects corruption and
   careless edits; it is not a defence against someone who can write the file (they hold the keys).
 - Permissions: files are created 0600 and written atomically (temp file in the same directory,
-  fsync, ``os.replace``). A keyring readable by group or others is refused ("chmod 600 FILE"),
-  except a demo keyring (``demo: true``), which is public by construction.
+  fsync, ``os.replace``; a symlinked keyring is written through). A keyring readable by group or
+  others is refused ("chmod 600 FILE"), except a demo keyring (``demo: true``), public by construction.
 - The public verify key is also written next to the keyring as ``<keyring>.pub`` (one line, hex of
   the raw 32-byte Ed25519 public key): that file is what sorting stations are given.
 - Secrets never appear in ``repr()``/``str()``, in `list_epochs`, or in any error message.
+- Format 1 keyrings (32 fixed epochs) are refused with a message; `new_keyring(..., succeeds=OLD)`
+  replaces one, listing its epochs as revoked so its labels never resolve ``ok`` at a new station.
 """
 
 from __future__ import annotations
@@ -39,21 +46,34 @@ import json
 import os
 import stat
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
+from addrcode.codes.schedule import (
+    GENERATION_STATUSES,
+    SLOTS,
+    Generation,
+    Inherited,
+    Schedule,
+    advance_chain,
+    epoch_key,
+    first_clash,
+    format_time,
+    utc_now,
+    window_entries,
+)
 from addrcode.codes.scheme import ALPHABET  # epoch ids are code characters
 from addrcode.errors import DataError, KeyringError
 from addrcode.files import write_output
 
 FORMAT = "addrcode-keyring"
-VERSION = 1
-STATUSES = ("active", "retired", "revoked")
+VERSION = 2
 SECRET_BYTES = 32
 DEMO_KEYRING_NAME = "demo-keyring.json"
-MAX_KEYRING_BYTES = 1 << 20  # 32 epochs take ~6 kB
+MAX_KEYRING_BYTES = 1 << 20  # a generation takes ~250 bytes
 DEMO_NOTE = ("DEMO KEYRING: its secrets are published, so codes made with it are NOT private. "
              "Never use it for real parcels.")
+USABLE = ("active", "upcoming", "retired")
 
 
 # --------------------------------------------------------------------------- records
@@ -61,17 +81,22 @@ DEMO_NOTE = ("DEMO KEYRING: its secrets are published, so codes made with it are
 
 @dataclass(frozen=True)
 class Epoch:
-    """One key version. `secret` is hidden from repr/str."""
+    """One period's key as codes use it: epoch character, status, secret (hidden from repr/str).
+
+    `created` is when its period begins; `period` and `generation` say which key it is.
+    """
 
     id: str
     created: str
     status: str
     secret: bytes = field(repr=False)
+    period: int = 0
+    generation: int | None = 0
 
     @property
     def usable(self) -> bool:
-        """True if codes of this epoch may still be decoded/resolved (active or retired)."""
-        return self.status in ("active", "retired")
+        """True if codes of this epoch may be decoded/resolved (active, upcoming or retired)."""
+        return self.status in USABLE and len(self.secret) == SECRET_BYTES
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,8 @@ class EpochInfo:
     id: str
     created: str
     status: str
+    period: int
+    generation: int | None
 
 
 class SigningKey:
@@ -152,13 +179,26 @@ class VerifyKey:
 
 @dataclass(frozen=True)
 class Keyring:
-    """A loaded keyring. Immutable: operations write a new file and return a new object."""
+    """A loaded keyring. Immutable: operations write a new file and return a new object.
+
+    Which epochs are active or usable depends on the time: `at(moment)` gives the keyring as seen at
+    `moment` (tests, investigations); otherwise the current time is used on every call.
+    """
 
     path: Path | None
     created: str
     demo: bool
-    epochs: tuple[Epoch, ...]
+    schedule: Schedule
+    generations: tuple[Generation, ...]
     signing_seed: bytes = field(repr=False)
+    inherited: tuple[Inherited, ...] = ()
+    predecessor: str = ""  # fingerprint of the keyring this one replaced
+    clock: datetime | None = field(default=None, compare=False)
+    _chains: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def at(self, moment: datetime) -> Keyring:
+        """This keyring as seen at `moment` (a timezone-aware datetime)."""
+        return replace(self, clock=moment)
 
     @property
     def is_demo(self) -> bool:
@@ -166,25 +206,66 @@ class Keyring:
         return self.demo
 
     @property
+    def now(self) -> datetime:
+        """The moment the keyring is read at: `clock`, or the current time."""
+        return self.clock or utc_now()
+
+    @property
+    def current_period(self) -> int:
+        """The period running at `now`."""
+        return self.schedule.period_of(self.now)
+
+    def _secret(self, gen: Generation, period: int) -> bytes:
+        if not gen.chain or period < gen.chain_period:
+            return b""  # erased, or advanced past: that period's key no longer exists
+        hit = self._chains.get((gen.id, period))
+        if hit is None:
+            nearest = max((p for g, p in self._chains if g == gen.id and p <= period), default=None)
+            chain = gen.chain if nearest is None else self._chains[(gen.id, nearest)][0]
+            chain = advance_chain(chain, gen.chain_period if nearest is None else nearest, period)
+            hit = self._chains[(gen.id, period)] = (chain, epoch_key(chain, period))
+        return hit[1]
+
+    @property
+    def epochs(self) -> tuple[Epoch, ...]:
+        """Every key of the current window (revoked ones included), oldest period first."""
+        gens = {g.id: g for g in self.generations}
+        out = []
+        for entry in window_entries(self.schedule, self.generations, self.inherited, self.current_period):
+            gen = gens.get(entry.generation)
+            secret = b"" if gen is None or entry.status == "revoked" else self._secret(gen, entry.period)
+            status = entry.status if secret or entry.status == "revoked" else "expired"
+            out.append(Epoch(entry.id, format_time(self.schedule.start_of(entry.period)), status, secret,
+                             entry.period, entry.generation))
+        return tuple(out)
+
+    @property
     def active(self) -> Epoch:
-        """The epoch new codes use (exactly one is active)."""
+        """The epoch new codes use now."""
         for ep in self.epochs:
             if ep.status == "active":
                 return ep
-        raise KeyringError(f"{self.path}: no active epoch; run `addrcode key rotate`")
+        raise KeyringError(f"{self.path}: no key for the current period (the keyring starts later, or this "
+                           "machine's clock is wrong); check the date, or run `addrcode key rotate`")
 
     @property
     def usable_epochs(self) -> tuple[Epoch, ...]:
-        """Active and retired epochs: the ones station tables carry rows for."""
+        """The keys station tables carry rows for: active, upcoming and retired ones of the window."""
         return tuple(e for e in self.epochs if e.usable)
 
     def epoch(self, epoch_id: str) -> Epoch:
-        """The epoch with this id (case-insensitive); `KeyError` if the keyring has none."""
+        """The window's epoch with this character (case-insensitive); `KeyError` if none."""
         key = epoch_id.upper()
         for ep in self.epochs:
             if ep.id == key:
                 return ep
         raise KeyError(epoch_id)
+
+    def epoch_statuses(self) -> dict[str, str]:
+        """Status of every epoch character now: the window's, and ``expired`` for the rest."""
+        statuses = {ch: "expired" for ch in ALPHABET}
+        statuses.update((e.id, e.status) for e in self.epochs)
+        return statuses
 
     @property
     def signing_key(self) -> SigningKey:
@@ -200,24 +281,27 @@ class Keyring:
 # --------------------------------------------------------------------------- serialisation
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _canonical(body: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def _render(keyring: Keyring) -> bytes:
+    s = keyring.schedule
     body = {
         "format": FORMAT,
         "version": VERSION,
         "created": keyring.created,
         "demo": keyring.demo,
-        "epochs": [
-            {"id": e.id, "created": e.created, "status": e.status, "secret": e.secret.hex()}
-            for e in keyring.epochs
+        "schedule": {"origin": s.origin, "period_days": s.period_days, "window": s.window,
+                     "lookahead": s.lookahead},
+        "generations": [
+            {"id": g.id, "created": g.created, "start": g.start, "end": g.end, "base": g.base,
+             "status": g.status, "chain_period": g.chain_period, "chain": g.chain.hex()}
+            for g in keyring.generations
         ],
+        "succeeds": None if not keyring.predecessor else {
+            "public_key_fingerprint": keyring.predecessor,
+            "epochs": [{"id": i.id, "until": i.until} for i in keyring.inherited]},
         "signing_key": {
             "algorithm": "ed25519",
             "seed": keyring.signing_seed.hex(),
@@ -237,37 +321,54 @@ def _bad(path, what: str) -> KeyringError:
     )
 
 
-def _parse(raw: bytes, path) -> Keyring:
+def _old_format(path, version) -> KeyringError:
+    return KeyringError(
+        f"{path}: keyring format {version!r} is not supported by this addrcode (format 1 had 32 fixed epochs; "
+        f"format {VERSION} has one key per period). Replace it: `addrcode key new NEW.json --succeeds {path}` "
+        "(its labels then answer `revoked`, never a wrong zone), rebuild the station tables"
+    )
+
+
+def _document(raw: bytes, path) -> dict:
+    """The checked JSON document of a keyring file (any version)."""
     try:
         doc = json.loads(raw.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         raise _bad(path, "not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _bad(path, "not an addrcode keyring")
-    if doc.get("version") != VERSION:
-        raise KeyringError(f"{path}: keyring format version {doc.get('version')!r} is not supported; upgrade addrcode")
     body = {k: v for k, v in doc.items() if k != "checksum"}
     expected = "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
     from hmac import compare_digest
 
     if not isinstance(doc.get("checksum"), str) or not compare_digest(doc["checksum"], expected):
         raise _bad(path, "checksum mismatch")
+    return doc
+
+
+def _generation(g: dict) -> Generation:
+    return Generation(id=g["id"], created=g["created"], start=g["start"], end=g["end"], base=g["base"],
+                      status=g["status"], chain_period=g["chain_period"], chain=bytes.fromhex(g["chain"]))
+
+
+def _parse(raw: bytes, path) -> Keyring:
+    doc = _document(raw, path)
+    if doc.get("version") != VERSION:
+        raise _old_format(path, doc.get("version"))
     try:
-        epochs = tuple(
-            Epoch(id=e["id"], created=e["created"], status=e["status"], secret=bytes.fromhex(e["secret"]))
-            for e in doc["epochs"]
-        )
-        sk = doc["signing_key"]
-        seed = bytes.fromhex(sk["seed"])
+        sched = doc["schedule"]
+        succeeds = doc["succeeds"] or {"public_key_fingerprint": "", "epochs": []}
         keyring = Keyring(
             path=Path(path) if path is not None else None,
             created=doc["created"],
             demo=doc["demo"],
-            epochs=epochs,
-            signing_seed=seed,
+            schedule=Schedule(sched["origin"], sched["period_days"], sched["window"], sched["lookahead"]),
+            generations=tuple(_generation(g) for g in doc["generations"]),
+            signing_seed=bytes.fromhex(doc["signing_key"]["seed"]),
+            inherited=tuple(Inherited(i["id"], i["until"]) for i in succeeds["epochs"]),
+            predecessor=succeeds["public_key_fingerprint"],
         )
-        public = sk["public"]
-        algorithm = sk["algorithm"]
+        public, algorithm = doc["signing_key"]["public"], doc["signing_key"]["algorithm"]
     except (KeyError, TypeError, ValueError, AttributeError):
         raise _bad(path, "missing or malformed field") from None
     _validate(keyring, path, algorithm, public)
@@ -283,15 +384,24 @@ def _validate(keyring: Keyring, path, algorithm, public) -> None:
         raise _bad(path, "bad field value")
     if len(keyring.signing_seed) != 32 or public != keyring.verify_key.hex:
         raise _bad(path, "signing key does not match its public key")
-    if not keyring.epochs:
-        raise _bad(path, "no epochs")
-    for i, ep in enumerate(keyring.epochs):
-        if i >= len(ALPHABET) or ep.id != ALPHABET[i]:
-            raise _bad(path, "epoch ids out of order")
-        if ep.status not in STATUSES or len(ep.secret) != SECRET_BYTES:
-            raise _bad(path, "bad epoch")
-    if sum(ep.status == "active" for ep in keyring.epochs) != 1:
-        raise _bad(path, "not exactly one active epoch")
+    problem = keyring.schedule.check()
+    if problem:
+        raise _bad(path, problem)
+    if not keyring.generations:
+        raise _bad(path, "no generations")
+    for i, gen in enumerate(keyring.generations):
+        ints = (gen.start, gen.base, gen.chain_period) + (() if gen.end is None else (gen.end,))
+        if gen.id != i or not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
+            raise _bad(path, "bad generation numbers")
+        erased = gen.status in ("revoked", "expired")
+        if gen.status not in GENERATION_STATUSES or len(gen.chain) != (0 if erased else SECRET_BYTES):
+            raise _bad(path, "bad generation")
+        if (gen.end is None) != (gen.status == "active") or gen.chain_period < gen.start or gen.base < 0:
+            raise _bad(path, "bad generation period")
+    if sum(g.status == "active" for g in keyring.generations) != 1:
+        raise _bad(path, "not exactly one active generation")
+    if any(i.id not in ALPHABET or not isinstance(i.until, int) for i in keyring.inherited):
+        raise _bad(path, "bad inherited epoch")
 
 
 # --------------------------------------------------------------------------- file I/O
@@ -384,73 +494,163 @@ def read_verify_key(path: str | os.PathLike) -> VerifyKey:
 # --------------------------------------------------------------------------- operations
 
 
-def _new_epoch(index: int, now: str) -> Epoch:
-    if index >= len(ALPHABET):
-        raise KeyringError(f"keyring has used all {len(ALPHABET)} epoch ids; create a new keyring")
+def _pruned(keyring: Keyring, period: int) -> Keyring:
+    """Erase what no station can need from `period` on: revoked chains, generations out of every
+    window, chain keys of periods before the window (so they can never be recomputed)."""
+    oldest = period - keyring.schedule.window + 1
+    gens = []
+    for gen in keyring.generations:
+        if gen.status in ("retired", "revoked") and gen.end is not None and gen.end < oldest:
+            gen = replace(gen, status="expired", chain=b"")
+        elif gen.status == "revoked":
+            gen = replace(gen, chain=b"")
+        elif gen.chain and gen.chain_period < oldest:
+            gen = replace(gen, chain=advance_chain(gen.chain, gen.chain_period, oldest), chain_period=oldest)
+        gens.append(gen)
+    inherited = tuple(i for i in keyring.inherited if i.until >= period)
+    return replace(keyring, generations=tuple(gens), inherited=inherited, _chains={})
+
+
+def _checked(keyring: Keyring, period: int, what: str) -> Keyring:
+    clash = first_clash(keyring.schedule, keyring.generations, keyring.inherited, period)
+    if clash is not None:
+        when = format_time(keyring.schedule.start_of(clash[1] + keyring.schedule.window))
+        raise KeyringError(
+            f"{keyring.path}: {what} would give epoch character {clash[0]} to two keys a station accepts at "
+            f"once (too many rotations within {keyring.schedule.window} periods); wait until {when}, or "
+            "create a new keyring with `addrcode key new NEW --succeeds OLD`"
+        )
+    return keyring
+
+
+def _next_base(keyring: Keyring, period: int) -> int:
+    """The slot after every slot the window at `period` uses (upcoming ones included)."""
+    slots = [g.slot(p) for g in keyring.generations if g.status != "expired"
+             for p in keyring.schedule.window_periods(period) if g.issues(p)]
+    return max(slots) + 1 if slots else 0
+
+
+def _predecessor(path: Path, moment: datetime, schedule: Schedule) -> tuple[str, tuple[Inherited, ...], int]:
+    """(fingerprint, epochs to refuse, first slot) for a keyring replacing the one at `path`."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_KEYRING_BYTES + 1)
+    except OSError as exc:
+        raise KeyringError(f"{path}: cannot read the keyring to succeed ({exc.strerror})") from None
+    doc = _document(raw, path)
+    period = schedule.period_of(moment)
+    until = period + schedule.window + schedule.lookahead - 1
+    try:
+        fingerprint = VerifyKey(bytes.fromhex(doc["signing_key"]["public"])).fingerprint
+        if doc.get("version") == 1:  # fixed epochs: every id it ever used may be on a label in transit
+            ids = [e["id"] for e in doc["epochs"]]
+            return fingerprint, tuple(Inherited(i, until) for i in ids), ALPHABET.index(ids[-1]) + 1
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise _bad(path, "missing or malformed field") from None
+    old = _parse(raw, path).at(moment)
+    ids = [e.id for e in old.epochs]
+    old_period = old.current_period
+    span = range(old_period - old.schedule.window + 1, old_period + old.schedule.lookahead + 1)
+    last = max(g.slot(p) for g in old.generations for p in span if g.status != "expired" and g.issues(p))
+    ids += [i.id for i in old.inherited]
+    return fingerprint, tuple(Inherited(i, until) for i in dict.fromkeys(ids)), last + 1
+
+
+def new_keyring(path: str | os.PathLike, *, force: bool = False, demo: bool = False,
+                schedule: Schedule | None = None, succeeds: str | os.PathLike | None = None,
+                now: datetime | None = None) -> Keyring:
+    """Create a keyring with one active generation and a fresh Ed25519 signing key at `path`.
+
+    Refuses to overwrite an existing file unless `force`; a keyring replaced that way, or named by
+    `succeeds`, is succeeded: its epochs in the window are listed as revoked (so its labels never
+    resolve ``ok`` to a wrong zone) and the new epoch characters continue after its. Also writes
+    ``<path>.pub``.
+    """
     import secrets
 
-    return Epoch(id=ALPHABET[index], created=now, status="active", secret=secrets.token_bytes(SECRET_BYTES))
-
-
-def new_keyring(path: str | os.PathLike, *, force: bool = False, demo: bool = False) -> Keyring:
-    """Create a keyring with one active epoch and a fresh Ed25519 signing key at `path`.
-
-    Refuses to overwrite an existing file unless `force` (overwriting makes every code issued
-    with the old keyring undecodable). Also writes ``<path>.pub``.
-    """
-    from secrets import token_bytes
-
     path = Path(path)
+    schedule = schedule or Schedule()
+    problem = schedule.check()
+    if problem:
+        raise KeyringError(problem)
     if path.exists() and not force:
         raise KeyringError(
             f"{path}: already exists; refusing to overwrite a keyring (codes made with it would become "
             "undecodable). Choose another path, or pass --force if you really mean it"
         )
-    now = _now()
-    keyring = Keyring(
-        path=path,
-        created=now,
-        demo=demo,
-        epochs=(_new_epoch(0, now),),
-        signing_seed=token_bytes(32),
-    )
-    _write(keyring, path)
+    moment = now or utc_now()
+    period = schedule.period_of(moment)
+    predecessor, inherited, base = "", (), (0 if demo else secrets.randbelow(SLOTS))
+    if succeeds is None and force and path.is_file():
+        try:
+            predecessor, inherited, base = _predecessor(path, moment, schedule)
+        except KeyringError:
+            pass  # an unreadable file is simply replaced, as --force says
+    elif succeeds is not None:
+        predecessor, inherited, base = _predecessor(Path(succeeds), moment, schedule)
+    gen = Generation(0, format_time(moment), period, None, base, "active", period, secrets.token_bytes(SECRET_BYTES))
+    keyring = Keyring(path=path, created=format_time(moment), demo=demo, schedule=schedule, generations=(gen,),
+                      signing_seed=secrets.token_bytes(32), inherited=inherited, predecessor=predecessor)
+    _write(_checked(keyring, period, "the new keyring"), path)
     return keyring
 
 
 def list_epochs(keyring: Keyring) -> list[EpochInfo]:
-    """The epochs, oldest first, without secrets."""
-    return [EpochInfo(id=e.id, created=e.created, status=e.status) for e in keyring.epochs]
+    """The current window's epochs, oldest period first, without secrets."""
+    return [EpochInfo(e.id, e.created, e.status, e.period, e.generation) for e in keyring.epochs]
 
 
-def rotate(path: str | os.PathLike) -> Keyring:
-    """Add a new active epoch; the previously active one becomes retired (its codes stay valid)."""
-    keyring = load_keyring(path)
-    now = _now()
-    epochs = tuple(replace(e, status="retired") if e.status == "active" else e for e in keyring.epochs)
-    epochs += (_new_epoch(len(epochs), now),)
-    new = replace(keyring, path=Path(path), epochs=epochs)
-    _write(new, Path(path))
-    return new
+def rotate(path: str | os.PathLike, *, now: datetime | None = None) -> Keyring:
+    """Emergency rotation: a new generation makes codes from now on; the old one is retired.
 
-
-def revoke(path: str | os.PathLike, epoch_id: str) -> Keyring:
-    """Mark a retired epoch revoked: its codes are refused from now on. Idempotent.
-
-    The active epoch cannot be revoked directly (new codes need one): rotate first.
+    Its codes of this and earlier periods still resolve until they leave the window (revoke them if
+    its key may have leaked). Periods turn over by themselves; rotation is for when a key is suspect.
     """
+    import secrets
+
     keyring = load_keyring(path)
+    moment = now or utc_now()
+    period = keyring.schedule.period_of(moment)
+    base = _next_base(keyring, period)
+    gens = tuple(replace(g, status="retired", end=max(period, g.start)) if g.status == "active" else g
+                 for g in keyring.generations)
+    gens += (Generation(len(gens), format_time(moment), period, None, base, "active", period,
+                        secrets.token_bytes(SECRET_BYTES)),)
+    new = _pruned(replace(keyring, path=Path(path), generations=gens), period)
+    _write(_checked(new, period, "rotating"), Path(path))
+    return new.at(moment) if now else new
+
+
+def revoke(path: str | os.PathLike, epoch_id: str, *, now: datetime | None = None) -> Keyring:
+    """Revoke the generation that made epoch `epoch_id` of the window: its codes are refused and its
+    chain key is erased. Idempotent. The active generation cannot be revoked directly: rotate first."""
+    keyring = load_keyring(path)
+    moment = now or utc_now()
+    seen = keyring.at(moment)
     try:
-        target = keyring.epoch(epoch_id)
+        target = seen.epoch(epoch_id)
     except KeyError:
-        raise KeyringError(f"{path}: no epoch with that id; see `addrcode key list`") from None
-    if target.status == "revoked":
-        return keyring
-    if target.status == "active":
+        raise KeyringError(f"{path}: no epoch {epoch_id.upper()!r} in the current window; see "
+                           "`addrcode key list`") from None
+    if target.status == "revoked" or target.generation is None:
+        return seen
+    gen = keyring.generations[target.generation]
+    if gen.status == "active":
         raise KeyringError(
-            f"{path}: epoch {target.id} is the active epoch; run `addrcode key rotate` first, then revoke it"
+            f"{path}: epoch {target.id} belongs to the active key; run `addrcode key rotate` first, then revoke it"
         )
-    epochs = tuple(replace(e, status="revoked") if e.id == target.id else e for e in keyring.epochs)
-    new = replace(keyring, path=Path(path), epochs=epochs)
+    gens = tuple(replace(g, status="revoked", chain=b"") if g.id == gen.id else g for g in keyring.generations)
+    new = _pruned(replace(keyring, path=Path(path), generations=gens), seen.current_period)
     _write(new, Path(path))
-    return new
+    return new.at(moment) if now else new
+
+
+def prune(path: str | os.PathLike, *, now: datetime | None = None) -> Keyring:
+    """Erase keys no station can need any more (run it weekly, e.g. from cron): afterwards a stolen
+    copy of the keyring cannot decode codes of periods that have left the window."""
+    keyring = load_keyring(path)
+    moment = now or utc_now()
+    new = _pruned(replace(keyring, path=Path(path)), keyring.schedule.period_of(moment))
+    if new != keyring:
+        _write(new, Path(path))
+    return new.at(moment) if now else new

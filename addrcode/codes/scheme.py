@@ -5,7 +5,8 @@ Format (9 significant characters, printed ``PPP-EOOOO-C``, e.g. ``K7Q-3M9QX-V``)
     PPP    routing prefix: the grid district id in [0, 32768), plain base32, 3 characters.
            Districts are 102.4 km squares (district = dx * 128 + dy), so a hub can pre-sort on
            these three characters alone, like a postcode's outward part.
-    E      epoch: the key version, one character (0, 1, 2, ... in keyring order).
+    E      epoch: which period's key made the code, one character that cycles through the alphabet
+           (`addrcode.codes.schedule`: a new key every period, default a week).
     OOOO   opaque part: FF1 (NIST SP 800-38G) with AES-256 under the epoch's secret, radix 32,
            4 numerals (domain 32**4 = 1,048,576 >= 10**6 as the standard requires), applied to
            the cell index within the district (index = iy * 1024 + ix, in [0, 2**20)) written as
@@ -30,7 +31,7 @@ its district (~100 km square) and its epoch.
 
 Limits: the FF1 domain is 32**4, just above the standard's 10**6 floor, which was set because
 of known attacks on small-domain Feistel FPE needing very many plaintext/ciphertext pairs under
-one tweak; rotate epochs (`addrcode key rotate`) rather than issue one epoch for ever.
+one tweak; every period has its own key, so no key is used for more than one period (a week).
 
 Public API: `Code`, `encode_cell`, `encode_cells`, `decode_code`, `decode_codes`, `parse_code`,
 `normalize_code`, `check_char`, `corrections`, `CodeFormatError`, `EpochError`.
@@ -82,7 +83,8 @@ class CodeFormatError(CodeError):
 
 
 class EpochError(CodeError):
-    """A well-formed code whose epoch cannot be used: kind "unknown-epoch" or "revoked"."""
+    """A well-formed code whose epoch cannot be used: kind "expired" (not in the keyring's window),
+    "revoked" or "unknown-epoch"."""
 
 
 # --------------------------------------------------------------------------- check character
@@ -408,6 +410,20 @@ def _ff1_batch(secret: bytes, epoch_id: str, districts: Sequence[int], indices: 
     return (a << 10) | b
 
 
+def _usable_epoch(keyring: Keyring, epoch_id: str, allow_revoked: bool) -> Epoch:
+    """The keyring's key for epoch character `epoch_id` now, or `EpochError` saying why there is none."""
+    try:
+        epoch = keyring.epoch(epoch_id)
+    except KeyError:
+        raise EpochError(f"epoch {epoch_id} is not in this keyring's window: the code is older than the window "
+                         "(expired) or was not made with this keyring", kind="expired") from None
+    if epoch.status == "revoked" and not allow_revoked:
+        raise EpochError(f"epoch {epoch.id} is revoked; codes of this epoch are no longer valid", kind="revoked")
+    if len(epoch.secret) != 32:
+        raise EpochError(f"epoch {epoch.id}: its key was erased from the keyring", kind="expired")
+    return epoch
+
+
 def decode_code(code: Code | str, keyring: Keyring, *, allow_revoked: bool = False) -> Decoded:
     """(district, index, epoch) of a code, for key holders.
 
@@ -417,12 +433,7 @@ def decode_code(code: Code | str, keyring: Keyring, *, allow_revoked: bool = Fal
     """
     if not isinstance(code, Code):
         code = parse_code(code)
-    try:
-        epoch = keyring.epoch(code.epoch)
-    except KeyError:
-        raise EpochError(f"epoch {code.epoch} is not in this keyring", kind="unknown-epoch") from None
-    if epoch.status == "revoked" and not allow_revoked:
-        raise EpochError(f"epoch {epoch.id} is revoked; codes of this epoch are no longer valid", kind="revoked")
+    epoch = _usable_epoch(keyring, code.epoch, allow_revoked)
     district = code.district
     index = _ff1(epoch.secret, district, epoch.id, _b32_to_int(code.opaque), decrypt=True)
     return Decoded(district, index, epoch.id)
@@ -436,12 +447,7 @@ def decode_codes(codes_: Iterable[Code | str], keyring: Keyring, *, allow_revoke
     for i, code in enumerate(parsed):
         by_epoch.setdefault(code.epoch, []).append(i)
     for epoch_id, positions in by_epoch.items():
-        try:
-            epoch = keyring.epoch(epoch_id)
-        except KeyError:
-            raise EpochError(f"epoch {epoch_id} is not in this keyring", kind="unknown-epoch") from None
-        if epoch.status == "revoked" and not allow_revoked:
-            raise EpochError(f"epoch {epoch.id} is revoked; codes of this epoch are no longer valid", kind="revoked")
+        epoch = _usable_epoch(keyring, epoch_id, allow_revoked)
         districts = [parsed[i].district for i in positions]
         opaque = [_b32_to_int(parsed[i].opaque) for i in positions]
         indices = _ff1_batch(epoch.secret, epoch.id, districts, opaque, decrypt=True).tolist()

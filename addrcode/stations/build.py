@@ -99,9 +99,10 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         # A bound, because a station that installed a huge serial would refuse every later table.
         raise UsageError(f"--serial must be an integer from 0 to {MAX_SERIAL} (default: the build time "
                          "as YYYYMMDDHHMMSS)")
-    usable = [e for e in keyring.epochs if e.status in ("active", "retired")]
+    keyring = keyring.at(keyring.now)  # one moment for the whole build: the window must not move midway
+    usable = list(keyring.usable_epochs)
     if not usable:
-        raise UsageError("the keyring has no active or retired epoch; nothing to build a table for")
+        raise UsageError("the keyring has no usable epoch now (check the clock); nothing to build a table for")
 
     if page_size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
         raise UsageError("page size must be a power of two from 512 to 65536")
@@ -133,7 +134,7 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         "serial": serial,
         "built_at": built_at,
         "station": station or "all",
-        "epochs": [{"id": e.id, "status": e.status} for e in keyring.epochs],
+        "epochs": [{"id": i, "status": st} for i, st in keyring.epoch_statuses().items()],
         "zones_sha256": zones.sha256,
         "rows": int(len(body)),
         "zones": len(kept_pos),
@@ -241,7 +242,7 @@ def _insert_rows(db, meta, keyring, all_zones, kept_pos, next_hop, body, zcol, p
                      f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={TABLE_VERSION};")
     db.executescript(SCHEMA)
     db.executemany("INSERT INTO meta VALUES (?,?)", [(k, json.dumps(v, sort_keys=True)) for k, v in meta.items()])
-    db.executemany("INSERT INTO epochs VALUES (?,?)", [(e.id, e.status) for e in keyring.epochs])
+    db.executemany("INSERT INTO epochs VALUES (?,?)", list(keyring.epoch_statuses().items()))
     db.executemany("INSERT INTO zones VALUES (?,?,?,?,?)", [
         (n, all_zones[p].id, all_zones[p].sort_center, all_zones[p].route,
          json.dumps(dict(all_zones[p].fields), sort_keys=True, ensure_ascii=False))

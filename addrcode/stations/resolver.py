@@ -3,14 +3,14 @@
 `Resolver(table_path, public_key)` verifies the table's signature once (every byte, see
 `addrcode.stations.signing`), keeps the verified bytes open in memory, then answers each code with a dict::
 
-    status   ok | bad-check | malformed | unknown | revoked | foreign
+    status   ok | bad-check | malformed | unknown | expired | revoked | foreign
     reason   why, for anything but ok (never echoes the input)
     code     the code as printed (PPP-EOOOO-C), when well-formed
     zone, sort_center, route, <extra zone fields>    when ok
     next_hop the sort center to send the parcel to, when foreign
 
 Order of checks: characters and length (malformed) -> check character (bad-check: a probable
-typo, caught before any lookup) -> epoch (revoked / unknown epoch) -> table lookup (ok, or in a
+typo, caught before any lookup) -> epoch (revoked / expired / unknown epoch) -> table lookup (ok, or in a
 per-station extract foreign / unknown). `ResolveJob` wraps a Resolver for the CLI batch frame.
 
 Start-up stays light: this module imports only the code parser, `addrcode.codes.payload` and
@@ -27,7 +27,7 @@ from addrcode.codes.scheme import ALPHABET, CODE_LEN, DAMM, TYPED_FORMS, VALUE
 from addrcode.stations.signing import open_table
 from addrcode.stations.table import TO_PY32
 
-STATUSES = ("ok", "bad-check", "malformed", "unknown", "revoked", "foreign")
+STATUSES = ("ok", "bad-check", "malformed", "unknown", "expired", "revoked", "foreign")
 BASE_FIELDS = ["status", "reason", "code", "zone", "sort_center", "route"]
 
 # Per-code hot path, same rules as codes.normalize_code / codes.is_valid_check but with C-level
@@ -108,6 +108,10 @@ class Resolver:
         if status == "revoked":
             return {"status": "revoked", "reason": f"key epoch {epoch} is revoked: this code is no longer valid",
                     "code": code}
+        if status == "expired":
+            return {"status": "expired", "code": code,
+                    "reason": f"key epoch {epoch} is not in this table's acceptance window: the label is older "
+                              "than the window (expired), or was not made by this carrier"}
         if status is None:
             return {"status": "unknown", "code": code,
                     "reason": f"key epoch {epoch} is not known to this table (table too old? install the current one)"}
