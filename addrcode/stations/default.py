@@ -39,8 +39,13 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
         from addrcode.grid import Grid
 
         grid = Grid()
+    from addrcode.codes.keyring import load_keyring
+
+    keyring = load_keyring(kpath)
     h = hashlib.sha256()
-    for part in (ref.name, str(ref.stat().st_size), hashlib.sha256(zpath.read_bytes()).hexdigest(),
+    # the current key period too: a table holds the keys of one window, so each period builds its own
+    for part in (str(keyring.current_period), ref.name, str(ref.stat().st_size),
+                 hashlib.sha256(zpath.read_bytes()).hexdigest(),
                  hashlib.sha256(kpath.read_bytes()).hexdigest(), grid.crs, repr(grid.cell_size_m),
                  str(TABLE_VERSION)):
         h.update(part.encode() + b"\x00")
@@ -50,8 +55,7 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
         return out, pub
     if notify is not None:
         notify(f"building the default station table (once) into {out} ...")
-    from addrcode.codes.keyring import load_keyring
     from addrcode.zones import load_zones
 
-    build_table(ref, load_zones(zpath), load_keyring(kpath), grid, out)
+    build_table(ref, load_zones(zpath), keyring, grid, out)
     return out, pub
