@@ -15,6 +15,7 @@ from pathlib import Path
 
 from addrcode.errors import DataError, UsageError
 from addrcode.stations.cells import issuable_cells
+from addrcode.stations.cover import covered_cells, zone_positions
 from addrcode.stations.signing import MAGIC, SIG_LEN, sign_file
 from addrcode.stations.table import (
     ALPHABET,
@@ -65,23 +66,15 @@ def _encode_opaque(district, index, epoch):
     return out
 
 
-def _zone_positions(zones, grid, district, index):
-    """Position in `zones.zones` of each cell's zone (-1: none), looked up in batches (shapely points)."""
-    import numpy as np
-
-    pos = np.empty(len(district), dtype=np.int64)
-    for s, e in _batches(len(district)):
-        pos[s:e] = zones.zone_positions_of_cells(grid, district[s:e], index[s:e])
-    return pos
-
-
 def build_table(reference_path, zones, keyring, grid, out, *, station: str | None = None,
                 serial: int | None = None, progress: Callable[[str], None] | None = None,
-                cells=None, page_size: int = 4096, file_mode: int = 0o600) -> TableInfo:
+                cells=None, page_size: int = 4096, file_mode: int = 0o600, cover: bool = True) -> TableInfo:
     """Build and sign a station table at `out` (atomically) and return its `TableInfo`.
 
-    One row per issuable cell (`issuable_cells`) inside a zone, for every active and retired epoch
-    of `keyring`; revoked epochs are listed without rows. `zones` is a loaded `Zones`. With
+    One row per covered cell (`addrcode.stations.cover.covered_cells`: every in-zone cell near a
+    populated 1 km block, padded with decoys, so the rows do not say which cells are populated; with
+    `cover=False` exactly the issuable cells in a zone) for every usable key of `keyring`'s window;
+    revoked and expired epochs are listed without rows. `zones` is a loaded `Zones`. With
     `station` (a sort center id), only that sort center's rows and zones are kept, plus the
     routing-prefix next-hop table every table carries. `serial` defaults to the build time in UTC
     as YYYYMMDDHHMMSS. `progress(message)` is called between stages. `cells` (district, index
@@ -108,13 +101,16 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         raise UsageError("page size must be a power of two from 512 to 65536")
     if cells is None:
         say("finding issuable cells")
-        district, index = issuable_cells(reference_path, grid)
+        cells = issuable_cells(reference_path, grid)
+    district, index = (np.asarray(a, dtype=np.int64) for a in cells)
+    if cover:
+        say(f"{len(district)} issuable cells; covering them (footprint blocks, buffer, decoys) and assigning zones")
+        district, index, pos = covered_cells(reference_path, zones, grid, issuable=(district, index))
     else:
-        district, index = (np.asarray(a, dtype=np.int64) for a in cells)
-    say(f"{len(district)} issuable cells; assigning zones")
-    pos = _zone_positions(zones, grid, district, index)
-    inside = pos >= 0
-    district, index, pos = district[inside], index[inside], pos[inside]
+        say(f"{len(district)} issuable cells; assigning zones")
+        pos = zone_positions(zones, grid, district, index)
+        inside = pos >= 0
+        district, index, pos = district[inside], index[inside], pos[inside]
     all_zones = list(zones.zones)
     # sort centers as numbers, in name order (so ranking by number is ranking by name)
     centers = sorted({z.sort_center for z in all_zones})
