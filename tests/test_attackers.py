@@ -736,3 +736,94 @@ def test_demo_keyring_is_announced_as_not_private(world):
     result = CliRunner().invoke(cli, ["encode", "--reference", str(world.reference), "--zones", VT_ZONES, "--keyring",
                                       str(world.keyring_path), SENTINEL])
     assert result.exit_code == 0 and "DEMO" not in result.stderr
+
+
+# --------------------------------------------------------------------------- table classes (issue 19)
+
+
+def _attack_script():
+    sys.path.insert(0, str(TESTS.parent / "scripts"))
+    try:
+        import attack_table_classes
+    finally:
+        sys.path.pop(0)
+    return attack_table_classes
+
+
+def _cli(*args):
+    p = subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def _points_plus(dst: Path, offsets) -> Path:
+    """tests/data/table_points.csv plus one new address per (dlon, dlat) offset from an existing point."""
+    rows = list(csv.DictReader((DATA / "table_points.csv").open(newline="")))
+    extra = [dict(rows[n % len(rows)], LON=f"{float(rows[n % len(rows)]['LON']) + dx:.7f}",
+                  LAT=f"{float(rows[n % len(rows)]['LAT']) + dy:.7f}", NUMBER=str(8001 + 2 * n), STREET="NEW RD",
+                  UNIT="", ID=f"new{n}", HASH=f"{n:016x}") for n, (dx, dy) in enumerate(offsets)]
+    with dst.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows + extra)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def class_world(tmp_path_factory):
+    """Real CLI runs: a keyring, three references (the fixture, + 20 addresses inside populated blocks,
+    + those and 20 in empty blocks 2-5 km away) and the full table of each."""
+    root = tmp_path_factory.mktemp("classes")
+    ring = root / "ring.json"
+    _cli("key", "new", str(ring))
+    inside = [(0.0003 * (n % 5 - 2), 0.0002 * (n // 5 - 2)) for n in range(20)]
+    far = [(0.02 + 0.012 * (n % 5), -0.03 - 0.012 * (n // 5)) for n in range(20)]
+    out = {"root": root, "ring": ring, "pub": root / "ring.json.pub"}
+    for name, offsets in (("old", []), ("inside", inside), ("forty", inside + far)):
+        ref = root / f"{name}.sqlite"
+        _cli("reference", "build", str(_points_plus(root / f"{name}.csv", offsets)), "-o", str(ref))
+        table = root / f"{name}-table.sqlite"
+        _cli("table", "build", "-o", str(table), "--reference", str(ref), "--zones", VT_ZONES, "--keyring",
+             str(ring), "-q")
+        out[name] = (ref, table)
+    return out
+
+
+def test_class_recomputation_pins_no_code_of_a_built_table(class_world):
+    """scripts/attack_table_classes.py on a CLI-built table: every class matches the public cover (the
+    attacker learns the cover, nothing finer), 0 codes pinned, and a class under k is a whole zone part."""
+    from addrcode.codes.keyring import load_keyring
+    from addrcode.grid import Grid
+    from addrcode.stations.build import build_table
+    from addrcode.stations.cover import MIN_CLASS_SIZE
+    from addrcode.zones import load_zones
+
+    attack = _attack_script()
+    ref, table = class_world["old"]
+    zones, grid = load_zones(VT_ZONES), Grid()
+    got = attack.class_attack(table, class_world["pub"], ref, zones, grid, MIN_CLASS_SIZE)
+    assert got["codes"] > 0 and got["matched_cover_count"] == got["classes"]
+    assert got["pinned_codes"] == 0 and got["classes_below_k_not_whole"] == []
+    assert got["median_anonymity"] >= MIN_CLASS_SIZE
+    # the same attack on the old row set (issuable cells only) matches every class's issuable count, and its
+    # classes under k are not whole zone parts: they are the populated cells
+    bare = class_world["root"] / "bare.sqlite"
+    build_table(ref, zones, load_keyring(class_world["ring"]), grid, bare, cover=False)
+    was = attack.class_attack(bare, class_world["pub"], ref, zones, grid, MIN_CLASS_SIZE)
+    assert was["matched_issuable_count"] == was["classes"] and was["classes_below_k_not_whole"]
+
+
+def test_two_tables_do_not_tell_new_addresses(class_world):
+    """New addresses inside populated 1 km blocks add no row; 20 more in empty blocks add rows whose
+    candidate sets (codes added in the same class and key) have a median >= k, none pinned, none removed."""
+    from addrcode.stations.cover import MIN_CLASS_SIZE
+
+    attack = _attack_script()
+    old, pub = class_world["old"][1], class_world["pub"]
+    inside = attack.diff_attack(old, class_world["inside"][1], pub)
+    assert inside["added"] == inside["removed"] == 0 and inside["new_rows"] == inside["old_rows"]
+    forty = attack.diff_attack(old, class_world["forty"][1], pub)
+    assert forty["added"] > 0 and forty["removed"] == 0
+    assert forty["median_candidates"] >= MIN_CLASS_SIZE and forty["pinned_added_codes"] == 0
+    diff = _cli("table", "diff", str(old), str(class_world["forty"][1]), "--public-key", str(pub))
+    assert f"added {forty['added']}, removed 0" in diff.stdout + diff.stderr
