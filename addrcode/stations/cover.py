@@ -11,8 +11,10 @@ public, coarse things only, so a code's row says nothing finer than them:
    and how many, makes no difference.
 2. **Buffer**: every cell whose centre lies within `buffer_m` of a footprint block (the block's
    square, Euclidean distance), and whose centre lies in a zone (the zone `encode` gives it). A new
-   address inside a footprint block changes nothing; one in an empty block within the buffer is
-   already covered (its code is an old row), and only the cover's outer edge grows.
+   address inside a footprint block changes nothing; one in an empty cell within `buffer_m` of a
+   footprint block is already covered (its code is an old row), and its block's new buffer adds
+   rows around it. Measured on Vermont with 40 new addresses (benchmarks/RESULTS.md): 31 of 40 had
+   an old row; the 9 others hid among 26 to 725 codes added in their class (median 250).
 3. **Anchors**: each (district, zone) class also gets its *anchor*, the k (`min_class_size`) cells of
    that zone's part of the district nearest the part's centroid (ties by cell id), a public function
    of the zones alone. So every class has at least k cells, and because every class gets its anchor
@@ -38,7 +40,15 @@ BLOCK_M = 1000.0
 BUFFER_M = 500.0
 """Default buffer around the footprint: cells within this distance of a footprint block are covered."""
 MIN_CLASS_SIZE = 64
-"""Default k: a (district, zone) class is padded with decoys of its zone up to this many cells."""
+"""Default k: every (district, zone) class has at least this many cells (its anchor), where its zone has them.
+
+Why 64: a code read off a table alone is then at best a 1-in-64 guess of its cell (1.6 %), among at
+least 64 ha of its zone; the buffer already gives nearly every Vermont class far more (median
+class 9,922 cells), so k only matters for classes the buffer barely reaches, and anchors of 64
+cells cost at most 64 x 322 classes (1 % of Vermont's cover). A larger k buys little: a zone part
+with fewer cells is covered whole anyway, and what a *label* reveals is bounded by the populated
+cells of its class (public: reference + zones), which no table-side k changes.
+"""
 
 SIDE = CELLS_PER_DISTRICT_SIDE * DISTRICTS_PER_SIDE  # grid cells per side of the whole grid (131,072)
 # Footprint blocks expanded at once: the stencil's keys of this many blocks are made, then merged.
