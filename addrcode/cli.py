@@ -162,7 +162,8 @@ def resolve(config_path, locale, table, public_key, **options):
 
     \b
     status: ok (destination) · bad-check (probable typo) · malformed · unknown (never issued)
-            revoked (key epoch revoked) · foreign (another station's code: next_hop)
+            expired (older than the key window) · revoked (key epoch revoked)
+            foreign (another station's code: next_hop)
     \b
     addrcode resolve K7Q-3M9QX-T
     scanner | addrcode resolve --table station.sqlite --public-key addrcode.keyring.pub

@@ -162,7 +162,7 @@ def make_code_jobs(root: Path, reference: Path) -> dict:
 
 
 # Statuses each stage may answer (resolve has its own: a code that is not one is an answer too).
-STATUSES = {"resolve": ("ok", "bad-check", "malformed", "unknown", "revoked", "foreign")}
+STATUSES = {"resolve": ("ok", "bad-check", "malformed", "unknown", "expired", "revoked", "foreign")}
 
 
 def one_record(job, text, stage: str = "") -> tuple[dict, list[str]]:
