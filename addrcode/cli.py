@@ -188,8 +188,9 @@ def table():
 def table_build(output, station, serial, config_path, locale, reference, zones, keyring, quiet):
     """Build a signed station table from the reference, the zones and the keyring.
 
-    One row per issuable cell and active or retired epoch. Give stations the table and the
-    keyring's .pub file, never the keyring.
+    One row per covered cell (every cell of a zone near a populated 1 km block, plus decoys: the rows
+    do not say who lives where) and per key of the window. Rebuild it every key period (week). Give
+    stations the table and the keyring's .pub file, never the keyring.
     """
     from addrcode.batch.jobs import open_grid, open_keyring, open_zones, reference_path
     from addrcode.stations.build import build_table
