@@ -92,7 +92,15 @@ def sign_file(path: Path, signing_key) -> None:
 
 
 def load_public_key(public_key):
-    """A `keys.VerifyKey` from a VerifyKey, 32 raw bytes, 64 hex digits, or a ``.pub`` file path."""
+    """A `keys.VerifyKey` from a VerifyKey, 32 raw bytes, 64 hex digits, or a ``.pub`` file path.
+
+    `IntegrityError` unless the key is a usable Ed25519 public key (`usable_key`): a small-order
+    key (the identity 01 00..00 among them) would accept signatures anyone can make.
+    """
+    return usable_key(_parse_public_key(public_key), public_key)
+
+
+def _parse_public_key(public_key):
     from addrcode.codes.keyring import VerifyKey, read_verify_key
 
     if isinstance(public_key, VerifyKey):
@@ -107,6 +115,24 @@ def load_public_key(public_key):
     if isinstance(public_key, (str, os.PathLike)):
         return read_verify_key(public_key)
     raise UsageError("public key: give the keyring's .pub file (64 hex digits)")
+
+
+def is_usable_point(raw: bytes) -> bool:
+    """True if `raw` is the canonical encoding of a point of the Ed25519 prime-order subgroup other than
+    the identity (libsodium's ``crypto_core_ed25519_is_valid_point``): never a small-order point, never y >= p."""
+    from nacl.bindings import crypto_core_ed25519_is_valid_point
+
+    return len(raw) == 32 and bool(crypto_core_ed25519_is_valid_point(bytes(raw)))
+
+
+def usable_key(vk, source=None):
+    """`vk` if it is a usable Ed25519 public key (`is_usable_point`), else `IntegrityError` (exit 3)."""
+    if is_usable_point(vk.raw):
+        return vk
+    where = f"{source}: " if isinstance(source, (str, os.PathLike)) and len(str(source)) != 64 else ""
+    raise IntegrityError(
+        f"{where}not a usable Ed25519 public key (a small-order or non-canonical point, which would accept "
+        "forged signatures); get the carrier's real .pub file (the keyring's public key) and use that")
 
 
 # What a failed check may read from the bytes that did not verify: two short meta values, under
@@ -165,7 +191,7 @@ def _signature_failed(name, data: bytes, off: int, vk) -> IntegrityError:
     plain = f"{name}: signature check failed: the file was modified or is corrupt; {FRESH_COPY}"
     claimed_hex, claimed_fp = _claimed_signer(data)
     given = vk.fingerprint
-    if claimed_hex:
+    if claimed_hex and is_usable_point(bytes.fromhex(claimed_hex)):  # a small-order claim proves nothing
         claimed = VerifyKey(bytes.fromhex(claimed_hex))
         if claimed.raw == vk.raw:
             return IntegrityError(plain)
