@@ -14,7 +14,7 @@ import pytest
 from conftest import keyring_with_history
 
 from addrcode.codes.keyring import pub_path
-from addrcode.errors import IntegrityError
+from addrcode.errors import DataError, IntegrityError
 from addrcode.geocoding.build import build_reference
 from addrcode.grid import Grid
 from addrcode.stations import signing
@@ -135,3 +135,33 @@ def test_the_real_key_is_still_accepted(station):
     got = run("table", "verify", str(station["table"]), "--public-key", str(station["pub"]))
     assert got.returncode == 0, got.stderr
     assert "OK" in got.stdout
+
+
+# --------------------------------------------------------------------------- 2. a bound on the table size
+
+
+def test_a_table_over_the_bound_is_refused_before_it_is_read(station, tmp_path):
+    """A sparse file one byte over MAX_TABLE_BYTES: exit 3 at once, no MemoryError, no traceback."""
+    huge = tmp_path / "huge.sqlite"
+    huge.touch()
+    os.truncate(huge, signing.MAX_TABLE_BYTES + 1)
+    for args in (["table", "verify", str(huge), "--public-key", str(station["pub"])],
+                 ["resolve", "--table", str(huge), "--public-key", str(station["pub"]), "K7Q-3M9QX-T"]):
+        got = run(*args)
+        assert got.returncode == 3, (args, got.stderr)
+        assert "larger than any station table addrcode reads" in got.stderr and "not read" in got.stderr
+        assert "Traceback" not in got.stderr and "MemoryError" not in got.stderr
+    assert huge.stat().st_blocks == 0 or huge.stat().st_blocks * 512 < 1 << 20  # still sparse: never filled
+
+
+def test_the_bound_is_checked_against_the_real_size(station, monkeypatch):
+    """The real table is accepted when the bound equals its size and refused one byte below it, unread."""
+    size = station["table"].stat().st_size
+    monkeypatch.setattr(signing, "MAX_TABLE_BYTES", size)
+    assert signing.verified_bytes(station["table"], station["pub"])[:16] == b"SQLite format 3\x00"
+    monkeypatch.setattr(signing, "MAX_TABLE_BYTES", size - 1)
+    monkeypatch.setattr(signing, "_buffer", lambda n: pytest.fail("the file was read"))
+    with pytest.raises(DataError, match="larger than any station table"):
+        signing.verified_bytes(station["table"], station["pub"])
+    with pytest.raises(DataError, match="larger than any station table"):
+        signing.open_table(station["table"], station["pub"])

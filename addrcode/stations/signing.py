@@ -50,6 +50,9 @@ _SIGN_CONTEXT = b"addrcode-station-table-v1\x00"  # domain separation: this key 
 _PIECE = 1 << 22  # bytes read (and handed to the hashing thread) at a time
 _HUGE_FROM = 1 << 23  # tables from 8 MiB are read into huge pages where available
 _HEAD = 1 << 20  # where the slot is looked for first: the signature table's root page is the 7th page
+# Largest table read: the whole file is read into memory before the check, so a bigger one (a hostile or
+# sparse file) is refused before anything is read. A full Vermont table is some hundred MB.
+MAX_TABLE_BYTES = 4 << 30
 
 
 # --------------------------------------------------------------------------- signing
@@ -281,6 +284,10 @@ class _Read:
     def __init__(self, path: Path):
         self._worker = None
         fh, size = _open_regular(path)
+        if size > MAX_TABLE_BYTES:
+            fh.close()
+            raise DataError(f"{path}: {size:,} bytes, larger than any station table addrcode reads "
+                            f"({MAX_TABLE_BYTES:,} bytes); not read: {FRESH_COPY}")
         try:
             self.buf = _buffer(size)
             view = memoryview(self.buf)
