@@ -18,6 +18,7 @@ from addrcode.cli_options import (
     batch_options,
     code_options,
     config_options,
+    demo_table_option,
     echo_json,
     input_options,
     load,
@@ -156,8 +157,20 @@ def decode(config_path, locale, zones, keyring, **options):
 # --------------------------------------------------------------------------- stations
 
 
-@batch_command(table_options)
-def resolve(config_path, locale, table, public_key, **options):
+def station_config(config_path, locale, table, public_key, demo):
+    """The configuration of `resolve`/`scan` with the station table and its public key pinned
+    (`addrcode.batch.jobs.table_paths`: the demo table only with `--demo`)."""
+    from dataclasses import replace
+
+    from addrcode.batch.jobs import table_paths
+
+    config = load(config_path, locale=locale, table=table, public_key=public_key)
+    table_path, key_path = table_paths(config, notify, demo=demo)
+    return replace(config, table=table_path, public_key=key_path)
+
+
+@batch_command(table_options, demo_table_option)
+def resolve(config_path, locale, table, public_key, demo, **options):
     """Resolve delivery codes to destinations from a signed station table (offline).
 
     \b
@@ -165,10 +178,10 @@ def resolve(config_path, locale, table, public_key, **options):
             expired (older than the key window) · revoked (key epoch revoked)
             foreign (another station's code: next_hop)
     \b
-    addrcode resolve K7Q-3M9QX-T
+    addrcode resolve --demo K7Q-3M9QX-T
     scanner | addrcode resolve --table station.sqlite --public-key addrcode.keyring.pub
     """
-    run_batch("resolve", load(config_path, locale=locale, table=table, public_key=public_key), **options)
+    run_batch("resolve", station_config(config_path, locale, table, public_key, demo), **options)
 
 
 @cli.group()
@@ -293,14 +306,15 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
               help="Resolution at which PDF pages are rasterised.")
 @config_options
 @table_options
-def scan(images, output, fmt, dpi, config_path, locale, table, public_key):
+@demo_table_option
+def scan(images, output, fmt, dpi, config_path, locale, table, public_key, demo):
     """Read the Code 128 / QR symbols of label images (PNG, JPEG, PDF) and resolve each code.
 
     For stations with a camera instead of a scanner, and for testing printed labels.
     """
     from addrcode.batch.frame import scan_images
 
-    config = load(config_path, locale=locale, table=table, public_key=public_key)
+    config = station_config(config_path, locale, table, public_key, demo)
     failed = scan_images(images, config, output, fmt, dpi=dpi, notify=notify)
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 

@@ -77,10 +77,14 @@ code_options = options(
 
 table_options = options(
     click.option("--table", metavar="TABLE.sqlite", help="Signed station table "
-                 "(default: from the configuration; the demo table only when no reference or key is configured)."),
+                 "(default: from the configuration; the demo table only with --demo)."),
     click.option("--public-key", metavar="FILE.pub", help="Public key the table is signed with "
                  "(the keyring's .pub file)."),
 )
+
+demo_table_option = click.option(
+    "--demo", is_flag=True, help="Use the packaged demo table and demo key (public: the codes are not private); "
+    "only when no table or public key is given or configured.")
 
 text_or_json_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                                    show_default=True, help="text for people, json for scripts.")

@@ -97,8 +97,8 @@ def test_resolve_with_a_station_configured_but_no_table_fails_closed(tmp_path, f
 def test_the_demo_data_says_so(tmp_path):
     proc = addrcode("decode", "--format", "jsonl", "AAT-0EM53-7", cwd=tmp_path)
     assert "note: no zones configured: using the embedded demo zones (Vermont)" in proc.stderr
-    table = addrcode("resolve", "AAT-0EM53-7", cwd=tmp_path)
-    assert "using the demo table" in table.stderr
+    table = addrcode("resolve", "--demo", "AAT-0EM53-7", cwd=tmp_path)
+    assert "DEMO: using the packaged demo station table and demo key: both are public" in table.stderr
 
 
 def _county(src_gz, dst, district: str) -> int:

@@ -5,6 +5,7 @@ Real CLI runs (`python -m addrcode`) on real tables built from tests/data/table_
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def _times8(point):
 
 
 def run(*args, cwd=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADDRCODE_")}
+    """`python -m addrcode ARGS`, with the session's cache (conftest) and no configuration from the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADDRCODE_") or k == "ADDRCODE_CACHE_DIR"}
     return subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=300)
 
@@ -165,3 +167,56 @@ def test_the_bound_is_checked_against_the_real_size(station, monkeypatch):
         signing.verified_bytes(station["table"], station["pub"])
     with pytest.raises(DataError, match="larger than any station table"):
         signing.open_table(station["table"], station["pub"])
+
+
+# --------------------------------------------------------------------------- 3. the demo table only when asked
+
+DEMO_LINE = "DEMO: using the packaged demo station table and demo key: both are public, so these codes are not private"
+
+
+@pytest.mark.parametrize("command", ["resolve", "scan"])
+def test_public_key_without_table_is_a_usage_error_not_the_demo_table(station, command, tmp_path):
+    """`--public-key K` alone: exit 2, nothing resolved, the demo table neither built nor used."""
+    target = str(station["pub"]) if command == "scan" else "K7Q-3M9QX-T"  # scan: the table is checked first
+    got = run(command, "--public-key", str(station["pub"]), target, cwd=tmp_path)
+    assert got.returncode == 2, got.stderr
+    assert "no station table configured" in got.stderr and "--table" in got.stderr
+    assert DEMO_LINE not in got.stderr and "building" not in got.stderr and got.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["resolve", "scan"])
+def test_nothing_configured_and_no_demo_flag_exits_3_and_says_what_to_pass(station, command, tmp_path):
+    target = str(station["pub"]) if command == "scan" else "K7Q-3M9QX-T"
+    got = run(command, target, cwd=tmp_path)  # an empty folder: no addrcode.toml (conftest: no user config)
+    assert got.returncode == 3, got.stderr
+    for needed in ("--table TABLE.sqlite --public-key KEY.pub", "addrcode.toml", "--demo"):
+        assert needed in got.stderr
+    assert DEMO_LINE not in got.stderr and "building" not in got.stderr and got.stdout == ""
+
+
+@pytest.mark.parametrize("extra", [["--table", "t.sqlite"], ["--public-key", "k.pub"]])
+def test_demo_with_a_table_or_key_is_a_usage_error(extra, tmp_path):
+    got = run("resolve", "--demo", *extra, "K7Q-3M9QX-T", cwd=tmp_path)
+    assert got.returncode == 2 and "--demo" in got.stderr and got.stdout == ""
+
+
+def test_demo_flag_resolves_a_demo_code_and_says_loudly_it_is_public(tmp_path):
+    """A code encoded with the demo keyring resolves with `--demo` only, with one DEMO line on stderr."""
+    code = run("encode", "-q", "637 College St, Middlebury VT 05753", cwd=tmp_path)
+    assert code.returncode == 0, code.stderr
+    code = code.stdout.strip()
+    got = run("resolve", "--demo", "--format", "jsonl", code, cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["status"] == "ok"
+    assert got.stderr.count(DEMO_LINE) == 1
+    refused = run("resolve", "--format", "jsonl", code, cwd=tmp_path)
+    assert refused.returncode == 3 and refused.stdout == ""
+
+
+def test_scan_with_demo_uses_the_demo_table_and_says_so(tmp_path):
+    pytest.importorskip("zxingcpp")
+    not_an_image = tmp_path / "x.png"
+    not_an_image.write_bytes(b"not a png")
+    got = run("scan", "--demo", str(not_an_image), cwd=tmp_path)
+    assert got.stderr.count(DEMO_LINE) == 1 and "Traceback" not in got.stderr
+    assert got.returncode == 1 and "unreadable" in got.stdout  # the table opened; the image is what failed

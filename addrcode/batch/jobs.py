@@ -197,13 +197,24 @@ def prepare_config(command: str, config, notify=None):
     return config
 
 
-def table_paths(config, notify=None):
-    """(station table, public key): the configured ones, or the demo table of the embedded data,
-    built once into the cache directory (with the demo keyring's public key)."""
+DEMO_TABLE_WARNING = ("DEMO: using the packaged demo station table and demo key: both are public, so these codes "
+                      "are not private and anyone can make a table this station accepts")
+
+
+def table_paths(config, notify=None, *, demo: bool = False):
+    """(station table, public key): the configured ones, or with `demo` the demo table of the embedded data,
+    built once into the cache directory (with the packaged demo keyring's public key).
+
+    A public key without a table is a `UsageError`, never the demo table; with neither configured the
+    demo table is used only with `demo=True` (said loudly through `notify`), else `DataError`.
+    """
     from pathlib import Path
 
     from addrcode.errors import DataError, UsageError
 
+    if demo and (config.table is not None or config.public_key is not None):
+        raise UsageError("--demo uses the packaged demo table and key; it cannot be combined with a station table "
+                         "or public key (given, or configured in addrcode.toml or $ADDRCODE_TABLE/PUBLIC_KEY)")
     if config.table is not None:
         if config.public_key is None:
             raise UsageError("a station table needs the public key it is signed with: --public-key FILE.pub "
@@ -216,15 +227,17 @@ def table_paths(config, notify=None):
         raise UsageError("no station table configured: pass --table TABLE.sqlite (with --public-key), or set "
                          "`table` in addrcode.toml; build one with `addrcode table build -o TABLE.sqlite` "
                          "(the demo table knows only the embedded demo codes)")
+    if not demo:
+        raise DataError("no station table configured: pass --table TABLE.sqlite --public-key KEY.pub (or set "
+                        "`table` and `public_key` in addrcode.toml), or --demo for the public demo table")
     from addrcode.config import embedded
     from addrcode.grid import Grid
     from addrcode.stations.default import default_table
 
     if notify is not None:
-        notify("note: no station table configured: using the demo table of the embedded demo data")
+        notify(DEMO_TABLE_WARNING)
     return default_table(config.cache(), notify, reference=reference_path(config, notify),
-                         zones_path=zones_path(config),
-                         keyring_path=config.keyring or embedded("demo-keyring.json"),
+                         zones_path=zones_path(config), keyring_path=embedded("demo-keyring.json"),
                          grid=Grid(crs=config.crs, cell_size_m=config.cell_size_m))  # unchecked: no pyproj import
 
 
