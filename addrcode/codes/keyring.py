@@ -195,10 +195,11 @@ class Keyring:
     predecessor: str = ""  # fingerprint of the keyring this one replaced
     clock: datetime | None = field(default=None, compare=False)
     _chains: dict = field(default_factory=dict, compare=False, repr=False)
+    _windows: dict = field(default_factory=dict, compare=False, repr=False)  # period -> its epochs
 
     def at(self, moment: datetime) -> Keyring:
         """This keyring as seen at `moment` (a timezone-aware datetime)."""
-        return replace(self, clock=moment)
+        return replace(self, clock=moment, _windows={})
 
     @property
     def is_demo(self) -> bool:
@@ -229,9 +230,16 @@ class Keyring:
     @property
     def epochs(self) -> tuple[Epoch, ...]:
         """Every key of the current window (revoked ones included), oldest period first."""
+        period = self.current_period
+        hit = self._windows.get(period)
+        if hit is None:  # worked out once per period: decode asks for an epoch on every code
+            hit = self._windows[period] = self._window_epochs(period)
+        return hit
+
+    def _window_epochs(self, period: int) -> tuple[Epoch, ...]:
         gens = {g.id: g for g in self.generations}
         out = []
-        for entry in window_entries(self.schedule, self.generations, self.inherited, self.current_period):
+        for entry in window_entries(self.schedule, self.generations, self.inherited, period):
             gen = gens.get(entry.generation)
             secret = b"" if gen is None or entry.status == "revoked" else self._secret(gen, entry.period)
             status = entry.status if secret or entry.status == "revoked" else "expired"
@@ -508,7 +516,7 @@ def _pruned(keyring: Keyring, period: int) -> Keyring:
             gen = replace(gen, chain=advance_chain(gen.chain, gen.chain_period, oldest), chain_period=oldest)
         gens.append(gen)
     inherited = tuple(i for i in keyring.inherited if i.until >= period)
-    return replace(keyring, generations=tuple(gens), inherited=inherited, _chains={})
+    return replace(keyring, generations=tuple(gens), inherited=inherited, _chains={}, _windows={})
 
 
 def _checked(keyring: Keyring, period: int, what: str) -> Keyring:
@@ -549,11 +557,8 @@ def _predecessor(path: Path, moment: datetime, schedule: Schedule) -> tuple[str,
         raise _bad(path, "missing or malformed field") from None
     old = _parse(raw, path).at(moment)
     ids = [e.id for e in old.epochs]
-    old_period = old.current_period
-    span = range(old_period - old.schedule.window + 1, old_period + old.schedule.lookahead + 1)
-    last = max(g.slot(p) for g in old.generations for p in span if g.status != "expired" and g.issues(p))
     ids += [i.id for i in old.inherited]
-    return fingerprint, tuple(Inherited(i, until) for i in dict.fromkeys(ids)), last + 1
+    return fingerprint, tuple(Inherited(i, until) for i in dict.fromkeys(ids)), _next_base(old, old.current_period)
 
 
 def new_keyring(path: str | os.PathLike, *, force: bool = False, demo: bool = False,
