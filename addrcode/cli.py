@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from addrcode import __version__, cli_region, cli_zones
+from addrcode import __version__, cli_region, cli_station, cli_zones
 from addrcode.cli_group import EXIT_OK, EXIT_PIPE_CLOSED, EXIT_SOME_FAILED, AddrcodeGroup, quiet_stdout
 from addrcode.cli_options import (
     batch_options,
@@ -157,18 +157,6 @@ def decode(config_path, locale, zones, keyring, **options):
 # --------------------------------------------------------------------------- stations
 
 
-def station_config(config_path, locale, table, public_key, demo):
-    """The configuration of `resolve`/`scan` with the station table and its public key pinned
-    (`addrcode.batch.jobs.table_paths`: the demo table only with `--demo`)."""
-    from dataclasses import replace
-
-    from addrcode.batch.jobs import table_paths
-
-    config = load(config_path, locale=locale, table=table, public_key=public_key)
-    table_path, key_path = table_paths(config, notify, demo=demo)
-    return replace(config, table=table_path, public_key=key_path)
-
-
 @batch_command(table_options, demo_table_option)
 def resolve(config_path, locale, table, public_key, demo, **options):
     """Resolve delivery codes to destinations from a signed station table (offline).
@@ -181,74 +169,7 @@ def resolve(config_path, locale, table, public_key, demo, **options):
     addrcode resolve --demo K7Q-3M9QX-T
     scanner | addrcode resolve --table station.sqlite --public-key addrcode.keyring.pub
     """
-    run_batch("resolve", station_config(config_path, locale, table, public_key, demo), **options)
-
-
-@cli.group()
-def table():
-    """Build, verify and compare signed station tables (code -> destination, no addresses)."""
-
-
-@table.command("build")
-@click.option("-o", "--output", required=True, metavar="TABLE.sqlite", help="Table file to write (atomically).")
-@click.option("--station", metavar="SORT_CENTER", help="Per-station extract: only this sort center's codes "
-              "plus the routing-prefix next-hop table.")
-@click.option("--serial", type=click.IntRange(min=0), help="Table serial [default: build time, YYYYMMDDHHMMSS].")
-@config_options
-@reference_options
-@code_options
-@quiet_option
-def table_build(output, station, serial, config_path, locale, reference, zones, keyring, quiet):
-    """Build a signed station table from the reference, the zones and the keyring.
-
-    One row per covered cell (every cell of a zone near a populated 1 km block, plus decoys: the rows
-    do not say who lives where) and per key of the window. Rebuild it every key period (week). Give
-    stations the table and the keyring's .pub file, never the keyring.
-    """
-    from addrcode.batch.jobs import open_grid, open_keyring, open_zones, reference_path
-    from addrcode.stations.build import build_table
-
-    config = load(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
-    info = build_table(reference_path(config, notify), open_zones(config, notify), open_keyring(config, notify),
-                       open_grid(config), Path(output), station=station, serial=serial,
-                       progress=None if quiet else notify, file_mode=config.file_mode)
-    if not quiet:
-        click.echo(f"{output}: serial {info.serial}, {info.rows:,} codes, {info.zones} zones, station "
-                   f"{info.station}, {info.size_bytes:,} bytes, signed by key {info.public_key_fingerprint}", err=True)
-
-
-@table.command("verify")
-@click.argument("table_path", metavar="TABLE")
-@click.option("--public-key", required=True, metavar="FILE.pub", help="Public key the table must be signed with.")
-@click.option("--newer-than", metavar="INSTALLED|SERIAL",
-              help="Refuse unless TABLE's serial is newer than this installed table (or serial): no replay.")
-@text_or_json_option
-def table_verify(table_path, public_key, newer_than, fmt):
-    """Check a table before installing it: signature over every byte, consistency, and serial."""
-    from addrcode.stations.signing import verify_table
-
-    info = verify_table(table_path, public_key, newer_than=newer_than)
-    if fmt == "json":
-        return echo_json(info.to_dict())
-    epochs = ", ".join(f"{i} {s}" for i, s in info.epochs)
-    click.echo(f"{table_path}: OK — serial {info.serial}, built {info.built_at}, station {info.station}, "
-               f"{info.rows:,} codes, {info.zones} zones, epochs {epochs}"
-               + (" (DEMO key: not private)" if info.demo else ""))
-
-
-@table.command("diff")
-@click.argument("old")
-@click.argument("new")
-@click.option("--public-key", required=True, metavar="FILE.pub", help="Public key both tables are signed with.")
-@text_or_json_option
-def table_diff(old, new, public_key, fmt):
-    """What changes from OLD to NEW: codes added, removed, re-routed, revoked (check before deploying)."""
-    from addrcode.stations.diff import diff_tables
-
-    diff = diff_tables(old, new, public_key)
-    if fmt == "json":
-        return echo_json(diff.to_dict())
-    click.echo(diff.text())
+    run_batch("resolve", cli_station.station_config(config_path, locale, table, public_key, demo), **options)
 
 
 # --------------------------------------------------------------------------- labels
@@ -294,29 +215,6 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
     if not quiet:
         click.echo(report.summary(), err=True)
     sys.exit(EXIT_SOME_FAILED if report.skipped else EXIT_OK)
-
-
-@cli.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", default="-", metavar="FILE", show_default=True,
-              help="Output file (`-` = stdout), written atomically.")
-@click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl", "json"]), default="text",
-              show_default=True, help="Output format: one record per code found (or per unreadable file).")
-@click.option("--dpi", type=click.IntRange(72, 1200), default=200, show_default=True,
-              help="Resolution at which PDF pages are rasterised.")
-@config_options
-@table_options
-@demo_table_option
-def scan(images, output, fmt, dpi, config_path, locale, table, public_key, demo):
-    """Read the Code 128 / QR symbols of label images (PNG, JPEG, PDF) and resolve each code.
-
-    For stations with a camera instead of a scanner, and for testing printed labels.
-    """
-    from addrcode.batch.frame import scan_images
-
-    config = station_config(config_path, locale, table, public_key, demo)
-    failed = scan_images(images, config, output, fmt, dpi=dpi, notify=notify)
-    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
 # --------------------------------------------------------------------------- reports and maps
@@ -396,7 +294,7 @@ def _shown(key: str, value):
     return str(value) if isinstance(value, Path) else value
 
 
-for command in (*cli_region.COMMANDS, cli_zones.zones_group):
+for command in (*cli_region.COMMANDS, *cli_station.COMMANDS, cli_zones.zones_group):
     cli.add_command(command)
 
 
