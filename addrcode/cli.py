@@ -135,7 +135,8 @@ def explain(text, config_path, locale, reference, fmt, steps):
 @click.option("--min-score", type=float, default=None, help="Refuse matches scoring below this [default: 0.5].")
 @click.option("--with-coords", is_flag=True, help="Also output lon/lat (off by default: privacy).")
 @click.option("--report", metavar="REPORT.html", help="Also write a self-contained HTML report of the run.")
-@click.option("--show-addresses", is_flag=True, help="Show addresses unmasked in the report's examples.")
+@click.option("--show-addresses", is_flag=True, help="Show the addresses in the report's examples (default: "
+              "row number and reason only, no address text).")
 def encode(config_path, locale, reference, zones, keyring, min_precision, min_score, with_coords, **options):
     """Encode addresses to opaque delivery codes: geocode -> grid cell -> zone -> code.
 
@@ -183,20 +184,27 @@ def resolve(config_path, locale, table, public_key, demo, **options):
               help="pdf: one file; svg/png: one file per label in the -o directory.")
 @click.option("--sheet", type=click.Choice(["a4", "letter"]), help="Several labels per page (PDF); default one "
               "100 x 150 mm thermal label per page.")
-@click.option("--name-column", metavar="NAME", help="Recipient name column, printed masked (J*** S****).")
-@click.option("--phone-column", metavar="NAME", help="Recipient phone column, printed masked (***-***-4567).")
+@click.option("--name-column", metavar="NAME", help="Recipient name column, printed masked: first and last "
+              "initial, fixed length (J*** S***).")
+@click.option("--phone-column", metavar="NAME", help="Recipient phone column, printed masked (***-***-**67).")
+@click.option("--phone-digits", type=click.IntRange(0, 4), default=None, metavar="N",
+              help="Last digits of the phone printed, 0-4 (at least 6 always hidden) [default: 2, or 0 with "
+              "--name-column: initials and 2 digits together single out most households].")
 @click.option("--column", metavar="NAME", help="Address column, when the input still has to be encoded.")
-@click.option("--no-routing", is_flag=True, help="Leave the sort center and route off the label.")
+@click.option("--no-routing", is_flag=True, help="Leave the sort center (and route) off the label.")
+@click.option("--show-route", is_flag=True, help="Also print the route (the town, in the default zones); "
+              "off by default: next to the masked recipient it narrows who the parcel is for.")
 @click.option("--dpi", type=click.IntRange(72, 1200), default=300, show_default=True, help="PNG resolution.")
 @click.option("--delimiter", default=",", show_default=True, help="CSV delimiter of the input.")
 @config_options
 @reference_options
 @code_options
 @quiet_option
-def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_routing, dpi, delimiter,
-          config_path, locale, reference, zones, keyring, quiet):
-    """Print privacy waybill labels: the code (large, grouped), its routing prefix, Code 128 and QR
-    symbols, and the recipient's name and phone masked. Never the address.
+def label(input_path, output, fmt, sheet, name_column, phone_column, phone_digits, column, no_routing, show_route,
+          dpi, delimiter, config_path, locale, reference, zones, keyring, quiet):
+    """Print privacy waybill labels: the code (large, grouped), its routing prefix, sort center, Code 128
+    and QR symbols, and the recipient's name and phone masked. Never the address; the route only with
+    --show-route.
 
     \b
     addrcode encode -i orders.csv --column address -o coded.csv
@@ -211,7 +219,8 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
     rows = rows_for_labels(input_path, delimiter, column=column, notify=notify, load_config=lambda: config)
     target = sys.stdout.buffer if output == "-" and fmt == "pdf" else output
     report = render_labels(rows, target, fmt=fmt, sheet=sheet, name_key=name_column, phone_key=phone_column,
-                           dpi=dpi, routing=not no_routing, file_mode=config.file_mode)
+                           dpi=dpi, routing=not no_routing, show_route=show_route, phone_digits=phone_digits,
+                           file_mode=config.file_mode)
     if not quiet:
         click.echo(report.summary(), err=True)
     sys.exit(EXIT_SOME_FAILED if report.skipped else EXIT_OK)
@@ -223,23 +232,31 @@ def label(input_path, output, fmt, sheet, name_column, phone_column, column, no_
 @cli.command()
 @click.argument("run", metavar="RUN.csv")
 @click.option("-o", "--output", required=True, metavar="report.html", help="HTML file to write (atomically).")
-@click.option("--show-addresses", is_flag=True, help="Show addresses in the examples (masked by default).")
+@click.option("--show-addresses", is_flag=True, help="Show the addresses in the examples (default: row number "
+              "and reason only, no address text).")
+@click.option("--row-hash", is_flag=True, help="Also show a keyed hash (HMAC-SHA256) of each example's address, "
+              "under a random key of this report: equal hashes, same address.")
+@click.option("--row-hash-key", metavar="KEYFILE", help="Key the row hashes with this file's bytes (>= 16) "
+              "instead, to match them against your own rows or other reports.")
 @click.option("--column", "columns", multiple=True, metavar="NAME",
-              help="Input column(s) shown in the examples (default: guessed). Repeatable.")
+              help="Input column(s) shown or hashed in the examples (default: guessed). Repeatable.")
 @config_options
 @click.option("--zones", metavar="ZONES.geojson", help="Zones the run was encoded with "
               "(default: from the configuration).")
-def report(run, output, show_addresses, columns, config_path, locale, zones):
-    """A self-contained HTML report of an encode run: summary, zone maps, reject reasons with masked examples.
+def report(run, output, show_addresses, row_hash, row_hash_key, columns, config_path, locale, zones):
+    """A self-contained HTML report of an encode run: summary, zone maps, reject reasons with examples
+    (row number and reason; no address text unless --show-addresses).
 
     No internet needed to open it: inline SVG and CSS only.
     """
     from addrcode.batch.jobs import open_zones
-    from addrcode.outputs.report import render_report
+    from addrcode.outputs.report import load_row_hash_key, render_report
 
+    key = load_row_hash_key(row_hash_key) if row_hash_key else None
     config = load(config_path, locale=locale, zones=zones)
     summary = render_report(Path(run), open_zones(config, notify), Path(output), show_addresses=show_addresses,
-                            address_columns=list(columns) or None, file_mode=config.file_mode)
+                            row_hash=row_hash, row_hash_key=key, address_columns=list(columns) or None,
+                            file_mode=config.file_mode)
     click.echo(f"{output}: {summary.rows:,} rows, {summary.bytes:,} bytes"
                + (f"; {summary.not_placed:,} refused rows could not be placed on the map" if summary.not_placed
                   else ""), err=True)

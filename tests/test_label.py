@@ -136,7 +136,8 @@ def test_no_address_or_unmasked_recipient_in_the_text_layer(world, thermal):
     first = page_texts(out)[0]
     row = world.records[0]
     assert row["code"] in first and row["sort_center"] in first
-    assert "J*** S****" in first and "***-***-4567" in first
+    assert "J*** S***" in first and "***-***-****" in first  # name printed: no phone digit by default
+    assert row["route"] not in first.replace(row["sort_center"], "")  # the route (town) only when asked
 
 
 def test_pdf_embeds_its_fonts(thermal):
@@ -323,7 +324,9 @@ def test_label_data_reads_csv_and_jsonl_records_and_undoes_formula_quotes():
                "addrcode_route": "R", "name": "'=Eve Hacker", "phone": "'+44 20 7946 0958", "address": "1 Main St"}
     d = L.label_data(csv_row, name_key="name", phone_key="phone")
     assert (d.code, d.payload, d.prefix, d.sort_center) == ("K7Q-3M9QX-V", "K7Q3M9QXV", "K7Q", "SC-A")
-    assert (d.name, d.phone) == ("=*** H*****", "+** ** **** 0958")
+    assert (d.name, d.phone, d.route) == ("E*** H***", "+** ** **** **58", "")  # no route unless asked
+    shown = L.label_data(csv_row, show_route=True, phone_key="phone", phone_digits=4)
+    assert (shown.route, shown.phone) == ("R", "+** ** **** 0958")
     jsonl = {"input": "1 Main St", "status": "ok", "code": "K7Q-3M9QX-V", "sort_center": None, "route": ""}
     assert L.label_data(jsonl).sort_center == ""
     assert L.label_data({"status": "ok", "code": "K7Q-3M9QX-W"}) == "bad-check"
@@ -377,3 +380,72 @@ def test_routing_can_be_left_off(tmp_path):
         assert "K7Q-3M9QX-V" in text and "SC-NORTH" not in text and "R-7" not in text and "SORT" not in text
         L.render_labels([rec], out, sheet=sheet)
         assert "SC-NORTH" in page_texts(out)[0]
+
+
+def _svg_texts(path: Path) -> list[str]:
+    root = ET.parse(path).getroot()
+    return [g.get("aria-label") for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("aria-label")]
+
+
+REC = {"status": "ok", "code": "K7Q-3M9QX-V", "sort_center": "SC-NORTH", "route": "MIDDLEBURY",
+       "name": "Johnathan Quincy-Smithers", "phone": "802-555-4567"}
+
+
+def test_labels_print_sort_center_and_prefix_but_not_the_route_unless_asked(tmp_path):
+    texts = _svg_texts(L.render_labels([REC], tmp_path / "a", fmt="svg").outputs[0])
+    assert "K7Q" in texts and "K7Q-3M9QX-V" in texts and "SC-NORTH" in texts
+    assert not any("MIDDLEBURY" in t or "ROUTE" in t for t in texts)
+    texts = _svg_texts(L.render_labels([REC], tmp_path / "b", fmt="svg", show_route=True).outputs[0])
+    assert "MIDDLEBURY" in texts and "SC-NORTH" in texts
+    texts = _svg_texts(L.render_labels([REC], tmp_path / "c", fmt="svg", show_route=True, routing=False).outputs[0])
+    assert not any("MIDDLEBURY" in t or "SC-NORTH" in t for t in texts)  # --no-routing wins
+    for sheet in (None, "a4"):
+        out = tmp_path / f"s-{sheet}.pdf"
+        L.render_labels([REC], out, sheet=sheet)
+        text = page_texts(out)[0]
+        assert "SC-NORTH" in text and "K7Q" in text and "MIDDLEBURY" not in text and "ROUTE" not in text
+        L.render_labels([REC], out, sheet=sheet, show_route=True)
+        assert "MIDDLEBURY" in page_texts(out)[0]
+
+
+def test_label_masks_are_fixed_length_and_phone_digits_configurable(tmp_path):
+    def recipient(**kw):
+        return [t for t in _svg_texts(L.render_labels([REC], tmp_path / str(len(list(tmp_path.iterdir()))),
+                                                      fmt="svg", **kw).outputs[0]) if "*" in t]
+
+    assert recipient(phone_key="phone") == ["***-***-**67"]  # phone alone: 2 digits by default
+    assert recipient(name_key="name", phone_key="phone") == ["J*** Q***", "***-***-****"]  # with the name: none
+    assert recipient(name_key="name", phone_key="phone", phone_digits=2) == ["J*** Q***", "***-***-**67"]
+    assert recipient(phone_key="phone", phone_digits=0) == ["***-***-****"]
+    assert recipient(phone_key="phone", phone_digits=4) == ["***-***-4567"]
+    with pytest.raises(UsageError, match="--phone-digits"):
+        L.render_labels([REC], tmp_path / "x", fmt="svg", phone_digits=5)
+    rec = dict(REC, name="J R R Tolkien")
+    texts = _svg_texts(L.render_labels([rec], tmp_path / "t", fmt="svg", name_key="name").outputs[0])
+    assert "**** T***" in texts and not any("J R R" in t or "R R" in t for t in texts)
+
+
+def test_label_command_options(tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from addrcode.cli import cli
+
+    src = tmp_path / "coded.csv"
+    with open(src, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[f"addrcode_{k}" if k not in ("name", "phone") else k for k in REC])
+        w.writeheader()
+        w.writerow({(f"addrcode_{k}" if k not in ("name", "phone") else k): v for k, v in REC.items()})
+    runner = CliRunner()
+    base = ["label", "-i", str(src), "--format", "svg", "--name-column", "name", "--phone-column", "phone"]
+    res = runner.invoke(cli, [*base, "-o", str(tmp_path / "d"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    texts = _svg_texts(tmp_path / "d" / "label-000001.svg")
+    assert "J*** Q***" in texts and "***-***-****" in texts and "SC-NORTH" in texts and "MIDDLEBURY" not in texts
+    res = runner.invoke(cli, [*base, "-o", str(tmp_path / "e"), "--quiet", "--phone-digits", "2", "--show-route"])
+    assert res.exit_code == 0, res.output
+    texts = _svg_texts(tmp_path / "e" / "label-000001.svg")
+    assert "***-***-**67" in texts and "MIDDLEBURY" in texts
+    res = runner.invoke(cli, [*base, "-o", str(tmp_path / "f"), "--phone-digits", "5"])
+    assert res.exit_code == 2

@@ -295,25 +295,111 @@ def test_report_numbers_match_the_file(synthetic):
                                         if r["addrcode_status"] != "ok" and not r["addrcode_matched"])
 
 
-def test_addresses_are_masked_by_default_and_shown_on_request(synthetic, zones, tmp_path):
+def _example_cells(path: Path) -> list[str]:
+    """The text of every example line of a report page."""
+    tree = parse_html(path)
+    return ["".join(div.itertext()) for td in tree.iter() if str(td.tag).endswith("td") and td.get("class") == "ex"
+            for div in td if str(div.tag).endswith("div")]
+
+
+def test_no_address_text_by_default_and_addresses_on_request(synthetic, zones, tmp_path):
     run, rows, out, _ = synthetic
     text = out.read_text("utf-8")
     import html as html_mod
 
+    words = set()
     for r in rows:
         for value in (r["address"], r["addrcode_matched"]):
             if value:
                 assert value not in text and html_mod.escape(value) not in text
-                street = value.split(",")[0]
-                assert html_mod.escape(street) not in text
-    for word in ("Quillfeather", "QUILLFEATHER", "Zorbin", "ZORBIN", "Larkspire", "LARKSPIRE"):
-        assert word not in text
-    assert "Q*********** R*" in text or "Z***** L*" in text  # masked examples are there
+                words.update(w for w in re.findall(r"[A-Za-zÉé']{4,}", value))
+    page_words = set(re.findall(r"[A-Za-zÉé']{4,}", " ".join(_example_cells(out))))
+    assert not page_words & {w for w in words if w.lower() not in {"score", "below", "point", "street", "match"}}
+    assert not re.search(r"\b[0-9]\*+|\b[A-Z]\*{2,}", text)  # no masked address either (the old 6** C******)
+    refused = [i for i, r in enumerate(rows, 1) if r["addrcode_status"] != "ok"]
+    examples = _example_cells(out)
+    assert examples and all(re.match(r"row [\d,]+ · ", x) for x in examples)  # row number first, then the reason
+    rows_shown = {int(re.match(r"row ([\d,]+)", x).group(1).replace(",", "")) for x in examples}
+    assert rows_shown <= set(refused)
+    by_row = {i: r for i, r in enumerate(rows, 1)}
+    for x in examples:
+        n = int(re.match(r"row ([\d,]+)", x).group(1).replace(",", ""))
+        assert by_row[n]["addrcode_reason"][:30] in x  # the reason of that very row
+    assert "no address text" in text
     shown = render_report(run, zones, tmp_path / "open.html", show_addresses=True)
     opened = (tmp_path / "open.html").read_text("utf-8")
     assert shown.rows == len(rows)
-    examples = [r["address"] for r in rows if r["addrcode_status"] != "ok"]
-    assert sum(html_mod.escape(a) in opened for a in examples) >= 3
+    refused_addresses = [r["address"] for r in rows if r["addrcode_status"] != "ok"]
+    assert sum(html_mod.escape(a) in opened for a in refused_addresses) >= 3
+    assert all(re.match(r"row [\d,]+ · ", x) for x in _example_cells(tmp_path / "open.html"))
+
+
+def test_postcode_of_an_outside_reason_is_left_out(zones):
+    b = ReportBuilder(zones)
+    b.add({"status": "rejected", "reason": "outside the reference: postcode 90210", "address": "1 Rodeo Dr 90210"})
+    b.add({"status": "rejected", "reason": "outside the reference: postcode 90210", "address": "1 Rodeo Dr 90210"})
+    (ex, _), = [(v[0], k) for k, v in b.examples.items()]
+    assert "90210" not in str(b.examples) and ex["reason"] == "outside the reference: postcode"
+    assert ex["row"] == 1 and b.examples[next(iter(b.examples))][1]["row"] == 2
+
+
+def test_keyed_row_hash_is_stable_within_a_run_and_not_a_plain_hash(zones, tmp_path):
+    import hashlib
+    import hmac
+
+    from addrcode.outputs.report import row_hash
+
+    rec = {"status": "rejected", "reason": "no match", "address": "12 Quillfeather Rd, Peru, VT 05152"}
+    b = ReportBuilder(zones, row_hash=True)
+    b.add(rec)
+    b.add({**rec, "address": "12  QUILLFEATHER RD, Peru, VT 05152"})  # same address, other spacing and case
+    b.add({**rec, "address": "14 Quillfeather Rd, Peru, VT 05152"})
+    h1, h2, h3 = (x["hash"] for x in b.examples[("rejected", "no match")])
+    assert h1 == h2 != h3 and re.fullmatch(r"[0-9a-f]{16}", h1)
+    for plain in (hashlib.sha256, hashlib.md5, hashlib.sha1, hashlib.blake2b):
+        for text in (rec["address"], rec["address"].casefold(), " ".join(rec["address"].split()).casefold()):
+            assert h1 not in plain(text.encode()).hexdigest()  # never a dictionary look-up
+    other = ReportBuilder(zones, row_hash=True)  # a random key per report: not linkable across reports
+    other.add(rec)
+    assert other.examples[("rejected", "no match")][0]["hash"] != h1
+    key = b"k" * 32  # a key of the user's: reproducible, and what `row_hash` computes
+    keyed = [ReportBuilder(zones, row_hash_key=key) for _ in range(2)]
+    for kb in keyed:
+        kb.add(rec)
+    hashes = {kb.examples[("rejected", "no match")][0]["hash"] for kb in keyed}
+    canonical = " ".join(rec["address"].split()).casefold().encode()
+    assert hashes == {row_hash(key, rec["address"])} == {hmac.new(key, canonical, hashlib.sha256).hexdigest()[:16]}
+    assert ReportBuilder(zones).examples == {} and "hash" not in str(_example_text(zones, rec))
+
+
+def _example_text(zones, rec) -> str:
+    b = ReportBuilder(zones)
+    b.add(rec)
+    return b.examples[("rejected", "no match")][0]["hash"] or ""
+
+
+def test_report_command_row_hash_options(synthetic, tmp_path):
+    from click.testing import CliRunner
+
+    from addrcode.cli import cli
+
+    run, rows, _, _ = synthetic
+    key = tmp_path / "key"
+    key.write_bytes(b"0123456789abcdef0123456789abcdef\n")
+    runner = CliRunner()
+    for extra in ([], ["--row-hash"], ["--row-hash-key", str(key)]):
+        out = tmp_path / f"r{len(extra)}.html"
+        res = runner.invoke(cli, ["report", str(run), "-o", str(out), "--zones", VT_ZONES, *extra])
+        assert res.exit_code == 0, res.output
+        hashes = re.findall(r"#([0-9a-f]{16})", " ".join(_example_cells(out)))
+        assert bool(hashes) == bool(extra)
+        assert not any(r["address"] in out.read_text("utf-8") for r in rows)
+    short = tmp_path / "short"
+    short.write_bytes(b"tiny")
+    res = runner.invoke(cli, ["report", str(run), "-o", str(tmp_path / "x.html"), "--zones", VT_ZONES,
+                              "--row-hash-key", str(short)])
+    assert res.exit_code == 2 and "16 bytes" in res.output
+    assert not (tmp_path / "x.html").exists()
 
 
 def test_examples_are_bounded_per_reason(synthetic, zones):

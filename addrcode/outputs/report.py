@@ -7,7 +7,8 @@ and a few examples per reason, so memory stays constant for any number of rows. 
 - the outcome counts (rows, ok / rejected / error) and every reason with its count;
 - the precision mix and a score histogram (ok and refused rows stacked);
 - two maps of the zones, coloured by rows per zone and by reject rate (inline SVG, see `zonemap`);
-- the most common reject reasons with example rows, **masked** unless `show_addresses=True`.
+- the most common reject reasons with example rows: by default their **row number and reason only**
+  (and, if asked, a keyed row hash), no address text; `show_addresses=True` shows the addresses.
 
 Nothing is fetched: inline CSS and SVG only, no script, no font, no image, no link out, so the page
 opens offline and can be attached to a mail.
@@ -24,26 +25,39 @@ town and ZIP tallies are bounded (`MAX_PLACES`), so memory stays constant.
 Reasons are grouped with their numbers replaced by `#` ("score 0.31 below --min-score 0.5" and
 "score 0.42 ..." are one reason); the examples keep the original text.
 
-Privacy: with the default masking an example shows the first character of each word and the
-length of the rest (``6** C****** S*, M*********, V* 0****``); nothing else of an address, and
-never a coordinate, reaches the page.
+Privacy: by default an example is ``row 17 · score 0.42 below --min-score 0.5 · point 0.42``: the
+row number in the run (1-based, header not counted: the same row of the input, since encode writes
+one output record per input record), the reason (a postcode in an "outside the reference" reason is
+left out), precision and score. No text of the input or of the matched reference address, and never
+a coordinate, reaches the page. The masks used before (first character of each word and the length
+of the rest, ``6** C****** S*, M*********, V* 0****``) singled out about one address in five of the
+public reference exactly; measured in `scripts/measure_masks.py`.
+
+Row hash (`row_hash=True`): each example also shows `row_hash(key, address)`, an HMAC-SHA256 (stdlib
+`hmac`) of the row's address text (whitespace collapsed, case folded), 16 hex digits. The key is
+random per report unless one is given (`row_hash_key`, at least 16 bytes): with the random key the
+hashes only tell which examples share an address; with your key you can recompute them over your
+own rows to find the same address across runs. Never a bare hash: a plain SHA-256 of an address is
+undone by hashing every address of the public reference.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
+import hmac
 import html
 import io
 import json
 import math
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from addrcode.errors import DataError
-from addrcode.outputs.mask import mask_address
+from addrcode.errors import DataError, UsageError
 from addrcode.records import PRECISIONS, reason_kind
 
 STATUSES = ("ok", "rejected", "error")
@@ -58,6 +72,36 @@ _STATE_ZIP = re.compile(r"^[A-Z]{2}(?: \d{5}(?:-\d{4})?)?$")
 _ZIP_AT_END = re.compile(r"(?:^|\s)(\d{5})(?:-\d{4})?$")
 MAX_PLACES = 100_000  # towns / ZIPs remembered for placing refused rows (bounds memory)
 _TOWN_FIELDS = ("town", "city", "locality", "municipality", "name")
+ROW_HASH_HEX = 16  # hex digits of a row hash shown (64 bits)
+ROW_HASH_KEY_MIN = 16  # bytes
+
+
+def row_hash(key: bytes, text: str) -> str:
+    """The keyed hash of a row's address text shown in examples: HMAC-SHA256 under `key` of the text
+    with whitespace collapsed and case folded, as `ROW_HASH_HEX` hex digits."""
+    canonical = " ".join(str(text).split()).casefold().encode("utf-8")
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()[:ROW_HASH_HEX]
+
+
+def load_row_hash_key(path) -> bytes:
+    """A row-hash key from a file (its bytes, surrounding whitespace stripped; at least 16 bytes)."""
+    try:
+        key = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise UsageError(f"--row-hash-key {path}: cannot read it ({exc.strerror})") from None
+    if len(key) < ROW_HASH_KEY_MIN:
+        raise UsageError(f"--row-hash-key {path}: a key needs at least {ROW_HASH_KEY_MIN} bytes "
+                         "(e.g. `head -c 32 /dev/urandom | base64 > key`)")
+    return key
+
+
+def shown_reason(reason: str) -> str:
+    """A reason as an example shows it: the postcode of an "outside the reference" reason left out
+    (the only address text a reason can carry)."""
+    kind = reason_kind(reason)
+    if kind == "outside the reference: postcode":
+        return kind
+    return reason[:200]
 
 
 def _norm_name(text: str) -> str:
@@ -123,9 +167,13 @@ class ReportBuilder:
     feeds the rows of a finished run file.
     """
 
-    def __init__(self, zones, *, show_addresses: bool = False):
+    def __init__(self, zones, *, show_addresses: bool = False, row_hash: bool = False,
+                 row_hash_key: bytes | None = None):
         self.zones = zones
         self.show_addresses = show_addresses
+        self.row_hash = row_hash or row_hash_key is not None
+        self.row_hash_keyed = row_hash_key is not None  # a key of the user's (else random for this report)
+        self._hash_key = row_hash_key if row_hash_key is not None else secrets.token_bytes(32)
         self.rows = 0
         self.status = {s: 0 for s in STATUSES}
         self.reasons: dict = {}  # (status, group) -> rows
@@ -188,12 +236,17 @@ class ReportBuilder:
         self._place_refused(record, zone)
 
     def _example(self, record: dict) -> dict:
+        """What the page shows of one refused row: row number, reason, precision, score; the row hash
+        if asked; the address and matched reference address only with `show_addresses`."""
         address = record.get("address") or ""
-        matched = record.get("matched") or ""
-        if not self.show_addresses:
-            address, matched = mask_address(address), mask_address(matched)
-        return {"address": address[:200], "matched": matched[:200], "reason": (record.get("reason") or "")[:200],
-                "precision": record.get("precision") or "", "score": record.get("score") or ""}
+        reason = record.get("reason") or ""
+        out = {"row": self.rows, "reason": reason[:200] if self.show_addresses else shown_reason(reason),
+               "precision": record.get("precision") or "", "score": record.get("score") or "",
+               "hash": row_hash(self._hash_key, address) if self.row_hash and address else "",
+               "address": "", "matched": ""}
+        if self.show_addresses:
+            out.update(address=address[:200], matched=(record.get("matched") or "")[:200])
+        return out
 
     @staticmethod
     def _vote(votes: dict, key: str, zone: str) -> None:
@@ -371,15 +424,17 @@ def iter_run(path, *, columns: list[str] | None = None):
             raise DataError(f"{path}, line {reader.line_num}: broken CSV ({exc}); regenerate the run file") from None
 
 
-def render_report(run_csv, zones, out, *, show_addresses: bool = False,
-                  address_columns: list[str] | None = None, file_mode: int = 0o600) -> ReportSummary:
+def render_report(run_csv, zones, out, *, show_addresses: bool = False, row_hash: bool = False,
+                  row_hash_key: bytes | None = None, address_columns: list[str] | None = None,
+                  file_mode: int = 0o600) -> ReportSummary:
     """Write the HTML report of the encode run `run_csv` to `out` (atomic) and return its figures.
 
     `zones` is the `zones.Zones` the run was encoded with; `address_columns` names the input
-    column(s) shown (masked unless `show_addresses`) in the examples (default: guessed).
+    column(s) shown in the examples with `show_addresses` and hashed with `row_hash` (default: guessed);
+    without `show_addresses` no address text is on the page (module doc).
     """
     t0 = time.perf_counter()
-    builder = ReportBuilder(zones, show_addresses=show_addresses)
+    builder = ReportBuilder(zones, show_addresses=show_addresses, row_hash=row_hash, row_hash_key=row_hash_key)
     for rec in iter_run(run_csv, columns=address_columns):
         builder.add(rec)
     s = builder.write(out, source_name=Path(run_csv).name, file_mode=file_mode)
@@ -532,6 +587,20 @@ def _histogram_svg(hist) -> str:
     return "".join(parts)
 
 
+def _example_html(x: dict, show_addresses: bool) -> str:
+    e = html.escape
+    parts = [f"row {x['row']:,}"]
+    if show_addresses:
+        parts.append((e(x["address"]) or "(empty)") + (f" → {e(x['matched'])}" if x["matched"] else ""))
+    if x["reason"]:
+        parts.append(e(x["reason"]))
+    if x["precision"]:
+        parts.append(f"{e(x['precision'])} {e(str(x['score']))}")
+    if x["hash"]:
+        parts.append(f'<span class="h">#{e(x["hash"])}</span>')
+    return "<div>" + " · ".join(parts) + "</div>"
+
+
 def _page(s: ReportSummary, b: ReportBuilder, title: str, source_name: str) -> str:
     e = html.escape
     total = s.rows
@@ -543,11 +612,7 @@ def _page(s: ReportSummary, b: ReportBuilder, title: str, source_name: str) -> s
     rows_html = []
     top = s.reasons[0][2] if s.reasons else 1
     for st, group, n in s.reasons:
-        examples = "".join(
-            f"<div>{e(x['address']) or '(empty)'}"
-            + (f" → {e(x['matched'])}" if x["matched"] else "")
-            + (f" · {e(x['precision'])} {e(str(x['score']))}" if x["precision"] else "") + "</div>"
-            for x in b.examples.get((st, group), []))
+        examples = "".join(_example_html(x, b.show_addresses) for x in b.examples.get((st, group), []))
         shown = re.sub(r"--[\w-]+", lambda m: f'<span class="nw">{m.group()}</span>', e(group))
         rows_html.append(f'<tr><td>{e(st)}</td><td>{shown}</td><td class="n">{_fmt(n)}</td>'
                          f'<td class="n">{_pct(n, total)}</td><td><span class="bar {e(st)}" '
@@ -586,8 +651,12 @@ def _page(s: ReportSummary, b: ReportBuilder, title: str, source_name: str) -> s
         placed_note += (f" {len(unknown)} zone ids of the run are not in this zones file "
                         f"({e(', '.join(unknown[:10]))}{' ...' if len(unknown) > 10 else ''}).")
     privacy = ("Addresses are shown in full (--show-addresses)." if b.show_addresses else
-               "Addresses are masked: first character of each word, the rest as *. "
-               "Run with --show-addresses to see them.")
+               "Examples show the row number and reason only, no address text. "
+               "Run with --show-addresses to see the addresses.")
+    if b.row_hash:
+        privacy += (" Row hashes: HMAC-SHA256 of the row's address text under "
+                    + ("your key (--row-hash-key)." if b.row_hash_keyed else
+                       "a random key of this report only: equal hashes are the same address within this report."))
     figures = json.dumps(s.to_dict(), separators=(",", ":")).replace("</", "<\\/")
     src = f" of {e(source_name)}" if source_name else ""
     return (
