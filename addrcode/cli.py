@@ -295,19 +295,22 @@ def show_config(config_path, locale, fmt):
     path = config_path or find_config()
     settings = describe_config(path, locale=locale)
     if fmt == "json":
+        shown = {s.key: list(s.value) if isinstance(s.value, tuple) else _shown(s.key, s.value) for s in settings}
         echo_json({"file": str(path) if path else None,
-                   "settings": {s.key: {"value": _shown(s.key, s.value), "origin": s.origin} for s in settings}})
+                   "settings": {s.key: {"value": shown[s.key], "origin": s.origin} for s in settings}})
         return
     click.echo(f"file: {path or '(none: ./addrcode.toml and the user config folder have none)'}")
     for s in settings:
         value = _shown(s.key, s.value)
-        click.echo(f"{s.key:<14} {'(not set)' if value is None else value}  [{s.origin}]")
+        click.echo(f"{s.key:<22} {'(not set)' if value is None else value}  [{s.origin}]")
 
 
 def _shown(key: str, value):
     """A setting as printed: paths as text, the file mode in octal (None: not set, the demo data is used)."""
     if key == "file_mode":
         return f"{value:04o}"
+    if isinstance(value, tuple):  # pinned fingerprints
+        return ", ".join(value) or None
     return str(value) if isinstance(value, Path) else value
 
 

@@ -129,13 +129,16 @@ def key_list(keyring, config_path, fmt):
 
     ring = keys.load_keyring(_keyring_to_show(keyring, config_path))
     rows = [info.__dict__ for info in keys.list_epochs(ring)]
+    upcoming = keys.SigningKey(ring.next_signing_seed).verify_key.fingerprint if ring.next_signing_seed else None
     if fmt == "json":
         return echo_json({"keyring": str(ring.path), "demo": ring.is_demo,
                           "public_key_fingerprint": ring.verify_key.fingerprint,
+                          "next_public_key_fingerprint": upcoming,
                           "schedule": ring.schedule.__dict__, "current_period": ring.current_period,
                           "succeeds": ring.predecessor or None, "epochs": rows})
     click.echo(f"keyring {ring.path}{'  (DEMO: codes are not private)' if ring.is_demo else ''}")
-    click.echo(f"public key fingerprint {ring.verify_key.fingerprint}")
+    click.echo(f"public key fingerprint {ring.verify_key.fingerprint}"
+               + (f" (next, prepared: {upcoming})" if upcoming else ""))
     click.echo(ring.schedule.describe())
     for row in rows:
         gen = "replaced keyring" if row["generation"] is None else f"generation {row['generation']}"
@@ -175,6 +178,33 @@ def key_revoke(epoch, keyring, config_path):
     path = _changed_keyring(keyring, config_path)
     keys.revoke(path, epoch)
     click.echo(f"{path}: epoch {epoch.upper()} revoked and its key erased; rebuild the station tables", err=True)
+
+
+@key.command("rotate-signing")
+@click.option("--switch", is_flag=True, help="Step 2: sign with the prepared key from now on.")
+@keyring_option
+@config_file_option
+def key_rotate_signing(switch, keyring, config_path):
+    """Change the table signing key with an overlap (codes unchanged), in two steps.
+
+    \b
+    1. rotate-signing           makes the next key: give KEYRING.next.pub to every station
+                                (next_public_key in its addrcode.toml); they trust both keys
+    2. rotate-signing --switch  tables are signed by the new key from now on
+    """
+    from addrcode.codes import signing_keys
+    from addrcode.codes.keyring import SigningKey, pub_path
+
+    path = _changed_keyring(keyring, config_path)
+    if switch:
+        ring = signing_keys.switch_signing_key(path)
+        click.echo(f"{path}: tables are now signed by key {ring.verify_key.fingerprint} ({pub_path(path)}); the old "
+                   f"key is in {signing_keys.previous_pub_path(path)}. Rebuild the station tables", err=True)
+        return
+    ring = signing_keys.prepare_signing_key(path)
+    fingerprint = SigningKey(ring.next_signing_seed).verify_key.fingerprint
+    click.echo(f"{path}: next signing key {fingerprint} in {signing_keys.next_pub_path(path)}; give it to every "
+               "station (next_public_key), then run `addrcode key rotate-signing --switch`", err=True)
 
 
 @key.command("prune")

@@ -44,12 +44,16 @@ def table_group():
 @click.option("-o", "--output", required=True, metavar="TABLE.sqlite", help="Table file to write (atomically).")
 @click.option("--station", metavar="SORT_CENTER", help="Per-station extract: only this sort center's codes "
               "plus the routing-prefix next-hop table.")
-@click.option("--serial", type=click.IntRange(min=0), help="Table serial [default: build time, YYYYMMDDHHMMSS].")
+@click.option("--serial", type=click.IntRange(min=0), help="Table serial, at most the build time "
+              "[default: build time, YYYYMMDDHHMMSS]. Stations refuse a serial lower than one they used.")
+@click.option("--valid-days", type=click.FloatRange(min=0, min_open=True, max=366), metavar="DAYS",
+              help="Stations refuse the table after this [default: the end of the last key period it holds, "
+                   "1-2 periods].")
 @config_options
 @reference_options
 @code_options
 @quiet_option
-def table_build(output, station, serial, config_path, locale, reference, zones, keyring, quiet):
+def table_build(output, station, serial, valid_days, config_path, locale, reference, zones, keyring, quiet):
     """Build a signed station table from the reference, the zones and the keyring.
 
     One row per covered cell (every cell of a zone near a populated 1 km block, plus decoys: the rows
@@ -61,42 +65,54 @@ def table_build(output, station, serial, config_path, locale, reference, zones, 
 
     config = load(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring)
     info = build_table(reference_path(config, notify), open_zones(config, notify), open_keyring(config, notify),
-                       open_grid(config), Path(output), station=station, serial=serial,
+                       open_grid(config), Path(output), station=station, serial=serial, valid_days=valid_days,
                        progress=None if quiet else notify, file_mode=config.file_mode)
     if not quiet:
         click.echo(f"{output}: serial {info.serial}, {info.rows:,} codes, {info.zones} zones, station "
-                   f"{info.station}, {info.size_bytes:,} bytes, signed by key {info.public_key_fingerprint}", err=True)
+                   f"{info.station}, {info.size_bytes:,} bytes, valid until {info.not_after}, signed by key "
+                   f"{info.public_key_fingerprint}", err=True)
 
 
 @table_group.command("verify")
 @click.argument("table_path", metavar="TABLE")
-@click.option("--public-key", required=True, metavar="FILE.pub", help="Public key the table must be signed with.")
+@click.option("--public-key", required=True, multiple=True, metavar="FILE.pub",
+              help="Public key the table must be signed with (twice: either of two keys, during a key change).")
 @click.option("--newer-than", metavar="INSTALLED|SERIAL",
-              help="Refuse unless TABLE's serial is newer than this installed table (or serial): no replay.")
+              help="Refuse unless TABLE's serial is newer than this installed table (or serial) and, given the "
+                   "installed table, for the same station: no replay, no substitution.")
+@click.option("--station", metavar="SORT_CENTER", help="Refuse unless TABLE is this station's extract "
+              "(or a full table).")
 @text_or_json_option
-def table_verify(table_path, public_key, newer_than, fmt):
-    """Check a table before installing it: signature over every byte, consistency, and serial."""
-    from addrcode.stations.signing import verify_table
+def table_verify(table_path, public_key, newer_than, station, fmt):
+    """Check a table before installing it: signature over every byte, consistency, expiry, serial, station.
 
-    info = verify_table(table_path, public_key, newer_than=newer_than)
+    The fingerprint and demo flag printed are those of the key that verified the table.
+    """
+    from addrcode.stations.signing import verify_table
+    from addrcode.stations.trust import StationTrust
+
+    info = verify_table(table_path, list(public_key), newer_than=newer_than,
+                        trust=StationTrust(station=station, notify=notify))
     if fmt == "json":
         return echo_json(info.to_dict())
     epochs = ", ".join(f"{i} {s}" for i, s in info.epochs)
-    click.echo(f"{table_path}: OK — serial {info.serial}, built {info.built_at}, station {info.station}, "
-               f"{info.rows:,} codes, {info.zones} zones, epochs {epochs}"
+    click.echo(f"{table_path}: OK — serial {info.serial}, built {info.built_at}, valid until {info.not_after}, "
+               f"station {info.station}, {info.rows:,} codes, {info.zones} zones, epochs {epochs}, signed by key "
+               f"{info.public_key_fingerprint}"
                + (" (DEMO key: not private)" if info.demo else ""))
 
 
 @table_group.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--public-key", required=True, metavar="FILE.pub", help="Public key both tables are signed with.")
+@click.option("--public-key", required=True, multiple=True, metavar="FILE.pub",
+              help="Public key both tables are signed with (twice: either of two keys, during a key change).")
 @text_or_json_option
 def table_diff(old, new, public_key, fmt):
     """What changes from OLD to NEW: codes added, removed, re-routed, revoked (check before deploying)."""
     from addrcode.stations.diff import diff_tables
 
-    diff = diff_tables(old, new, public_key)
+    diff = diff_tables(old, new, list(public_key))
     if fmt == "json":
         return echo_json(diff.to_dict())
     click.echo(diff.text())

@@ -12,6 +12,10 @@ zones = "zones.geojson"      # built with `addrcode zones build` (demo zones onl
 keyring = "keys/addrcode.keyring"
 table = "station.sqlite"      # at a sorting station: the signed table ...
 public_key = "addrcode.keyring.pub"   # ... and the public key it is checked with
+next_public_key = "new.pub"   # a second trusted key, only during a signing-key change
+public_key_fingerprint = "0123456789abcdef"   # pin the carrier key(s): a list during a change
+station = "SC-ESSEX"          # this station's id: another station's extract is refused
+station_state = "state.json"  # newest table serial used here (default: the user state folder)
 locale = "us"
 crs = "EPSG:5070"
 cell_size_m = 100
@@ -30,7 +34,7 @@ from pathlib import Path
 
 from addrcode.errors import DataError, UsageError
 
-PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "cache_dir")
+PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "next_public_key", "station_state", "cache_dir")
 
 # What a locale changes when the user has not set it: its own grid CRS. Its embedded demo reference and
 # zones are chosen in `addrcode.batch.jobs` (reference_path, zones_path), only when no reference is configured.
@@ -49,6 +53,10 @@ class Config:
     keyring: Path | None = None
     table: Path | None = None
     public_key: Path | None = None  # the keyring's .pub file: what a station verifies tables with
+    next_public_key: Path | None = None  # also trusted, during a signing-key change (`key rotate-signing`)
+    public_key_fingerprint: tuple[str, ...] = ()  # pinned carrier key fingerprints; (): not pinned
+    station: str | None = None  # this station's id (sort center): other stations' extracts are refused
+    station_state: Path | None = None  # rollback state file; None: the user state folder's
     cache_dir: Path | None = None
     locale: str = "us"
     crs: str = "EPSG:5070"
@@ -104,11 +112,24 @@ def _coerce(key: str, value, base: Path | None):
             return float(value)
         except ValueError:
             raise UsageError(f"{key} must be a number, got {value!r}") from None
+    if key == "public_key_fingerprint":
+        return parse_pins(value)
     if key == "file_mode":
         from addrcode.files import parse_file_mode
 
         return parse_file_mode(value)
     return str(value)
+
+
+def parse_pins(value) -> tuple[str, ...]:
+    """Pinned key fingerprints: one string, a comma-separated string, or a list (TOML)."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    pins = tuple(str(p).strip().lower() for p in items if str(p).strip())
+    for p in pins:
+        if len(p) != 16 or any(c not in "0123456789abcdef" for c in p):
+            raise UsageError(f"public_key_fingerprint: {p!r} is not a key fingerprint (16 hex digits, as "
+                             "`addrcode key list` and `table verify` print them)")
+    return pins
 
 
 CONFIG_NAME = "addrcode.toml"

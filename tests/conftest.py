@@ -105,6 +105,22 @@ def user_config_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def user_state_home(tmp_path_factory) -> Path:
+    """A user state folder of the session's own (a station's rollback state file lives there)."""
+    yield from _env_folder(tmp_path_factory, "xdg-state", "XDG_STATE_HOME")
+
+
+@pytest.fixture(autouse=True)
+def station_state(tmp_path_factory, monkeypatch) -> Path:
+    """Each test its own station state folder: the newest table serial one test used never refuses
+    another test's table (tests build tables with small fixed serials). Outside `tmp_path`, which
+    some tests expect to hold only what they made."""
+    folder = tmp_path_factory.mktemp("xdg-state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    return folder / "addrcode" / "station-state.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
 def addrcode_cache(tmp_path_factory) -> Path:
     yield from _env_folder(tmp_path_factory, "addrcode-cache", "ADDRCODE_CACHE_DIR")
 
@@ -139,3 +155,24 @@ def keyring_with_history(path: Path, now=None):
     assert load_keyring(path).at(now) == ring
     by_status = {e.status: e for e in ring.epochs if e.status != "revoked"}
     return ring, dict(by_status, revoked=doomed)
+
+
+def run_cli_unconfigured(*args, cwd=None, timeout=300):
+    """`python -m addrcode ARGS` with no ADDRCODE_* configuration from the environment but the session's cache."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADDRCODE_") or k == "ADDRCODE_CACHE_DIR"}
+    return subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=timeout)
+
+
+def resign_table(path: Path, keyring) -> None:
+    """Sign a station table again after editing it (to test the checks that come after the signature)."""
+    from addrcode.stations import signing
+
+    data = bytearray(path.read_bytes())
+    off = signing._sig_offset(bytes(data))
+    data[off: off + signing.SIG_LEN] = bytes(signing.SIG_LEN)
+    path.write_bytes(bytes(data))
+    signing.sign_file(path, keyring.signing_key)

@@ -312,8 +312,11 @@ def readonly_run(reference: Path) -> dict:
             os.chmod(f, 0o444)
         os.chmod(ro, 0o555)
         before = {p.name: p.stat().st_mtime_ns for p in ro.iterdir()}
+        state = base / "state"  # the station's rollback state: the one place it writes (a folder of its own)
+        state.mkdir(mode=0o777)
+        os.chmod(state, 0o777)
         env = dict(os.environ, HOME="/nonexistent", ADDRCODE_CACHE_DIR="/nonexistent/cache",
-                   PYTHONDONTWRITEBYTECODE="1")
+                   PYTHONDONTWRITEBYTECODE="1", XDG_STATE_HOME=str(state))
         address = "2610 Boudle Rd, Bloomfield VT 05905"
         results = {}
         for command in ("geocode", "encode"):
@@ -331,6 +334,7 @@ def readonly_run(reference: Path) -> dict:
                                                          "-q", code),
                            capture_output=True, text=True, timeout=120, env=env, cwd="/")
         results["resolve"] = (p.returncode, '"status": "ok"' in p.stdout, p.stderr[-300:])
+        results["station state recorded"] = (0, (state / "addrcode" / "station-state.json").is_file(), "")
         touched = {p.name: p.stat().st_mtime_ns for p in ro.iterdir()} != before
         return {"user": "nobody (setpriv)" if nobody else "current user", "results": results, "touched": touched,
                 "privileged": nobody is None}

@@ -423,3 +423,25 @@ def test_packaged_demo_keyring():
     assert ring.at(NOW + timedelta(days=3650)).active.status == "active"
     pub = pub_path(path)
     assert read_verify_key(pub) == ring.verify_key
+
+
+@pytest.mark.parametrize("change", ["rotate", "prune", "prepare-signing", "switch-signing"])
+def test_changing_a_keyring_through_a_symlink_keeps_the_link(tmp_path, change):
+    """`key rotate` & co. on a symlinked keyring replace the real file, never the link (issue 19, item 7)."""
+    from addrcode.codes import signing_keys
+
+    real = tmp_path / "vault" / "ring.json"
+    real.parent.mkdir(mode=0o700)
+    keys.new_keyring(real)
+    if change == "switch-signing":
+        signing_keys.prepare_signing_key(real)
+    link = tmp_path / "ring.json"
+    link.symlink_to(real)
+    before = real.read_bytes()
+    action = {"rotate": keys.rotate, "prune": lambda p: keys.rotate(p) and keys.prune(p),
+              "prepare-signing": signing_keys.prepare_signing_key,
+              "switch-signing": signing_keys.switch_signing_key}[change]
+    action(link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes() != before and stat.S_IMODE(real.stat().st_mode) == 0o600
+    keys.load_keyring(link)

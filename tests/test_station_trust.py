@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import keyring_with_history
+from conftest import run_cli_unconfigured as run
 
 from addrcode.codes.keyring import pub_path
 from addrcode.errors import DataError, IntegrityError
@@ -66,13 +65,6 @@ def _times8(point):
     for _ in range(3):
         point = _add(point, point)
     return point
-
-
-def run(*args, cwd=None):
-    """`python -m addrcode ARGS`, with the session's cache (conftest) and no configuration from the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADDRCODE_") or k == "ADDRCODE_CACHE_DIR"}
-    return subprocess.run([sys.executable, "-m", "addrcode", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")

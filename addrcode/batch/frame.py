@@ -318,9 +318,8 @@ def scan_images(images: Iterable[str], config, output: str, fmt: str, *, dpi: in
                 notify: Callable[[str], None] | None = None) -> int:
     """`addrcode scan`: read the codes on label images, resolve them with the configured station table,
     write one record per code found (or per unreadable file) to `output`; return how many are not ok."""
-    from addrcode.batch.jobs import table_paths
+    from addrcode.batch.jobs import open_resolver
     from addrcode.outputs.scan import ScanJob
-    from addrcode.stations.resolver import Resolver
 
-    job = ScanJob(Resolver(*table_paths(config, notify)), dpi=dpi)
+    job = ScanJob(open_resolver(config, notify), dpi=dpi)
     return write_records(job(images), output, fmt, job.fields, job.text, file_mode=config.file_mode)

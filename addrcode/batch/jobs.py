@@ -212,7 +212,7 @@ def table_paths(config, notify=None, *, demo: bool = False):
 
     from addrcode.errors import DataError, UsageError
 
-    if demo and (config.table is not None or config.public_key is not None):
+    if demo and (config.table is not None or config.public_key is not None or config.next_public_key is not None):
         raise UsageError("--demo uses the packaged demo table and key; it cannot be combined with a station table "
                          "or public key (given, or configured in addrcode.toml or $ADDRCODE_TABLE/PUBLIC_KEY)")
     if config.table is not None:
@@ -222,6 +222,8 @@ def table_paths(config, notify=None, *, demo: bool = False):
         for path, what in ((config.table, "station table"), (config.public_key, "public key")):
             if not Path(path).is_file():
                 raise DataError(f"{path}: {what} not found")
+        if config.next_public_key is not None and not Path(config.next_public_key).is_file():
+            raise DataError(f"{config.next_public_key}: public key not found (next_public_key)")
         return Path(config.table), Path(config.public_key)
     if config.public_key is not None or config.reference is not None:
         raise UsageError("no station table configured: pass --table TABLE.sqlite (with --public-key), or set "
@@ -239,6 +241,31 @@ def table_paths(config, notify=None, *, demo: bool = False):
     return default_table(config.cache(), notify, reference=reference_path(config, notify),
                          zones_path=zones_path(config), keyring_path=embedded("demo-keyring.json"),
                          grid=Grid(crs=config.crs, cell_size_m=config.cell_size_m))  # unchecked: no pyproj import
+
+
+def trusted_keys(config) -> tuple:
+    """The public keys a station trusts: `public_key`, and `next_public_key` during a signing-key change."""
+    return tuple(k for k in (config.public_key, config.next_public_key) if k is not None)
+
+
+def station_trust(config, notify=None):
+    """The station's `StationTrust` from the configuration: its id, pinned fingerprints and rollback state
+    file (`station_state`, else the user state folder's)."""
+    from addrcode.stations.trust import StationTrust, default_state_file
+
+    return StationTrust(state_file=config.station_state or default_state_file(), station=config.station,
+                        pinned=tuple(config.public_key_fingerprint or ()), notify=notify)
+
+
+def open_resolver(config, notify=None):
+    """The `Resolver` of the configured station table (`table_paths`), with every station check."""
+    from dataclasses import replace
+
+    from addrcode.stations.resolver import Resolver
+
+    table, key = table_paths(config, notify)
+    config = replace(config, table=table, public_key=key)
+    return Resolver(table, trusted_keys(config), trust=station_trust(config, notify))
 
 
 def make_job(command: str, config, options: dict | None = None, notify=None):
@@ -265,7 +292,7 @@ def make_job(command: str, config, options: dict | None = None, notify=None):
     if command == "resolve":
         from addrcode.stations.resolver import ResolveJob
 
-        return ResolveJob(config.table, config.public_key)
+        return ResolveJob(config.table, trusted_keys(config), trust=station_trust(config, notify))
     raise ValueError(f"unknown command {command}")
 
 

@@ -191,6 +191,7 @@ class Keyring:
     schedule: Schedule
     generations: tuple[Generation, ...]
     signing_seed: bytes = field(repr=False)
+    next_signing_seed: bytes = field(default=b"", repr=False)  # prepared by `key rotate-signing`, not yet used
     inherited: tuple[Inherited, ...] = ()
     predecessor: str = ""  # fingerprint of the keyring this one replaced
     clock: datetime | None = field(default=None, compare=False)
@@ -316,6 +317,9 @@ def _render(keyring: Keyring) -> bytes:
             "public": keyring.verify_key.hex,
         },
     }
+    if keyring.next_signing_seed:  # only then: keyrings without one keep their canonical bytes
+        body["signing_key"]["next"] = {"seed": keyring.next_signing_seed.hex(),
+                                       "public": SigningKey(keyring.next_signing_seed).verify_key.hex}
     if keyring.demo:
         body["note"] = DEMO_NOTE
     doc = dict(body, checksum="sha256:" + hashlib.sha256(_canonical(body)).hexdigest())
@@ -373,6 +377,7 @@ def _parse(raw: bytes, path) -> Keyring:
             schedule=Schedule(sched["origin"], sched["period_days"], sched["window"], sched["lookahead"]),
             generations=tuple(_generation(g) for g in doc["generations"]),
             signing_seed=bytes.fromhex(doc["signing_key"]["seed"]),
+            next_signing_seed=bytes.fromhex(doc["signing_key"].get("next", {}).get("seed", "")),
             inherited=tuple(Inherited(i["id"], i["until"]) for i in succeeds["epochs"]),
             predecessor=succeeds["public_key_fingerprint"],
         )
@@ -392,6 +397,8 @@ def _validate(keyring: Keyring, path, algorithm, public) -> None:
         raise _bad(path, "bad field value")
     if len(keyring.signing_seed) != 32 or public != keyring.verify_key.hex:
         raise _bad(path, "signing key does not match its public key")
+    if len(keyring.next_signing_seed) not in (0, 32) or keyring.next_signing_seed == keyring.signing_seed:
+        raise _bad(path, "bad next signing key")
     problem = keyring.schedule.check()
     if problem:
         raise _bad(path, problem)
@@ -435,7 +442,8 @@ def _make_private_dirs(folder: Path) -> None:
                            "choose another path") from None
 
 
-def _write(keyring: Keyring, path: Path) -> None:
+def write_keyring(keyring: Keyring, path: Path) -> None:
+    """Write `keyring` to `path` (0600, atomically) and its public key to `pub_path(path)`."""
     _make_private_dirs(path.parent)
     if not path.parent.is_dir():
         raise KeyringError(f"{path}: {path.parent} is not a folder; choose another path")
@@ -596,7 +604,7 @@ def new_keyring(path: str | os.PathLike, *, force: bool = False, demo: bool = Fa
     gen = Generation(0, format_time(moment), period, None, base, "active", period, secrets.token_bytes(SECRET_BYTES))
     keyring = Keyring(path=path, created=format_time(moment), demo=demo, schedule=schedule, generations=(gen,),
                       signing_seed=secrets.token_bytes(32), inherited=inherited, predecessor=predecessor)
-    _write(_checked(keyring, period, "the new keyring"), path)
+    write_keyring(_checked(keyring, period, "the new keyring"), path)
     return keyring
 
 
@@ -622,7 +630,7 @@ def rotate(path: str | os.PathLike, *, now: datetime | None = None) -> Keyring:
     gens += (Generation(len(gens), format_time(moment), period, None, base, "active", period,
                         secrets.token_bytes(SECRET_BYTES)),)
     new = _pruned(replace(keyring, path=Path(path), generations=gens), period)
-    _write(_checked(new, period, "rotating"), Path(path))
+    write_keyring(_checked(new, period, "rotating"), Path(path))
     return new.at(moment) if now else new
 
 
@@ -646,7 +654,7 @@ def revoke(path: str | os.PathLike, epoch_id: str, *, now: datetime | None = Non
         )
     gens = tuple(replace(g, status="revoked", chain=b"") if g.id == gen.id else g for g in keyring.generations)
     new = _pruned(replace(keyring, path=Path(path), generations=gens), seen.current_period)
-    _write(new, Path(path))
+    write_keyring(new, Path(path))
     return new.at(moment) if now else new
 
 
@@ -657,5 +665,5 @@ def prune(path: str | os.PathLike, *, now: datetime | None = None) -> Keyring:
     moment = now or utc_now()
     new = _pruned(replace(keyring, path=Path(path)), keyring.schedule.period_of(moment))
     if new != keyring:
-        _write(new, Path(path))
+        write_keyring(new, Path(path))
     return new.at(moment) if now else new

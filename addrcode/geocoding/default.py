@@ -107,12 +107,12 @@ def default_reference(cache_dir: Path, notify: Callable[[str], None] | None = No
     hashes = [_source_hash(src, Path(cache_dir)) for src in srcs]
     tag = hashes[0][:12] if len(hashes) == 1 else hashlib.sha256("\0".join(hashes).encode()).hexdigest()[:12]
     out = Path(cache_dir) / f"reference-v{FORMAT_VERSION}-{code_version()}-{loc}-{tag}.sqlite"
-    if out.is_file() and _cache_intact(out, notify):
+    if out.is_file() and cache_intact(out, notify):
         return out
     if notify is not None:
         notify(f"building the default reference (once) into {out} ...")
     build_reference(srcs, out, locale=loc)
-    _record_integrity(out)
+    record_integrity(out)
     # references of the same data built by other addrcode code are stale now: remove them so the
     # cache does not grow with every upgrade (a process still reading one keeps its open file)
     for old in Path(cache_dir).glob(f"reference-v*-{tag}.sqlite"):
@@ -152,7 +152,7 @@ def _digest(f) -> str:
     return h.hexdigest()
 
 
-def _record_integrity(path: Path, digest: str | None = None, stamp: list[int] | None = None) -> None:
+def record_integrity(path: Path, digest: str | None = None, stamp: list[int] | None = None) -> None:
     """Write `path`'s SHA-256 and stamp beside it: both of the one file opened, unless given."""
     if digest is None or stamp is None:
         with open(path, "rb") as f:
@@ -161,8 +161,8 @@ def _record_integrity(path: Path, digest: str | None = None, stamp: list[int] | 
     write_output(_integrity_file(path), json.dumps({"sha256": digest, "stamp": stamp}) + "\n")
 
 
-def _cache_intact(path: Path, notify: Callable[[str], None] | None) -> bool:
-    """Whether the cached reference is the file that was built (see above); False says why on stderr."""
+def cache_intact(path: Path, notify: Callable[[str], None] | None, what: str = "default reference") -> bool:
+    """Whether the cached `what` is the file that was built (see above); False says why on stderr."""
     say = notify or (lambda text: print(text, file=sys.stderr))
     try:
         record = json.loads(_integrity_file(path).read_text())
@@ -179,11 +179,11 @@ def _cache_intact(path: Path, notify: Callable[[str], None] | None) -> bool:
     except OSError:
         digest = now = None
     if digest != want:
-        say(f"warning: the cached default reference {path} does not match the SHA-256 recorded when it was "
+        say(f"warning: the cached {what} {path} does not match the SHA-256 recorded when it was "
             "built (corrupt or modified); rebuilding it")
         return False
     try:  # the same bytes under a new stamp (a copied or restored cache): remember it
-        _record_integrity(path, digest, now)
+        record_integrity(path, digest, now)
     except (OSError, DataError):
         pass
     return True

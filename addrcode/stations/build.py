@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,9 +36,29 @@ def _bodies(district, epoch_value: int, opaque):
     return (np.asarray(district, dtype=np.int64) << 25) | (epoch_value << 20) | np.asarray(opaque, dtype=np.int64)
 
 
-def _now_serial() -> tuple[int, str]:
-    t = time.gmtime()
-    return int(time.strftime("%Y%m%d%H%M%S", t)), time.strftime("%Y-%m-%dT%H:%M:%SZ", t)
+def serial_of_time(moment) -> int:
+    """The build-time serial of `moment`: its UTC time as the number YYYYMMDDHHMMSS."""
+    from addrcode.codes.schedule import format_time
+
+    return int(format_time(moment).translate(str.maketrans("", "", "-T:Z")))
+
+
+def _expiry(keyring, valid_days, say):
+    """When the table stops being accepted: by default when the keyring's window moves past the last
+    period whose key the table holds (the lookahead period), else `valid_days` after the build."""
+    from datetime import timedelta
+
+    sched = keyring.schedule
+    last_known = sched.start_of(keyring.current_period + sched.lookahead + 1)
+    if valid_days is None:
+        return last_known
+    if not 0 < valid_days <= 366:
+        raise UsageError("--valid-days must be more than 0 and at most 366")
+    not_after = keyring.now + timedelta(days=valid_days)
+    if not_after > last_known:
+        say(f"note: valid until {not_after:%Y-%m-%d}, but codes of periods from {last_known:%Y-%m-%d} are not in "
+            "this table (they answer `unknown`): publish a new table every key period")
+    return not_after
 
 
 # Cells handled at once where a step makes Python objects per cell (encoding, zone look-up, rows
@@ -68,7 +87,8 @@ def _encode_opaque(district, index, epoch):
 
 def build_table(reference_path, zones, keyring, grid, out, *, station: str | None = None,
                 serial: int | None = None, progress: Callable[[str], None] | None = None,
-                cells=None, page_size: int = 4096, file_mode: int = 0o600, cover: bool = True) -> TableInfo:
+                cells=None, page_size: int = 4096, file_mode: int = 0o600, cover: bool = True,
+                valid_days: float | None = None) -> TableInfo:
     """Build and sign a station table at `out` (atomically) and return its `TableInfo`.
 
     One row per covered cell (`addrcode.stations.cover.covered_cells`: every in-zone cell near a
@@ -77,7 +97,10 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
     revoked and expired epochs are listed without rows. `zones` is a loaded `Zones`. With
     `station` (a sort center id), only that sort center's rows and zones are kept, plus the
     routing-prefix next-hop table every table carries. `serial` defaults to the build time in UTC
-    as YYYYMMDDHHMMSS. `progress(message)` is called between stages. `cells` (district, index
+    as YYYYMMDDHHMMSS, and may not be larger (a station refuses a table from the future, so no serial
+    can block the tables after it). The build time is the keyring's clock (`Keyring.at`). The table
+    expires (`not_after`, see `_expiry`) at the end of the last key period it holds, or after
+    `valid_days`. `progress(message)` is called between stages. `cells` (district, index
     arrays from `issuable_cells`) skips recomputing them; `page_size` (SQLite, 512..65536) can be
     lowered for tiny extracts.
     """
@@ -85,14 +108,17 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
 
     say = progress or (lambda msg: None)
     out = Path(out)
-    default_serial, built_at = _now_serial()
+    from addrcode.codes.schedule import format_time
+
+    keyring = keyring.at(keyring.now)  # one moment for the whole build: the window must not move midway
+    default_serial, built_at = serial_of_time(keyring.now), format_time(keyring.now)
     if serial is None:
         serial = default_serial
-    if not isinstance(serial, int) or isinstance(serial, bool) or not 0 <= serial <= MAX_SERIAL:
+    if not isinstance(serial, int) or isinstance(serial, bool) or not 0 <= serial <= min(MAX_SERIAL, default_serial):
         # A bound, because a station that installed a huge serial would refuse every later table.
-        raise UsageError(f"--serial must be an integer from 0 to {MAX_SERIAL} (default: the build time "
-                         "as YYYYMMDDHHMMSS)")
-    keyring = keyring.at(keyring.now)  # one moment for the whole build: the window must not move midway
+        raise UsageError(f"--serial must be an integer from 0 to the build time as YYYYMMDDHHMMSS ({default_serial}; "
+                         "the default): a station keeps the highest serial it installed and refuses lower ones")
+    not_after = format_time(_expiry(keyring, valid_days, say))
     usable = list(keyring.usable_epochs)
     if not usable:
         raise UsageError("the keyring has no usable epoch now (check the clock); nothing to build a table for")
@@ -129,6 +155,7 @@ def build_table(reference_path, zones, keyring, grid, out, *, station: str | Non
         "version": TABLE_VERSION,
         "serial": serial,
         "built_at": built_at,
+        "not_after": not_after,
         "station": station or "all",
         "epochs": [{"id": i, "status": st} for i, st in keyring.epoch_statuses().items()],
         "zones_sha256": zones.sha256,

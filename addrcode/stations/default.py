@@ -51,11 +51,15 @@ def default_table(cache_dir, notify: Callable[[str], None] | None = None, *, ref
         h.update(part.encode() + b"\x00")
     out = cache_dir / f"table-v{TABLE_VERSION}-{h.hexdigest()[:12]}.sqlite"
     pub = pub_path(kpath)
-    if out.is_file():
+    from addrcode.geocoding.default import cache_intact, record_integrity
+
+    # the demo key is public, so its signature proves nothing about a cached file: its SHA-256 does
+    if out.is_file() and cache_intact(out, notify, "demo station table"):
         return out, pub
     if notify is not None:
         notify(f"building the default station table (once) into {out} ...")
     from addrcode.zones import load_zones
 
     build_table(ref, load_zones(zpath), keyring, grid, out)
+    record_integrity(out)
     return out, pub

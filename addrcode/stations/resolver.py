@@ -42,14 +42,29 @@ _BAD_CHECK = "check character does not match: probable typo, re-read the code"
 class Resolver:
     """A verified station table, ready to answer codes. Build once, call `resolve` many times."""
 
-    def __init__(self, table_path, public_key, *, preload_after: int = 2048, preload_max_rows: int = 2_000_000):
+    def __init__(self, table_path, public_key, *, trust=None, preload_after: int = 2048,
+                 preload_max_rows: int = 2_000_000):
         """Verify the table (`IntegrityError` if it fails) and get ready to answer.
+
+        `public_key` is one key or a list of the keys trusted (two during a signing-key change). The
+        table must also pass `addrcode.stations.trust.check_table` (not expired, not from the future;
+        with `trust`, a `StationTrust`: this station's extract, no older serial, pinned keys).
 
         Lookups go to SQLite; once `preload_after` codes were looked up (a stream, not a single
         scan) and the table has at most `preload_max_rows` rows, the code index is loaded into a
         dict once (~0.1 s and ~100 bytes per row), which makes each lookup about 10x cheaper.
         """
-        self.db, self.info = open_table(table_path, public_key)
+        from addrcode.stations.signing import load_public_keys
+        from addrcode.stations.trust import check_pinned, check_table
+
+        keys = load_public_keys(public_key)
+        check_pinned(keys, trust.pinned if trust is not None else ())
+        self.db, self.info = open_table(table_path, keys)
+        try:
+            check_table(self.info, trust)
+        except BaseException:
+            self.db.close()
+            raise
         self._preload_after = preload_after if self.info.rows <= preload_max_rows else -1
         self._lookups = 0
         self._index = None
@@ -143,8 +158,8 @@ class Resolver:
 class ResolveJob:
     """`addrcode resolve`: code -> destination, one record per input line (a job for `addrcode.batch.runner`)."""
 
-    def __init__(self, table_path, public_key):
-        self.resolver = Resolver(table_path, public_key)
+    def __init__(self, table_path, public_key, *, trust=None):
+        self.resolver = Resolver(table_path, public_key, trust=trust)
         self.fields = self.resolver.fields
 
     @property

@@ -30,6 +30,7 @@ import sqlite3
 import stat
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from queue import SimpleQueue
 
@@ -92,6 +93,25 @@ def sign_file(path: Path, signing_key) -> None:
 
 
 # --------------------------------------------------------------------------- opening and verifying
+
+
+def load_public_keys(public_key) -> tuple:
+    """The trusted keys: one key (any form `load_public_key` takes), or a list/tuple of them (a station
+    trusts two during a signing-key change)."""
+    keys = public_key if isinstance(public_key, (list, tuple)) else (public_key,)
+    if not keys:
+        raise UsageError("public key: give the keyring's .pub file (64 hex digits)")
+    return tuple(load_public_key(k) for k in keys)
+
+
+def is_demo_key(vk) -> bool:
+    """True if `vk` is the packaged demo keyring's public key (published: anyone can sign with it)."""
+    from addrcode.codes.keyring import demo_keyring_path, pub_path
+
+    try:
+        return pub_path(demo_keyring_path()).read_text().strip() == vk.hex
+    except OSError:
+        return False
 
 
 def load_public_key(public_key):
@@ -345,11 +365,14 @@ class _Read:
             return None, False
         return self._hash.digest(), self._second < 0
 
-    def signature_ok(self, vk) -> bool:
-        """True if the marker occurs once and the signature in the slot verifies under `vk` (waits for the hash)."""
+    def signer(self, vks):
+        """The key of `vks` the signature in the slot verifies under, if the marker occurs once; else None
+        (waits for the hash)."""
         digest, unique = self.digest()
-        return unique and digest is not None and vk.verify(bytes(self.buf[self.off: self.off + SIG_LEN]),
-                                                            _SIGN_CONTEXT + digest)
+        if not unique or digest is None:
+            return None
+        sig = bytes(self.buf[self.off: self.off + SIG_LEN])
+        return next((vk for vk in vks if vk.verify(sig, _SIGN_CONTEXT + digest)), None)
 
 
 def verified_bytes(path, public_key) -> bytearray:
@@ -359,25 +382,29 @@ def verified_bytes(path, public_key) -> bytearray:
     or signed by another key.
     """
     path = Path(path)
-    vk = load_public_key(public_key)
+    vks = load_public_keys(public_key)
     read = _Read(path)
-    if not read.signature_ok(vk):
-        verify_bytes(read.buf, vk, path)  # the plain check: raises with the reason (or accepts a slot elsewhere)
+    if read.signer(vks) is None:
+        verify_bytes(read.buf, vks, path)  # the plain check: raises with the reason (or accepts a slot elsewhere)
     return read.buf
 
 
-def verify_bytes(data: bytes, public_key, name="station table") -> None:
-    """Check the signature of a table's bytes (in memory); `IntegrityError` naming `name` if it fails.
+def verify_bytes(data: bytes, public_key, name="station table"):
+    """Check the signature of a table's bytes (in memory) and return the trusted key it verifies under;
+    `IntegrityError` naming `name` if it fails.
 
-    Only `public_key` decides; on failure the message says whether the table is intact but signed by
-    another key (with both fingerprints) or modified/corrupt.
+    Only `public_key` (one key or several) decides; on failure the message says whether the table is
+    intact but signed by another key (with both fingerprints) or modified/corrupt.
     """
-    vk = load_public_key(public_key)
+    vks = load_public_keys(public_key)
     off = _sig_offset(data)
     if off < 0:
         raise IntegrityError(f"{name}: unsigned or corrupt station table (no single signature slot); {FRESH_COPY}")
-    if not vk.verify(data[off: off + SIG_LEN], _SIGN_CONTEXT + _digest(data, off)):
-        raise _signature_failed(name, data, off, vk)
+    digest = _SIGN_CONTEXT + _digest(data, off)
+    signer = next((vk for vk in vks if vk.verify(data[off: off + SIG_LEN], digest)), None)
+    if signer is None:
+        raise _signature_failed(name, data, off, vks[0])
+    return signer
 
 
 def connect(path, data: bytes) -> sqlite3.Connection:
@@ -392,8 +419,11 @@ def connect(path, data: bytes) -> sqlite3.Connection:
     return db
 
 
-def check_and_info(db: sqlite3.Connection, path, size: int) -> TableInfo:
-    """Check an open table's header and format version and return its `TableInfo` (`DataError` if not)."""
+def check_and_info(db: sqlite3.Connection, path, size: int, signer=None) -> TableInfo:
+    """Check an open table's header and format version and return its `TableInfo` (`DataError` if not).
+
+    With `signer` (the key the table verified under), the fingerprint, public key and demo flag come
+    from that key, never from what the table's meta says."""
     try:
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -408,9 +438,12 @@ def check_and_info(db: sqlite3.Connection, path, size: int) -> TableInfo:
         meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
         if meta.get("format") != TABLE_FORMAT or meta.get("version") != TABLE_VERSION:
             raise ValueError
-        return info_from_meta(meta, path, size)
+        info = info_from_meta(meta, path, size)
     except (sqlite3.DatabaseError, ValueError, KeyError, TypeError):
         raise DataError(f"{path}: station table metadata unreadable; {FRESH_COPY}") from None
+    if signer is None:
+        return info
+    return replace(info, public_key_fingerprint=signer.fingerprint, public_key=signer.hex, demo=is_demo_key(signer))
 
 
 def open_table(path, public_key) -> tuple[sqlite3.Connection, TableInfo]:
@@ -421,20 +454,22 @@ def open_table(path, public_key) -> tuple[sqlite3.Connection, TableInfo]:
     buffer. The copy is made while the hash is still running, but no query runs before the check
     has passed; a table that fails it is closed unread.
     """
+    vks = load_public_keys(public_key)
     if sys.version_info < (3, 11):
-        data = verified_bytes(path, public_key)
+        data = verified_bytes(path, vks)
+        signer = verify_bytes(data, vks, path)
         db = connect(path, data)
     else:
-        db, data = _open_verified(Path(path), load_public_key(public_key))
+        db, data, signer = _open_verified(Path(path), vks)
     try:
-        info = check_and_info(db, path, len(data))
+        info = check_and_info(db, path, len(data), signer)
     except BaseException:
         db.close()
         raise
     return db, info
 
 
-def _open_verified(path: Path, vk) -> tuple[sqlite3.Connection, bytearray]:
+def _open_verified(path: Path, vks) -> tuple[sqlite3.Connection, bytearray, object]:
     read = _Read(path)
     db = sqlite3.connect(":memory:", check_same_thread=False)
     try:
@@ -446,8 +481,9 @@ def _open_verified(path: Path, vk) -> tuple[sqlite3.Connection, bytearray]:
                 db.deserialize(read.buf)
             except sqlite3.Error:
                 copied = False
-        if not read.signature_ok(vk):
-            verify_bytes(read.buf, vk, path)  # the plain check: raises with the reason (or accepts a slot elsewhere)
+        signer = read.signer(vks)
+        if signer is None:
+            signer = verify_bytes(read.buf, vks, path)  # the plain check: raises with the reason (or accepts)
             copied = False
         if not copied:
             db.deserialize(read.buf)
@@ -456,27 +492,34 @@ def _open_verified(path: Path, vk) -> tuple[sqlite3.Connection, bytearray]:
         read.digest()
         db.close()
         raise
-    return db, read.buf
+    return db, read.buf, signer
 
 
-def _serial_of(newer_than, public_key) -> int:
+def _installed(newer_than, public_key):
+    """(serial, station or None) of what `--newer-than` names: a serial, or the installed table's path."""
     if isinstance(newer_than, int) and not isinstance(newer_than, bool):
-        return newer_than
+        return newer_than, None
     if isinstance(newer_than, str) and newer_than.isdigit():
-        return int(newer_than)
+        return int(newer_than), None
     db, info = open_table(newer_than, public_key)
     db.close()
-    return info.serial
+    return info.serial, info.station
 
 
-def verify_table(path, public_key, *, newer_than=None) -> TableInfo:
+def verify_table(path, public_key, *, newer_than=None, trust=None) -> TableInfo:
     """Check a table completely before installing it; return its `TableInfo`.
 
-    Verifies the signature over every byte, the format, and that every code row points at a
-    zone. `newer_than` (a serial, or the path of the installed table) refuses a table whose
-    serial is not strictly greater, so an old table cannot be replayed over a newer one.
+    Verifies the signature over every byte (under `public_key`, one key or several), the format, that
+    every code row points at a zone, and `addrcode.stations.trust.check_table` (expiry, build time in the
+    past; with `trust`: station id, pins, rollback). `newer_than` (a serial, or the path of the
+    installed table) refuses a table whose serial is not strictly greater, so an old table cannot be
+    replayed over a newer one, and (a path) an extract of another station than the installed one.
     """
-    db, info = open_table(path, public_key)
+    from addrcode.stations.trust import check_pinned, check_table
+
+    vks = load_public_keys(public_key)
+    check_pinned(vks, trust.pinned if trust is not None else ())
+    db, info = open_table(path, vks)
     try:
         try:
             ok = db.execute("PRAGMA quick_check").fetchone()[0]
@@ -489,8 +532,13 @@ def verify_table(path, public_key, *, newer_than=None) -> TableInfo:
             raise DataError(f"{path}: station table is inconsistent although signed; {FRESH_COPY}")
     finally:
         db.close()
+    check_table(info, trust)
     if newer_than is not None:
-        installed = _serial_of(newer_than, public_key)
+        installed, station = _installed(newer_than, vks)
+        if station is not None and station != info.station:
+            raise IntegrityError(
+                f"{path}: this is a table for station {info.station}, but the installed table is for station "
+                f"{station}; refusing to install another station's table. Ask your table publisher for yours")
         if info.serial <= installed:
             raise IntegrityError(
                 f"{path}: serial {info.serial} is not newer than the installed table's serial {installed}; "

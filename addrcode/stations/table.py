@@ -12,12 +12,13 @@ A station table is the only artefact that leaves the encoder. It is a small SQLi
 - ``next_hop(prefix, sort_center, sort_centers)``: routing prefix (district) -> the sort center
   holding most of its codes, and every sort center with codes there (JSON list, most codes first).
   A per-station extract uses it to say where a foreign parcel goes next.
-- ``meta(key, value)``: JSON values: format, table format version, serial, build time, station
-  ("all" or a sort center), epochs, zones file SHA-256, row count, signer's public key (``public_key``,
-  hex) and its fingerprint, grid. The public key is there so a failed check can say "signed by key A,
-  you gave key B" instead of "corrupt" (see `signing`); it is covered by the signature like every byte,
-  and never used to accept a table. Tables built before it was added carry only the fingerprint and
-  stay readable (a reader ignores meta keys it does not know, so the format version is unchanged).
+- ``meta(key, value)``: JSON values: format, table format version, serial, build time, expiry
+  (``not_after``: stations refuse the table after it), station ("all" or a sort center), epochs,
+  zones file SHA-256, row count, signer's public key (``public_key``, hex) and its fingerprint, grid.
+  The public key is there so a failed check can say "signed by key A, you gave key B" instead of
+  "corrupt" (see `signing`); it is covered by the signature like every byte, and never used to
+  accept a table, nor to print which key signed it (that is the key that verified it).
+  Version 2 added ``not_after``; a version 1 table (no expiry) is refused with "rebuild the table".
 - ``signature(blob)``: `signing.MAGIC` followed by the 64-byte Ed25519 signature.
 
 Signature over every byte of the file: the table is built, ``VACUUM INTO`` a fresh file (final
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 from addrcode.codes.scheme import ALPHABET  # table keys are code characters
 
 TABLE_FORMAT = "addrcode-station-table"
-TABLE_VERSION = 1
+TABLE_VERSION = 2  # 2: signed expiry (not_after)
 APPLICATION_ID = 0x41445442  # "ADTB" in the SQLite header: an addrcode station table
 MAX_SERIAL = 99991231235959  # the largest build-time serial, YYYYMMDDHHMMSS
 TO_PY32 = str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")
@@ -90,12 +91,14 @@ class TableInfo:
     grid: dict = field(default_factory=dict)
     size_bytes: int = 0
     version: int = TABLE_VERSION
-    public_key: str = ""  # hex of the signer's Ed25519 public key; "" in tables built before it was stored
+    public_key: str = ""  # hex of the key that verified the table (`signing.open_table` sets it, never the meta)
+    not_after: str = ""  # UTC time after which stations refuse the table (``YYYY-MM-DDTHH:MM:SSZ``)
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict (for `addrcode table verify --format json`)."""
         return {
             "path": self.path, "version": self.version, "serial": self.serial, "built_at": self.built_at,
+            "not_after": self.not_after,
             "station": self.station, "epochs": [{"id": i, "status": s} for i, s in self.epochs],
             "zones_sha256": self.zones_sha256, "rows": self.rows, "zones": self.zones,
             "public_key_fingerprint": self.public_key_fingerprint, "public_key": self.public_key,
@@ -111,7 +114,7 @@ def info_from_meta(meta: dict, path, size: int) -> TableInfo:
         rows=int(meta["rows"]), zones=int(meta["zones"]),
         public_key_fingerprint=str(meta["public_key_fingerprint"]), demo=bool(meta["demo"]),
         grid=dict(meta.get("grid", {})), size_bytes=size, version=int(meta["version"]),
-        public_key=str(meta.get("public_key", "")),
+        public_key=str(meta.get("public_key", "")), not_after=str(meta["not_after"]),
     )
 
 
