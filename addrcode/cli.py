@@ -57,7 +57,7 @@ def batch_command(*more_options):
 
 
 def run_batch(command, config, job_options=None, *, texts, input_path, column, delimiter, encoding, output, fmt,
-              rejects, quiet, report=None, show_addresses=False, **run_options) -> None:
+              rejects, quiet, report=None, show_addresses=False, row_hash=False, **run_options) -> None:
     """Run a batch command from its options (`addrcode.batch.frame.run_batch`), print the summary, exit.
 
     `run_options`: the component columns (`number_col` ... `postcode_col`) and `batch_options`."""
@@ -69,7 +69,8 @@ def run_batch(command, config, job_options=None, *, texts, input_path, column, d
     columns = {part: run_options.pop(f"{part}_col") for part in COMPONENT_PARTS}  # --number ... --postcode
     source = frame.InputSpec(texts=tuple(texts), path=input_path, column=column, delimiter=parse_delimiter(delimiter),
                              encoding=encoding, components={part: name for part, name in columns.items() if name})
-    target = frame.OutputSpec(path=output, fmt=fmt, rejects=rejects, report=report, show_addresses=show_addresses)
+    target = frame.OutputSpec(path=output, fmt=fmt, rejects=rejects, report=report, show_addresses=show_addresses,
+                              row_hash=row_hash)
     summary = frame.run_batch(command, config, source, target, frame.RunSpec(**run_options), options=job_options,
                               notify=notify, progress=None if quiet or not sys.stderr.isatty() else TerminalProgress)
     if not quiet:
@@ -137,6 +138,8 @@ def explain(text, config_path, locale, reference, fmt, steps):
 @click.option("--report", metavar="REPORT.html", help="Also write a self-contained HTML report of the run.")
 @click.option("--show-addresses", is_flag=True, help="Show the addresses in the report's examples (default: "
               "row number and reason only, no address text).")
+@click.option("--row-hash", is_flag=True, help="Also show a keyed hash (HMAC-SHA256, random key of this report) "
+              "of each report example's address: equal hashes, same address.")
 def encode(config_path, locale, reference, zones, keyring, min_precision, min_score, with_coords, **options):
     """Encode addresses to opaque delivery codes: geocode -> grid cell -> zone -> code.
 

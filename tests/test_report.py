@@ -578,3 +578,19 @@ def test_report_of_100k_rows_is_small_and_opens_fast(vt_reference, zones, tmp_pa
           f"(about:blank {blank_s:.2f} s)")
     assert open_s - blank_s < 2.0
     assert open_s < 5.0
+
+
+def test_encode_report_row_hash_option(tmp_path, vt_reference):
+    """`encode --report --row-hash`: the run's own report carries keyed hashes of its examples, never the text."""
+    addresses = ["12 Nowhere Lane, Xyzzy VT 05999", "1 Imaginary Rd, Fakeville VT 05998"]
+    src = tmp_path / "in.csv"
+    src.write_text("address\n" + "\n".join(f'"{a}"' for a in addresses) + "\n")
+    for extra in ([], ["--row-hash"]):
+        out = tmp_path / f"r{len(extra)}.html"
+        got = subprocess.run([sys.executable, "-m", "addrcode", "encode", "-i", str(src), "-o", str(tmp_path / "o.csv"),
+                              "--reference", str(vt_reference), "--zones", VT_ZONES, "-q", "--report", str(out),
+                              *extra], capture_output=True, text=True, timeout=300)
+        assert got.returncode == 1, got.stderr  # both rows refused: they are the examples
+        cells = " ".join(_example_cells(out))
+        assert bool(re.findall(r"#([0-9a-f]{16})", cells)) == bool(extra)
+        assert not any(a.split(",")[0] in out.read_text("utf-8") for a in addresses)

@@ -53,13 +53,15 @@ class InputSpec:
 class OutputSpec:
     """Where a batch run's records go. `path` `-` is stdout; `fmt` None is csv for CSV or
     Parquet input, else text. `rejects`: rejected and failed records go there instead.
-    `report`: also write the HTML run report (encode), addresses masked unless `show_addresses`."""
+    `report`: also write the HTML run report (encode): no address text unless `show_addresses`;
+    `row_hash` adds each example's keyed hash (`addrcode.outputs.report.ReportBuilder`)."""
 
     path: str = "-"
     fmt: str | None = None
     rejects: str | None = None
     report: str | None = None
     show_addresses: bool = False
+    row_hash: bool = False
 
     @property
     def is_file(self) -> bool:
@@ -238,7 +240,7 @@ def _report_observer(config, target: OutputSpec, column, components):
     from addrcode.batch.jobs import open_zones
     from addrcode.outputs.report import ReportBuilder
 
-    builder = ReportBuilder(open_zones(config), show_addresses=target.show_addresses)
+    builder = ReportBuilder(open_zones(config), show_addresses=target.show_addresses, row_hash=target.row_hash)
 
     def observe(record, result):
         query = runner.query_of(record, column, components or None)
