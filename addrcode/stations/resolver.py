@@ -54,12 +54,10 @@ class Resolver:
         scan) and the table has at most `preload_max_rows` rows, the code index is loaded into a
         dict once (~0.1 s and ~100 bytes per row), which makes each lookup about 10x cheaper.
         """
-        from addrcode.stations.signing import load_public_keys
-        from addrcode.stations.trust import check_pinned, check_table
+        from addrcode.stations.signing import trusted_keys
+        from addrcode.stations.trust import check_table
 
-        keys = load_public_keys(public_key)
-        check_pinned(keys, trust.pinned if trust is not None else ())
-        self.db, self.info = open_table(table_path, keys)
+        self.db, self.info = open_table(table_path, trusted_keys(public_key, trust))
         try:
             check_table(self.info, trust)
         except BaseException:

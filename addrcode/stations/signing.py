@@ -104,6 +104,16 @@ def load_public_keys(public_key) -> tuple:
     return tuple(load_public_key(k) for k in keys)
 
 
+def trusted_keys(public_key, trust=None) -> tuple:
+    """The loaded keys of `public_key` (`load_public_keys`), each checked against the fingerprints a
+    `addrcode.stations.trust.StationTrust` pins (`check_pinned`)."""
+    from addrcode.stations.trust import check_pinned
+
+    keys = load_public_keys(public_key)
+    check_pinned(keys, trust.pinned if trust is not None else ())
+    return keys
+
+
 def is_demo_key(vk) -> bool:
     """True if `vk` is the packaged demo keyring's public key (published: anyone can sign with it)."""
     from addrcode.codes.keyring import demo_keyring_path, pub_path
@@ -381,12 +391,16 @@ def verified_bytes(path, public_key) -> bytearray:
     Raises `DataError` if missing/unreadable and `IntegrityError` if unsigned, truncated, modified,
     or signed by another key.
     """
-    path = Path(path)
-    vks = load_public_keys(public_key)
+    return _verified(Path(path), load_public_keys(public_key))[0]
+
+
+def _verified(path: Path, vks) -> tuple[bytearray, object]:
+    """(verified bytes of the table at `path`, the key of `vks` they verify under)."""
     read = _Read(path)
-    if read.signer(vks) is None:
-        verify_bytes(read.buf, vks, path)  # the plain check: raises with the reason (or accepts a slot elsewhere)
-    return read.buf
+    signer = read.signer(vks)
+    if signer is None:  # the plain check: raises with the reason (or accepts a slot elsewhere)
+        signer = verify_bytes(read.buf, vks, path)
+    return read.buf, signer
 
 
 def verify_bytes(data: bytes, public_key, name="station table"):
@@ -456,8 +470,7 @@ def open_table(path, public_key) -> tuple[sqlite3.Connection, TableInfo]:
     """
     vks = load_public_keys(public_key)
     if sys.version_info < (3, 11):
-        data = verified_bytes(path, vks)
-        signer = verify_bytes(data, vks, path)
+        data, signer = _verified(Path(path), vks)
         db = connect(path, data)
     else:
         db, data, signer = _open_verified(Path(path), vks)
@@ -515,10 +528,9 @@ def verify_table(path, public_key, *, newer_than=None, trust=None) -> TableInfo:
     installed table) refuses a table whose serial is not strictly greater, so an old table cannot be
     replayed over a newer one, and (a path) an extract of another station than the installed one.
     """
-    from addrcode.stations.trust import check_pinned, check_table
+    from addrcode.stations.trust import check_table
 
-    vks = load_public_keys(public_key)
-    check_pinned(vks, trust.pinned if trust is not None else ())
+    vks = trusted_keys(public_key, trust)
     db, info = open_table(path, vks)
     try:
         try:
