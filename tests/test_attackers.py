@@ -239,9 +239,14 @@ def table_scan(world: World, path: Path) -> dict:
             for k in range(3, 8):
                 tried["coordinates as text (3-7 decimals)"] += 1
                 found["coordinates as text (3-7 decimals)"] += f"{v:.{k}f}".encode() in data
-            for fmt in (">d", "<d", ">f", "<f"):
-                tried["coordinates as binary floats"] += 1
-                found["coordinates as binary floats"] += struct.pack(fmt, v) in data
+            for fmt in (">d", "<d"):
+                tried["coordinates as binary doubles"] += 1
+                found["coordinates as binary doubles"] += struct.pack(fmt, v) in data
+            # A 4-byte pattern occurs by chance in a table of random-looking bytes (signature, codes):
+            # about tried * bytes / 2**32, a few tenths here, so the test bounds the rate instead.
+            for fmt in (">f", "<f"):
+                tried["coordinates as 4-byte floats"] += 1
+                found["coordinates as 4-byte floats"] += struct.pack(fmt, v) in data
     grid = Grid()
     cells = {grid.cell(float(p["LON"]), float(p["LAT"])) for p in pts}
     cells.discard(None)
@@ -394,7 +399,9 @@ def test_table_bytes_hold_no_address_coordinate_cell_index_or_key(world, which):
     assert scan["tried"]["street words not in the zones file"] > 30
     assert f.get("house number + street", 0) == 0
     assert f.get("coordinates as text (3-7 decimals)", 0) == 0
-    assert f.get("coordinates as binary floats", 0) == 0
+    assert f.get("coordinates as binary doubles", 0) == 0
+    # a leak stores every point; chance finds ~0.3 of ~1,900 (P(>= 1 %) is below 1e-30)
+    assert f.get("coordinates as 4-byte floats", 0) <= scan["tried"]["coordinates as 4-byte floats"] // 100
     assert f.get("key material", 0) == 0
     # cell indices: no more than the same search finds for random cells (chance 3-byte matches)
     chance = f["random cells (chance control)"]
