@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from addrcode import __version__, cli_region, cli_station, cli_zones
+from addrcode import __version__, cli_delivery, cli_region, cli_station, cli_zones
 from addrcode.cli_group import EXIT_OK, EXIT_PIPE_CLOSED, EXIT_SOME_FAILED, AddrcodeGroup, quiet_stdout
 from addrcode.cli_options import (
     batch_options,
@@ -57,7 +57,7 @@ def batch_command(*more_options):
 
 
 def run_batch(command, config, job_options=None, *, texts, input_path, column, delimiter, encoding, output, fmt,
-              rejects, quiet, report=None, show_addresses=False, row_hash=False, **run_options) -> None:
+              rejects, quiet, report=None, show_addresses=False, row_hash=False, details=None, **run_options) -> None:
     """Run a batch command from its options (`addrcode.batch.frame.run_batch`), print the summary, exit.
 
     `run_options`: the component columns (`number_col` ... `postcode_col`) and `batch_options`."""
@@ -68,7 +68,8 @@ def run_batch(command, config, job_options=None, *, texts, input_path, column, d
 
     columns = {part: run_options.pop(f"{part}_col") for part in COMPONENT_PARTS}  # --number ... --postcode
     source = frame.InputSpec(texts=tuple(texts), path=input_path, column=column, delimiter=parse_delimiter(delimiter),
-                             encoding=encoding, components={part: name for part, name in columns.items() if name})
+                             encoding=encoding, components={part: name for part, name in columns.items() if name},
+                             details={part: name for part, name in (details or {}).items() if name})
     target = frame.OutputSpec(path=output, fmt=fmt, rejects=rejects, report=report, show_addresses=show_addresses,
                               row_hash=row_hash)
     summary = frame.run_batch(command, config, source, target, frame.RunSpec(**run_options), options=job_options,
@@ -140,16 +141,27 @@ def explain(text, config_path, locale, reference, fmt, steps):
               "row number and reason only, no address text).")
 @click.option("--row-hash", is_flag=True, help="Also show a keyed hash (HMAC-SHA256, random key of this report) "
               "of each report example's address: equal hashes, same address.")
-def encode(config_path, locale, reference, zones, keyring, min_precision, min_score, with_coords, **options):
+@click.option("--seal", is_flag=True, help="Also seal each parcel's delivery details (address, and the name, phone "
+              "and notes columns) to its delivery region's key: the addrcode_sealed column, for the label's QR.")
+@click.option("--delivery-keys", metavar="DIR", help="Folder of the delivery regions' public keys (.pub) "
+              "[default: delivery_keys from the config].")
+@click.option("--name-column", metavar="NAME", help="Recipient name column, sealed with --seal.")
+@click.option("--phone-column", metavar="NAME", help="Recipient phone column, sealed with --seal.")
+@click.option("--notes-column", metavar="NAME", help="Delivery notes column, sealed with --seal.")
+def encode(config_path, locale, reference, zones, keyring, min_precision, min_score, with_coords, seal,
+           delivery_keys, name_column, phone_column, notes_column, **options):
     """Encode addresses to opaque delivery codes: geocode -> grid cell -> zone -> code.
 
     \b
     addrcode encode "637 College St, Middlebury VT 05753"
     addrcode encode -i orders.csv --column address -o coded.csv --rejects rejects.csv
+    addrcode encode -i orders.csv --seal --name-column name --phone-column phone -o coded.csv
     """
     config = load(config_path, locale=locale, reference=reference, zones=zones, keyring=keyring,
-                     min_precision=min_precision, min_score=min_score)
-    run_batch("encode", config, {"with_coords": with_coords}, **options)
+                  min_precision=min_precision, min_score=min_score, delivery_keys=delivery_keys)
+    details = {"name": name_column, "phone": phone_column, "notes": notes_column}
+    run_batch("encode", config, {"with_coords": with_coords, **({"seal": True} if seal else {})}, details=details,
+              **options)
 
 
 @batch_command(code_options)
@@ -317,7 +329,7 @@ def _shown(key: str, value):
     return str(value) if isinstance(value, Path) else value
 
 
-for command in (*cli_region.COMMANDS, *cli_station.COMMANDS, cli_zones.zones_group):
+for command in (*cli_region.COMMANDS, *cli_station.COMMANDS, *cli_delivery.COMMANDS, cli_zones.zones_group):
     cli.add_command(command)
 
 

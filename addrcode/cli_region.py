@@ -89,11 +89,16 @@ def key():
               help="Length of a key period: every period has its own key.")
 @click.option("--window", type=click.IntRange(1, 15), default=4, show_default=True,
               help="Periods a station accepts (the longest transit time); older codes answer expired.")
-def key_new(path, force, succeeds, period_days, window):
-    """Create a keyring at PATH (mode 0600) and its public key PATH.pub for stations.
+@click.option("--delivery", "region", metavar="REGION", help="Create a delivery key for delivery REGION (its sort "
+              "center) instead: the station keeps PATH, shippers seal to PATH.pub (encode --seal).")
+def key_new(path, force, succeeds, period_days, window, region):
+    """Create a keyring at PATH (mode 0600) and its public key PATH.pub for stations; or, with
+    --delivery REGION, a delivering station's delivery key (PATH, 0600) and PATH.pub for shippers.
 
-    Secrets are never printed. Keep PATH private and backed up; give stations only PATH.pub.
+    Secrets are never printed. Keep PATH private and backed up; give out only PATH.pub.
     """
+    if region is not None:
+        return _new_delivery_key(path, region, force, succeeds)
     from addrcode.codes import keyring as keys
     from addrcode.codes.schedule import Schedule
 
@@ -105,6 +110,19 @@ def key_new(path, force, succeeds, period_days, window):
         click.echo(f"it succeeds keyring {ring.predecessor}: epochs {', '.join(i.id for i in ring.inherited)} "
                    "answer revoked at stations with its tables", err=True)
     click.echo(f"public key for stations: {keys.pub_path(path)} (fingerprint {ring.verify_key.fingerprint})", err=True)
+
+
+def _new_delivery_key(path, region, force, succeeds):
+    from addrcode.delivery.keys import new_delivery_key, public_path
+
+    if succeeds:
+        raise UsageError("--succeeds is for keyrings; a delivery key replaces nothing (keep the old one while "
+                         "parcels sealed to it are in transit)")
+    key = new_delivery_key(path, region, force=force)
+    click.echo(f"created delivery key {path} for region {region} (mode 0600): keep it at the delivering "
+               "station, private and backed up", err=True)
+    click.echo(f"public key for shippers: {public_path(path)} (fingerprint {key.public.fingerprint}); put it in "
+               "their delivery keys folder", err=True)
 
 
 def _keyring_to_show(keyring, config_path):

@@ -16,6 +16,9 @@ next_public_key = "new.pub"   # a second trusted key, only during a signing-key 
 public_key_fingerprint = "0123456789abcdef"   # pin the carrier key(s): a list during a change
 station = "SC-ESSEX"          # this station's id: another station's extract is refused
 station_state = "state.json"  # newest table serial used here (default: the user state folder)
+delivery_keys = "delivery-keys/"   # shipper: each delivery region's .pub (encode --seal)
+delivery_key = "essex.delivery.key"   # delivering station: its secret delivery key (unseal)
+audit_log = "unseal-audit.log"  # delivering station: one line per unseal (default: the user state folder)
 locale = "us"
 crs = "EPSG:5070"
 cell_size_m = 100
@@ -34,7 +37,8 @@ from pathlib import Path
 
 from addrcode.errors import DataError, UsageError
 
-PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "next_public_key", "station_state", "cache_dir")
+PATH_KEYS = ("reference", "zones", "keyring", "table", "public_key", "next_public_key", "station_state", "cache_dir",
+             "delivery_keys", "delivery_key", "audit_log")
 
 # What a locale changes when the user has not set it: its own grid CRS. Its embedded demo reference and
 # zones are chosen in `addrcode.batch.jobs` (reference_path, zones_path), only when no reference is configured.
@@ -57,6 +61,10 @@ class Config:
     public_key_fingerprint: tuple[str, ...] = ()  # pinned carrier key fingerprints; (): not pinned
     station: str | None = None  # this station's id (sort center): other stations' extracts are refused
     station_state: Path | None = None  # rollback state file; None: the user state folder's
+    delivery_keys: Path | None = None  # the shipper's folder of delivery region public keys (encode --seal)
+    delivery_key: Path | None = None  # the delivering station's secret delivery key (unseal)
+    audit_log: Path | None = None  # the station's unseal audit log; None: the user state folder's
+    operator: str | None = None  # who unseals at this terminal (audit log); None: the login name
     cache_dir: Path | None = None
     locale: str = "us"
     crs: str = "EPSG:5070"

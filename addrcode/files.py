@@ -288,6 +288,20 @@ def remove_private(path: Path) -> None:
                 os.unlink(stale)
 
 
+def make_private_dirs(folder: Path) -> None:
+    """Create `folder` and any missing parents 0700 (`~/.config/addrcode` on a fresh account);
+    DataError naming the folder that could not be made."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=0o700)
+        except OSError as exc:
+            raise DataError(f"{created}: cannot create the folder ({exc.strerror})") from None
+
+
 def parse_file_mode(value: str | int) -> int:
     """A `file_mode` setting (`"0640"`, `"640"`, `0o640`) as an int; UsageError when it is not one."""
     if isinstance(value, int):

@@ -67,6 +67,22 @@ def reason_kind(reason: str) -> str:
     return reason.split(" (", 1)[0][:80] or "unknown"
 
 
+DETAIL_FIELDS = ("name", "phone", "notes")
+"""Delivery details sealed with the address by `encode --seal` (each from an input column)."""
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """An address to encode together with the delivery details sealed with it (`encode --seal`).
+
+    `address` is the query as the geocoder takes it: a one-line text or a dict of components."""
+
+    address: str | dict
+    name: str = ""
+    phone: str = ""
+    notes: str = ""
+
+
 PRECISIONS = ("point", "interpolated", "street", "postcode", "locality", "none")
 """Geocode precision levels, best first (`--min-precision` compares by this order)."""
 

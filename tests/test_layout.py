@@ -22,8 +22,8 @@ GENERATED = {"normalize/tables_au.py"}  # generated data tables, exempt from the
 
 # Layers, top to bottom: a module may import its own layer or any layer below, never above.
 LAYERS = [
-    {"cli", "cli_group", "cli_options", "cli_region", "cli_station", "cli_zones", "__main__"},
-    {"batch", "outputs"},
+    {"cli", "cli_group", "cli_options", "cli_region", "cli_station", "cli_delivery", "cli_zones", "__main__"},
+    {"batch", "outputs", "delivery"},
     {"stations"},
     {"geocoding", "codes", "grid", "zones"},
     {"normalize"},

@@ -59,7 +59,7 @@ from addrcode.errors import UsageError
 PREFIX = "addrcode_"
 COMMANDS = ("normalize", "geocode", "encode", "decode")
 FLOAT_FIELDS = frozenset({"score", "lon", "lat", "cell_lon", "cell_lat"})
-ENCODE_OPTIONS = frozenset({"min_precision", "min_score", "with_coords"})
+ENCODE_OPTIONS = frozenset({"min_precision", "min_score", "with_coords", "seal"})
 MARKER = "_addrcode.json"  # written last into an output folder: the run's counts (no row data)
 KEYRING_COMMANDS = ("encode", "decode")
 _REPORTED = "reported"  # `demo` of workers whose client already warned: allowed, said once, not per worker
@@ -218,14 +218,16 @@ def _as_config(config):
 
 
 def process_frame(df, *, command: str = "encode", config=None, column: str | None = "address",
-                  components: Mapping[str, str] | None = None, demo: bool | str = False, **options):
+                  components: Mapping[str, str] | None = None, details: Mapping[str, str] | None = None,
+                  demo: bool | str = False, **options):
     """Run `command` over every row of `df`; return `df`'s columns plus `addrcode_*` columns.
 
     `df` is a pandas DataFrame, or a `pyarrow.Table` (for Arrow-native engines: Ray, DuckDB,
     Polars via `to_arrow()`), in which case a `pyarrow.Table` is returned.
     The address is the text in `column`, or, with `components` (e.g. ``{"street": "addr1",
     "city": "town", "state": "st", "postcode": "zip"}``), the given columns as components.
-    Options are the command's (`min_precision`, `min_score`, `with_coords` for encode). One output
+    Options are the command's (`min_precision`, `min_score`, `with_coords`, `seal` for encode; with
+    `seal=True`, `details` maps name/phone/notes to the columns sealed with the address). One output
     row per input row, same index, same order; a row that fails is reported in its status and
     reason columns and never raises. A missing column or unknown option raises `UsageError`, and so
     does a configuration without a keyring of its own (encode, decode) unless `demo=True`, which
@@ -240,23 +242,26 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
         import pyarrow as pa
 
         out = process_frame(df.to_pandas(), command=command, config=config, column=column,
-                            components=components, demo=demo, **options)
+                            components=components, details=details, demo=demo, **options)
         return pa.Table.from_pandas(out, preserve_index=False)
 
     fields = job_fields(command, **options)
-    components = dict(components or {})
-    check_columns(df.columns, _wanted(column, components))
+    components, details = dict(components or {}), dict(details or {})
+    if details and not options.get("seal"):
+        raise UsageError("details are sealed for the delivering station: pass seal=True")
+    check_columns(df.columns, _wanted(column, components) + list(details.values()))
     job = get_job(command, config, demo=demo, **options)
 
-    if components:
-        cols = list(dict.fromkeys(components.values()))
+    if components or details:
+        cols = list(dict.fromkeys([*(components.values() if components else [column]), *details.values()]))
         records = (InputRecord(line=i, fields=dict(zip(cols, map(_text, values))))
                    for i, values in enumerate(zip(*(df[c].tolist() for c in cols)), 1))
     else:
         records = (InputRecord(line=i, text=_text(v)) for i, v in enumerate(df[column].tolist(), 1))
 
     columns: dict[str, list] = {name: [] for name in fields}
-    for _, result in run(records, job, components=components or None):
+    for _, result in run(records, job, column=None if components or not details else column,
+                         components=components or None, details=details or None):
         for name in fields:
             columns[name].append(result.get(name))
 
@@ -311,15 +316,17 @@ class FrameProcessor:
     """
 
     def __init__(self, command: str = "encode", *, config=None, column: str | None = "address",
-                 components: Mapping[str, str] | None = None, demo: bool | str = False, **options):
+                 components: Mapping[str, str] | None = None, details: Mapping[str, str] | None = None,
+                 demo: bool | str = False, **options):
         job_fields(command, **options)  # fail early on a bad command or option
         self.command, self.config, self.column, self.demo = command, config, column, demo
         self.components = dict(components) if components else None
+        self.details = dict(details) if details else None
         self.options = options
 
     def __call__(self, df):
         return process_frame(df, command=self.command, config=self.config, column=self.column,
-                             components=self.components, demo=self.demo, **self.options)
+                             components=self.components, details=self.details, demo=self.demo, **self.options)
 
     def batches(self, frames: Iterable) -> Iterator:
         """For Spark's `mapInPandas`: an iterator of frames in, an iterator of frames out."""
@@ -441,7 +448,8 @@ def _publish(staging: Path, output_path: Path, run: EngineRun) -> None:
 
 @quiet_warnings()
 def run_dask(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
-             components: Mapping[str, str] | None = None, scheduler: str | None = None, n_workers: int = 2,
+             components: Mapping[str, str] | None = None, details: Mapping[str, str] | None = None,
+             scheduler: str | None = None, n_workers: int = 2,
              threads_per_worker: int = 1, input_format: str | None = None, output_format: str | None = None,
              blocksize: str | int | None = None, npartitions: int | None = None,
              connect_timeout: float = CONNECT_TIMEOUT, notify: Callable[[str], None] | None = None,
@@ -477,7 +485,7 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
     if scheduler:
         check_scheduler(scheduler, connect_timeout)
     config = prepare_config(command, config, notify, demo=demo, **options)
-    processor = FrameProcessor(command, config=config, column=column, components=components,
+    processor = FrameProcessor(command, config=config, column=column, components=components, details=details,
                                demo=_REPORTED if demo else False, **options)
     run = EngineRun(engine="dask", command=command)
 
@@ -500,7 +508,7 @@ def run_dask(input_path, output_path, *, command: str = "encode", config=None, c
             ddf = dd.read_parquet(files)
         if npartitions:
             ddf = ddf.repartition(npartitions=npartitions)
-        check_columns(list(ddf.columns), _wanted(column, components), input_path)
+        check_columns(list(ddf.columns), _wanted(column, components) + list((details or {}).values()), input_path)
         # Each partition is processed and written by one task, which returns only its counts:
         # one pass over the data, nothing but the counts comes back to the client.
         writer = _PartitionWriter(processor, str(staging), out_fmt)
@@ -599,18 +607,18 @@ def _neutralise_frame(df):
 
 @quiet_warnings()
 def spark_map(sdf, *, command: str = "encode", config=None, column: str | None = "address",
-              components: Mapping[str, str] | None = None, csv_safe: bool = False, demo: bool | str = False,
-              **options):
+              components: Mapping[str, str] | None = None, details: Mapping[str, str] | None = None,
+              csv_safe: bool = False, demo: bool | str = False, **options):
     """`sdf.mapInPandas(process_frame)`: the Spark DataFrame with `addrcode_*` columns appended, lazily.
 
     Input columns must be strings (read CSV without schema inference); the order of rows within
     and across partitions is kept (no shuffle). `csv_safe` neutralises formula-like cells (for
     CSV output). `demo`: allow the demo keyring (said here, on the driver, not by each executor).
     """
-    check_columns(list(sdf.columns), _wanted(column, components), "input")
+    check_columns(list(sdf.columns), _wanted(column, components) + list((details or {}).values()), "input")
     if demo is True:
         check_keyring(command, _as_config(config), True)
-    processor = FrameProcessor(command, config=config, column=column, components=components,
+    processor = FrameProcessor(command, config=config, column=column, components=components, details=details,
                                demo=_REPORTED if demo else False, **options)
     fn = _SafeBatches(processor) if csv_safe else processor.batches
     return sdf.mapInPandas(fn, schema=spark_schema(command, sdf.columns, **options))
@@ -627,7 +635,8 @@ class _SafeBatches:
 
 @quiet_warnings()
 def run_spark(input_path, output_path, *, command: str = "encode", config=None, column: str | None = "address",
-              components: Mapping[str, str] | None = None, spark=None, input_format: str | None = None,
+              components: Mapping[str, str] | None = None, details: Mapping[str, str] | None = None,
+              spark=None, input_format: str | None = None,
               output_format: str | None = None, multiline: bool = False,
               notify: Callable[[str], None] | None = None, demo: bool = False, **options) -> EngineRun:
     """Run `command` over a CSV or Parquet input with PySpark `mapInPandas`; write a folder of part files.
@@ -648,7 +657,7 @@ def run_spark(input_path, output_path, *, command: str = "encode", config=None, 
         sdf = spark.read.csv(str(input_path), header=True, inferSchema=False, multiLine=multiline, escape='"')
     else:
         sdf = spark.read.parquet(str(input_path))
-    out = spark_map(sdf, command=command, config=config, column=column, components=components,
+    out = spark_map(sdf, command=command, config=config, column=column, components=components, details=details,
                     csv_safe=out_fmt == "csv", demo=_REPORTED if demo else False, **options)
     staging = _staging(Path(output_path))
     shutil.rmtree(staging)  # Spark creates the folder itself

@@ -33,13 +33,15 @@ class InputSpec:
     `texts`: addresses given as arguments; else `path` (`-i FILE`): a CSV file (`-` = CSV on
     stdin) or a Parquet file (by its magic bytes); else one record per stdin line. `column` is
     the one-line address column, `components` maps parts (number, street, unit, city, state,
-    postcode) to columns; with neither, the columns are guessed from the header.
+    postcode) to columns; with neither, the columns are guessed from the header. `details` maps
+    the delivery details sealed by `encode --seal` (name, phone, notes) to columns.
     """
 
     texts: tuple[str, ...] = ()
     path: str | None = None
     column: str | None = None
     components: Mapping[str, str] = field(default_factory=dict)
+    details: Mapping[str, str] = field(default_factory=dict)
     delimiter: str = ","
     encoding: str | None = None
 
@@ -108,12 +110,17 @@ def run_batch(command: str, config, source: InputSpec, target: OutputSpec, how: 
     if how.engine != "local":
         return _run_on_engine(command, config, source, target, how, dict(options or {}), notify)
     _check_local_choices(source, target)
+    _check_details(command, source, options or {})
     config = prepare_config(command, config, notify)
     job = make_job(command, config, options, notify=notify)
     if target.is_file and target.path.lower().endswith(".parquet"):
         raise UsageError(f"{target.path}: Parquet output needs --engine dask or spark; write CSV or JSONL here")
     shown = _ProgressRelay()
     header, records, column, components = _open_records(source, shown.update_to, flush_idle=not target.is_file)
+    if source.details:
+        from addrcode.batch.columns import check_columns
+
+        check_columns(header, source.details.values(), source.path)
     plan = _run_plan(command, config, options, job, source, target, how, header, column, components, notify)
     if progress is not None and source.is_file:
         shown.display = progress(os.path.getsize(source.path))
@@ -125,7 +132,8 @@ def run_batch(command: str, config, source: InputSpec, target: OutputSpec, how: 
         builder, observe = _report_observer(config, target, column, components)
     summary = runner.execute(records, job, plan, jobs=jobs, chunk_size=how.chunk_size, make_job=make_job,
                              make_job_args=(command, config, options), column=column,
-                             components=components or None, notify=notify, observe=observe)
+                             components=components or None, details=dict(source.details) or None, notify=notify,
+                             observe=observe)
     if builder is not None:
         builder.write(Path(target.report), source_name=os.path.basename(source.path or "stdin"),
                       file_mode=config.file_mode)
@@ -146,6 +154,14 @@ def _check_local_choices(source: InputSpec, target: OutputSpec) -> None:
         raise UsageError("use either --column or the component columns (--street, --city ...), not both")
 
 
+def _check_details(command: str, source: InputSpec, options: Mapping) -> None:
+    if source.details and not options.get("seal"):
+        raise UsageError("--name-column, --phone-column and --notes-column name what is sealed for the delivering "
+                         "station: add --seal" + ("" if command == "encode" else " (encode only)"))
+    if source.details and not source.path:
+        raise UsageError("--name-column, --phone-column and --notes-column need a CSV input (-i FILE)")
+
+
 def _run_on_engine(command, config, source: InputSpec, target: OutputSpec, how: RunSpec, options: dict, notify):
     from addrcode.batch import engines
 
@@ -153,9 +169,10 @@ def _run_on_engine(command, config, source: InputSpec, target: OutputSpec, how: 
         raise UsageError(f"--engine {how.engine} needs an input file or folder (-i) and an output folder (-o)")
     if target.report or target.rejects or how.resume:
         raise UsageError("--report, --rejects and --resume work with --engine local only")
+    _check_details(command, source, options)
     components = dict(source.components)
     common = dict(command=command, config=config, column=source.column if source.column or components else "address",
-                  components=components or None, notify=notify, **options)
+                  components=components or None, details=dict(source.details) or None, notify=notify, **options)
     common["demo"] = True  # the CLI's rule: the demo keyring with its warning on stderr (said by prepare_config)
     if how.engine == "dask":
         return engines.run_dask(source.path, target.path, scheduler=how.scheduler, n_workers=how.workers, **common)
@@ -203,7 +220,8 @@ def _run_plan(command, config, options, job, source: InputSpec, target: OutputSp
     if source.is_file and target.is_file:  # what must not change between a run and its resumption
         identity = runner.input_identity(source.path, {
             "command": command, "config": repr(config), "options": repr(sorted((options or {}).items())),
-            "column": column, "components": components, "fmt": fmt, "delimiter": source.delimiter,
+            "column": column, "components": components, "details": dict(source.details), "fmt": fmt,
+            "delimiter": source.delimiter,
             "rejects": target.rejects, "chunk_size": how.chunk_size})
     return runner.RunPlan(fmt=fmt, columns=columns, text=job.text if header is None else _PrefixedText(job.text),
                           to_output=_to_output if header is not None else _to_text_output,

@@ -268,12 +268,23 @@ def open_resolver(config, notify=None):
     return Resolver(table, trusted_keys(config), trust=station_trust(config, notify))
 
 
+def open_sealer(config):
+    """The `Sealer` of the configured delivery keys folder (`encode --seal`)."""
+    from addrcode.delivery.sealer import open_sealer as sealer_of_folder
+    from addrcode.errors import UsageError
+
+    if config.delivery_keys is None:
+        raise UsageError("--seal seals each parcel's delivery details to its delivery region's key: say where "
+                         "the regions' public keys are, --delivery-keys DIR (or `delivery_keys` in addrcode.toml)")
+    return sealer_of_folder(config.delivery_keys)
+
+
 def make_job(command: str, config, options: dict | None = None, notify=None):
     """Build the job of a batch command from the configuration: the one job factory, used by the CLI,
     each worker process and the Dask/Spark engines.
 
     `options` are the command's own: for encode `min_precision` and `min_score` (None: the
-    configuration's) and `with_coords`.
+    configuration's), `with_coords` and `seal` (the configured `delivery_keys`).
     """
     options = dict(options or {})
     if command == "normalize":
@@ -283,8 +294,9 @@ def make_job(command: str, config, options: dict | None = None, notify=None):
     if command == "encode":
         min_precision = options.pop("min_precision", None) or config.min_precision
         min_score = options.pop("min_score", None)
+        sealer = open_sealer(config) if options.pop("seal", False) else None
         return EncodeJob(open_geocoder(config, notify), open_zones(config, notify), open_keyring(config, notify),
-                         open_grid(config), min_precision=min_precision,
+                         open_grid(config), min_precision=min_precision, sealer=sealer,
                          min_score=config.min_score if min_score is None else min_score,
                          with_coords=bool(options.pop("with_coords", False)), **options)
     if command == "decode":
@@ -306,7 +318,7 @@ def job_fields(command: str, options: dict | None = None) -> list[str]:
     if command == "geocode":
         return list(GeocodeJob.fields)
     if command == "encode":
-        return encode_fields(bool((options or {}).get("with_coords")))
+        return encode_fields(bool((options or {}).get("with_coords")), bool((options or {}).get("seal")))
     if command == "decode":
         return list(DecodeJob.fields)
     raise ValueError(f"{command}: the fields are known only once the job is built (resolve: from its table)")
@@ -349,9 +361,9 @@ ENCODE_FIELDS = ("status", "reason", "code", "zone", "sort_center", "route", "pr
 COORD_FIELDS = ("lon", "lat")
 
 
-def encode_fields(with_coords: bool = False) -> list[str]:
-    """The ordered output fields of an encode job."""
-    return list(ENCODE_FIELDS) + (list(COORD_FIELDS) if with_coords else [])
+def encode_fields(with_coords: bool = False, seal: bool = False) -> list[str]:
+    """The ordered output fields of an encode job (`sealed`: the delivery envelope, with `seal`)."""
+    return list(ENCODE_FIELDS) + (list(COORD_FIELDS) if with_coords else []) + (["sealed"] if seal else [])
 
 
 def precision_rank(precision: str) -> int:
@@ -364,7 +376,10 @@ class EncodeJob:
 
     A row is refused (status rejected, with the reason) when the match is coarser than
     `min_precision`, scores below `min_score`, or lands outside every delivery zone.
-    Coordinates are only in the output with `with_coords` (privacy by default).
+    Coordinates are only in the output with `with_coords` (privacy by default). With a `sealer`
+    (`addrcode.delivery.sealer.Sealer`) each encoded row also gets its sealed delivery envelope, and
+    a row that cannot be sealed is refused: a label without one would need the address printed.
+    Queries are texts, component dicts, or `Parcel`s (an address with the details to seal).
     """
 
     # Cells whose zone and code are remembered. Re-deriving them is cheap (vectorised per chunk), so the
@@ -372,7 +387,7 @@ class EncodeJob:
     MEMO_CELLS = 10_000
 
     def __init__(self, geocoder, zones, keyring, grid, *, min_precision="interpolated", min_score=0.5,
-                 with_coords=False):
+                 with_coords=False, sealer=None):
         from addrcode.errors import UsageError
 
         if min_precision not in PRECISIONS:
@@ -384,7 +399,8 @@ class EncodeJob:
         self.min_rank, self.min_score = precision_rank(min_precision), min_score
         self.min_precision = min_precision
         self.with_coords = with_coords
-        self.fields = encode_fields(with_coords)
+        self.sealer = sealer
+        self.fields = encode_fields(with_coords, sealer is not None)
         self._cells: dict = {}  # (district, index) -> (code text, zone), at most MEMO_CELLS entries
 
     def __call__(self, query) -> dict:
@@ -397,10 +413,12 @@ class EncodeJob:
         of each chunk, so rows sharing cells and big batches cost little beyond geocoding.
         A row whose geocoding fails gets `status=error` without affecting the others.
         """
+        from addrcode.records import Parcel
+
         outs, placed = [], []  # placed: (position in outs, lon, lat, match reason)
         for query in queries:
             try:
-                match = _geocode_query(self.geocoder, query)
+                match = _geocode_query(self.geocoder, query.address if isinstance(query, Parcel) else query)
             except Exception as exc:  # a bad row is data: the rest of the chunk goes on
                 from addrcode.batch.failures import internal_error
 
@@ -410,6 +428,8 @@ class EncodeJob:
                    "precision": match.precision, "score": round(match.score, 3), "matched": match.matched}
             if self.with_coords:
                 out["lon"], out["lat"] = _round(match.lon, 7), _round(match.lat, 7)
+            if self.sealer is not None:
+                out["sealed"] = ""
             outs.append(out)
             if match.precision == "none" or match.lon is None:
                 out["reason"] = match.reason or "no match"
@@ -422,7 +442,21 @@ class EncodeJob:
                 placed.append((len(outs) - 1, match.lon, match.lat, match.reason))
         if placed:
             self._place(outs, placed)
+            if self.sealer is not None:
+                self._seal(outs, placed, queries)
         return outs
+
+    def _seal(self, outs: list[dict], placed: list[tuple], queries: list) -> None:
+        from addrcode.delivery.sealer import SealRefused
+
+        for pos, *_ in placed:
+            out = outs[pos]
+            if out["status"] != "ok":
+                continue
+            try:
+                out["sealed"] = self.sealer.seal(out["code"].replace("-", ""), out.pop("_zone"), queries[pos])
+            except SealRefused as exc:
+                out.update(status="rejected", reason=str(exc), code="", sealed="")
 
     def _place(self, outs: list[dict], placed: list[tuple]) -> None:
         from addrcode.codes.scheme import encode_cells
@@ -449,6 +483,8 @@ class EncodeJob:
                 continue
             out.update(status="ok", reason=reason, code=code, zone=zone.id, sort_center=zone.sort_center,
                        route=zone.route)
+            if self.sealer is not None:
+                out["_zone"] = zone  # for _seal, which removes it
 
     @staticmethod
     def text(record: dict) -> str:

@@ -30,6 +30,7 @@ from addrcode.batch.failures import internal_error, show_traceback
 from addrcode.batch.io import InputRecord, RecordWriter
 from addrcode.batch.summary import Summary
 from addrcode.errors import DataError, UsageError
+from addrcode.records import Parcel
 
 DEFAULT_CHUNK_SIZE = 2000
 
@@ -37,13 +38,19 @@ DEFAULT_CHUNK_SIZE = 2000
 # --------------------------------------------------------------------------- one record
 
 
-def query_of(record: InputRecord, column: str | None, components: dict[str, str] | None):
-    """What the job processes for one input record: a text, or a dict of address components."""
+def query_of(record: InputRecord, column: str | None, components: dict[str, str] | None,
+             details: dict[str, str] | None = None):
+    """What the job processes for one input record: a text, or a dict of address components; with
+    `details` (name, phone, notes -> column), a `Parcel` of that address and those cells."""
     if components:
-        return {part: record.fields.get(col, "") for part, col in components.items()}
-    if column is not None:
-        return record.fields.get(column, "")
-    return record.text
+        query = {part: record.fields.get(col, "") for part, col in components.items()}
+    elif column is not None:
+        query = record.fields.get(column, "")
+    else:
+        query = record.text
+    if details:
+        return Parcel(query, **{part: record.fields.get(col, "") for part, col in details.items()})
+    return query
 
 
 def apply(job: Callable, query, error: str = "", warnings: Iterable[str] = ()) -> dict:
@@ -107,14 +114,15 @@ def _note_chunk_fallback(exc: Exception) -> None:
 
 
 def run(records: Iterable[InputRecord], job: Callable, *, column: str | None = None,
-        components: dict[str, str] | None = None) -> Iterator[tuple[InputRecord, dict]]:
+        components: dict[str, str] | None = None,
+        details: dict[str, str] | None = None) -> Iterator[tuple[InputRecord, dict]]:
     """Apply `job` to every record in this process, in order, yielding (input record, result)."""
     for chunk in chunked(records, DEFAULT_CHUNK_SIZE):
-        yield from zip(chunk, apply_chunk(job, _items(chunk, column, components)))
+        yield from zip(chunk, apply_chunk(job, _items(chunk, column, components, details)))
 
 
-def _items(chunk: list[InputRecord], column, components) -> list[tuple]:
-    return [(query_of(r, column, components), r.error, r.warnings) for r in chunk]
+def _items(chunk: list[InputRecord], column, components, details=None) -> list[tuple]:
+    return [(query_of(r, column, components, details), r.error, r.warnings) for r in chunk]
 
 
 # --------------------------------------------------------------------------- chunks and workers
@@ -168,7 +176,8 @@ def _work(payload: list[tuple]) -> list[dict]:
 
 def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int = 1,
                make_job: Callable | None = None, make_job_args: tuple = (), column: str | None = None,
-               components: dict[str, str] | None = None) -> Iterator[list[tuple[InputRecord, dict]]]:
+               components: dict[str, str] | None = None,
+               details: dict[str, str] | None = None) -> Iterator[list[tuple[InputRecord, dict]]]:
     """Process chunks in order, yielding each chunk's (record, result) pairs.
 
     With `jobs > 1` and more than one chunk of input, chunks go to `jobs` worker processes, each
@@ -182,7 +191,7 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
     second = next(chunks, None) if jobs > 1 and make_job is not None else None
     if second is None:  # one chunk of input, or one job: no worker start-up cost
         for chunk in _prepend([first], chunks):
-            yield list(zip(chunk, apply_chunk(job, _items(chunk, column, components))))
+            yield list(zip(chunk, apply_chunk(job, _items(chunk, column, components, details))))
         return
 
     import multiprocessing
@@ -194,7 +203,7 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
     try:
         pending: deque = deque()
         for chunk in _prepend([first, second], chunks):
-            items = _items(chunk, column, components)
+            items = _items(chunk, column, components, details)
             with _spawning_without_sigint():  # the pool starts its worker processes inside submit
                 future = pool.submit(_work, items)
             pending.append((chunk, future))
@@ -353,7 +362,7 @@ class RunPlan:
 def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, jobs: int = 1,
             chunk_size: int = DEFAULT_CHUNK_SIZE, make_job: Callable | None = None, make_job_args: tuple = (),
             column: str | None = None, components: dict[str, str] | None = None,
-            notify: Callable[[str], None] | None = None, stdout=None,
+            details: dict[str, str] | None = None, notify: Callable[[str], None] | None = None, stdout=None,
             observe: Callable[[InputRecord, dict], None] | None = None) -> Summary:
     """Run `job` over `records` and write the outputs described by `plan`. Returns the summary.
 
@@ -376,7 +385,7 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
         size = 1 if plan.streaming else chunk_size
         for pairs in map_chunks(chunked(records, size), job, jobs=1 if plan.streaming else jobs,
                                 make_job=make_job, make_job_args=make_job_args, column=column,
-                                components=components):
+                                components=components, details=details):
             for record, result in pairs:
                 summary.add(result, record.warnings, record.line)
                 if observe is not None:

@@ -64,7 +64,7 @@ from addrcode.codes.schedule import (
 )
 from addrcode.codes.scheme import ALPHABET  # epoch ids are code characters
 from addrcode.errors import DataError, KeyringError
-from addrcode.files import write_output
+from addrcode.files import make_private_dirs, write_output
 
 FORMAT = "addrcode-keyring"
 VERSION = 2
@@ -428,23 +428,12 @@ def pub_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".pub")
 
 
-def _make_private_dirs(folder: Path) -> None:
-    """Create `folder` and any missing parents 0700 (`~/.config/addrcode` on a fresh account)."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    try:
-        for created in reversed(missing):
-            created.mkdir(mode=0o700)
-    except OSError as exc:
-        raise KeyringError(f"{created}: cannot create the keyring's folder ({exc.strerror}); "
-                           "choose another path") from None
-
-
 def write_keyring(keyring: Keyring, path: Path) -> None:
     """Write `keyring` to `path` (0600, atomically) and its public key to `pub_path(path)`."""
-    _make_private_dirs(path.parent)
+    try:
+        make_private_dirs(path.parent)
+    except DataError as exc:
+        raise KeyringError(f"{exc}; choose another path") from None
     if not path.parent.is_dir():
         raise KeyringError(f"{path}: {path.parent} is not a folder; choose another path")
     try:

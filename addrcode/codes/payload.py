@@ -33,3 +33,20 @@ def clean_payload(text: str) -> str:
     out = _AIM.sub("", out, count=1).strip()
     out = _LABEL.sub("", out, count=1).strip()
     return out
+
+
+# A label's QR holds the compact code, then, with `encode --seal`, this separator and the sealed
+# envelope (`addrcode.delivery.envelope`, base45). A code never contains a ".", so the first one splits.
+SEALED_SEPARATOR = "."
+
+
+def join_sealed(code: str, envelope: str) -> str:
+    """The QR payload of a sealed label: the compact code, ``.``, the envelope text."""
+    return f"{code}{SEALED_SEPARATOR}{envelope}" if envelope else code
+
+
+def split_sealed(payload: str) -> tuple[str, str]:
+    """(code text, envelope text or "") of a cleaned payload: what a sorting center resolves is the
+    code alone; the envelope is for the delivering station's `addrcode unseal`."""
+    code, _, envelope = str(payload or "").partition(SEALED_SEPARATOR)
+    return code.strip(), envelope

@@ -107,12 +107,26 @@ class LabelData:
     """What one label shows. `name` and `phone` are already masked."""
 
     code: str  # grouped, PPP-EOOOO-C
-    payload: str  # compact code in the barcode and QR
+    payload: str  # compact code in the barcode (and the QR, unless sealed)
     prefix: str
     sort_center: str = ""
     route: str = ""
     name: str = ""
     phone: str = ""
+    envelope: str = ""  # the sealed delivery details (`encode --seal`), carried in the QR after the code
+
+    @property
+    def qr(self) -> str:
+        """The QR's text: the compact code, and with a sealed envelope ``CODE.ENVELOPE``."""
+        from addrcode.codes.payload import join_sealed
+
+        return join_sealed(self.payload, self.envelope)
+
+    @property
+    def qr_level(self) -> str:
+        """Error correction: H (30 %) for the code alone (still version 1); M (15 %) with an envelope,
+        which keeps a sealed QR at version 10-14 (`docs`: README "At the delivery station")."""
+        return "m" if self.envelope else "h"
 
 
 def _get(record: dict, key: str):
@@ -158,7 +172,8 @@ def label_data(record: dict, *, name_key: str | None = None, phone_key: str | No
                      sort_center=str(_get(record, "sort_center") or "") if routing else "",
                      route=str(_get(record, "route") or "") if routing and show_route else "",
                      name=mask_name(_cell(record, name_key)),
-                     phone=mask_phone(_cell(record, phone_key), phone_digits))
+                     phone=mask_phone(_cell(record, phone_key), phone_digits),
+                     envelope=_cell(record, "addrcode_sealed") or _cell(record, "sealed"))
 
 
 # --------------------------------------------------------------------------- fonts and symbols
@@ -211,11 +226,12 @@ def code128_modules(payload: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def qr_matrix(payload: str) -> tuple[tuple[int, ...], ...]:
-    """QR matrix (1 = dark) of `payload`, level H, no quiet zone; the compact code fits version 1."""
+def qr_matrix(payload: str, error: str = "h") -> tuple[tuple[int, ...], ...]:
+    """QR matrix (1 = dark) of `payload` at error level `error`, no quiet zone; the compact code fits
+    version 1 at level H."""
     import segno
 
-    qr = segno.make(payload, error="h", micro=False, boost_error=False)
+    qr = segno.make(payload, error=error, micro=False, boost_error=False)
     return tuple(tuple(row) for row in qr.matrix)
 
 
@@ -268,10 +284,10 @@ def _barcode_width(payload: str, module: float) -> float:
     return len(code128_modules(payload)) * module
 
 
-def _qr(payload: str, x: float, y: float, module: float) -> list[Box]:
+def _qr(payload: str, x: float, y: float, module: float, error: str = "h") -> list[Box]:
     # One box per horizontal run of dark modules: ~4x fewer drawing operations than per module.
     boxes = []
-    for r, row in enumerate(qr_matrix(payload)):
+    for r, row in enumerate(qr_matrix(payload, error)):
         c, n = 0, len(row)
         while c < n:
             if row[c]:
@@ -284,8 +300,13 @@ def _qr(payload: str, x: float, y: float, module: float) -> list[Box]:
     return boxes
 
 
-def _qr_size(payload: str, module: float) -> float:
-    return len(qr_matrix(payload)) * module
+def _qr_size(payload: str, module: float, error: str = "h") -> float:
+    return len(qr_matrix(payload, error)) * module
+
+
+def _qr_module(d: LabelData, plain: float, sealed_mm: float) -> float:
+    """Module size (mm): `plain` for the code alone; a sealed QR fills `sealed_mm` whatever its version."""
+    return sealed_mm / len(qr_matrix(d.qr, d.qr_level)) if d.envelope else plain
 
 
 def _text(x, y, size, font, text, width=None, align="left", min_pt=5.0) -> Text:
@@ -325,10 +346,10 @@ def layout_tall(d: LabelData, w: float = THERMAL_SIZE[0], h: float = THERMAL_SIZ
         module = (inner - 10 * module) / len(code128_modules(d.payload))
         bw = _barcode_width(d.payload, module)
     items += _barcode(d.payload, (w - bw) / 2, m + 54, module, 26)
-    qr_module = 1.6
+    qr_module = _qr_module(d, 1.6, 40.0)  # sealed: 0.55-0.7 mm modules, 4-6 dots at 203 dpi
     qr_y = m + 88
-    items += _qr(d.payload, m + 4 * qr_module - 1, qr_y, qr_module)  # quiet zone: 4 modules incl. margin
-    tx = m + _qr_size(d.payload, qr_module) + 8 * qr_module
+    items += _qr(d.qr, m + 4 * qr_module - 1, qr_y, qr_module, d.qr_level)  # quiet zone: 4 modules incl. margin
+    tx = m + _qr_size(d.qr, qr_module, d.qr_level) + 8 * qr_module
     tw = w - m - tx
     if d.name or d.phone:
         items.append(_text(tx, qr_y + 4, 7, "sans", "RECIPIENT", tw))
@@ -341,8 +362,8 @@ def layout_tall(d: LabelData, w: float = THERMAL_SIZE[0], h: float = THERMAL_SIZ
 def layout_wide(d: LabelData, w: float, h: float) -> Layout:
     """A sheet label (about 100 x 68 mm): text left, QR top right, Code 128 along the bottom."""
     m = 4.0
-    qr_module = 1.0
-    qr = _qr_size(d.payload, qr_module)
+    qr_module = _qr_module(d, 1.0, 34.0)  # sealed: right of the Code 128, down to the bottom margin
+    qr = _qr_size(d.qr, qr_module, d.qr_level)
     left_w = w - 2 * m - qr - 4 * qr_module
     items: list = [
         _text(m, m + 13, 40, "mono", d.prefix, left_w * 0.6),
@@ -351,10 +372,10 @@ def layout_wide(d: LabelData, w: float, h: float) -> Layout:
         _text(m, m + 22, 19, "mono", d.code, left_w),
         _text(m, m + 28.5, 8, "sans", f"ROUTE {d.route}" if d.route else "", left_w),
     ]
-    items += _qr(d.payload, w - m - qr, m, qr_module)
+    items += _qr(d.qr, w - m - qr, m, qr_module, d.qr_level)
     if d.name or d.phone:
         rec = "   ".join(p for p in (d.name, d.phone) if p)
-        items.append(_text(m, m + 35, 9, "sans", rec, w - 2 * m))
+        items.append(_text(m, m + 35, 9, "sans", rec, left_w if d.envelope else w - 2 * m))
     module = 0.4  # the 4 mm margin is the 10-module quiet zone
     bar_h = min(22.0, max(8.0, h - m - 4 - (m + 39)))
     items += _barcode(d.payload, m, m + 39, module, bar_h)

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from addrcode.codes.payload import clean_payload
+from addrcode.codes.payload import clean_payload, split_sealed
 from addrcode.errors import AddrcodeError, DataError
 
 PDF_DPI = 200
@@ -44,8 +44,9 @@ class ScanHit:
 
     file: str
     page: int
-    payload: str  # cleaned (see clean_payload)
+    payload: str  # the code text, cleaned (see clean_payload)
     symbologies: tuple[str, ...]  # e.g. ("Code128", "QRCode")
+    envelope: str = ""  # a sealed label's delivery envelope (QR only), for `addrcode unseal`; never decrypted here
 
 
 def _zxing():
@@ -72,12 +73,18 @@ def decode_image(image) -> list[tuple[str, str]]:
 
 
 def _group(file: str, page: int, found: list[tuple[str, str]]) -> list[ScanHit]:
-    by_payload: dict[str, list[str]] = {}
+    """One hit per code on a page: the Code 128 and the QR of one label (code alone, or code and
+    envelope) are the same parcel."""
+    by_code: dict[str, tuple[list[str], list[str]]] = {}
     for fmt, payload in found:
-        kinds = by_payload.setdefault(payload, [])
+        code, envelope = split_sealed(payload)
+        kinds, envelopes = by_code.setdefault(code, ([], []))
         if fmt not in kinds:
             kinds.append(fmt)
-    return [ScanHit(file, page, payload, tuple(sorted(kinds))) for payload, kinds in by_payload.items()]
+        if envelope and envelope not in envelopes:
+            envelopes.append(envelope)
+    return [ScanHit(file, page, code, tuple(sorted(kinds)), envelopes[0] if envelopes else "")
+            for code, (kinds, envelopes) in by_code.items()]
 
 
 def _pages(path: Path, dpi: int) -> Iterator[tuple[int, object]]:
@@ -173,6 +180,16 @@ def scan_file(path, *, dpi: int = PDF_DPI) -> list[ScanHit]:
     return hits
 
 
+def sealed_payloads(path, *, dpi: int = PDF_DPI) -> list[tuple[int, str]]:
+    """(page, QR payload) of every sealed label (code and envelope) in an image or PDF file, one per
+    QR symbol: two labels of one building on a sheet carry one code and two envelopes."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; give label images or PDF files")
+    return [(page, payload) for page, image in _pages(path, dpi) for fmt, payload in decode_image(image)
+            if fmt == "QRCode" and split_sealed(payload)[1]]
+
+
 class ScanJob:
     """`addrcode scan`: image files -> one record per code found (file, page, symbols, resolution).
 
@@ -232,4 +249,4 @@ class ScanJob:
         return f"{where}\t{record.get('status')}: {record.get('reason', '')}"
 
 
-__all__ = ["clean_payload", "decode_image", "render_scale", "scan_file", "ScanHit", "ScanJob"]
+__all__ = ["clean_payload", "decode_image", "render_scale", "scan_file", "sealed_payloads", "ScanHit", "ScanJob"]

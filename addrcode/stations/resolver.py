@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from addrcode.codes.payload import clean_payload
+from addrcode.codes.payload import clean_payload, split_sealed
 from addrcode.codes.scheme import ALPHABET, CODE_LEN, DAMM, TYPED_FORMS, VALUE
 from addrcode.stations.signing import open_table
 from addrcode.stations.table import TO_PY32
@@ -169,7 +169,8 @@ class ResolveJob:
         if isinstance(query, dict):  # CSV input with component columns: take the first non-empty value
             query = next((v for v in query.values() if v), "")
         # What a barcode scanner types: AIM symbology prefix, a `CODE:` label, CR/LF/STX/ETX framing.
-        return self.resolver.resolve(clean_payload(query))
+        # A sealed label's QR also holds the delivery envelope: a sorting center reads the code only.
+        return self.resolver.resolve(split_sealed(clean_payload(query))[0])
 
     @staticmethod
     def text(record: dict) -> str:
