@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _labelworld import csv_style, shared_world  # noqa: E402
+from _labelworld import shared_world  # noqa: E402
 
 from addrcode.delivery import audit, envelope, keys  # noqa: E402
 from addrcode.errors import KeyringError  # noqa: E402
@@ -198,8 +198,9 @@ def sealed(tmp_path_factory):
             writer.writerow([rec["address"].replace(",", unit + ",", 1), rec["name"], rec["phone"],
                              "leave with the neighbour" if i % 4 == 0 else ""])
     coded = root / "coded.csv"
-    run = addrcode("encode", "-i", orders, "--reference", world.reference, "--zones", ZONES, "--seal", "--delivery-keys", root / "pubs",
-                   "--name-column", "name", "--phone-column", "phone", "--notes-column", "notes", "-o", coded, "-q")
+    run = addrcode("encode", "-i", orders, "--reference", world.reference, "--zones", ZONES, "--seal",
+                   "--delivery-keys", root / "pubs", "--name-column", "name", "--phone-column", "phone",
+                   "--notes-column", "notes", "-o", coded, "-q")
     assert run.returncode in (0, 1), run.stderr
     with open(orders, newline="", encoding="utf-8") as fh:
         inputs = list(csv.DictReader(fh))
@@ -214,7 +215,8 @@ def sealed(tmp_path_factory):
 
 def _unseal(sealed, *args, key=None):
     root = sealed["root"]
-    keys_args = ["--key", key] if key else [a for c in sealed["centers"] for a in ("--key", root / "station" / f"{c}.key")]
+    held = [key] if key else [root / "station" / f"{c}.key" for c in sealed["centers"]]
+    keys_args = [a for k in held for a in ("--key", k)]
     return addrcode("unseal", *keys_args, "--audit-log", root / "audit.log", "--operator", "op-7", "--format", "jsonl",
                     *args)
 
@@ -298,8 +300,7 @@ def test_label_files_hold_no_address_or_name_text(sealed):
     doc = pdfium.PdfDocument(str(sealed["root"] / "thermal.pdf"))
     text = "\n".join(doc[i].get_textpage().get_text_range() for i in range(40))
     assert "SORT CENTER" in text and "***" in text
-    rows = [(r, g) for r, g in zip(sealed["rows"], sealed["inputs"]) if r["addrcode_status"] == "ok"][:40]
-    for row, given in rows:
+    for given in [g for r, g in zip(sealed["rows"], sealed["inputs"]) if r["addrcode_status"] == "ok"][:40]:
         assert given["address"].split(",")[0] not in text
         assert len(given["name"]) < 3 or given["name"] not in text
         assert not given["phone"] or given["phone"] not in text
