@@ -25,6 +25,8 @@ def _operator(given: str | None, configured: str | None) -> str:
 @click.argument("payloads", nargs=-1, metavar="[PAYLOAD]...")
 @click.option("--image", "images", is_flag=True, help="The arguments are label images or PDFs (photos, scans, "
               "label files): read their sealed QR codes.")
+@click.option("--dpi", type=click.IntRange(72, 1200), default=203, show_default=True,
+              help="Resolution at which PDF pages are rasterised (a thermal printer's 203 dpi).")
 @click.option("--key", "keys", multiple=True, metavar="FILE", help="The station's delivery key (repeatable: the "
               "old region's key too, during a re-zoning) [default: delivery_key from the config].")
 @click.option("--operator", metavar="ID", help="Who unseals, for the audit log [default: operator from the config, "
@@ -36,7 +38,7 @@ def _operator(given: str | None, configured: str | None) -> str:
 @click.option("--check-log", is_flag=True, help="Only check the audit log's hash chain and say how many entries "
               "it holds (exit 3 when it was edited).")
 @config_file_option
-def unseal(payloads, images, keys, operator, audit_log, fmt, check_log, config_path):
+def unseal(payloads, images, dpi, keys, operator, audit_log, fmt, check_log, config_path):
     """At the delivering station: open the sealed delivery details of a label (address, unit, name,
     phone, notes) for the courier, one label at a time. Every unseal is logged (time, code, station,
     operator; never the address). Another region's parcel, an altered envelope or one copied onto
@@ -69,7 +71,7 @@ def unseal(payloads, images, keys, operator, audit_log, fmt, check_log, config_p
     station = config.station or "+".join(dict.fromkeys(k.region for k in held))
     job = Unsealer(held, audit.AuditLog(log_path, station), _operator(None, config.operator))
     if images:
-        items = payloads_in_images(payloads)
+        items = payloads_in_images(payloads, dpi=dpi)
     else:
         items = ((None, p) for p in (payloads or (line for line in sys.stdin if line.strip())))
     refused = seen = 0

@@ -21,6 +21,8 @@ from addrcode.errors import KeyringError  # noqa: E402
 from addrcode.zones import default_zones_path  # noqa: E402
 
 ZONES = default_zones_path()
+LONG_NOTE = ("leave it at the back door by the garage, ring twice and call on arrival; the dog is friendly; the side "
+             "gate is open on weekdays; thank you very much for bringing it all the way up the hill")
 
 DETAILS = envelope.DeliveryDetails("AATV4S8TE", "1033 Boudle Rd Apt 2, Bloomfield VT 05905", "Jane Q. Public",
                                    "+1 802-555-0142", "back door")
@@ -196,7 +198,8 @@ def sealed(tmp_path_factory):
         for i, rec in enumerate(world.records):
             unit = f" Apt {i % 7}" if i % 3 == 0 else ""
             writer.writerow([rec["address"].replace(",", unit + ",", 1), rec["name"], rec["phone"],
-                             "leave with the neighbour" if i % 4 == 0 else ""])
+                             LONG_NOTE[: 40 + i % 130] if i % 10 == 0 else "leave with the neighbour" if i % 4 == 0
+                             else ""])  # long notes: the 192 and 256 byte envelopes (QR versions 12-14)
     coded = root / "coded.csv"
     run = addrcode("encode", "-i", orders, "--reference", world.reference, "--zones", ZONES, "--seal",
                    "--delivery-keys", root / "pubs", "--name-column", "name", "--phone-column", "phone",
@@ -236,10 +239,12 @@ def test_every_sealed_label_scans_back_and_unseals_to_exactly_its_details(sealed
     root, expected = sealed["root"], _expected(sealed)
     assert sum(map(len, expected.values())) >= 250
     before = (root / "audit.log").read_bytes().count(b"\n") if (root / "audit.log").exists() else 0
-    run = _unseal(sealed, "--image", root / pdf)
+    run = _unseal(sealed, "--image", "--dpi", "203", root / pdf)  # a 203 dpi thermal printer's dots
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(records) == sum(map(len, expected.values()))  # every label read back, code + envelope
+    sizes = {len(r["addrcode_sealed"].lstrip("'")) for r in sealed["rows"] if r["addrcode_status"] == "ok"}
+    assert len(sizes) == 3  # all three envelope sizes among them
     for rec in records:
         assert rec["status"] == "ok"
         assert {k: rec[k] for k in ("address", "name", "phone", "notes")} in expected[rec["code"]]

@@ -74,7 +74,7 @@ class Unsealer:
         return "\n".join(lines) + "\n"
 
 
-def payloads_in_images(paths: Iterable, *, dpi: int = 300) -> Iterator[tuple[str, str]]:
+def payloads_in_images(paths: Iterable, *, dpi: int = 203) -> Iterator[tuple[str, str]]:
     """(where, payload) of each sealed label's QR code in image or PDF files (`file:page`)."""
     from addrcode.outputs.scan import sealed_payloads
 
