@@ -367,7 +367,7 @@ def test_progress_counts_every_record_and_summary_reads_well(tmp_path):
     recs = [{"code": "K7Q3M9QXV"}, {"status": "rejected", "code": ""}, {"code": "K7Q3M9QXV"}]
     report = L.render_labels(recs, tmp_path / "p.pdf", progress=seen.append)
     assert seen == [1, 2, 3]
-    assert report.summary() == (f"wrote 2 labels to {tmp_path / 'p.pdf'} (2 pages); "
+    assert report.summary() == (f"wrote 2 labels to {tmp_path / 'p.pdf'} (2 pages; QR version 1); "
                                 "1 row without a label (rejected: 1; rows 2)")
 
 

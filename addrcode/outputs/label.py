@@ -82,12 +82,16 @@ class LabelReport:
     skipped_rows: tuple[int, ...]  # 1-based input row numbers (the first 1,000)
     pages: int
     outputs: tuple[Path, ...]
+    qr_versions: tuple[int, ...] = ()  # QR symbol versions printed (1: code alone; 10-13: with a sealed envelope)
 
     def summary(self) -> str:
         """One line for stderr, e.g. ``wrote 98 labels (98 pages); 2 rows without a label (rejected: 2)``."""
         where = f" to {self.outputs[0]}" if len(self.outputs) == 1 else (
             f" to {len(self.outputs)} files" if self.outputs else "")
-        line = f"wrote {_plural(self.labels, 'label')}{where} ({_plural(self.pages, 'page')})"
+        line = f"wrote {_plural(self.labels, 'label')}{where} ({_plural(self.pages, 'page')}"
+        if self.qr_versions:
+            line += "; QR version " + "-".join(dict.fromkeys(map(str, (self.qr_versions[0], self.qr_versions[-1]))))
+        line += ")"
         if self.skipped:
             counts = ", ".join(f"{status}: {n}" for status, n in self.skipped_by_status)
             rows = ", ".join(str(r) for r in self.skipped_rows[:10]) + (" ..." if self.skipped > 10 else "")
@@ -125,7 +129,7 @@ class LabelData:
     @property
     def qr_level(self) -> str:
         """Error correction: H (30 %) for the code alone (still version 1); M (15 %) with an envelope,
-        which keeps a sealed QR at version 10-14 (`docs`: README "At the delivery station")."""
+        which keeps a sealed QR at version 10-13 (`docs`: README "At the delivery station")."""
         return "m" if self.envelope else "h"
 
 
@@ -582,14 +586,8 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
     sheet_spec = SHEETS[sheet] if sheet else None
     size = sheet_spec.label if sheet_spec else THERMAL_SIZE
     writer = _PdfWriter(sheet_spec) if fmt == "pdf" else None
-    outdir = None
-    if fmt != "pdf":
-        outdir = Path(out)
-        try:
-            outdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AddrcodeError(f"{outdir}: cannot create the label directory ({exc.strerror}); "
-                                "choose a writable path with -o") from None
+    outdir = None if fmt == "pdf" else _label_dir(out)
+    qr_versions: set[int] = set()
     skipped_by: dict[str, int] = {}
     skipped_rows: list[int] = []
     outputs: list[Path] = []
@@ -611,6 +609,7 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
                 progress(row)
             continue
         layout = layout_label(data, size)
+        qr_versions.add((len(qr_matrix(data.qr, data.qr_level)) - 17) // 4)
         if writer is not None:
             writer.add(layout)
         else:
@@ -631,7 +630,18 @@ def render_labels(records: Iterable[dict], out, *, fmt: str = "pdf", sheet: str 
             outputs.append(Path(out))
     return LabelReport(labels=labels, skipped=sum(skipped_by.values()),
                        skipped_by_status=tuple(sorted(skipped_by.items(), key=lambda kv: (-kv[1], kv[0]))),
-                       skipped_rows=tuple(skipped_rows), pages=pages, outputs=tuple(outputs))
+                       skipped_rows=tuple(skipped_rows), pages=pages, outputs=tuple(outputs),
+                       qr_versions=tuple(sorted(qr_versions)))
+
+
+def _label_dir(out) -> Path:
+    outdir = Path(out)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AddrcodeError(f"{outdir}: cannot create the label directory ({exc.strerror}); "
+                            "choose a writable path with -o") from None
+    return outdir
 
 
 __all__ = ["render_labels", "LabelReport", "LabelData", "label_data", "layout_label", "render_png",
