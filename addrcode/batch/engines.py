@@ -420,6 +420,9 @@ def prepare_config(command: str, config=None, notify: Callable[[str], None] | No
     if command in KEYRING_COMMANDS:
         check_keyring(command, config, demo, notify)
         jobs.open_zones(config, notify)
+    if options.get("seal"):  # every region key read once here: a bad .pub fails before the workers start
+        jobs.open_sealer(config)
+        config = replace(config, delivery_keys=config.delivery_keys.resolve())
     return config
 
 
