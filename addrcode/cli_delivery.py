@@ -10,11 +10,12 @@ from addrcode.cli_group import EXIT_DATA, EXIT_OK
 from addrcode.cli_options import config_file_option, load
 
 
-def _operator(given: str | None, configured: str | None) -> str:
+def _operator(configured: str | None) -> str:
+    """Who unseals: `--operator`/`operator`/$ADDRCODE_OPERATOR, else the login name."""
     import getpass
 
-    if given or configured:
-        return given or configured
+    if configured:
+        return configured
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (a container's unnamed uid)
@@ -69,7 +70,7 @@ def unseal(payloads, images, dpi, keys, operator, audit_log, fmt, check_log, con
         raise UsageError("--image reads the label image or PDF files given as arguments: name at least one")
     held = station_keys(keys or [config.delivery_key])
     station = config.station or "+".join(dict.fromkeys(k.region for k in held))
-    job = Unsealer(held, audit.AuditLog(log_path, station), _operator(None, config.operator))
+    job = Unsealer(held, audit.AuditLog(log_path, station), _operator(config.operator))
     if images:
         items = payloads_in_images(payloads, dpi=dpi)
     else:

@@ -288,6 +288,27 @@ def remove_private(path: Path) -> None:
                 os.unlink(stale)
 
 
+def read_key_file(path: Path, limit: int, what: str, missing: str = "") -> tuple[bytes, os.stat_result]:
+    """(at most `limit` + 1 bytes, stat) of the key file `path`; `KeyringError` saying what to do when it is
+    missing (`missing` is added to that message), a folder, unreadable or not a regular file. Checked before
+    reading: a device or FIFO (/dev/zero) would be read for ever."""
+    from addrcode.errors import KeyringError
+
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            raw = fh.read(limit + 1) if stat.S_ISREG(st.st_mode) else b""
+    except FileNotFoundError:
+        raise KeyringError(f"{path}: {what} not found{missing}") from None
+    except IsADirectoryError:
+        raise KeyringError(f"{path}: is a directory, not a {what} file") from None
+    except PermissionError:
+        raise KeyringError(f"{path}: {what} is not readable by this user; check its owner") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise KeyringError(f"{path}: not a regular file")
+    return raw, st
+
+
 def make_private_dirs(folder: Path) -> None:
     """Create `folder` and any missing parents 0700 (`~/.config/addrcode` on a fresh account);
     DataError naming the folder that could not be made."""

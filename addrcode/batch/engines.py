@@ -260,7 +260,7 @@ def process_frame(df, *, command: str = "encode", config=None, column: str | Non
         records = (InputRecord(line=i, text=_text(v)) for i, v in enumerate(df[column].tolist(), 1))
 
     columns: dict[str, list] = {name: [] for name in fields}
-    for _, result in run(records, job, column=None if components or not details else column,
+    for _, result in run(records, job, column=column if details and not components else None,
                          components=components or None, details=details or None):
         for name in fields:
             columns[name].append(result.get(name))

@@ -441,24 +441,10 @@ class EncodeJob:
             else:
                 placed.append((len(outs) - 1, match.lon, match.lat, match.reason))
         if placed:
-            self._place(outs, placed)
-            if self.sealer is not None:
-                self._seal(outs, placed, queries)
+            self._place(outs, placed, queries)
         return outs
 
-    def _seal(self, outs: list[dict], placed: list[tuple], queries: list) -> None:
-        from addrcode.delivery.sealer import SealRefused
-
-        for pos, *_ in placed:
-            out = outs[pos]
-            if out["status"] != "ok":
-                continue
-            try:
-                out["sealed"] = self.sealer.seal(out["code"].replace("-", ""), out.pop("_zone"), queries[pos])
-            except SealRefused as exc:
-                out.update(status="rejected", reason=str(exc), code="", sealed="")
-
-    def _place(self, outs: list[dict], placed: list[tuple]) -> None:
+    def _place(self, outs: list[dict], placed: list[tuple], queries: list) -> None:
         from addrcode.codes.scheme import encode_cells
         from addrcode.zones import OUTSIDE_REASON
 
@@ -484,7 +470,15 @@ class EncodeJob:
             out.update(status="ok", reason=reason, code=code, zone=zone.id, sort_center=zone.sort_center,
                        route=zone.route)
             if self.sealer is not None:
-                out["_zone"] = zone  # for _seal, which removes it
+                self._seal(out, zone, queries[pos])
+
+    def _seal(self, out: dict, zone, query) -> None:
+        from addrcode.delivery.sealer import SealRefused
+
+        try:
+            out["sealed"] = self.sealer.seal(out["code"].replace("-", ""), zone, query)
+        except SealRefused as exc:
+            out.update(status="rejected", reason=str(exc), code="", sealed="")
 
     @staticmethod
     def text(record: dict) -> str:

@@ -64,7 +64,7 @@ from addrcode.codes.schedule import (
 )
 from addrcode.codes.scheme import ALPHABET  # epoch ids are code characters
 from addrcode.errors import DataError, KeyringError
-from addrcode.files import make_private_dirs, write_output
+from addrcode.files import make_private_dirs, read_key_file, write_output
 
 FORMAT = "addrcode-keyring"
 VERSION = 2
@@ -454,19 +454,7 @@ def demo_keyring_path() -> Path:
 def load_keyring(path: str | os.PathLike) -> Keyring:
     """Read and verify a keyring file; `KeyringError` if missing, too open, corrupt or invalid."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            # checked before reading: a device or FIFO (/dev/zero) would be read for ever
-            raw = fh.read(MAX_KEYRING_BYTES + 1) if stat.S_ISREG(st.st_mode) else b""
-    except FileNotFoundError:
-        raise KeyringError(f"{path}: keyring not found; create one with `addrcode key new {path}`") from None
-    except IsADirectoryError:
-        raise KeyringError(f"{path}: is a directory, not a keyring file") from None
-    except PermissionError:
-        raise KeyringError(f"{path}: keyring is not readable by this user; check its owner") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyringError(f"{path}: not a regular file")
+    raw, st = read_key_file(path, MAX_KEYRING_BYTES, "keyring", f"; create one with `addrcode key new {path}`")
     if len(raw) > MAX_KEYRING_BYTES:
         raise _bad(path, "far too large for a keyring")
     keyring = _parse(raw, path)

@@ -118,13 +118,18 @@ def _envelope_from_text(text: str) -> bytes:
                         "code again", "not an envelope")
 
 
-def recipient_key_id(text: str) -> str:
-    """The recipient key id (8 hex digits) an envelope names; `EnvelopeError` when it is not one."""
+def _checked_envelope(text: str) -> bytes:
+    """The envelope bytes of `text`, of a version this addrcode opens."""
     data = _envelope_from_text(text)
     if data[0] != VERSION:
         raise EnvelopeError(f"sealed envelope version {data[0]}; this addrcode opens version {VERSION}: upgrade "
                             "addrcode", "version")
-    return data[1:HEADER_BYTES].hex()
+    return data
+
+
+def recipient_key_id(text: str) -> str:
+    """The recipient key id (8 hex digits) an envelope names; `EnvelopeError` when it is not one."""
+    return _checked_envelope(text)[1:HEADER_BYTES].hex()
 
 
 def open_envelope(text: str, keys) -> tuple[DeliveryDetails, object]:
@@ -137,8 +142,8 @@ def open_envelope(text: str, keys) -> tuple[DeliveryDetails, object]:
     from nacl.exceptions import CryptoError
     from nacl.public import PrivateKey, SealedBox
 
-    key_id = recipient_key_id(text)
-    data = _envelope_from_text(text)
+    data = _checked_envelope(text)
+    key_id = data[1:HEADER_BYTES].hex()
     key = next((k for k in keys if k.public.key_id.hex() == key_id), None)
     if key is None:
         held = ", ".join(f"{k.region} ({k.public.fingerprint[:8]})" for k in keys) or "none"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from addrcode.errors import DataError, KeyringError, UsageError
-from addrcode.files import make_private_dirs, write_output
+from addrcode.files import make_private_dirs, read_key_file, write_output
 
 SECRET_FORMAT = "addrcode-delivery-key"
 PUBLIC_FORMAT = "addrcode-delivery-public-key"
@@ -119,19 +119,9 @@ def write_public_key(public: DeliveryPublicKey, path: Path) -> None:
 
 
 def _read_small(path: Path, what: str) -> tuple[bytes, os.stat_result]:
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            # checked before reading: a device or FIFO (/dev/zero) would be read for ever
-            raw = fh.read(MAX_KEY_FILE_BYTES + 1) if stat.S_ISREG(st.st_mode) else b""
-    except FileNotFoundError:
-        raise KeyringError(f"{path}: {what} not found") from None
-    except IsADirectoryError:
-        raise KeyringError(f"{path}: is a directory, not a {what} file") from None
-    except PermissionError:
-        raise KeyringError(f"{path}: {what} is not readable by this user; check its owner") from None
-    if not stat.S_ISREG(st.st_mode) or len(raw) > MAX_KEY_FILE_BYTES:
-        raise KeyringError(f"{path}: not a {what} file")
+    raw, st = read_key_file(path, MAX_KEY_FILE_BYTES, what)
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise KeyringError(f"{path}: not a {what} file (far too large)")
     return raw, st
 
 
