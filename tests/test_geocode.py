@@ -354,3 +354,56 @@ def test_unknown_geocoding_locale_is_a_usage_error():
 def test_guided_parse_reads_every_us_state(text, want):
     a = guided_parse(text, lambda k: k == "GEORGIA")
     assert (a.street, a.city, a.postcode) == want
+
+
+@pytest.fixture(scope="module")
+def rivals_reference(tmp_path_factory):
+    """One town with streets that share a core key (MAIN, MAIN ST, N MAIN ST, MAIN RD) and a
+    number that two of them hold 2 km apart; a neighbouring town of the same ZIP with a MAIN ST
+    too; a number held twice on one street (two units far apart)."""
+    from addrcode.geocoding.build import build_reference
+
+    rows = [("10", "MAIN", "", "TOWNA", -72.00, 44.00), ("10", "MAIN ST", "", "TOWNA", -72.03, 44.00),
+            ("12", "MAIN ST", "", "TOWNA", -72.0302, 44.0), ("14", "N MAIN ST", "", "TOWNA", -72.05, 44.01),
+            ("20", "OAK RD", "", "TOWNA", -72.01, 44.02), ("22", "OAK RD", "", "TOWNA", -72.0102, 44.02),
+            ("30", "ELM ST", "1", "TOWNA", -72.02, 44.03), ("30", "ELM ST", "2", "TOWNA", -72.04, 44.03),
+            ("10", "MAIN ST", "", "TOWNB", -72.10, 44.00), ("20", "OAK RD", "", "TOWNB", -72.11, 44.02)]
+    work = tmp_path_factory.mktemp("rivals")
+    src = work / "rivals.csv"
+    with open(src, "w", encoding="utf-8") as fh:
+        fh.write("LON,LAT,NUMBER,STREET,UNIT,CITY,DISTRICT,REGION,POSTCODE,ID,HASH\n")
+        for i, (number, street, unit, town, lon, lat) in enumerate(rows):
+            fh.write(f"{lon},{lat},{number},{street},{unit},{town},,VT,05001,r{i},\n")
+    out = work / "rivals.sqlite"
+    build_reference([src], out)
+    return out
+
+
+@pytest.mark.parametrize("text", [
+    "10 Main, Towna VT 05001",  # MAIN ST holds 10 too, 2.4 km away, 0.97 of the score: ambiguous
+    "10 Main St, Towna VT 05001", "12 Main St, Towna VT 05001", "12 Main St 05001",
+    "14 N Main St, Towna", "14 Main St, Towna",
+    "20 Oak Rd, Towna VT 05001",  # TOWNB's OAK RD (same ZIP) scores 0.68: no rival
+    "20 Oak Rd 05001",  # no town named: both towns' OAK RD score alike
+    "22 Oak Rd, Towna VT 05002", "22 Oak Rd, Towna, VT 05001", "30 Elm St, Towna VT 05001",
+    "30 Elm St Unit 2, Towna VT 05001", "22 Oak Rd Apt 4, Towna VT 05001",
+])
+def test_clean_row_short_path_is_the_full_answer_beside_rivals(rivals_reference, text):
+    """Where the short path for clean rows answers, it is exactly what full matching answers, and it
+    steps aside (None) where a rival street of the block could change the answer."""
+    with Geocoder(rivals_reference) as gc:
+        reading = guided_parse(text, gc.store.known_city, gc.rules)
+        full = gc._run(reading, explain=False)[0]
+        short = gc._clean_point(reading)
+        assert short is None or short.__dict__ == full.__dict__
+        assert gc.geocode(text).__dict__ == full.__dict__ or short is None
+
+
+def test_clean_row_short_path_answers_the_clean_ones(rivals_reference):
+    with Geocoder(rivals_reference) as gc:
+        answered = {t for t in ("12 Main St, Towna VT 05001", "20 Oak Rd, Towna VT 05001", "22 Oak Rd Apt 4, Towna",
+                                "10 Main, Towna VT 05001", "20 Oak Rd 05001", "30 Elm St, Towna VT 05001")
+                    if gc._clean_point(guided_parse(t, gc.store.known_city, gc.rules)) is not None}
+    # MAIN has three streets in TOWNA (MAIN, MAIN ST, N MAIN ST): left to full matching, as are no town
+    # with two towns' OAK RD in the ZIP, and a number held twice
+    assert answered == {"20 Oak Rd, Towna VT 05001", "22 Oak Rd Apt 4, Towna"}

@@ -99,3 +99,52 @@ def test_fast_paths_change_no_answer(vt_reference, rows):
             m, e = g.geocode(q["query"]), g.explain(q["query"]).match
             assert (m.precision, m.score, m.lon, m.lat, m.matched) == \
                 (e["precision"], e["score"], e["lon"], e["lat"], e["matched"]), q["kind"]
+
+
+def _clean_point_agrees(g, texts) -> int:
+    """Assert that, for every text's guided reading that the clean-row short path answers, the answer
+    is the full matching's (`_run`), field by field; return how many it answered."""
+    from addrcode.geocoding.guided import guided_parse
+
+    answered = 0
+    for text in texts:
+        reading = guided_parse(text, g.store.known_city, g.rules)
+        short = g._clean_point(reading)
+        if short is None:
+            continue
+        answered += 1
+        assert short.__dict__ == g._run(reading, explain=False)[0].__dict__, text
+    return answered
+
+
+def test_clean_row_short_path_answers_what_full_matching_answers(vt_reference, rows):
+    """Every kind of noisy query, Vermont: where `_clean_point` answers, `_run` gives the same match
+    (score, point, label, reason, reading); and it answers for most rows, so the check has teeth."""
+    from addrcode.geocoding.geocoder import Geocoder
+
+    mq = _mq()
+    queries = mq.make_queries(rows, 60, seed=11) + mq.village_queries(rows, 60, seed=11)
+    with Geocoder(vt_reference) as g:
+        answered = _clean_point_agrees(g, [q["query"] for q in queries])
+    assert answered >= 0.4 * len(queries)
+
+
+def test_clean_row_short_path_with_same_named_towns_of_two_states(two_state_reference, small_oa):
+    """Same towns and streets in two states: with the state, the ZIP, both or neither, the short path
+    answers only what the full matching answers (a town twenty states share is not one town)."""
+    import csv
+
+    from addrcode.geocoding.geocoder import Geocoder
+
+    with open(small_oa, newline="", encoding="utf-8") as fh:
+        points = [{k.upper(): v for k, v in r.items()} for r in csv.DictReader(fh)]  # mixed-case header
+    points = [r for r in points if r["NUMBER"] and r["STREET"] and len(r["POSTCODE"]) == 5][:120]
+    texts = []
+    for r in points:
+        for state, zipc in (("VT", r["POSTCODE"]), ("NH", "039" + r["POSTCODE"][3:])):
+            base = f"{r['NUMBER']} {r['STREET']}"
+            texts += [f"{base}, {r['CITY']}, {state} {zipc}", f"{base}, {r['CITY']} {state}",
+                      f"{base}, {r['CITY']}", f"{base} {zipc}", f"{base}, {r['CITY']}, {state} 05999"]
+    with Geocoder(two_state_reference) as g:
+        answered = _clean_point_agrees(g, texts)
+    assert answered >= 0.3 * len(texts)

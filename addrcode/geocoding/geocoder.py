@@ -37,7 +37,19 @@ from pathlib import Path
 
 from addrcode.geocoding.guided import guided_parse
 from addrcode.geocoding.keys import FUZZY_LEVELS, StreetKey, city_key, fuzzy_level, number_key, street_key
-from addrcode.geocoding.scoring import RANK, Candidate, Query, by_score, fallback, pick_best, score_candidate, why
+from addrcode.geocoding.scoring import (
+    RANK,
+    Candidate,
+    Query,
+    by_score,
+    fallback,
+    pick_best,
+    points_of_number,
+    score_candidate,
+    street_label,
+    street_tail,
+    why,
+)
 from addrcode.geocoding.store import OUTSIDE, BoundedCache, ReferenceStore
 from addrcode.records import Address, Match, quick_match
 
@@ -67,6 +79,15 @@ def _settled(best) -> bool:
 def _guided_did_better(guided: Match, parsed: Match) -> bool:
     """Whether the reference-guided reading's match beats the normalize stage's (precision, then score)."""
     return (RANK[guided.precision], guided.score) > (RANK[parsed.precision], parsed.score)
+
+
+def _core_alternatives(sk: StreetKey) -> list[tuple[str, float]]:
+    """The core keys a street is looked up by, with the street similarity each gives."""
+    if sk.route and sk.core.startswith("RTE "):
+        return [(sk.core, 1.0), ("US " + sk.core, 0.97)]  # "Route 7" may be US Route 7
+    if sk.route and sk.core.startswith("US RTE "):
+        return [(sk.core, 1.0), (sk.core[3:], 0.9)]
+    return [(sk.core, 1.0)]
 
 
 def _query_keys(a: Address, rules=None) -> tuple:
@@ -157,6 +178,9 @@ class Geocoder:
         # usually enough, and a confident point there (exact town, exact street key, exact number,
         # no rival) is what the rule-based parse would find too; only the rest pays for it
         alt = guided_parse(text, self.store.known_city, self.rules)
+        clean = self._clean_point(alt)
+        if clean is not None:  # what `_run` answers, found the short way (a confident point)
+            return clean
         m2, best = self._run(alt, explain=False)
         if _confident(m2) or _settled(best):
             return m2
@@ -221,16 +245,7 @@ class Geocoder:
         if outside:  # a state or ZIP the reference does not hold: never a confident match elsewhere
             m = Match(reason=outside, address=a)
             return (m, None) if not explain else (m, self._outside_explanation(a, sk, ckey, postcode, m))
-        zip_towns = self.store.zip_towns(postcode) if postcode else {}
-        several = len(self.store.coverage.states) > 1  # one state (or none recorded): nothing to narrow
-        state = a.state if several and a.state in self.store.coverage.states else ""
-        town_ev = self._named_towns(ckey, state)
-        if several:
-            zip_towns = self._in_state(zip_towns, state)
-            town_ev = self._in_state(town_ev, state) if state else self._in_state(
-                town_ev, self._state_of(zip_towns), soft=True)
-        if len(town_ev) > 1 and zip_towns:  # same-named towns (two counties' FRANKLIN): the ZIP's one
-            town_ev = {cid: v for cid, v in town_ev.items() if cid in zip_towns} or town_ev
+        zip_towns, town_ev, state = self._towns(a.state, postcode, ckey)
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
         sids, how = self._street_ids(sk, block, state) if sk.core else ([], "")
         q = Query(a, sk, number, num, postcode, town_ev, zip_towns, how)
@@ -254,6 +269,84 @@ class Geocoder:
             match={"precision": m.precision, "score": m.score, "matched": m.matched, "reason": m.reason,
                    "lon": m.lon, "lat": m.lat},
             why=verdict)
+
+    def _towns(self, query_state: str, postcode: str, ckey: str) -> tuple[dict, dict, str]:
+        """(the ZIP's towns, the named towns with the confidence of each, the state narrowing them)
+        of a reading: town id -> (points, lon, lat) and town id -> confidence (see `Query`)."""
+        zip_towns = self.store.zip_towns(postcode) if postcode else {}
+        several = len(self.store.coverage.states) > 1  # one state (or none recorded): nothing to narrow
+        state = query_state if several and query_state in self.store.coverage.states else ""
+        town_ev = self._named_towns(ckey, state)
+        if several:
+            zip_towns = self._in_state(zip_towns, state)
+            town_ev = self._in_state(town_ev, state) if state else self._in_state(
+                town_ev, self._state_of(zip_towns), soft=True)
+        if len(town_ev) > 1 and zip_towns:  # same-named towns (two counties' FRANKLIN): the ZIP's one
+            town_ev = {cid: v for cid, v in town_ev.items() if cid in zip_towns} or town_ev
+        return zip_towns, town_ev, state
+
+    def _clean_point(self, a: Address) -> Match | None:
+        """What `_run(a)` answers, for a clean reading, without its candidate machinery; None otherwise.
+
+        Clean: the house number written exactly as one point of the only street with the query's
+        street core key (its suffix and directional the query's) in the one town the query names by
+        its exact key, or in its ZIP's towns when it names none. Then `_run` scores that street
+        street 1.0 x town x number 1.0, with no note, and no rival: a street of another town of the
+        ZIP scores at most 0.68 (`town_factor`: "town differs"), too low to tie. So its match is
+        built here from the same rules (`scoring.town_factor`, `_place_number`, `pick_best`). Three
+        rows in five of a noisy batch are clean (benchmarks/RESULTS.md); tests/test_geocode.py
+        checks the answers are `_run`'s.
+        """
+        if not a.number or not a.street or a.po_box:
+            return None
+        rules, store = self.rules, self.store
+        sk = street_key(a, rules)
+        number, num = number_key(a.number)
+        if not sk.core or num is None:
+            return None
+        postcode = a.postcode[:5]
+        if store.coverage.outside(a.state, postcode):
+            return None
+        zip_towns, town_ev, _state = self._towns(a.state, postcode, city_key(a.city, rules) if a.city else "")
+        if (len(town_ev) != 1 or min(town_ev.values()) < 1.0) if a.city else not zip_towns:
+            return None
+        block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
+        alts = _core_alternatives(sk)
+        for core, _f in alts:
+            store.prefetch_town_streets(block, core)
+        sid = None
+        for cid in block:
+            if a.city and cid not in town_ev:
+                continue  # another town of the ZIP: its streets score <= 0.68
+            for core, f in alts:
+                got = store.town_streets(cid, core)
+                if got:
+                    if sid is not None or len(got) > 1 or f < 1.0:
+                        return None
+                    sid = got[0]
+        if sid is None:
+            return None
+        st = store.streets.get(sid) or store.street(sid)
+        key = st.key
+        if key.suffix != sk.suffix or (key.predir or key.postdir) != (sk.predir or sk.postdir):
+            return None  # street factor below 1.0
+        if a.city:
+            if town_ev.get(st.city_id, 0.0) < 1.0:
+                return None
+            tfac = 1.0 if not postcode or st.city_id in zip_towns else 0.95
+        elif st.city_id in zip_towns:
+            tfac = 0.97
+        else:
+            return None
+        idx = points_of_number(st, number, num, bisect_left(st.nums, num))
+        if idx is None or len(idx) > 1:
+            return None
+        r = st.row(idx[0])
+        if postcode and r[5] and r[5] != postcode and tfac >= 1.0:
+            tfac = 0.97
+        return quick_match(precision="point", score=round(min(tfac, 1.0), 3), lon=r[2], lat=r[3],
+                           matched=f"{r[0]} {street_label(st, a)}{street_tail(store, st)} {r[5]}".rstrip(),
+                           ref_id=r[4], reason="", address=a)
 
     def _in_state(self, towns: dict, state: str, *, soft: bool = False) -> dict:
         """`towns` (town id -> anything) narrowed to `state` when given. `soft` (the state a ZIP
@@ -321,11 +414,7 @@ class Geocoder:
     def _street_candidates(self, sk: StreetKey, block: list[int], state: str = ""):
         """[(street id, street factor, notes, town id)] in the block: exact core key first, fuzzy if none."""
         out = []
-        alts = [(sk.core, 1.0)]
-        if sk.route and sk.core.startswith("RTE "):
-            alts.append(("US " + sk.core, 0.97))  # "Route 7" may be US Route 7
-        elif sk.route and sk.core.startswith("US RTE "):
-            alts.append((sk.core[3:], 0.9))
+        alts = _core_alternatives(sk)
         town_streets = self.store.town_streets
         for core, _f in alts:
             self.store.prefetch_town_streets(block, core)

@@ -140,15 +140,23 @@ def score_candidate(store, q: Query, sid: int, similarity: float, found_notes: t
     notes = list(found_notes)
     sfac = street_factor(q.street, st.key, similarity, notes)
     tfac = town_factor(q, st.city_id, notes)
-    a = q.address
-    label_street = st.name
+    return _place_number(q, st, sid, sfac, tfac, street_label(st, q.address), street_tail(store, st), notes)
+
+
+def street_label(st, a: Address) -> str:
+    """The street's name, with the query's unit when it gives one, for labels."""
     if a.unit_type or a.unit_id:
-        label_street += " " + (f"{a.unit_type} {a.unit_id}" if a.unit_type and a.unit_id else a.unit_type or a.unit_id)
+        return st.name + " " + (f"{a.unit_type} {a.unit_id}" if a.unit_type and a.unit_id else a.unit_type or a.unit_id)
+    return st.name
+
+
+def street_tail(store, st) -> str:
+    """", TOWN, ST" of street `st`'s town, for labels: worked out once per cached street."""
     tail = st.tail
-    if not tail:  # ", TOWN, ST" of the street's town, once per cached street
+    if not tail:
         name, state = store.town_label(st.city_id)
         tail = st.tail = f", {name}, {state}"
-    return _place_number(q, st, sid, sfac, tfac, label_street, tail, notes)
+    return tail
 
 
 def _place_number(q: Query, st, sid, sfac, tfac, label_street, tail, notes) -> Candidate:
@@ -157,7 +165,7 @@ def _place_number(q: Query, st, sid, sfac, tfac, label_street, tail, notes) -> C
     number, num, a = q.number, q.num, q.address
     nums = st.nums
     i = bisect_left(nums, num) if num is not None else 0
-    idx = _points_of_number(st, number, num, i) if number and num is not None else None
+    idx = points_of_number(st, number, num, i) if number and num is not None else None
     if idx is not None:
         if len(idx) > 1:
             # units of one number (flats of a complex, spread over a site): the query's unit, or
@@ -191,7 +199,7 @@ def _place_number(q: Query, st, sid, sfac, tfac, label_street, tail, notes) -> C
                            sfac, tfac, 0.5, tuple(notes), sid)
 
 
-def _points_of_number(st, number: str, num: int, i: int) -> list[int] | None:
+def points_of_number(st, number: str, num: int, i: int) -> list[int] | None:
     """Indexes of the street's points written exactly `number` (from `i`, the first with its integer)."""
     idx = None
     nums = st.nums
