@@ -178,10 +178,11 @@ class Geocoder:
         # usually enough, and a confident point there (exact town, exact street key, exact number,
         # no rival) is what the rule-based parse would find too; only the rest pays for it
         alt = guided_parse(text, self.store.known_city, self.rules)
-        clean = self._clean_point(alt)
+        prepared = self._prepare(alt)
+        clean = self._clean_point(alt, prepared)
         if clean is not None:  # what `_run` answers, found the short way (a confident point)
             return clean
-        m2, best = self._run(alt, explain=False)
+        m2, best = self._run(alt, explain=False, prepared=prepared)
         if _confident(m2) or _settled(best):
             return m2
         address = self._read(text)
@@ -234,18 +235,25 @@ class Geocoder:
 
     # -- matching -----------------------------------------------------------------------------
 
-    def _run(self, a: Address, explain: bool):
-        """(match, best candidate or None), or with `explain` (match, `Explanation`)."""
+    def _prepare(self, a: Address) -> tuple:
+        """What matching works out of a reading before looking for streets: (street key, number key,
+        its integer, ZIP5, city key, why it is outside the reference or "", the ZIP's towns, the named
+        towns, the narrowing state). Worked out once per reading for `_clean_point` and `_run`."""
         rules = self.rules
         sk = street_key(a, rules)
         number, num = number_key(a.number) if a.number else ("", None)
         postcode = a.postcode[:5] if a.postcode else ""
         ckey = city_key(a.city, rules) if a.city else ""
         outside = self.store.coverage.outside(a.state, postcode)
+        towns = ({}, {}, "") if outside else self._towns(a.state, postcode, ckey)
+        return (sk, number, num, postcode, ckey, outside, *towns)
+
+    def _run(self, a: Address, explain: bool, prepared: tuple | None = None):
+        """(match, best candidate or None), or with `explain` (match, `Explanation`)."""
+        sk, number, num, postcode, ckey, outside, zip_towns, town_ev, state = prepared or self._prepare(a)
         if outside:  # a state or ZIP the reference does not hold: never a confident match elsewhere
             m = Match(reason=outside, address=a)
             return (m, None) if not explain else (m, self._outside_explanation(a, sk, ckey, postcode, m))
-        zip_towns, town_ev, state = self._towns(a.state, postcode, ckey)
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
         sids, how = self._street_ids(sk, block, state) if sk.core else ([], "")
         q = Query(a, sk, number, num, postcode, town_ev, zip_towns, how)
@@ -285,7 +293,7 @@ class Geocoder:
             town_ev = {cid: v for cid, v in town_ev.items() if cid in zip_towns} or town_ev
         return zip_towns, town_ev, state
 
-    def _clean_point(self, a: Address) -> Match | None:
+    def _clean_point(self, a: Address, prepared: tuple | None = None) -> Match | None:
         """What `_run(a)` answers, for a clean reading, without its candidate machinery; None otherwise.
 
         Clean: the house number written exactly as one point of the only street with the query's
@@ -299,15 +307,10 @@ class Geocoder:
         """
         if not a.number or not a.street or a.po_box:
             return None
-        rules, store = self.rules, self.store
-        sk = street_key(a, rules)
-        number, num = number_key(a.number)
-        if not sk.core or num is None:
+        store = self.store
+        sk, number, num, postcode, _ckey, outside, zip_towns, town_ev, _state = prepared or self._prepare(a)
+        if not sk.core or num is None or outside:
             return None
-        postcode = a.postcode[:5]
-        if store.coverage.outside(a.state, postcode):
-            return None
-        zip_towns, town_ev, _state = self._towns(a.state, postcode, city_key(a.city, rules) if a.city else "")
         if (len(town_ev) != 1 or min(town_ev.values()) < 1.0) if a.city else not zip_towns:
             return None
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
