@@ -231,10 +231,17 @@ def _run_plan(command, config, options, job, source: InputSpec, target: OutputSp
                           file_mode=config.file_mode)
 
 
+_PREFIXED: dict[str, str] = {}  # field -> PREFIX + field, made once (this runs per output row)
+
+
 def _to_output(record, result: dict) -> dict:
     """A CSV/Parquet input row with the result appended as `addrcode_*` columns."""
     out = dict(record.fields)
-    out.update({PREFIX + k: v for k, v in result.items()})
+    for k, v in result.items():
+        name = _PREFIXED.get(k)
+        if name is None:
+            name = _PREFIXED[k] = PREFIX + k
+        out[name] = v
     return out
 
 

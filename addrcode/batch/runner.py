@@ -80,14 +80,14 @@ def apply_chunk(job: Callable, items: list[tuple]) -> list[dict]:
     said once per process on stderr (the exception type only, never data) rather than hidden.
     """
     many = getattr(job, "many", None)
-    if many is not None:
+    if many is not None and not any(error or warnings for _, error, warnings in items):  # the usual chunk
+        results = _many(many, [query for query, _, _ in items])
+        if results is not None:
+            return results
+    elif many is not None:
         usable = [n for n, (_, error, _) in enumerate(items) if not error]
-        try:
-            results = many([items[n][0] for n in usable])
-        except Exception as exc:
-            _note_chunk_fallback(exc)
-            results = None
-        if results is not None and len(results) == len(usable):
+        results = _many(many, [items[n][0] for n in usable])
+        if results is not None:
             by_position = dict(zip(usable, results))
             out = []
             for n, (query, error, warnings) in enumerate(items):
@@ -97,6 +97,16 @@ def apply_chunk(job: Callable, items: list[tuple]) -> list[dict]:
                 out.append(result)
             return out
     return [apply(job, query, error, warnings) for query, error, warnings in items]
+
+
+def _many(many: Callable, queries: list) -> list[dict] | None:
+    """`many(queries)`, or None when it failed or lost a row (the chunk is then redone row by row)."""
+    try:
+        results = many(queries)
+    except Exception as exc:
+        _note_chunk_fallback(exc)
+        return None
+    return results if len(results) == len(queries) else None
 
 
 _FALLBACK_NOTED: set = set()
