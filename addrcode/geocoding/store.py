@@ -87,17 +87,17 @@ class Street:
         The first point asked for is read alone (most streets looked at once settle one number);
         asking for a second reads them all, as a street in use will be asked for more."""
         c = self._all
-        if c is not None:
-            return c[0][j], c[1][j], c[2][j], c[3][j], c[4][j], c[5][j], c[6][j]
-        got = self._some.get(j)
-        if got is None:
-            if self._some:
-                c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1))
-                self._some = {}
-                return c[0][j], c[1][j], c[2][j], c[3][j], c[4][j], c[5][j], c[6][j]
-            pid = self.p0 + j
-            got = self._some[j] = self.fetch(pid, pid)[0]
-        return got
+        if c is None:
+            got = self._some.get(j)
+            if got is not None:
+                return got
+            if not self._some:
+                pid = self.p0 + j
+                got = self._some[j] = self.fetch(pid, pid)[0]
+                return got
+            c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1))
+            self._some = {}
+        return c[0][j], c[1][j], c[2][j], c[3][j], c[4][j], c[5][j], c[6][j]
 
 
 def point_columns(rows: list) -> tuple:
