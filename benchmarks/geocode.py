@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Geocoding throughput and memory, with a naive baseline measured in the same run.
 
-    python benchmarks/geocode.py [--n 20000] [--reference REF.sqlite] [--repeat 2]
+    python benchmarks/geocode.py [--n 20000] [--reference REF.sqlite] [--repeat 2] [--by-kind]
 
 - addrcode: `Geocoder.geocode` over N noisy queries (all kinds of scripts/make_geocode_queries.py,
   shuffled), one core, in a fresh child process: open + first query, then three passes:
@@ -16,6 +16,9 @@
 - naive baseline: parse the same way, then rapidfuzz `extractOne` of the street over *all* streets
   of the reference (no blocking), then the house number on the winner - on a sample, as it is slow.
 The ratio of the two is printed.
+- `--by-kind`: where the warm pass's time goes, per kind of noisy query (µs each, share of the time,
+  share answered by the clean-row short path `Geocoder._clean_point`): which rows a fast path must
+  target (issue 21). Timing each query costs ~0.2 µs of the warm figure.
 """
 
 from __future__ import annotations
@@ -70,23 +73,55 @@ def naive(ref: Path, queries: list[str]) -> tuple[float, int]:
     return len(queries) / (time.perf_counter() - t), found
 
 
+def by_kind(g, queries: list[str], kinds: list[str]) -> dict:
+    """Geocode `queries` timing each: kind -> [queries, seconds, answered by the clean-row short path]."""
+    from addrcode.geocoding.guided import guided_parse
+
+    out: dict = {}
+    clock = time.process_time
+    for q, kind in zip(queries, kinds):
+        t = clock()
+        g.geocode(q)
+        d = clock() - t
+        alt = guided_parse(q, g.store.known_city, g.rules)  # outside the timing: the same look-ups again
+        row = out.setdefault(kind, [0, 0.0, 0])
+        row[0] += 1
+        row[1] += d
+        row[2] += g._clean_point(alt) is not None
+    return out
+
+
 def child(ref: Path, queries_file: Path) -> dict:
-    """Geocode the queries in this (fresh) process: rates, first-query latency, peak RSS."""
+    """Geocode the queries in this (fresh) process: rates, first-query latency, peak RSS (and, when
+    the file carries the warm set's kinds, the warm pass by kind)."""
     from addrcode.geocoding.geocoder import Geocoder
 
-    set_a, set_b = (part.split("\n") for part in queries_file.read_text(encoding="utf-8").split("\n\f\n"))
+    set_a, set_b, *kinds = (part.split("\n") for part in queries_file.read_text(encoding="utf-8").split("\n\f\n"))
     t = time.perf_counter()
     g = Geocoder(ref)
     g.geocode(set_a[0])
     out = {"open_ms": 1000 * (time.perf_counter() - t)}
     for name, queries in (("cold", set_a), ("warm", set_b), ("repeat", set_a)):
         t, c = time.perf_counter(), time.process_time()
-        for q in queries:
-            g.geocode(q)
+        if name == "warm" and kinds:
+            out["kinds"] = by_kind(g, queries, kinds[0])
+        else:
+            for q in queries:
+                g.geocode(q)
         out[name] = len(queries) / (time.perf_counter() - t)
         out[name + "_cpu"] = len(queries) / (time.process_time() - c)
     out["rss_mb"] = peak_rss_mb()
     return out
+
+
+def print_kinds(kinds: dict) -> None:
+    """The warm pass per kind of query, costliest first."""
+    total = sum(v[1] for v in kinds.values())
+    n = sum(v[0] for v in kinds.values())
+    print(f"  warm pass by kind: {total / n * 1e6:.1f} µs a query on average (CPU)")
+    print(f"  {'kind':<14} {'queries':>7} {'µs each':>8} {'share of time':>14} {'short path':>11}")
+    for kind, (count, secs, short) in sorted(kinds.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {kind:<14} {count:>7,} {secs / count * 1e6:>8.1f} {secs / total:>14.1%} {short / count:>11.1%}")
 
 
 def main() -> int:
@@ -95,6 +130,7 @@ def main() -> int:
     ap.add_argument("--naive-sample", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=2, help="fresh geocoder processes to run (default 2)")
     ap.add_argument("--reference", help="a built reference (default: build the embedded one in a temp dir)")
+    ap.add_argument("--by-kind", action="store_true", help="the warm pass's time per kind of noisy query")
     ap.add_argument("--child", nargs=2, metavar=("REF", "QUERIES"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -110,8 +146,10 @@ def main() -> int:
     per_kind = -(-args.n // len(mq.KINDS))
     queries = [q["query"] for q in mq.make_queries(rows, per_kind, seed=11)][: args.n]
     random.Random(1).shuffle(queries)
-    other = [q["query"] for q in mq.make_queries(rows, per_kind, seed=12)][: args.n]
+    other = mq.make_queries(rows, per_kind, seed=12)[: args.n]
     random.Random(2).shuffle(other)
+    other_kinds = [q["kind"] for q in other]
+    other = [q["query"] for q in other]
     del rows
     with tempfile.TemporaryDirectory() as td:
         ref = Path(args.reference) if args.reference else Path(td) / "vt.sqlite"
@@ -120,8 +158,8 @@ def main() -> int:
             build_reference([embedded_source], ref)
             print(f"reference build (248k points): {time.perf_counter() - t:.1f} s")
         qfile = Path(td) / "queries.txt"
-        qfile.write_text("\n\f\n".join("\n".join(" ".join(q.split()) for q in qs) for qs in (queries, other)),
-                         encoding="utf-8")
+        sets = (queries, other, other_kinds) if args.by_kind else (queries, other)
+        qfile.write_text("\n\f\n".join("\n".join(" ".join(q.split()) for q in qs) for qs in sets), encoding="utf-8")
         runs = []
         for i in range(args.repeat):
             res = subprocess.run([sys.executable, __file__, "--child", str(ref), str(qfile)],
@@ -132,6 +170,8 @@ def main() -> int:
                   f"cold {r['cold']:,.0f} q/s wall, {r['cold_cpu']:,.0f} q/s CPU; "
                   f"warm {r['warm']:,.0f} q/s wall, {r['warm_cpu']:,.0f} q/s CPU; "
                   f"repeat {r['repeat']:,.0f} q/s wall, {r['repeat_cpu']:,.0f} q/s CPU; peak RSS {r['rss_mb']:.0f} MB")
+            if "kinds" in r:
+                print_kinds(r["kinds"])
         sample = queries[: args.naive_sample]
         c = time.process_time()
         nv, _found = naive(ref, sample)
