@@ -272,7 +272,11 @@ def run_encode(src: Path, out: Path, stats_path: Path | None, freeze: bool = Fal
     jobs.make_job = make_job  # run_batch imports it from the module when called
     collected = {"s": 0.0, "n": [0, 0, 0], "t": 0.0}
 
+    from addrcode.batch import runner
+
     def gc_timer(phase, info):  # the cyclic collector's pauses: charged to whatever function allocated
+        if gc.get_threshold() != runner._BATCH_GC_THRESHOLDS:
+            return  # the job build's collections (default thresholds) are start-up, not per-row work
         if phase == "start":
             collected["t"] = time.perf_counter()
         else:
