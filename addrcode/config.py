@@ -25,6 +25,7 @@ cell_size_m = 100
 min_precision = "interpolated"
 min_score = 0.5
 file_mode = "0600"            # mode of the files addrcode writes (outputs, reports, tables)
+cache_size = 20000            # the geocoder's in-memory caches (160000: a national batch ~2x faster, ~+250 MB)
 ```
 """
 
@@ -72,6 +73,7 @@ class Config:
     min_precision: str = "interpolated"
     min_score: float = 0.5
     file_mode: int = 0o600  # outputs are address-to-code codebooks: private unless asked otherwise
+    cache_size: int = 20_000  # the geocoder's caches (`geocoding.store.DEFAULT_CACHE_SIZE`): memory for speed
 
     def cache(self) -> Path:
         """The directory for built defaults (reference, station table); created on demand."""
@@ -120,6 +122,8 @@ def _coerce(key: str, value, base: Path | None):
             return float(value)
         except ValueError:
             raise UsageError(f"{key} must be a number, got {value!r}") from None
+    if key == "cache_size":
+        return _cache_size(value)
     if key == "public_key_fingerprint":
         return parse_pins(value)
     if key == "file_mode":
@@ -127,6 +131,21 @@ def _coerce(key: str, value, base: Path | None):
 
         return parse_file_mode(value)
     return str(value)
+
+
+MIN_CACHE_SIZE = 1_000
+
+
+def _cache_size(value) -> int:
+    """`cache_size` as a whole number of at least `MIN_CACHE_SIZE` (a TOML integer, or its text)."""
+    try:
+        size = int(str(value).replace("_", "")) if not isinstance(value, bool) else None
+    except ValueError:
+        size = None
+    if size is None or size < MIN_CACHE_SIZE:
+        raise UsageError(f"cache_size must be a whole number of at least {MIN_CACHE_SIZE:,} (the default is "
+                         f"{Config.cache_size:,}; 160000 holds ~8x more of a national reference), got {value!r}")
+    return size
 
 
 def parse_pins(value) -> tuple[str, ...]:

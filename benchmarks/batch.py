@@ -3,7 +3,7 @@
 
     python benchmarks/batch.py [--rows 20000] [--workers 2] [--peer-sample 5000] [--seed 5]
                                [--cli-rows 1000000] [--cli-small 100000] [--states 1] [--work DIR]
-                               [--skip single dask peer cli]
+                               [--cache-size N] [--skip single dask peer cli]
 
     # issue 21's "Done when", all of it: Vermont and the 20-state synthetic reference, 1 M rows
     python benchmarks/batch.py --skip single dask --states 20 --work /tmp/addrcode-batch
@@ -38,7 +38,9 @@ Parts (each prints rows/s; nothing prints an address or a coordinate):
   the Vermont reference; the same Vermont rows on the K-state reference (what a larger reference
   costs the same work); the rows spread over the K states (each state's streets then met ~K times
   less often, so mostly cold: what a national batch of the same size costs); the ratio of each to
-  the first printed (wall and per CPU-second).
+  the first printed (wall and per CPU-second). `--cache-size N` (with K > 1) adds a fourth: the spread
+  rows again with `cache_size = N` in the config (the geocoder's caches; default 20,000), what a
+  national shipper gives memory for speed.
 - `peer`: what a reasonable engineer would write in an afternoon without addrcode, on `--peer-sample`
   rows drawn (seeded) from the CLI's Vermont rows: `usaddress.tag`, street words upper-cased with the
   USPS suffix and directional abbreviations, an exact dict lookup (number, street, town), else
@@ -179,8 +181,9 @@ def _build(files: list[Path], out: Path) -> dict:
     return res
 
 
-def prepare_states(k: int, work: Path) -> dict[int, Path]:
-    """Copies, references (Vermont alone and K states), zones, keyring and one config per reference."""
+def prepare_states(k: int, work: Path, cache_size: int | None = None) -> dict:
+    """Copies, references (Vermont alone and K states), zones, keyring and one config per reference (and,
+    with `cache_size`, a K-state config with that cache size, under the key "cache")."""
     from addrcode.geocoding.default import code_version
     from addrcode.packaged import VT_ZONES, data_path
 
@@ -208,6 +211,10 @@ def prepare_states(k: int, work: Path) -> dict[int, Path]:
         zones = sc.write_zones(data_path(VT_ZONES), work / f"zones-k{n}.geojson", n)
         configs[n] = work / f"addrcode-k{n}.toml"
         configs[n].write_text(f'reference = "{ref}"\nzones = "{zones}"\nkeyring = "{keyring}"\n', encoding="utf-8")
+    if cache_size:
+        configs["cache"] = work / f"addrcode-k{k}-cache{cache_size}.toml"
+        configs["cache"].write_text(configs[k].read_text(encoding="utf-8") + f"cache_size = {cache_size}\n",
+                                    encoding="utf-8")
     return configs
 
 
@@ -514,6 +521,8 @@ def parse_args(argv=None):
     parser.add_argument("--cli-small", type=int, default=100_000, help="rows for the flat-memory comparison")
     parser.add_argument("--states", type=int, default=1, help="1: the embedded Vermont demo; K > 1: also the "
                         "synthetic K-state reference of benchmarks/scale.py, against Vermont built the same way")
+    parser.add_argument("--cache-size", type=int, help="with --states K: also the spread rows with this "
+                        "cache_size in the config (default 20,000)")
     parser.add_argument("--work", help="folder for the K-state copies, references, zones, keyring and configs "
                         "(reused; default: a temp dir, removed)")
     args = parser.parse_args(argv)
@@ -579,10 +588,12 @@ def main(argv=None) -> int:
         if "cli" not in args.skip:
             states = [("Vermont demo", None, 1)]
             if args.states > 1:
-                configs = prepare_states(args.states, work)
+                configs = prepare_states(args.states, work, args.cache_size)
                 k = args.states
                 states = [("Vermont", configs[1], 1), (f"Vermont rows, {k}-state reference", configs[k], 1),
                           (f"rows spread over {k} states", configs[k], k)]
+                if args.cache_size:
+                    states.append((f"rows spread over {k} states, cache_size {args.cache_size:,}", configs["cache"], k))
             results["cli"] = run_cli(args, tmp, big, states)
             if "dask" in results and args.rows == args.cli_rows:  # the same rows (same count, same seed)
                 print(f"  dask {args.workers} workers / cli --jobs 2 (Vermont), same rows: "

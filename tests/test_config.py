@@ -48,6 +48,46 @@ def test_number_settings_are_checked():
         load_config(env={"ADDRCODE_MIN_SCORE": "high"})
 
 
+def test_cache_size_reaches_the_geocoder_and_is_checked(tmp_path, small_reference):
+    from addrcode.batch.jobs import open_geocoder
+    from addrcode.geocoding.store import DEFAULT_CACHE_SIZE, POINTS_PER_CACHED_STREET
+
+    assert Config.cache_size == DEFAULT_CACHE_SIZE  # config.py does not import the geocoder to read it
+    (tmp_path / "c.toml").write_text(f'reference = "{small_reference}"\ncache_size = 160_000\n')
+    config = load_config(tmp_path / "c.toml", env={})
+    assert config.cache_size == 160_000
+    assert load_config(tmp_path / "c.toml", env={"ADDRCODE_CACHE_SIZE": "40000"}).cache_size == 40_000
+    with open_geocoder(config) as geocoder:
+        streets = geocoder.store.streets
+        assert streets.maxsize == 2 * 160_000 and streets.maxweight == POINTS_PER_CACHED_STREET * 160_000
+    with open_geocoder(load_config(reference=str(small_reference), env={})) as geocoder:
+        assert geocoder.store.streets.maxsize == 2 * DEFAULT_CACHE_SIZE
+    for bad in ("500", "lots", "1.5e5", "-20000"):
+        with pytest.raises(UsageError, match="cache_size must be a whole number"):
+            load_config(env={"ADDRCODE_CACHE_SIZE": bad})
+    (tmp_path / "bad.toml").write_text("cache_size = true\n")
+    with pytest.raises(UsageError, match="cache_size"):
+        load_config(tmp_path / "bad.toml", env={})
+
+
+def test_a_bad_cache_size_stops_the_command_line_before_any_row(tmp_path, small_reference):
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.csv"
+    src.write_text("address\n12 Main St, Essex, VT\n")
+    env = {**os.environ, "ADDRCODE_REFERENCE": str(small_reference), "ADDRCODE_CACHE_SIZE": "lots"}
+    res = subprocess.run([sys.executable, "-m", "addrcode", "geocode", "-i", str(src), "--column", "address",
+                          "-o", str(tmp_path / "out.csv")], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2 and "cache_size must be a whole number" in res.stderr
+    assert not (tmp_path / "out.csv").exists()
+    env["ADDRCODE_CACHE_SIZE"] = "40000"
+    res = subprocess.run([sys.executable, "-m", "addrcode", "config"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert res.returncode == 0 and "40000" in res.stdout and "ADDRCODE_CACHE_SIZE" in res.stdout
+
+
 def test_cache_dir_default_and_override(tmp_path):
     assert load_config(env={}, cache_dir=str(tmp_path)).cache() == tmp_path
     assert "addrcode" in str(load_config(env={}).cache())

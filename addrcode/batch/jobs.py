@@ -98,7 +98,7 @@ DEMO_NAMES = {"us": "Vermont", "au": "two Australian areas"}
 def open_geocoder(config, notify=None):
     from addrcode.geocoding.geocoder import Geocoder
 
-    return Geocoder(reference_path(config, notify))
+    return Geocoder(reference_path(config, notify), cache_size=config.cache_size)
 
 
 def zones_path(config, notify=None):

@@ -50,7 +50,7 @@ from addrcode.geocoding.scoring import (
     street_tail,
     why,
 )
-from addrcode.geocoding.store import OUTSIDE, BoundedCache, ReferenceStore
+from addrcode.geocoding.store import DEFAULT_CACHE_SIZE, OUTSIDE, BoundedCache, ReferenceStore
 from addrcode.records import Address, Match, quick_match
 
 _DIGITS = re.compile(r"\d+")
@@ -139,8 +139,8 @@ class Geocoder:
     `ReferenceStore` (`cache_size`, `max_city_list`, `max_cached_points`: see there).
     """
 
-    def __init__(self, reference_path: Path | str, *, cache_size: int = 20_000, max_city_list: int = 100_000,
-                 max_cached_points: int = 1_000_000):
+    def __init__(self, reference_path: Path | str, *, cache_size: int = DEFAULT_CACHE_SIZE,
+                 max_city_list: int = 100_000, max_cached_points: int | None = None):
         self.path = Path(reference_path)
         self.store = ReferenceStore(self.path, cache_size=cache_size, max_city_list=max_city_list,
                                     max_cached_points=max_cached_points)

@@ -137,6 +137,12 @@ class Coverage:
         return ""
 
 
+# The caches' size (`Config.cache_size`): at the default a long Vermont batch holds every street it meets
+# (~60 MB); a batch spread over a national reference meets far more and runs ~2x faster with 8x the size
+# for ~+250 MB (benchmarks/RESULTS.md). The caches stay bounded whatever the reference's size.
+DEFAULT_CACHE_SIZE = 20_000
+POINTS_PER_CACHED_STREET = 50  # `max_cached_points` per unit of cache_size when not given
+
 HOT_TOWN = 4  # look-ups in a town after which all its streets are held (see `town_streets`)
 
 
@@ -150,9 +156,11 @@ class ReferenceStore:
     pairs (at most `cache_size * 4` forms, ~11 MB at the default), and the town keys (at most `max_city_list`).
     """
 
-    def __init__(self, path: Path, *, cache_size: int = 20_000, max_city_list: int = 100_000,
-                 max_cached_points: int = 1_000_000):
+    def __init__(self, path: Path, *, cache_size: int = DEFAULT_CACHE_SIZE, max_city_list: int = 100_000,
+                 max_cached_points: int | None = None):
         self.db = open_reference(path)
+        if max_cached_points is None:  # 1,000,000 at the default: ~11 points a street, Vermont's mean, x 2
+            max_cached_points = POINTS_PER_CACHED_STREET * cache_size
         self.streets = BoundedCache(2 * cache_size, weight=_street_points, maxweight=max_cached_points)
         self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 4)
         self.zips = BoundedCache(max(256, cache_size // 4))
