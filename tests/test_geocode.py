@@ -301,6 +301,27 @@ def test_street_cache_bounded_by_points(small_reference):
         assert geo.geocode("457 Fellows Rd, Guildhall, VT 05905").precision == "point"
 
 
+def test_answers_do_not_depend_on_the_cache_size(small_reference, small_oa):
+    """`cache_size` trades memory for speed only: with caches so small that streets, towns and fuzzy
+    forms are evicted and read again all along, every answer is the default's (README, `cache_size`)."""
+    import csv
+
+    with open(small_oa, newline="", encoding="utf-8") as f:
+        rows = [{k.upper(): v for k, v in r.items()} for r in csv.DictReader(f)][::3]
+    queries = []
+    for r in rows:
+        num, street, city, zc = r["NUMBER"], r["STREET"], r["CITY"], r["POSTCODE"]
+        queries += [f"{num} {street}, {city}, VT {zc}", f"{num} {street[:2]}{street[3:]}, {city.title()}, VT",
+                    f"{int(num) + 2 if num.isdigit() else num} {street}, VT {zc}", f"{num} {street}, Nowhere, VT"]
+    with Geocoder(small_reference, cache_size=4) as tiny, Geocoder(small_reference) as default:
+        got = [tiny.geocode(q) for q in queries]
+        assert len(tiny.store.streets) <= 8  # 2 x cache_size: evicted all along
+        want = [default.geocode(q) for q in queries]
+        assert len(default.store.streets) > 8  # the queries meet more streets than the tiny cache holds
+    assert got == want
+    assert sum(m.precision == "point" for m in got) > len(rows)  # the clean rows and more found their point
+
+
 # -- locale rules (AU): keys and the guided reading, from the locale's tables ------------------
 
 def test_au_keys_read_au_street_types():
