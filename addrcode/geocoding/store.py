@@ -152,8 +152,11 @@ class ReferenceStore:
     `2 * cache_size` streets holding at most `max_cached_points` address points in all (long streets
     of a national file count for what they hold; twice the other caches' size so that a state's
     streets, Vermont's 22,700, stay held through a long batch: at 20,000 the cache churned and a
-    row cost 15 % more), the fuzzy forms of `cache_size // 4` (town, level)
-    pairs (at most `cache_size * 4` forms, ~11 MB at the default), and the town keys (at most `max_city_list`).
+    row cost 15 % more), the fuzzy forms of `cache_size // 2` (town, level) pairs (at most
+    `cache_size * 32` forms, ~90 MB at the default), `cache_size // 4` towns held whole (~16 KB each), and
+    the town keys (at most `max_city_list`). A state's towns fit a few hundred times over; the forms and
+    whole-town bounds are set for a national batch, whose rows meet thousands of towns: held together
+    (one without the other gains nothing) its rows run ~1.4x faster for ~140 MB (benchmarks/RESULTS.md).
     """
 
     def __init__(self, path: Path, *, cache_size: int = DEFAULT_CACHE_SIZE, max_city_list: int = 100_000,
@@ -162,7 +165,7 @@ class ReferenceStore:
         if max_cached_points is None:  # 1,000,000 at the default: ~11 points a street, Vermont's mean, x 2
             max_cached_points = POINTS_PER_CACHED_STREET * cache_size
         self.streets = BoundedCache(2 * cache_size, weight=_street_points, maxweight=max_cached_points)
-        self.forms = BoundedCache(max(64, cache_size // 4), weight=_form_count, maxweight=cache_size * 4)
+        self.forms = BoundedCache(max(64, cache_size // 2), weight=_form_count, maxweight=cache_size * 32)
         self.zips = BoundedCache(max(256, cache_size // 4))
         self.city_key_ids = BoundedCache(max(256, cache_size // 4))
         self._city_state_ids = BoundedCache(max(256, cache_size // 4))
@@ -171,7 +174,7 @@ class ReferenceStore:
         # states: their keys are computed once per name, not once per town.
         self._street_keys = BoundedCache(cache_size * 10)
         self._town_cores = BoundedCache(cache_size * 2)  # (town, core) -> street ids: the exact look-up
-        self._town_maps = BoundedCache(max(64, cache_size // 32))  # hot town -> {core: street ids}, ~16 KB each
+        self._town_maps = BoundedCache(max(64, cache_size // 4))  # hot town -> {core: street ids}, ~16 KB each
         self._town_asks: dict[int, int] = {}
         self._town_loads: dict[int, int] = {}  # times each town was held whole (see prefetch_town_streets)
         self.max_city_list = max_city_list
