@@ -25,7 +25,7 @@ cell_size_m = 100
 min_precision = "interpolated"
 min_score = 0.5
 file_mode = "0600"            # mode of the files addrcode writes (outputs, reports, tables)
-cache_size = 20000            # the geocoder's in-memory caches (160000: a national batch ~2x faster, ~+250 MB)
+cache_size = 20000            # the geocoder's in-memory caches (80000: a national batch ~1.3x faster, ~+500 MB)
 ```
 """
 
@@ -144,7 +144,7 @@ def _cache_size(value) -> int:
         size = None
     if size is None or size < MIN_CACHE_SIZE:
         raise UsageError(f"cache_size must be a whole number of at least {MIN_CACHE_SIZE:,} (the default is "
-                         f"{Config.cache_size:,}; 160000 holds ~8x more of a national reference), got {value!r}")
+                         f"{Config.cache_size:,}; 80000 holds 4x more of a national reference), got {value!r}")
     return size
 
 

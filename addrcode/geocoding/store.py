@@ -138,8 +138,8 @@ class Coverage:
 
 
 # The caches' size (`Config.cache_size`): at the default a long Vermont batch holds every street it meets
-# (~60 MB); a batch spread over a national reference meets far more and runs ~2x faster with 8x the size
-# for ~+250 MB (benchmarks/RESULTS.md). The caches stay bounded whatever the reference's size.
+# (~60 MB); a batch spread over a 20-state reference meets far more and runs ~1.3x faster with 4x the size,
+# for ~+490 MB (benchmarks/RESULTS.md, run F). The caches stay bounded whatever the reference's size.
 DEFAULT_CACHE_SIZE = 20_000
 POINTS_PER_CACHED_STREET = 50  # `max_cached_points` per unit of cache_size when not given
 
