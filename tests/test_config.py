@@ -59,9 +59,10 @@ def test_cache_size_reaches_the_geocoder_and_is_checked(tmp_path, small_referenc
     assert load_config(tmp_path / "c.toml", env={"ADDRCODE_CACHE_SIZE": "40000"}).cache_size == 40_000
     with open_geocoder(config) as geocoder:
         streets = geocoder.store.streets
-        assert streets.maxsize == 2 * 160_000 and streets.maxweight == POINTS_PER_CACHED_STREET * 160_000
+        assert streets.maxsize == 2 * 160_000 and streets.maxweight == POINTS_PER_CACHED_STREET * 2 * 160_000
     with open_geocoder(load_config(reference=str(small_reference), env={})) as geocoder:
         assert geocoder.store.streets.maxsize == 2 * DEFAULT_CACHE_SIZE
+        assert geocoder.store.streets.maxweight == 1_000_000  # what the default always held
     for bad in ("500", "lots", "1.5e5", "-20000"):
         with pytest.raises(UsageError, match="cache_size must be a whole number"):
             load_config(env={"ADDRCODE_CACHE_SIZE": bad})

@@ -302,8 +302,9 @@ def test_street_cache_bounded_by_points(small_reference):
 
 
 def test_answers_do_not_depend_on_the_cache_size(small_reference, small_oa):
-    """`cache_size` trades memory for speed only: with caches so small that streets, towns and fuzzy
-    forms are evicted and read again all along, every answer is the default's (README, `cache_size`)."""
+    """`cache_size` trades memory for speed only: with caches so small that streets, (town, street)
+    look-ups and street keys are evicted and read again all along, every answer is the default's
+    (README, `cache_size`)."""
     import csv
 
     with open(small_oa, newline="", encoding="utf-8") as f:

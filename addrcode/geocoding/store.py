@@ -141,7 +141,7 @@ class Coverage:
 # (~60 MB); a batch spread over a 20-state reference meets far more and runs ~1.3x faster with 4x the size,
 # for ~+490 MB (benchmarks/RESULTS.md, run F). The caches stay bounded whatever the reference's size.
 DEFAULT_CACHE_SIZE = 20_000
-POINTS_PER_CACHED_STREET = 50  # `max_cached_points` per unit of cache_size when not given
+POINTS_PER_CACHED_STREET = 25  # `max_cached_points` per street the cache holds, when not given
 
 HOT_TOWN = 4  # look-ups in a town after which all its streets are held (see `town_streets`)
 
@@ -154,7 +154,7 @@ class ReferenceStore:
     streets, Vermont's 22,700, stay held through a long batch: at 20,000 the cache churned and a
     row cost 15 % more), the fuzzy forms of `cache_size // 2` (town, level) pairs (at most
     `cache_size * 32` forms, ~90 MB at the default), `cache_size // 4` towns held whole (~16 KB each), and
-    the town keys (at most `max_city_list`). A state's towns fit a few hundred times over; the forms and
+    the town keys (at most `max_city_list`). A state's towns (Vermont: 255) fit many times over; the forms and
     whole-town bounds are set for a national batch, whose rows meet thousands of towns: held together
     (one without the other gains nothing) its rows run ~1.4x faster for ~140 MB (benchmarks/RESULTS.md).
     """
@@ -162,8 +162,8 @@ class ReferenceStore:
     def __init__(self, path: Path, *, cache_size: int = DEFAULT_CACHE_SIZE, max_city_list: int = 100_000,
                  max_cached_points: int | None = None):
         self.db = open_reference(path)
-        if max_cached_points is None:  # 1,000,000 at the default: ~11 points a street, Vermont's mean, x 2
-            max_cached_points = POINTS_PER_CACHED_STREET * cache_size
+        if max_cached_points is None:  # 1,000,000 at the default (Vermont's streets hold ~11 points each)
+            max_cached_points = POINTS_PER_CACHED_STREET * 2 * cache_size
         self.streets = BoundedCache(2 * cache_size, weight=_street_points, maxweight=max_cached_points)
         self.forms = BoundedCache(max(64, cache_size // 2), weight=_form_count, maxweight=cache_size * 32)
         self.zips = BoundedCache(max(256, cache_size // 4))
