@@ -38,8 +38,10 @@ def test_street_points_same_read_one_by_one_or_all(store):
         want = store.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
                                 "WHERE id BETWEEN ? AND ? ORDER BY id", (st.p0, st.p0 + len(st.nums) - 1)).fetchall()
         last = len(st.nums) - 1
-        assert st.row(last) == want[last] and st._all is None  # the first point: read alone
+        assert st.number_at(last) == want[last][0] and st._all is None  # the first point: read alone
+        assert st.row(last) == want[last] and st._all is None
         assert [st.row(j) for j in range(len(st.nums))] == want  # then all of them
+        assert [st.number_at(j) for j in range(len(st.nums))] == [r[0] for r in want]
         assert [r[1] for r in want] == list(st.nums)
 
 

@@ -205,7 +205,7 @@ def points_of_number(st, number: str, num: int, i: int) -> list[int] | None:
     nums = st.nums
     j, n = i, len(nums)
     while j < n and nums[j] == num:
-        if st.row(j)[0] == number:
+        if st.number_at(j) == number:
             if idx is None:
                 idx = [j]
             else:

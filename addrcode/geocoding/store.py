@@ -99,6 +99,12 @@ class Street:
             self._some = {}
         return c[0][j], c[1][j], c[2][j], c[3][j], c[4][j], c[5][j], c[6][j]
 
+    def number_at(self, j: int) -> str:
+        """The house number as written of the street's `j`-th point: `row(j)[0]`, without building
+        the row (a number's points are checked one by one, and most rows then take one of them)."""
+        c = self._all
+        return c[0][j] if c is not None else self.row(j)[0]
+
 
 def point_columns(rows: list) -> tuple:
     """A street's point rows held by column: coordinates in two arrays of doubles, the strings that
