@@ -236,11 +236,12 @@ def table_scan(world: World, path: Path) -> dict:
         found["street words not in the zones file"] += sum(w in low for w in words if len(w) >= 6)
         found["short street words"] += sum(w in low for w in words if len(w) < 6)
         tried["short street words"] += sum(len(w) < 6 for w in words)
-    rng_words = random.Random(5)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    controls = ["".join(rng_words.choice(letters) for _ in range(rng_words.choice((4, 5)))).encode()
-                for _ in range(60 * max(1, tried["short street words"]))]
-    controls = [w for w in controls if w not in zone_text][:40 * max(1, tried["short street words"])]
+    # 40 random words (not in the zones file either) for each short street word: the hits expected by chance
+    rng_words, controls = random.Random(5), []
+    while len(controls) < 40 * max(1, tried["short street words"]):
+        w = "".join(rng_words.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng_words.choice((4, 5)))).encode()
+        if w not in zone_text:
+            controls.append(w)
     found["random short words (chance control)"] = sum(w in low for w in controls) / 40
     for p in pts:
         tried["house number + street"] += 1
@@ -408,7 +409,7 @@ def test_table_bytes_hold_no_address_coordinate_cell_index_or_key(world, which):
     f = scan["found"]
     assert f.get("street names", 0) == 0 and f.get("street words not in the zones file", 0) == 0
     assert scan["tried"]["street words not in the zones file"] > 30
-    # a leak of the words stores them all (~20 short ones); chance finds ~0.1 and its control the same
+    # a leak of the words stores them all (15 short ones here); chance finds a few tenths at most
     word_chance = f["random short words (chance control)"]
     assert f["short street words"] <= word_chance + 3 * math.sqrt(word_chance + 1)
     assert f.get("house number + street", 0) == 0
