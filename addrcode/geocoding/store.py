@@ -76,7 +76,7 @@ class Street:
     p0: int  # point id of nums[0]: the street's points are ids p0 .. p0 + len(nums) - 1, in nums order
     nums: object  # array of ints, sorted
     key: StreetKey
-    fetch: object  # (first point id, last point id) -> [(number, num, lon, lat, ref_id, postcode, unit)]
+    fetch: object  # (first point id, last point id) -> [(number, lon, lat, ref_id, postcode, unit)]
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
     _some: dict = field(default_factory=dict)  # the points read one by one, by index
     _all: tuple | None = None  # every point by column (see `point_columns`), once a second one was needed
@@ -93,11 +93,13 @@ class Street:
                 return got
             if not self._some:
                 pid = self.p0 + j
-                got = self._some[j] = self.fetch(pid, pid)[0]
+                r = self.fetch(pid, pid)[0]
+                got = self._some[j] = (r[0], self.nums[j], *r[1:])
                 return got
             c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1))
             self._some = {}
-        return c[0][j], c[1][j], c[2][j], c[3][j], c[4][j], c[5][j], c[6][j]
+        ref_id = c[3][j]
+        return c[0][j], self.nums[j], c[1][j], c[2][j], ref_id if c[6] else str(ref_id), c[4][j], c[5][j]
 
     def number_at(self, j: int) -> str:
         """The house number as written of the street's `j`-th point: `row(j)[0]`, without building
@@ -107,16 +109,21 @@ class Street:
 
 
 def point_columns(rows: list) -> tuple:
-    """A street's point rows held by column: coordinates in two arrays of doubles, the strings that
-    repeat (numbers, postcodes, units) shared through `sys.intern`. The street cache holds up to a
-    million points; as 7-tuples of Python objects a Vermont point took ~390 bytes, held this way ~180
-    (tests/test_store.py), so a batch's peak memory is ~50 MB smaller and grows less (RESULTS.md)."""
+    """A street's point rows (without `num`: the street's `nums` has it) held by column: coordinates
+    in two arrays of doubles, reference ids that are plain decimal numbers in an array of integers,
+    the strings that repeat (numbers, postcodes, units) shared through `sys.intern`; the last column
+    says whether the ids are held as written (not plain numbers). The street cache holds up to a
+    million points; as 7-tuples of Python objects a Vermont point took ~390 bytes, held this way 83
+    (161 with `num` and the ids as strings; tests/test_store.py), so a long Vermont batch, which holds
+    ~246,000 points, peaks ~75 MB lower than with tuples (RESULTS.md)."""
     if not rows:
-        return ((),) * 7
-    number, num, lon, lat, ref_id, postcode, unit = zip(*rows)
+        return ((),) * 6 + (True,)
+    number, lon, lat, ref_id, postcode, unit = zip(*rows)
     intern = sys.intern
-    return (tuple(map(intern, number)), num, array("d", lon), array("d", lat), ref_id,
-            tuple(map(intern, postcode)), tuple(map(intern, unit)))
+    plain = all(type(r) is str and r.isdecimal() and r.isascii() and len(r) < 19 and (r[0] != "0" or r == "0")
+                for r in ref_id)
+    return (tuple(map(intern, number)), array("d", lon), array("d", lat), array("q", map(int, ref_id)) if plain
+            else ref_id, tuple(map(intern, postcode)), tuple(map(intern, unit)), not plain)
 
 
 OUTSIDE = "outside the reference"  # how a Match's reason starts for a query outside the coverage
@@ -339,7 +346,7 @@ class ReferenceStore:
                       self._points)
 
     def _points(self, first: int, last: int) -> list:
-        return self.db.execute("SELECT number, num, lon, lat, ref_id, postcode, unit FROM points "
+        return self.db.execute("SELECT number, lon, lat, ref_id, postcode, unit FROM points "
                                "WHERE id BETWEEN ? AND ?", (first, last)).fetchall()
 
     def street(self, sid: int) -> Street:
