@@ -270,7 +270,10 @@ def _phrases_by_first_word(phrases: tuple) -> dict[str, tuple]:
 _STATE_PHRASES = _phrases_by_first_word(US.state_phrases)  # `NORTH` -> (`NORTH CAROLINA`, `NORTH DAKOTA`)
 
 
-@lru_cache(maxsize=32768)
+# Small on purpose: the query side is mostly misspelt one-offs (the reference side has `street_form`).
+# At 32,768 this cache hit 62 % of a million-row batch instead of 52 %, for ~6 MB that grew over the
+# first 400,000 rows (peak RSS not flat, benchmarks/RESULTS.md); a miss costs ~1 µs.
+@lru_cache(maxsize=4096)
 def fuzzy_form(core: str, rules: GeoRules | None = None) -> str:
     """The core key spelled out (`IRISH HL` -> `IRISH HILL`), for edit distances against typed text,
     whose typos land in the long words people write (`HXILL` is one edit from `HILL`, not from `HL`)."""

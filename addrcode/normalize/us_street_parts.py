@@ -12,7 +12,9 @@ _TENS = {"TWENTY": 20, "THIRTY": 30, "FORTY": 40, "FIFTY": 50, "SIXTY": 60, "SEV
 _NAME_ABBR = {"ST": "SAINT", "MT": "MOUNT", "FT": "FORT"}  # only before another name word ("ST ALBANS RD")
 
 
-@functools.lru_cache(maxsize=1 << 14)
+# 4,096: the normalize stage runs on ~1 row in 6 of a batch, whose streets repeat less (45 % hits at
+# 16,384, 38 % at 4,096); the larger cache grew a batch's memory by ~3 MB over its first 200,000 rows.
+@functools.lru_cache(maxsize=1 << 12)
 def street_parts(street: str, tables: USTables, state: str = "") -> tuple[str, str, str, str]:
     """Street words -> (predir, name, suffix, postdir), USPS Pub 28 style (cached: names repeat)."""
     tb = tables
