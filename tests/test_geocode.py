@@ -414,6 +414,8 @@ def rivals_reference(tmp_path_factory):
     "20 Oak Rd 05001",  # no town named: both towns' OAK RD score alike
     "22 Oak Rd, Towna VT 05002", "22 Oak Rd, Towna, VT 05001", "30 Elm St, Towna VT 05001",
     "30 Elm St Unit 2, Towna VT 05001", "22 Oak Rd Apt 4, Towna VT 05001",
+    "10 Main St, Towna VT 05002",  # ZIP disagrees (0.95): MAIN's factor 0.93 is in the margin (its 10, 0.88: not)
+    "12 Main St, Towna VT 05002", "14 N Main St, Towna VT 05001", "14 N Main St, Towna VT 05002",
 ])
 def test_clean_row_short_path_is_the_full_answer_beside_rivals(rivals_reference, text):
     """Where the short path for clean rows answers, it is exactly what full matching answers, and it
@@ -429,8 +431,12 @@ def test_clean_row_short_path_is_the_full_answer_beside_rivals(rivals_reference,
 def test_clean_row_short_path_answers_the_clean_ones(rivals_reference):
     with Geocoder(rivals_reference) as gc:
         answered = {t for t in ("12 Main St, Towna VT 05001", "20 Oak Rd, Towna VT 05001", "22 Oak Rd Apt 4, Towna",
-                                "10 Main, Towna VT 05001", "20 Oak Rd 05001", "30 Elm St, Towna VT 05001")
+                                "10 Main, Towna VT 05001", "20 Oak Rd 05001", "30 Elm St, Towna VT 05001",
+                                "14 N Main St, Towna VT 05001", "10 Main St, Towna VT 05002")
                     if gc._clean_point(guided_parse(t, gc.store.known_city, gc.rules)) is not None}
-    # MAIN has three streets in TOWNA (MAIN, MAIN ST, N MAIN ST): left to full matching, as are no town
-    # with two towns' OAK RD in the ZIP, and a number held twice
-    assert answered == {"20 Oak Rd, Towna VT 05001", "22 Oak Rd Apt 4, Towna"}
+    # MAIN has three streets in TOWNA (MAIN, MAIN ST, N MAIN ST): MAIN ST and N MAIN ST are answered, their
+    # rivals' street factors (MAIN 0.93, N MAIN ST / MAIN ST 0.9) below the score less the margin (1.0 - 0.06);
+    # left to full matching: MAIN (MAIN ST is 0.97 of it), MAIN ST when the ZIP disagrees (0.95 - 0.06 <
+    # 0.93), no town with two towns' OAK RD in the ZIP, and a number held twice
+    assert answered == {"12 Main St, Towna VT 05001", "14 N Main St, Towna VT 05001", "20 Oak Rd, Towna VT 05001",
+                        "22 Oak Rd Apt 4, Towna"}

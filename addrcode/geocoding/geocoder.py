@@ -38,6 +38,7 @@ from pathlib import Path
 from addrcode.geocoding.guided import guided_parse
 from addrcode.geocoding.keys import FUZZY_LEVELS, StreetKey, city_key, fuzzy_level, number_key, street_key
 from addrcode.geocoding.scoring import (
+    AMBIGUITY_MARGIN,
     RANK,
     Candidate,
     Query,
@@ -46,6 +47,7 @@ from addrcode.geocoding.scoring import (
     pick_best,
     points_of_number,
     score_candidate,
+    street_factor,
     street_label,
     street_tail,
     why,
@@ -300,9 +302,12 @@ class Geocoder:
         street core key (its suffix and directional the query's) in the one town the query names by
         its exact key, or in its ZIP's towns when it names none. Then `_run` scores that street
         street 1.0 x town x number 1.0, with no note, and no rival: a street of another town of the
-        ZIP scores at most 0.68 (`town_factor`: "town differs"), too low to tie. So its match is
-        built here from the same rules (`scoring.town_factor`, `_place_number`, `pick_best`). Three
-        rows in five of a noisy batch are clean (benchmarks/RESULTS.md); tests/test_geocode.py
+        ZIP scores at most 0.68 (`town_factor`: "town differs"), too low to tie. Other streets of the
+        town with the same core key (`MAIN RD` next to `MAIN ST`, `N MAIN ST`) are rivals only if
+        their street factor alone, an upper bound of their score, comes within `AMBIGUITY_MARGIN` of
+        this one's score: else they can neither win nor make it ambiguous. So its match is built here
+        from the same rules (`scoring.town_factor`, `street_factor`, `_place_number`, `pick_best`).
+        Seven rows in ten of a noisy batch are clean (benchmarks/RESULTS.md); tests/test_geocode.py
         checks the answers are `_run`'s.
         """
         if not a.number or not a.street or a.po_box:
@@ -317,22 +322,21 @@ class Geocoder:
         alts = _core_alternatives(sk)
         for core, _f in alts:
             store.prefetch_town_streets(block, core)
-        sid = None
+        got = None
         for cid in block:
             if a.city and cid not in town_ev:
                 continue  # another town of the ZIP: its streets score <= 0.68
             for core, f in alts:
-                got = store.town_streets(cid, core)
-                if got:
-                    if sid is not None or len(got) > 1 or f < 1.0:
+                found = store.town_streets(cid, core)
+                if found:
+                    if got is not None or f < 1.0:
                         return None
-                    sid = got[0]
-        if sid is None:
+                    got = found
+        if got is None:
             return None
-        st = store.streets.get(sid) or store.street(sid)
-        key = st.key
-        if key.suffix != sk.suffix or (key.predir or key.postdir) != (sk.predir or sk.postdir):
-            return None  # street factor below 1.0
+        st, rival = self._exact_street(sk, got)
+        if st is None:
+            return None
         if a.city:
             if town_ev.get(st.city_id, 0.0) < 1.0:
                 return None
@@ -347,9 +351,27 @@ class Geocoder:
         r = st.row(idx[0])
         if postcode and r[5] and r[5] != postcode and tfac >= 1.0:
             tfac = 0.97
+        if rival >= tfac - AMBIGUITY_MARGIN:  # a same-named street might tie: let `_run` weigh it
+            return None
         return quick_match(precision="point", score=round(min(tfac, 1.0), 3), lon=r[2], lat=r[3],
                            matched=f"{r[0]} {street_label(st, a)}{street_tail(store, st)} {r[5]}".rstrip(),
                            ref_id=r[4], reason="", address=a)
+
+    def _exact_street(self, sk: StreetKey, sids: tuple) -> tuple:
+        """(the one street of `sids` whose key is the query's, suffix and directional alike, the
+        highest street factor of the others), or (None, 0.0) when not exactly one is."""
+        store = self.store
+        exact, rival = None, 0.0
+        for sid in dict.fromkeys(sids):  # a street and its alias under one core: one street
+            st = store.streets.get(sid) or store.street(sid)
+            f = street_factor(sk, st.key, 1.0, [])
+            if f >= 1.0:
+                if exact is not None:
+                    return None, 0.0
+                exact = st
+            elif f > rival:
+                rival = f
+        return exact, rival
 
     def _in_state(self, towns: dict, state: str, *, soft: bool = False) -> dict:
         """`towns` (town id -> anything) narrowed to `state` when given. `soft` (the state a ZIP
