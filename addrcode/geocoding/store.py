@@ -98,8 +98,8 @@ class Street:
                 return got
             c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1))
             self._some = {}
-        ref_id = c[3][j]
-        return c[0][j], self.nums[j], c[1][j], c[2][j], ref_id if c[6] else str(ref_id), c[4][j], c[5][j]
+        ids = c[3]
+        return c[0][j], self.nums[j], c[1][j], c[2][j], ids[j] if type(ids) is tuple else str(ids[j]), c[4][j], c[5][j]
 
     def number_at(self, j: int) -> str:
         """The house number as written of the street's `j`-th point: `row(j)[0]`, without building
@@ -111,19 +111,19 @@ class Street:
 def point_columns(rows: list) -> tuple:
     """A street's point rows (without `num`: the street's `nums` has it) held by column: coordinates
     in two arrays of doubles, reference ids that are plain decimal numbers in an array of integers,
-    the strings that repeat (numbers, postcodes, units) shared through `sys.intern`; the last column
-    says whether the ids are held as written (not plain numbers). The street cache holds up to a
-    million points; as 7-tuples of Python objects a Vermont point took ~390 bytes, held this way 83
-    (161 with `num` and the ids as strings; tests/test_store.py), so a long Vermont batch, which holds
-    ~246,000 points, peaks ~75 MB lower than with tuples (RESULTS.md)."""
+    the others as written (a tuple), the strings that repeat (numbers, postcodes, units) shared
+    through `sys.intern`. The street cache holds up to a million points; as 7-tuples of Python
+    objects a Vermont point took ~390 bytes, held this way 83 (161 with `num` and the ids as strings;
+    tests/test_store.py), so a long Vermont batch, which holds ~246,000 points, peaks ~75 MB lower
+    than with tuples (RESULTS.md)."""
     if not rows:
-        return ((),) * 6 + (True,)
+        return ((),) * 6
     number, lon, lat, ref_id, postcode, unit = zip(*rows)
     intern = sys.intern
     plain = all(type(r) is str and r.isdecimal() and r.isascii() and len(r) < 19 and (r[0] != "0" or r == "0")
                 for r in ref_id)
     return (tuple(map(intern, number)), array("d", lon), array("d", lat), array("q", map(int, ref_id)) if plain
-            else ref_id, tuple(map(intern, postcode)), tuple(map(intern, unit)), not plain)
+            else ref_id, tuple(map(intern, postcode)), tuple(map(intern, unit)))
 
 
 OUTSIDE = "outside the reference"  # how a Match's reason starts for a query outside the coverage
