@@ -152,7 +152,7 @@ def chunked(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRec
 _WORKER_JOB = None
 
 
-def _init_worker(make_job: Callable, args: tuple) -> None:
+def _init_worker(parent: int, make_job: Callable, args: tuple) -> None:
     import signal
 
     global _WORKER_JOB
@@ -162,7 +162,7 @@ def _init_worker(make_job: Callable, args: tuple) -> None:
     # arrived while this process was starting is discarded rather than raised.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _watch_parent(os.getppid())
+    _watch_parent(parent)  # the pid the parent gave: one read here may already be init's
     _WORKER_JOB = make_job(*args)
     _quiet_collector()  # for the worker's whole life: it only runs chunks
 
@@ -202,10 +202,14 @@ def _batch_collector() -> Iterator[None]:
 
 
 def _watch_parent(parent: int, every: float = 0.5) -> None:
-    """End this worker when its parent is gone. A parent killed with SIGKILL (the OOM killer,
-    `kill -9`) cannot stop its pool, and the workers would wait on their queue forever, each
-    holding a reference and its caches."""
+    """End this worker when its parent `parent` is gone. A parent killed with SIGKILL (the OOM
+    killer, `kill -9`) cannot stop its pool, and the workers would wait on their queue forever,
+    each holding a reference and its caches. A parent killed while this worker was still starting
+    (a spawned interpreter takes a while on a busy machine) is already gone: exit now."""
     import threading
+
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -243,7 +247,8 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no SQLite handle or lock crosses a fork
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(make_job, make_job_args))
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                               initargs=(os.getpid(), make_job, make_job_args))
     finished = False
     try:
         pending: deque = deque()
@@ -260,9 +265,13 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
             yield list(zip(chunk_done, future.result()))
         finished = True
     finally:
-        # interrupted or failed: drop the queued chunks rather than compute them (the workers end
-        # after their current chunk, or when they see this process gone)
-        pool.shutdown(wait=finished, cancel_futures=not finished)
+        # interrupted or failed (Ctrl-C, the reader of stdout gone): drop the queued chunks rather
+        # than compute them, and wait for the workers to end their current chunk. Waiting costs
+        # nothing (the interpreter's exit waits for the pool anyway) and is needed on Python 3.11:
+        # there the exit hook wakes the pool's manager thread through a pipe that thread may be
+        # closing at that moment (a flag checked without a lock; CPython added one, gh-125451),
+        # and `| head` printed "OSError: Bad file descriptor" about one run in twenty.
+        pool.shutdown(wait=True, cancel_futures=not finished)
 
 
 @contextmanager
