@@ -189,6 +189,30 @@ def test_workers_end_when_the_parent_is_killed_while_they_start(tmp_path):
     _kill_parent_and_see_workers_end(tmp_path, settle=0.0)
 
 
+def test_ctrl_c_while_workers_start_is_raised_after_they_have_started():
+    """A Ctrl-C that the kernel hands to another thread (numpy's BLAS thread has SIGINT unblocked)
+    still makes Python raise KeyboardInterrupt in the main thread at once, even with SIGINT
+    blocked there: inside the pool's start-up that cut a worker off from its start-up data. It is
+    held back until the block ends, then raised."""
+    import threading
+
+    def ctrl_c_from_another_thread():
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # as a thread started before the block
+        os.kill(os.getpid(), signal.SIGINT)
+
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt):
+        with batch._spawning_without_sigint():
+            other = threading.Thread(target=ctrl_c_from_another_thread)
+            other.start()
+            other.join()
+            time.sleep(0.05)  # the main thread passes many points where Python raises a pending signal
+            reached_end = True
+    assert reached_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
 def test_ctrl_c_stops_workers_quietly_and_resume_finishes(tmp_path):
     """Ctrl-C (SIGINT to the whole process group): exit 130, one message saying how to resume, no
     traceback from the workers, and the resumed run gives what an uninterrupted one gives."""

@@ -276,17 +276,32 @@ def map_chunks(chunks: Iterator[list[InputRecord]], job: Callable, *, jobs: int 
 
 @contextmanager
 def _spawning_without_sigint() -> Iterator[None]:
-    """Block SIGINT in this thread while worker processes may be started, so that they start with it
-    blocked (a child inherits the signal mask). Without this, a Ctrl-C landing between a worker's
-    start and its initializer's `SIG_IGN` prints a `KeyboardInterrupt` traceback from the worker.
-    A Ctrl-C meanwhile stays pending here and is raised as soon as the mask is restored."""
+    """Hold Ctrl-C back while worker processes may be started, and raise it right after.
+
+    Two things: SIGINT is blocked in this thread, so a worker starts with it blocked (a child
+    inherits the signal mask; without this a Ctrl-C landing between a worker's start and its
+    initializer's `SIG_IGN` prints a `KeyboardInterrupt` traceback from the worker). And the
+    interrupt is deferred: the mask alone does not stop it, since the kernel gives the signal to
+    any thread not blocking it (numpy's BLAS thread, started at import) and Python then raises
+    `KeyboardInterrupt` in the main thread wherever it is, e.g. between starting a worker and
+    sending it its start-up data (the worker then printed "EOFError: Ran out of input")."""
     import signal
+    import threading
 
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught: list = []
+    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    handler = signal.signal(signal.SIGINT, lambda *got: caught.append(got)) if in_main else None
     try:
         yield
     finally:
+        if in_main:
+            signal.signal(signal.SIGINT, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if caught and callable(handler):
+            handler(*caught[0])  # the default one raises KeyboardInterrupt here, outside the start-up
+        elif caught and handler == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _prepend(items: list, rest: Iterator) -> Iterator:
