@@ -387,14 +387,16 @@ def test_guided_parse_reads_every_us_state(text, want):
 def rivals_reference(tmp_path_factory):
     """One town with streets that share a core key (MAIN, MAIN ST, N MAIN ST, MAIN RD) and a
     number that two of them hold 2 km apart; a neighbouring town of the same ZIP with a MAIN ST
-    too; a number held twice on one street (two units far apart)."""
+    too; a number held twice on one street (two units far apart); PINE ST in TOWNA only."""
     from addrcode.geocoding.build import build_reference
 
     rows = [("10", "MAIN", "", "TOWNA", -72.00, 44.00), ("10", "MAIN ST", "", "TOWNA", -72.03, 44.00),
             ("12", "MAIN ST", "", "TOWNA", -72.0302, 44.0), ("14", "N MAIN ST", "", "TOWNA", -72.05, 44.01),
             ("20", "OAK RD", "", "TOWNA", -72.01, 44.02), ("22", "OAK RD", "", "TOWNA", -72.0102, 44.02),
             ("30", "ELM ST", "1", "TOWNA", -72.02, 44.03), ("30", "ELM ST", "2", "TOWNA", -72.04, 44.03),
-            ("10", "MAIN ST", "", "TOWNB", -72.10, 44.00), ("20", "OAK RD", "", "TOWNB", -72.11, 44.02)]
+            ("10", "MAIN ST", "", "TOWNB", -72.10, 44.00), ("20", "OAK RD", "", "TOWNB", -72.11, 44.02),
+            ("40", "PINE ST", "", "TOWNA", -72.0, 44.05), ("44", "PINE ST", "", "TOWNA", -72.0004, 44.05),
+            ("48", "PINE ST", "", "TOWNA", -72.0008, 44.05)]
     work = tmp_path_factory.mktemp("rivals")
     src = work / "rivals.csv"
     with open(src, "w", encoding="utf-8") as fh:
@@ -416,6 +418,11 @@ def rivals_reference(tmp_path_factory):
     "30 Elm St Unit 2, Towna VT 05001", "22 Oak Rd Apt 4, Towna VT 05001",
     "10 Main St, Towna VT 05002",  # ZIP disagrees (0.95): MAIN's factor 0.93 is in the margin (its 10, 0.88: not)
     "12 Main St, Towna VT 05002", "14 N Main St, Towna VT 05001", "14 N Main St, Towna VT 05002",
+    # numbers the street does not hold: interpolated (42, same side; 41, other side), beyond its range (60),
+    # TOWNB's OAK RD in the ZIP beside an interpolated 21, MAIN ST's 16 beside MAIN and N MAIN ST (0.93, 0.9)
+    "42 Pine St, Towna VT 05001", "41 Pine St, Towna VT 05001", "60 Pine St, Towna", "42 Pine St, Towna VT 05002",
+    "21 Oak Rd, Towna VT 05001", "21 Oak Rd, Towna", "16 Main St, Towna", "16 Main St, Towna VT 05001",
+    "42 Pine, Towna VT 05001", "42 Pine Rd, Towna VT 05001", "42 Pine St 05001",
 ])
 def test_clean_row_short_path_is_the_full_answer_beside_rivals(rivals_reference, text):
     """Where the short path for clean rows answers, it is exactly what full matching answers, and it
