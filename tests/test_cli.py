@@ -233,6 +233,31 @@ def test_encoding_an_encoded_file_replaces_its_columns(tmp_path):
     assert twice.read_text() == once.read_text()  # same keyring, same answers, one set of columns
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_rejected_row_of_an_encoded_file_keeps_none_of_its_old_values(tmp_path, fmt):
+    """Re-encoding an earlier output: a row rejected now (here a ragged one) gets empty `addrcode_*`
+    cells, not the earlier run's code and zone, which would read as this run's."""
+    src, once, twice = tmp_path / "in.csv", tmp_path / "once.csv", tmp_path / f"twice.{fmt}"
+    src.write_text('id,address\n1,"637 College St, Middlebury VT 05753"\n2,"457 Fellows Rd, Guildhall VT 05905"\n')
+    assert addrcode("encode", "-i", str(src), "--column", "address", "-o", str(once)).returncode == 0
+    rows = list(csv.reader(once.open()))
+    code_at = rows[0].index("addrcode_code")
+    assert all(r[code_at] for r in rows[1:])
+    rows[2].append("a stray cell")  # row 2 is now ragged: rejected by the next run
+    with once.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    proc = addrcode("encode", "-i", str(once), "--column", "address", "-o", str(twice), "--format", fmt)
+    assert proc.returncode == 1, proc.stderr
+    if fmt == "csv":
+        out = list(csv.DictReader(twice.open()))
+    else:
+        out = [json.loads(line) for line in twice.read_text().splitlines()]
+    assert out[0]["addrcode_code"] == rows[1][code_at]  # same keyring, same answer
+    assert out[1]["addrcode_status"] == "rejected" and "cells" in out[1]["addrcode_reason"]
+    assert not out[1].get("addrcode_code") and not out[1].get("addrcode_zone")
+    assert out[1]["id"] == "2"
+
+
 @pytest.mark.parametrize("command", ["geocode", "decode"])
 def test_text_points_are_lat_lon_as_the_readme_says(command):
     arg = "637 College St, Middlebury VT 05753"

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -213,9 +214,13 @@ def _run_plan(command, config, options, job, source: InputSpec, target: OutputSp
         if replaced and notify:
             notify(f"note: the input already has {len(replaced)} of this command's columns ({replaced[0]} ...); "
                    "they are replaced by this run's values")
-        fmt, columns = target.fmt or "csv", [h for h in header if h not in ours] + ours
+        kept = [h for h in header if h not in ours]
+        fmt, columns = target.fmt or "csv", kept + ours
+        to_output = partial(_to_output_replacing, frozenset(replaced)) if replaced else _to_output
+        row_of = _CsvRow(kept, job.fields)
     else:
         fmt, columns = target.fmt or "text", ["input"] + job.fields
+        to_output, row_of = _to_text_output, None
     identity = None
     if source.is_file and target.is_file:  # what must not change between a run and its resumption
         identity = runner.input_identity(source.path, {
@@ -224,7 +229,7 @@ def _run_plan(command, config, options, job, source: InputSpec, target: OutputSp
             "delimiter": source.delimiter,
             "rejects": target.rejects, "chunk_size": how.chunk_size})
     return runner.RunPlan(fmt=fmt, columns=columns, text=job.text if header is None else _PrefixedText(job.text),
-                          to_output=_to_output if header is not None else _to_text_output,
+                          to_output=to_output, row_of=row_of,
                           delimiter=source.delimiter if fmt == "csv" and header is not None else ",",
                           streaming=not source.path and not source.texts and not target.is_file,
                           output=target.path, rejects=target.rejects, identity=identity, resume=how.resume,
@@ -243,6 +248,24 @@ def _to_output(record, result: dict) -> dict:
             name = _PREFIXED[k] = PREFIX + k
         out[name] = v
     return out
+
+
+def _to_output_replacing(replaced: frozenset, record, result: dict) -> dict:
+    """`_to_output` of an input that has some of this command's columns (an earlier output): this
+    run's result alone fills them (a rejected row has no code, not the earlier run's)."""
+    return _to_output(replace(record, fields={k: v for k, v in record.fields.items() if k not in replaced}), result)
+
+
+class _CsvRow:
+    """A CSV output row's cells in column order, `_to_output`'s values without building its dict (this
+    runs per row): the input's cells of `kept` (its columns but this command's), then the result's
+    `fields` (None for a field the result lacks, as for a cell the input row lacks)."""
+
+    def __init__(self, kept: list[str], fields: list[str]):
+        self.kept, self.fields = kept, fields
+
+    def __call__(self, record, result: dict) -> list:
+        return [*map(record.fields.get, self.kept), *map(result.get, self.fields)]
 
 
 def _to_text_output(record, result: dict) -> dict:

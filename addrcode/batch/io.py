@@ -461,16 +461,30 @@ class RecordWriter:
         if self.flush_each:
             self.out.flush()
 
+    def write_row(self, values: list) -> None:
+        """`write` for CSV, of a record's values already in `columns` order."""
+        safe = _SAFE_FIRST
+        row = [v if v.__class__ is str and (not v or v[0] in safe) else _csv_cell(v) for v in values]
+        try:
+            self._write_cells(row)
+        except UnicodeEncodeError:  # lone surrogates: see `write`
+            self._write_cells([_no_surrogates(v) for v in row])
+        self.count += 1
+        if self.flush_each:
+            self.out.flush()
+
     def _write(self, record: dict) -> None:
         if self.fmt == "csv":
-            row = [_csv_cell(record.get(c)) for c in self.columns]
-            (self._csv_cr if "\r" in "".join(row) else self._csv).writerow(row)
+            self._write_cells([_csv_cell(record.get(c)) for c in self.columns])
         elif self.fmt == "jsonl":
             self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.fmt == "json":
             self.out.write(("\n" if self.count == 0 else ",\n") + json.dumps(record, ensure_ascii=False))
         else:
             self.out.write(self.text(record).replace("\n", " ") + "\n")
+
+    def _write_cells(self, row: list[str]) -> None:
+        (self._csv_cr if "\r" in "".join(row) else self._csv).writerow(row)
 
     def close(self) -> None:
         if self.fmt == "json":
