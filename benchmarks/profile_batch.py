@@ -114,6 +114,7 @@ STAGE_OF_FUNCTION = {
     ("addrcode.geocoding.geocoder", "_read"): "normalize",
     ("addrcode.geocoding.geocoder", "_normalize"): "normalize",
     ("addrcode.geocoding.geocoder", "_fuzzy_streets"): "fuzzy",
+    ("addrcode.geocoding.geocoder", "_fuzzy_hits"): "fuzzy",
     ("addrcode.geocoding.store", "fuzzy_cities"): "fuzzy",
 }
 # builtins (cProfile file "~") by a word of their name; the others take their callers' stage

@@ -387,7 +387,8 @@ def test_guided_parse_reads_every_us_state(text, want):
 def rivals_reference(tmp_path_factory):
     """One town with streets that share a core key (MAIN, MAIN ST, N MAIN ST, MAIN RD) and a
     number that two of them hold 2 km apart; a neighbouring town of the same ZIP with a MAIN ST
-    too; a number held twice on one street (two units far apart); PINE ST in TOWNA only."""
+    too; a number held twice on one street (two units far apart); PINE ST in TOWNA only;
+    MAPLEWOOD AVE in both towns (a long name: one typo still scores >= 0.75)."""
     from addrcode.geocoding.build import build_reference
 
     rows = [("10", "MAIN", "", "TOWNA", -72.00, 44.00), ("10", "MAIN ST", "", "TOWNA", -72.03, 44.00),
@@ -396,7 +397,8 @@ def rivals_reference(tmp_path_factory):
             ("30", "ELM ST", "1", "TOWNA", -72.02, 44.03), ("30", "ELM ST", "2", "TOWNA", -72.04, 44.03),
             ("10", "MAIN ST", "", "TOWNB", -72.10, 44.00), ("20", "OAK RD", "", "TOWNB", -72.11, 44.02),
             ("40", "PINE ST", "", "TOWNA", -72.0, 44.05), ("44", "PINE ST", "", "TOWNA", -72.0004, 44.05),
-            ("48", "PINE ST", "", "TOWNA", -72.0008, 44.05)]
+            ("48", "PINE ST", "", "TOWNA", -72.0008, 44.05),
+            ("50", "MAPLEWOOD AVE", "", "TOWNA", -72.0, 44.06), ("50", "MAPLEWOOD AVE", "", "TOWNB", -72.1, 44.06)]
     work = tmp_path_factory.mktemp("rivals")
     src = work / "rivals.csv"
     with open(src, "w", encoding="utf-8") as fh:
@@ -447,3 +449,43 @@ def test_clean_row_short_path_answers_the_clean_ones(rivals_reference):
     # 0.93), no town with two towns' OAK RD in the ZIP, and a number held twice
     assert answered == {"12 Main St, Towna VT 05001", "14 N Main St, Towna VT 05001", "20 Oak Rd, Towna VT 05001",
                         "22 Oak Rd Apt 4, Towna"}
+
+
+FUZZY_IN_TWO_TOWNS = [
+    "50 Maplewod Ave, Towna VT 05001",  # TOWNA's street scores >= 0.75: TOWNB's is never looked for
+    "50 Maplewod Ave, Townb VT 05001", "50 Mapelwood Ave, Towna VT 05001", "50 Maplewod Ave 05001",
+    "20 Ok Rd, Towna VT 05001",  # a short name: one edit scores < 0.75, TOWNB's OAK RD is scored too
+    "20 Oka Rd, Towna VT 05001", "21 Oka Rd, Towna VT 05001", "50 Maplwod Ave, Towna VT 05001",
+    "22 Oka Rd, Towna VT 05002", "20 Oka Rd 05001", "40 Pnie St, Townb VT 05001",  # PINE ST only in TOWNA
+    "12 Mian St, Towna VT 05001", "7 Nowhere Ln, Towna VT 05001", "50 Maplewod Ave, Towna VT 05002",
+]
+
+
+@pytest.mark.parametrize("text", FUZZY_IN_TWO_TOWNS)
+def test_fuzzy_search_of_the_named_town_first_gives_the_whole_blocks_answer(rivals_reference, text, monkeypatch):
+    """The fuzzy street search looks in the towns the query names first and in the block's other
+    towns only when their streets could matter: the answers and explanations are those of a search
+    of the whole block at once."""
+    with Geocoder(rivals_reference) as lazy, Geocoder(rivals_reference) as whole:
+        got, got_why = lazy.geocode(text), lazy.explain(text).to_dict()
+        real = Geocoder._street_ids
+        monkeypatch.setattr(Geocoder, "_street_ids", lambda self, sk, block, named, state="":
+                            real(self, sk, block, 0, state))
+        assert whole.geocode(text).__dict__ == got.__dict__
+        assert whole.explain(text).to_dict() == got_why
+        assert lazy.geocode(text).__dict__ == got.__dict__  # its fuzzy verdicts remembered, rest found or not
+
+
+def test_fuzzy_search_skips_the_other_towns_only_when_they_cannot_matter(rivals_reference):
+    from addrcode.geocoding.keys import city_key
+
+    with Geocoder(rivals_reference) as gc:
+        townb = gc.store.city_ids(city_key("TOWNB"))[0]
+        read, real = [], gc.store.town_forms
+        gc.store.town_forms = lambda cid, level: read.append(cid) or real(cid, level)
+        one_typo_long = gc.geocode("50 Maplewod Ave, Towna VT 05001")
+        assert one_typo_long.precision == "point" and "TOWNA" in one_typo_long.matched
+        assert read and townb not in read  # TOWNA's MAPLEWOOD AVE scores >= 0.75: TOWNB's cannot win or tie
+        read.clear()
+        short_name = gc.geocode("20 Ok Rd, Towna VT 05001")  # one edit of a 5-letter key: 0.72
+        assert short_name.score < 0.75 and "TOWNA" in short_name.matched and townb in read  # TOWNB's OAK RD weighed

@@ -257,9 +257,9 @@ class Geocoder:
             m = Match(reason=outside, address=a)
             return (m, None) if not explain else (m, self._outside_explanation(a, sk, ckey, postcode, m))
         block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
-        sids, how = self._street_ids(sk, block, state) if sk.core else ([], "")
+        sids, how, more = self._street_ids(sk, block, len(town_ev), state) if sk.core else ([], "", None)
         q = Query(a, sk, number, num, postcode, town_ev, zip_towns, how)
-        cands = self._scored_candidates(q, sids, explain) if sids else []
+        cands = self._scored_candidates(q, sids, explain, more) if sids else []
         if cands:
             m, best = pick_best(cands, a)
             verdict = why(best, cands) if explain else ""
@@ -404,24 +404,31 @@ class Geocoder:
             return dict.fromkeys(self.store.city_ids_in_state(ckey, state) if state and len(ids) > 1 else ids, 1.0)
         return {cid: 0.97 if sim >= 0.85 else 0.9 for cid, sim in self.store.fuzzy_cities(ckey)}
 
-    def _street_ids(self, sk: StreetKey, block: list[int], state: str = "") -> tuple[list, str]:
-        """[(street id, similarity, notes, town id)] for the query's street, and how they were found:
-        in the block, else by the exact key anywhere (in the query's state, when it names one)."""
-        sids, how = self._street_candidates(sk, block, state)
+    def _street_ids(self, sk: StreetKey, block: list[int], named: int, state: str = "") -> tuple[list, str, object]:
+        """[(street id, similarity, notes, town id)] for the query's street, how they were found (in
+        the block, else by the exact key anywhere: in the query's state, when it names one), and the
+        `_FuzzyFind` when they are fuzzy hits of the first `named` towns of the block (else None)."""
+        sids, how, more = self._street_candidates(sk, block, named, state)
         if not sids and block:
             sids = self._anywhere(sk.core, state)
             how = "exact street key outside the named town/ZIP"
-        return sids, how
+        return sids, how, more
 
     def _anywhere(self, core: str, state: str) -> list:
         """The streets with this core key in the whole reference (or the query's state), as candidates."""
         return [(sid, 1.0, (), cid) for sid, cid in self.store.global_core(core, state)]
 
-    def _scored_candidates(self, q: Query, sids: list, explain: bool) -> list[Candidate]:
-        """The street candidates `sids`, scored, best first."""
+    def _scored_candidates(self, q: Query, sids: list, explain: bool, more=None) -> list[Candidate]:
+        """The street candidates `sids`, scored, best first. `more`: the `_FuzzyFind` whose named towns'
+        hits `sids` are, the other towns' hits found only if they can matter (see below)."""
         town_ev = q.town_evidence
         rest = ()
-        if town_ev and not explain and len(sids) > 1:
+        if more is not None:
+            if explain:
+                sids = sids + list(more.rest(self._fuzzy_hits))
+            else:
+                rest = more  # the other towns' hits, after the named towns' (block order), if needed
+        elif town_ev and not explain and len(sids) > 1:
             # the query names a town: a street of another town scores at most 0.68 (town factor),
             # so once a named town's street scores >= 0.75 the others can neither win nor tie
             # within the ambiguity margin (0.06): score them only when needed
@@ -431,13 +438,16 @@ class Geocoder:
                 sids = named
         cands = [score_candidate(self.store, q, sid, sfac, snotes) for sid, sfac, snotes, _cid in sids]
         if rest and max(c.score for c in cands) < 0.75:
+            if rest is more:
+                rest = more.rest(self._fuzzy_hits)
             cands += [score_candidate(self.store, q, sid, sfac, snotes) for sid, sfac, snotes, _cid in rest]
         if len(cands) > 1:
             cands.sort(key=by_score)
         return cands
 
-    def _street_candidates(self, sk: StreetKey, block: list[int], state: str = ""):
-        """[(street id, street factor, notes, town id)] in the block: exact core key first, fuzzy if none."""
+    def _street_candidates(self, sk: StreetKey, block: list[int], named: int, state: str = ""):
+        """([(street id, street factor, notes, town id)] in the block: exact core key first, fuzzy if
+        none; how they were found; the `_FuzzyFind` of fuzzy hits of the block's first `named` towns)."""
         out = []
         alts = _core_alternatives(sk)
         town_streets = self.store.town_streets
@@ -449,55 +459,90 @@ class Geocoder:
                     out.append((sid, f, (), cid))
         if out or not block:
             if not block:
-                return self._anywhere(sk.core, state), "exact street key, no town or ZIP in the query"
-            return out, "exact street key in the block"
+                return self._anywhere(sk.core, state), "exact street key, no town or ZIP in the query", None
+            return out, "exact street key in the block", None
         # the same misspelt street in the same block comes back (the second reading of one query,
         # repeated rows): remember the fuzzy verdict, bounded
-        ckey = (sk.predir, sk.core, sk.suffix, sk.postdir, tuple(block))
+        ckey = (sk.predir, sk.core, sk.suffix, sk.postdir, tuple(block), named)
         hit = self._fuzzy_cache.get(ckey)
         if hit is None:
-            hit = self._fuzzy_cache.get_or(ckey, lambda _k: tuple(self._fuzzy_streets(sk, block)))
-        return list(hit), "fuzzy street name in the block"
+            hit = self._fuzzy_cache.get_or(ckey, lambda _k: self._fuzzy_streets(sk, block, named))
+        how = "fuzzy street name in the block"
+        if hit.pending:  # the named towns' hits; the others' only if `_scored_candidates` needs them
+            return list(hit.first), how, hit
+        return list(hit.first) + list(hit.rest(self._fuzzy_hits)), how, None
 
-    def _fuzzy_streets(self, sk: StreetKey, block: list[int]) -> list:
-        """Streets of the block whose name is a few edits from the query's, at the first level that finds any."""
-        from rapidfuzz import process
-        from rapidfuzz.distance import OSA
-
-        out: list = []
+    def _fuzzy_streets(self, sk: StreetKey, block: list[int], named: int = 0) -> _FuzzyFind:
+        """Streets of the block whose name is a few edits from the query's, at the first level that
+        finds any. Its first `named` towns (those the query names) are searched first at each level:
+        when they have hits, the other towns' at that level are searched only if `rest()` is asked
+        (a named town's street scoring >= 0.75 leaves them no chance: `_scored_candidates`)."""
         # as typed with directionals and suffix first ("W IHLL RD"), then name + suffix ("JOHNSON
         # LOYOP" is one edit from "JOHNSON LOOP"), then the name alone (typo and a missing suffix)
+        first, others = (block[:named], block[named:]) if 0 < named < len(block) else (block, [])
         tried = set()
         for level in FUZZY_LEVELS:
             q = fuzzy_level(sk, level, self.rules)
             if q in tried:
                 continue
             tried.add(q)
-            qdigits = _DIGITS.findall(q)
-            n = len(q.replace(" ", ""))
-            max_edits = 1 if n <= 4 else 2 if n <= 12 else 3
-            qn = q.replace(" ", "")
-            seen = set()
-            lq = len(q)
-            for cid in block:
-                forms, cores, lens = self.store.town_forms(cid, level)
-                lo, hi = bisect_left(lens, lq - max_edits), bisect_right(lens, lq + max_edits)
-                if lo >= hi:
+            seen: set = set()
+            hits = self._fuzzy_hits(q, level, first, seen)
+            if hits:
+                return _FuzzyFind(hits, (q, level, others, seen) if others else None)
+            hits = self._fuzzy_hits(q, level, others, seen) if others else []
+            if hits:
+                return _FuzzyFind(hits, None)
+        return _FuzzyFind([], None)
+
+    def _fuzzy_hits(self, q: str, level: str, towns: list[int], seen: set) -> list:
+        """[(street id, street factor, notes, town id)] of `towns` whose fuzzy form at `level` is within
+        the edit budget of `q`, in town order; street ids in `seen` skipped (and added)."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        out: list = []
+        qdigits = _DIGITS.findall(q)
+        qn = q.replace(" ", "")
+        n = len(qn)
+        max_edits = 1 if n <= 4 else 2 if n <= 12 else 3
+        lq = len(q)
+        for cid in towns:
+            forms, cores, lens = self.store.town_forms(cid, level)
+            lo, hi = bisect_left(lens, lq - max_edits), bisect_right(lens, lq + max_edits)
+            if lo >= hi:
+                continue
+            for form, dist, i in process.extract(q, forms[lo:hi], scorer=OSA.distance,
+                                                 score_cutoff=max_edits, limit=8):
+                i += lo
+                if _DIGITS.findall(form) != qdigits:  # route 118 is not a typo of route 103
                     continue
-                for form, dist, i in process.extract(q, forms[lo:hi], scorer=OSA.distance,
-                                                     score_cutoff=max_edits, limit=8):
-                    i += lo
-                    if _DIGITS.findall(form) != qdigits:  # route 118 is not a typo of route 103
-                        continue
-                    if form.replace(" ", "") == qn:  # "MC DONALD" / "MCDONALD": not a typo
-                        dist = 0.3
-                    # evidence falls with the share of the name that had to change
-                    f = 0.95 * (1.0 - min(dist, n) / max(n, 1)) ** 1.5
-                    for sid in self.store.town_streets(cid, cores[i]):
-                        if sid not in seen:
-                            seen.add(sid)
-                            out.append((sid, f, (f"street name {dist:g} edit(s) away",), cid))
-            if out:
-                break
+                if form.replace(" ", "") == qn:  # "MC DONALD" / "MCDONALD": not a typo
+                    dist = 0.3
+                # evidence falls with the share of the name that had to change
+                f = 0.95 * (1.0 - min(dist, n) / max(n, 1)) ** 1.5
+                for sid in self.store.town_streets(cid, cores[i]):
+                    if sid not in seen:
+                        seen.add(sid)
+                        out.append((sid, f, (f"street name {dist:g} edit(s) away",), cid))
         return out
 
+
+class _FuzzyFind:
+    """A fuzzy street search's hits: `first`, the hits of the towns searched first at the level that
+    found any, and `rest(search)`, the other towns' hits at that level, searched once when first
+    asked (`pending` until then): `search` is `Geocoder._fuzzy_hits`, `asked` its arguments."""
+
+    __slots__ = ("first", "_rest", "_asked")
+
+    def __init__(self, first: list, asked: tuple | None):
+        self.first, self._asked, self._rest = tuple(first), asked, ()
+
+    @property
+    def pending(self) -> bool:
+        return self._asked is not None
+
+    def rest(self, search) -> tuple:
+        if self._asked is not None:
+            self._rest, self._asked = tuple(search(*self._asked)), None
+        return self._rest
