@@ -11,9 +11,16 @@
 """
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background by a shell without job control (`pytest &` in a script, a CI step
+# run that way) inherits SIGINT ignored, and so does every CLI it starts: Python then installs no
+# KeyboardInterrupt handler, and the Ctrl-C tests fail (exit 0, not 130). Run them as a terminal would.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
