@@ -27,6 +27,7 @@ from addrcode.codes.scheme import (
     decode_code,
     decode_codes,
     encode_cell,
+    encode_cell_texts,
     encode_cells,
     gf32_mul,
     normalize_code,
@@ -220,6 +221,25 @@ def test_fast_code_builder_matches_check_char():
     for code in encode_cells(cells, EPOCH):
         body = code.compact()[:-1]
         assert code.check == check_char(body)
+
+
+def test_code_texts_are_the_codes_texts():
+    """The batch path's texts are `encode_cells`' (and `encode_cell`'s) codes, in order, repeats
+    included, across districts and epochs; the same checks refuse a bad cell or a revoked epoch."""
+    rng = random.Random(21)
+    cells = [(rng.randrange(DISTRICTS), rng.randrange(CELLS_PER_DISTRICT)) for _ in range(2000)]
+    cells += [(0, 0), (DISTRICTS - 1, CELLS_PER_DISTRICT - 1), cells[5]]
+    for epoch in (EPOCH, make_epoch("7", seed=3)):
+        texts = encode_cell_texts(cells, epoch)
+        assert texts == [code.text() for code in encode_cells(cells, epoch)]
+        assert texts[:50] == [encode_cell(d, i, epoch).text() for d, i in cells[:50]]
+    assert encode_cell_texts([], EPOCH) == []
+    with pytest.raises(CodeError):
+        encode_cell_texts([(DISTRICTS, 0)], EPOCH)
+    with pytest.raises(CodeError):
+        encode_cell_texts([(1.0, 2)], EPOCH)
+    with pytest.raises(EpochError):
+        encode_cell_texts([(1, 2)], make_epoch("1", status="revoked", seed=1))
 
 
 def test_check_char_makes_state_zero():

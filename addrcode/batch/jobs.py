@@ -445,7 +445,7 @@ class EncodeJob:
         return outs
 
     def _place(self, outs: list[dict], placed: list[tuple], queries: list) -> None:
-        from addrcode.codes.scheme import encode_cells
+        from addrcode.codes.scheme import encode_cell_texts
         from addrcode.zones import OUTSIDE_REASON
 
         district, index, valid = self.grid.cells([p[1] for p in placed], [p[2] for p in placed])
@@ -456,8 +456,8 @@ class EncodeJob:
             new = list(dict.fromkeys(k for k in keys if k is not None))
         if new:
             zones = self.zones.zone_of_cells(self.grid, [k[0] for k in new], [k[1] for k in new])
-            for key, code, zone in zip(new, encode_cells(new, self.epoch), zones):
-                self._cells[key] = (code.text(), zone)
+            for key, code, zone in zip(new, encode_cell_texts(new, self.epoch), zones):
+                self._cells[key] = (code, zone)
         for (pos, _, _, reason), key in zip(placed, keys):
             out = outs[pos]
             if key is None:

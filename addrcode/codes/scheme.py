@@ -33,7 +33,7 @@ Limits: the FF1 domain is 32**4, just above the standard's 10**6 floor, which wa
 of known attacks on small-domain Feistel FPE needing very many plaintext/ciphertext pairs under
 one tweak; every period has its own key, so no key is used for more than one period (a week).
 
-Public API: `Code`, `encode_cell`, `encode_cells`, `decode_code`, `decode_codes`, `parse_code`,
+Public API: `Code`, `encode_cell`, `encode_cells`, `encode_cell_texts`, `decode_code`, `decode_codes`, `parse_code`,
 `normalize_code`, `check_char`, `corrections`, `CodeFormatError`, `EpochError`.
 """
 
@@ -379,6 +379,25 @@ def encode_cells(cells: Iterable[tuple[int, int]], epoch: Epoch) -> list[Code]:
     opaque = _ff1_batch(epoch.secret, epoch.id, [c[0] for c in unique], [c[1] for c in unique]).tolist()
     made = {cell: _make(cell[0], epoch.id, o) for cell, o in zip(unique, opaque)}
     return [made[cell] for cell in cells]
+
+
+def encode_cell_texts(cells: Sequence[tuple[int, int]], epoch: Epoch) -> list[str]:
+    """`[code.text() for code in encode_cells(cells, epoch)]` without a `Code` per cell: what a
+    batch encode prints (it meets a new cell on most rows: a national batch has as many cells as
+    points). Same checks: a bad cell or a revoked epoch raises."""
+    _check_epoch(epoch)
+    cells = [_check_cell(district, index) for district, index in cells]
+    if not cells:
+        return []
+    e = epoch.id
+    opaque = _ff1_batch(epoch.secret, e, [c[0] for c in cells], [c[1] for c in cells]).tolist()
+    pairs, damm2, check_of_state = _fast_tables()
+    out = []
+    for (district, _), o in zip(cells, opaque):
+        prefix, state = _head(district, e)
+        hi, lo = o >> 10, o & 0x3FF
+        out.append(f"{prefix}-{e}{pairs[hi]}{pairs[lo]}-{check_of_state[damm2[damm2[state][hi]][lo]]}")
+    return out
 
 
 def _ff1_batch(secret: bytes, epoch_id: str, districts: Sequence[int], indices: Sequence[int], decrypt: bool = False):
