@@ -217,7 +217,7 @@ def _run_plan(command, config, options, job, source: InputSpec, target: OutputSp
         kept = [h for h in header if h not in ours]
         fmt, columns = target.fmt or "csv", kept + ours
         to_output = partial(_to_output_replacing, frozenset(replaced)) if replaced else _to_output
-        row_of = _CsvRow(kept, job.fields)
+        row_of = _CsvRow(kept, job.fields) if fmt == "csv" else None
     else:
         fmt, columns = target.fmt or "text", ["input"] + job.fields
         to_output, row_of = _to_text_output, None

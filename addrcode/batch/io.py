@@ -411,6 +411,13 @@ def _csv_cell(value) -> str:
     return value
 
 
+def _csv_cells(values) -> list[str]:
+    """`_csv_cell` of each value; a plain string that cannot start a formula is taken as it is without
+    the call (most cells: this runs per row)."""
+    safe = _SAFE_FIRST
+    return [v if v.__class__ is str and (not v or v[0] in safe) else _csv_cell(v) for v in values]
+
+
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -463,8 +470,7 @@ class RecordWriter:
 
     def write_row(self, values: list) -> None:
         """`write` for CSV, of a record's values already in `columns` order."""
-        safe = _SAFE_FIRST
-        row = [v if v.__class__ is str and (not v or v[0] in safe) else _csv_cell(v) for v in values]
+        row = _csv_cells(values)
         try:
             self._write_cells(row)
         except UnicodeEncodeError:  # lone surrogates: see `write`
@@ -475,7 +481,7 @@ class RecordWriter:
 
     def _write(self, record: dict) -> None:
         if self.fmt == "csv":
-            self._write_cells([_csv_cell(record.get(c)) for c in self.columns])
+            self._write_cells(_csv_cells(map(record.get, self.columns)))
         elif self.fmt == "jsonl":
             self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.fmt == "json":

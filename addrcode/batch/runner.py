@@ -419,7 +419,7 @@ class RunPlan:
     columns: list[str]
     text: Callable[[dict], str]
     to_output: Callable[[InputRecord, dict], dict]
-    # CSV only: the same record's cells in `columns` order, without the dict (None: from `to_output`)
+    # with fmt "csv": the same record's cells in `columns` order, without the dict (None: from `to_output`)
     row_of: Callable[[InputRecord, dict], list] | None = None
     delimiter: str = ","
     streaming: bool = False  # records arrive one at a time (stdin): process each as it comes
@@ -454,7 +454,6 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
         for _ in range(done):  # re-read, through the same parser, what is already written
             next(records, None)
         size = 1 if plan.streaming else chunk_size
-        row_of = plan.row_of if plan.fmt == "csv" else None
         with _batch_collector():  # see _BATCH_GC_THRESHOLDS
             for pairs in map_chunks(chunked(records, size), job, jobs=1 if plan.streaming else jobs,
                                     make_job=make_job, make_job_args=make_job_args, column=column,
@@ -464,8 +463,8 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
                     if observe is not None:
                         observe(record, result)
                     w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
-                    if row_of is not None:
-                        w.write_row(row_of(record, result))
+                    if plan.row_of is not None:
+                        w.write_row(plan.row_of(record, result))
                     else:
                         w.write(plan.to_output(record, result))
                 done += len(pairs)

@@ -154,7 +154,7 @@ class Code:
 
     def text(self) -> str:
         """Grouped for reading aloud and printing: ``PPP-EOOOO-C``."""
-        return f"{self.prefix}-{self.epoch}{self.opaque}-{self.check}"
+        return _grouped(self.prefix, self.epoch, self.opaque, self.check)
 
     __str__ = text
 
@@ -341,12 +341,21 @@ def _head(district: int, epoch_id: str) -> tuple[str, int]:
     return prefix, _damm_state(prefix + epoch_id)
 
 
-def _make(district: int, epoch_id: str, opaque: int) -> Code:
+def _grouped(prefix: str, epoch_id: str, opaque: str, check: str) -> str:
+    return f"{prefix}-{epoch_id}{opaque}-{check}"
+
+
+def _parts(district: int, epoch_id: str, opaque: int) -> tuple[str, str, str]:
+    """(prefix, opaque characters, check character) of the code of an encrypted cell index."""
     pairs, damm2, check_of_state = _fast_tables()
     prefix, state = _head(district, epoch_id)
     hi, lo = opaque >> 10, opaque & 0x3FF
-    check = check_of_state[damm2[damm2[state][hi]][lo]]
-    return Code(prefix, epoch_id, pairs[hi] + pairs[lo], check)
+    return prefix, pairs[hi] + pairs[lo], check_of_state[damm2[damm2[state][hi]][lo]]
+
+
+def _make(district: int, epoch_id: str, opaque: int) -> Code:
+    prefix, body, check = _parts(district, epoch_id, opaque)
+    return Code(prefix, epoch_id, body, check)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -391,12 +400,10 @@ def encode_cell_texts(cells: Sequence[tuple[int, int]], epoch: Epoch) -> list[st
         return []
     e = epoch.id
     opaque = _ff1_batch(epoch.secret, e, [c[0] for c in cells], [c[1] for c in cells]).tolist()
-    pairs, damm2, check_of_state = _fast_tables()
     out = []
     for (district, _), o in zip(cells, opaque):
-        prefix, state = _head(district, e)
-        hi, lo = o >> 10, o & 0x3FF
-        out.append(f"{prefix}-{e}{pairs[hi]}{pairs[lo]}-{check_of_state[damm2[damm2[state][hi]][lo]]}")
+        prefix, body, check = _parts(district, e, o)
+        out.append(_grouped(prefix, e, body, check))
     return out
 
 
