@@ -12,7 +12,7 @@ import sqlite3
 import sys
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from addrcode.geocoding.keys import StreetKey, street_key_text
@@ -78,7 +78,7 @@ class Street:
     key: StreetKey
     fetch: object  # (first point id, last point id) -> [(number, lon, lat, ref_id, postcode, unit)]
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
-    _some: dict | None = None  # the points read one by one, by index (None: none yet, or `_all`)
+    _some: dict = field(default_factory=dict)  # the points read one by one, by index
     _all: tuple | None = None  # every point by column (see `point_columns`), once a second one was needed
 
     def row(self, j: int) -> tuple:
@@ -88,61 +88,42 @@ class Street:
         asking for a second reads them all, as a street in use will be asked for more."""
         c = self._all
         if c is None:
-            some = self._some
-            if some is None:
-                pid = self.p0 + j
-                r = self.fetch(pid, pid)[0]
-                got = (r[0], self.nums[j], *r[1:])
-                self._some = {j: got}
-                return got
-            got = some.get(j)
+            got = self._some.get(j)
             if got is not None:
                 return got
-            c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1), self.nums)
-            self._some = None
-        num = self.nums[j]
-        number, ids, postcode, unit = c[0], c[3], c[4], c[5]
-        return (str(num) if number is None else number[j], num, c[1][j], c[2][j],
-                ids[j] if type(ids) is tuple else str(ids[j]),
-                postcode if type(postcode) is str else postcode[j], unit if type(unit) is str else unit[j])
+            if not self._some:
+                pid = self.p0 + j
+                r = self.fetch(pid, pid)[0]
+                got = self._some[j] = (r[0], self.nums[j], *r[1:])
+                return got
+            c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1))
+            self._some = {}
+        ids = c[3]
+        return c[0][j], self.nums[j], c[1][j], c[2][j], ids[j] if type(ids) is tuple else str(ids[j]), c[4][j], c[5][j]
 
     def number_at(self, j: int) -> str:
         """The house number as written of the street's `j`-th point: `row(j)[0]`, without building
         the row (a number's points are checked one by one, and most rows then take one of them)."""
         c = self._all
-        if c is None:
-            return self.row(j)[0]
-        number = c[0]
-        return str(self.nums[j]) if number is None else number[j]
+        return c[0][j] if c is not None else self.row(j)[0]
 
 
-def point_columns(rows: list, nums) -> tuple:
+def point_columns(rows: list) -> tuple:
     """A street's point rows (without `num`: the street's `nums` has it) held by column: coordinates
     in two arrays of doubles, reference ids that are plain decimal numbers in an array of integers,
     the others as written (a tuple), the strings that repeat (numbers, postcodes, units) shared
-    through `sys.intern`. A column whose values say nothing new is not held per point: the numbers
-    when each is written as its integer part (`None`: 99 % of Vermont's streets), a postcode or unit
-    the street's points all share (the one string: 96 % and 100 %). The street cache holds up to a
-    million points; as 7-tuples of Python objects a Vermont point took ~390 bytes, by column 83, and
-    with the shared columns held once a 200,000-row Vermont encode peaks 179 -> 170 MB (RESULTS.md;
-    tests/test_store.py: 187 -> 108 bytes a point on the small test reference)."""
+    through `sys.intern`. The street cache holds up to a million points; as 7-tuples of Python
+    objects a Vermont point took ~390 bytes, held this way 83 (161 with `num` and the ids as strings;
+    tests/test_store.py), so a long Vermont batch, which holds ~246,000 points, peaks ~75 MB lower
+    than with tuples (RESULTS.md)."""
     if not rows:
         return ((),) * 6
     number, lon, lat, ref_id, postcode, unit = zip(*rows)
     intern = sys.intern
     plain = all(type(r) is str and r.isdecimal() and r.isascii() and len(r) < 19 and (r[0] != "0" or r == "0")
                 for r in ref_id)
-    return (None if all(type(n) is str and n == str(i) for n, i in zip(number, nums)) else tuple(map(intern, number)),
-            array("d", lon), array("d", lat), array("q", map(int, ref_id)) if plain else ref_id,
-            _shared(postcode), _shared(unit))
-
-
-def _shared(column: tuple):
-    """The one string every value of `column` is, else the column with its strings interned."""
-    first = column[0]
-    if type(first) is str and column.count(first) == len(column):
-        return sys.intern(first)
-    return tuple(map(sys.intern, column)) if all(type(v) is str for v in column) else column
+    return (tuple(map(intern, number)), array("d", lon), array("d", lat), array("q", map(int, ref_id)) if plain
+            else ref_id, tuple(map(intern, postcode)), tuple(map(intern, unit)))
 
 
 OUTSIDE = "outside the reference"  # how a Match's reason starts for a query outside the coverage
