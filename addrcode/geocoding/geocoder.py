@@ -318,14 +318,14 @@ class Geocoder:
             return None
         if (len(town_ev) != 1 or min(town_ev.values()) < 1.0) if a.city else not zip_towns:
             return None
-        block = list(dict.fromkeys(list(town_ev) + list(zip_towns)))
+        # the towns the street is looked for in: the one the query names (a street of another town of
+        # its ZIP scores <= 0.68), else the ZIP's
+        towns = list(town_ev) if a.city else list(zip_towns)
         alts = _core_alternatives(sk)
         for core, _f in alts:
-            store.prefetch_town_streets(block, core)
+            store.prefetch_town_streets(towns, core)
         got = None
-        for cid in block:
-            if a.city and cid not in town_ev:
-                continue  # another town of the ZIP: its streets score <= 0.68
+        for cid in towns:
             for core, f in alts:
                 found = store.town_streets(cid, core)
                 if found:

@@ -8,7 +8,6 @@ for clean text it is all the geocoder needs: the rule-based normalize stage then
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from addrcode.geocoding.keys import city_key
 from addrcode.geocoding.rules import US, GeoRules
@@ -30,11 +29,11 @@ def _drop_region(toks: list, r: GeoRules, known_city, *, sure: bool) -> str:
     _pop_commas(toks)
     if not toks or toks[-1] not in r.region_ends:  # most text ends with a town or postcode: done
         return ""
-    country = _trailing(toks, r.country_names)
+    country = _trailing(toks, r.country_names_by_last)
     if country:
         del toks[-country:]
         _pop_commas(toks)
-    n = _trailing(toks, r.state_phrases) or (1 if toks and toks[-1] in r.state_words else 0)
+    n = _trailing(toks, r.state_phrases_by_last) or (1 if toks and toks[-1] in r.state_words else 0)
     if not n:
         return ""
     name = " ".join(toks[-n:])
@@ -68,24 +67,16 @@ def _pop_commas(toks: list) -> None:
         toks.pop()
 
 
-def _trailing(toks: list, phrases: tuple) -> int:
-    """The length of the first of `phrases` (token tuples, longest first) that ends `toks`, else 0."""
+def _trailing(toks: list, by_last_word: dict) -> int:
+    """The length of the first phrase (token tuples, longest first, grouped by their last word: see
+    `GeoRules`) that ends `toks`, else 0."""
     if not toks:
         return 0
-    for phrase in _by_last_word(phrases).get(toks[-1], ()):
+    for phrase in by_last_word.get(toks[-1], ()):
         n = len(phrase)
         if len(toks) > n and tuple(toks[-n:]) == phrase:
             return n
     return 0
-
-
-@lru_cache(maxsize=16)
-def _by_last_word(phrases: tuple) -> dict[str, tuple]:
-    """`phrases` grouped by their last word, order kept: one dict look-up per text, not a scan of all 60."""
-    index: dict[str, list] = {}
-    for phrase in phrases:
-        index.setdefault(phrase[-1], []).append(phrase)
-    return {word: tuple(group) for word, group in index.items()}
 
 
 def guided_parse(text: str, known_city, rules: GeoRules | None = None) -> Address:

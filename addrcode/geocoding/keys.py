@@ -305,6 +305,8 @@ def street_form(full: str, level: str, rules: GeoRules | None = None) -> str:
 
 def street_key(address: Address, rules: GeoRules | None = None) -> StreetKey:
     """Matching keys of an `Address`'s street (its directionals, name and suffix re-read together)."""
+    if not (address.predir or address.suffix or address.postdir):  # a guided reading: the street alone
+        return street_key_text(address.street, rules)
     text = " ".join(p for p in (address.predir, address.street, address.suffix, address.postdir) if p)
     return street_key_text(text, rules)
 

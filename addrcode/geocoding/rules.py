@@ -107,10 +107,24 @@ class GeoRules:
     articles: frozenset = frozenset()  # `THE`: a street of an article and a type word is named by the type
     state_codes: dict = field(default_factory=dict)  # state name or code, space-joined words -> its code
     region_ends: frozenset = field(init=False)  # every word a state or country name can end with
+    # `state_phrases` and `country_names` grouped by their last word (order kept): a text's last
+    # word finds the few phrases it can end, one dict look-up per text instead of a scan
+    state_phrases_by_last: dict = field(init=False)
+    country_names_by_last: dict = field(init=False)
 
     def __post_init__(self):
         ends = set(self.state_words) | {p[-1] for p in self.state_phrases} | {p[-1] for p in self.country_names}
         object.__setattr__(self, "region_ends", frozenset(ends))
+        object.__setattr__(self, "state_phrases_by_last", _by_last_word(self.state_phrases))
+        object.__setattr__(self, "country_names_by_last", _by_last_word(self.country_names))
+
+
+def _by_last_word(phrases: tuple) -> dict[str, tuple]:
+    """`phrases` (token tuples) grouped by their last word, order kept."""
+    index: dict[str, list] = {}
+    for phrase in phrases:
+        index.setdefault(phrase[-1], []).append(phrase)
+    return {word: tuple(group) for word, group in index.items()}
 
 
 
