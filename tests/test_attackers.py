@@ -776,6 +776,32 @@ def test_csv_rows_by_position_are_written_as_records_are(cells):
     assert len(list(csv.reader(io.StringIO(written[1].decode(), newline="")))) == 2
 
 
+@settings(max_examples=300 if LONG else 60, deadline=None, derandomize=not LONG)
+@given(rows=st.lists(st.lists(_ANY_CELL, min_size=3, max_size=3), min_size=1, max_size=6), flush_each=st.booleans())
+@example(rows=[["a", 1, 0.5], ["x\ud800y", "=1", None], [" b", ["c", "=d"], 7]], flush_each=False)
+@example(rows=[["a", 1, 0.5], ["a\rb", "=1", None]], flush_each=False)
+def test_csv_chunks_are_written_as_their_records_are(rows, flush_each):
+    """`RecordWriter.write_rows` (a chunk's rows in one call) writes the bytes `write` writes for the
+    same records one by one, also when one row of the chunk has a CR or a lone surrogate."""
+    from addrcode.batch.io import RecordWriter
+
+    columns = ["c0", "c1", "c2"]
+    written = []
+    for as_chunk in (False, True):
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        writer = RecordWriter(out, "csv", columns, str, flush_each=flush_each)
+        if as_chunk:
+            writer.write_rows([list(r) for r in rows])
+        else:
+            for r in rows:
+                writer.write(dict(zip(columns, r)))
+        assert writer.count == len(rows)
+        writer.close()
+        written.append(raw.getvalue())
+    assert written[0] == written[1]
+
+
 def test_demo_keyring_is_announced_as_not_private(world):
     """The packaged keyring is public: every command that uses it says so on stderr / in its listing."""
     from addrcode.cli import cli

@@ -479,6 +479,17 @@ class RecordWriter:
         if self.flush_each:
             self.out.flush()
 
+    def write_rows(self, rows: list[list]) -> None:
+        """`write_row` of each of `rows` (a chunk's), the plain ones in one `writerows` call."""
+        cells = [_csv_cells(values) for values in rows]
+        text = "".join(["".join(row) for row in cells])
+        if self.flush_each or "\r" in text or _SURROGATES.search(text):  # the rows that need care: one by one
+            for row in rows:
+                self.write_row(row)
+            return
+        self._csv.writerows(cells)
+        self.count += len(cells)
+
     def _write(self, record: dict) -> None:
         if self.fmt == "csv":
             self._write_cells(_csv_cells(map(record.get, self.columns)))

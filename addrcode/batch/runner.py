@@ -458,15 +458,11 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
             for pairs in map_chunks(chunked(records, size), job, jobs=1 if plan.streaming else jobs,
                                     make_job=make_job, make_job_args=make_job_args, column=column,
                                     components=components, details=details):
-                for record, result in pairs:
-                    summary.add(result, record.warnings, record.line)
-                    if observe is not None:
-                        observe(record, result)
-                    w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
-                    if plan.row_of is not None:
-                        w.write_row(plan.row_of(record, result))
-                    else:
-                        w.write(plan.to_output(record, result))
+                summary.add_pairs(pairs)
+                if plan.row_of is not None and rej_writer is None and observe is None:  # the usual CSV run
+                    writer.write_rows([plan.row_of(record, result) for record, result in pairs])
+                else:
+                    _write_pairs(pairs, plan, writer, rej_writer, observe)
                 done += len(pairs)
                 if run_files.journal is not None:
                     run_files.journal.save(run_files.checkpoint(done, writer, rej_writer, summary))
@@ -495,6 +491,19 @@ def execute(records: Iterable[InputRecord], job: Callable, plan: RunPlan, *, job
         run_files.discard()
         raise
     return summary
+
+
+def _write_pairs(pairs: list, plan: RunPlan, writer: RecordWriter, rej_writer: RecordWriter | None,
+                 observe: Callable | None) -> None:
+    """Write a chunk's (record, result) pairs one by one: rejects to their own file, each seen by `observe`."""
+    for record, result in pairs:
+        if observe is not None:
+            observe(record, result)
+        w = rej_writer if rej_writer is not None and result.get("status") != "ok" else writer
+        if plan.row_of is not None:
+            w.write_row(plan.row_of(record, result))
+        else:
+            w.write(plan.to_output(record, result))
 
 
 def _writers(plan: RunPlan, out, rej, state: dict | None) -> tuple[RecordWriter, RecordWriter | None]:

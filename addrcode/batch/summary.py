@@ -36,6 +36,17 @@ class Summary:
             if line and len(seen[1]) < 5:
                 seen[1].append(line)
 
+    def add_pairs(self, pairs: list) -> None:
+        """`add` each (input record, output record) pair of a chunk; the plain ok rows (most) counted at once."""
+        plain_ok = 0
+        for record, result in pairs:
+            if not record.warnings and result.get("status") == "ok":
+                plain_ok += 1
+            else:
+                self.add(result, record.warnings, record.line)
+        self.rows += plain_ok
+        self.ok += plain_ok
+
     def count(self, status: str | None, reason: str | None, n: int = 1) -> None:
         """Count `n` records of one status and reason (reasons grouped by kind)."""
         self.rows += n
