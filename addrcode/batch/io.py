@@ -470,7 +470,20 @@ class RecordWriter:
 
     def write_row(self, values: list) -> None:
         """`write` for CSV, of a record's values already in `columns` order."""
-        row = _csv_cells(values)
+        self._write_csv_row(_csv_cells(values))
+
+    def write_rows(self, rows: list[list]) -> None:
+        """`write_row` of each of `rows` (a chunk's), the plain ones in one `writerows` call."""
+        cells = [_csv_cells(values) for values in rows]
+        text = "" if self.flush_each else "".join(["".join(row) for row in cells])
+        if self.flush_each or "\r" in text or _SURROGATES.search(text):  # the rows that need care: one by one
+            for row in cells:
+                self._write_csv_row(row)
+            return
+        self._csv.writerows(cells)
+        self.count += len(cells)
+
+    def _write_csv_row(self, row: list[str]) -> None:
         try:
             self._write_cells(row)
         except UnicodeEncodeError:  # lone surrogates: see `write`
@@ -478,17 +491,6 @@ class RecordWriter:
         self.count += 1
         if self.flush_each:
             self.out.flush()
-
-    def write_rows(self, rows: list[list]) -> None:
-        """`write_row` of each of `rows` (a chunk's), the plain ones in one `writerows` call."""
-        cells = [_csv_cells(values) for values in rows]
-        text = "".join(["".join(row) for row in cells])
-        if self.flush_each or "\r" in text or _SURROGATES.search(text):  # the rows that need care: one by one
-            for row in rows:
-                self.write_row(row)
-            return
-        self._csv.writerows(cells)
-        self.count += len(cells)
 
     def _write(self, record: dict) -> None:
         if self.fmt == "csv":

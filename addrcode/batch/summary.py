@@ -44,8 +44,7 @@ class Summary:
                 plain_ok += 1
             else:
                 self.add(result, record.warnings, record.line)
-        self.rows += plain_ok
-        self.ok += plain_ok
+        self.count("ok", "", plain_ok)
 
     def count(self, status: str | None, reason: str | None, n: int = 1) -> None:
         """Count `n` records of one status and reason (reasons grouped by kind)."""
