@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from addrcode.geocoding.store import HOT_TOWN, BoundedCache, ReferenceStore, Street
+from addrcode.geocoding.store import HOT_TOWN, NEIGHBOURS, BoundedCache, ReferenceStore, Street
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_streets_read_whole_hold_their_points_compactly(store):
         streets = [store._load_street(sid) for sid in sids]
         before = tracemalloc.get_traced_memory()[0]
         for st in streets:
-            st.row(0), st.row(1)  # a second point: the street is read whole
+            st.row(0), st.row(1), st.row(len(st.nums) - 1)  # a third point far off: the street is read whole
         per_point = (tracemalloc.get_traced_memory()[0] - before) / sum(len(st.nums) for st in streets)
     finally:
         tracemalloc.stop()
@@ -104,6 +104,35 @@ def test_more_hot_towns_than_held_are_not_read_whole_again_and_again(small_refer
                 "SELECT street_id FROM street_aliases WHERE city_id=? AND core=?", (cid, core, cid, core)))
     store.close()
     assert asks >= 400 and 2 <= len(loads) <= 12, (asks, len(loads))
+
+
+@pytest.mark.parametrize("n", [4 * NEIGHBOURS + 1, 4 * NEIGHBOURS, 3])
+def test_a_long_streets_second_point_reads_its_neighbours_not_the_street(n):
+    """A national batch meets most streets once or twice: the second point asked of a long street
+    reads the `NEIGHBOURS` each side of it (an interpolation's brackets, the number's other points),
+    a third elsewhere reads the street whole; a short street is read whole at the second. Each way
+    `row` gives the points as stored."""
+    rows = [(str(2 * k), -73.0 - k / 1000, 44.0, f"VT{k}", "05401", "") for k in range(n)]
+    reads = []
+
+    def fetch(a, b):
+        reads.append((a - 100, b - 100))
+        return rows[a - 100:b - 100 + 1]
+
+    st = Street(1, 1, "MAIN ST", "MAIN", "MAIN ST", -73.0, 44.0, 100, [2 * k for k in range(n)], None, fetch)
+    want = [(number, 2 * k, lon, lat, ref, pc, unit) for k, (number, lon, lat, ref, pc, unit) in enumerate(rows)]
+    mid = n // 2
+    assert st.row(mid) == want[mid] and reads == [(mid, mid)]
+    assert st.row(mid + 1) == want[mid + 1]
+    if n > 4 * NEIGHBOURS:
+        around = (mid + 1 - NEIGHBOURS, mid + 1 + NEIGHBOURS)
+        assert reads[1] == around and st._all is None
+        assert [st.row(j) for j in range(around[0], around[1] + 1)] == want[around[0]:around[1] + 1]
+        assert len(reads) == 2  # the neighbours came with it
+        assert st.row(0) == want[0] and reads[2] == (0, n - 1) and st._all is not None
+    else:
+        assert reads[1] == (0, n - 1) and st._all is not None
+    assert [st.row(j) for j in range(n)] == want and len(reads) == (3 if n > 4 * NEIGHBOURS else 2)
 
 
 @pytest.mark.parametrize("ids", [("7", "12", "40001"), ("007", "12", "40001"), ("A7", "12", "40001"),

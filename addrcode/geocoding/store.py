@@ -61,6 +61,9 @@ def _form_count(forms: tuple) -> int:
     return len(forms[0]) + 1
 
 
+NEIGHBOURS = 8  # points read each side of the second point asked of a long street (`Street.row`)
+
+
 @dataclass(slots=True)
 class Street:
     """One street of a town: the integer part of each of its points' numbers, sorted (bisection finds
@@ -84,19 +87,26 @@ class Street:
     def row(self, j: int) -> tuple:
         """(number, num, lon, lat, ref_id, postcode, unit) of the street's `j`-th point (by number).
 
-        The first point asked for is read alone (most streets looked at once settle one number);
-        asking for a second reads them all, as a street in use will be asked for more."""
+        The first point asked for is read alone (most streets looked at once settle one number).
+        A second one of a long street reads its neighbours, `NEIGHBOURS` each side (what the
+        number's other points or an interpolation between two neighbours need: a national batch
+        meets most streets once or twice, and reading a 50-point street whole for them cost a
+        fifth of a row); any other point then reads them all, as a street in use is asked for more."""
         c = self._all
         if c is None:
-            got = self._some.get(j)
+            some = self._some
+            got = some.get(j)
             if got is not None:
                 return got
-            if not self._some:
-                pid = self.p0 + j
-                r = self.fetch(pid, pid)[0]
-                got = self._some[j] = (r[0], self.nums[j], *r[1:])
-                return got
-            c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1))
+            n = len(self.nums)
+            if not some or (len(some) == 1 and n > 4 * NEIGHBOURS):
+                lo, hi = (j, j) if not some else (max(0, j - NEIGHBOURS), min(n - 1, j + NEIGHBOURS))
+                nums = self.nums
+                for k, r in enumerate(self.fetch(self.p0 + lo, self.p0 + hi), lo):
+                    if k not in some:
+                        some[k] = (r[0], nums[k], *r[1:])
+                return some[j]
+            c = self._all = point_columns(self.fetch(self.p0, self.p0 + n - 1))
             self._some = {}
         ids = c[3]
         return c[0][j], self.nums[j], c[1][j], c[2][j], ids[j] if type(ids) is tuple else str(ids[j]), c[4][j], c[5][j]
