@@ -135,6 +135,29 @@ def test_a_long_streets_second_point_reads_its_neighbours_not_the_street(n):
     assert [st.row(j) for j in range(n)] == want and len(reads) == (3 if n > 4 * NEIGHBOURS else 2)
 
 
+def test_hold_reads_a_run_of_points_in_one_go():
+    """`hold(first, last)`: the points with one number's integer part or an interpolation's two
+    neighbours in one read; nothing read when they are held; a run longer than the neighbours (or
+    after two reads) reads the street whole. `row` then gives the points as stored."""
+    n = 60
+    rows = [(str(k // 3), -73.0 - k / 1000, 44.0, f"VT{k}", "05401", str(k % 3)) for k in range(n)]
+    reads = []
+
+    def fetch(a, b):
+        reads.append((a - 100, b - 100))
+        return rows[a - 100:b - 100 + 1]
+
+    st = Street(1, 1, "MAIN ST", "MAIN", "MAIN ST", -73.0, 44.0, 100, [k // 3 for k in range(n)], None, fetch)
+    want = [(number, k // 3, lon, lat, ref, pc, unit) for k, (number, lon, lat, ref, pc, unit) in enumerate(rows)]
+    st.hold(30, 32)
+    assert reads == [(30, 32)] and [st.row(j) for j in (30, 31, 32)] == want[30:33] and len(reads) == 1
+    st.hold(31, 32)
+    assert len(reads) == 1 and st._all is None  # held already
+    st.hold(0, 2 * NEIGHBOURS + 1)  # longer than the neighbours: the street whole
+    assert reads[-1] == (0, n - 1) and st._all is not None
+    assert [st.row(j) for j in range(n)] == want and len(reads) == 2
+
+
 @pytest.mark.parametrize("ids", [("7", "12", "40001"), ("007", "12", "40001"), ("A7", "12", "40001"),
                                  ("7", "", "40001"), ("7", "12", "99999999999999999999"), ("7", "12", None)])
 def test_point_ids_come_back_as_written_whether_held_as_integers_or_not(ids):

@@ -21,7 +21,7 @@ The factors were calibrated on the noisy query set (docs/ACCURACY.md) so that sc
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from addrcode.geocoding.keys import StreetKey
@@ -204,6 +204,8 @@ def points_of_number(st, number: str, num: int, i: int) -> list[int] | None:
     idx = None
     nums = st.nums
     j, n = i, len(nums)
+    if i + 1 < n and nums[i + 1] == num:  # several points with this integer part: read them at once
+        st.hold(i, bisect_right(nums, num, i) - 1)
     while j < n and nums[j] == num:
         if st.number_at(j) == number:
             if idx is None:
@@ -240,6 +242,8 @@ def _interpolate(st, sid, number, num, i, sfac, tfac, label_street, tail, notes)
         lo = i - 1 if i > 0 else None
         hi = i if i < len(nums) else None
         nfac = 0.65
+    if lo is not None and hi is not None:
+        st.hold(lo, hi)  # the two neighbours (and any between), one read
     gap = distance_m(st.row(lo)[2], st.row(lo)[3], st.row(hi)[2], st.row(hi)[3]) \
         if lo is not None and hi is not None else 0.0
     if lo is not None and hi is not None and gap <= MAX_INTERPOLATION_GAP_M:

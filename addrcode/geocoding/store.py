@@ -83,33 +83,56 @@ class Street:
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
     _some: dict = field(default_factory=dict)  # the points read one by one, by index
     _all: tuple | None = None  # every point by column (see `point_columns`), once a second one was needed
+    _reads: int = 0  # reads into `_some` so far (see `row`)
 
     def row(self, j: int) -> tuple:
         """(number, num, lon, lat, ref_id, postcode, unit) of the street's `j`-th point (by number).
 
         The first point asked for is read alone (most streets looked at once settle one number).
-        A second one of a long street reads its neighbours, `NEIGHBOURS` each side (what the
-        number's other points or an interpolation between two neighbours need: a national batch
-        meets most streets once or twice, and reading a 50-point street whole for them cost a
-        fifth of a row); any other point then reads them all, as a street in use is asked for more."""
+        A second one of a long street reads its neighbours, `NEIGHBOURS` each side (a national
+        batch meets most streets once or twice, and reading a 50-point street whole for its second
+        point cost a fifth of a row); any other point then reads them all, as a street in use is
+        asked for more. `hold` reads a run of points in one go."""
         c = self._all
         if c is None:
-            some = self._some
-            got = some.get(j)
+            got = self._some.get(j)
             if got is not None:
                 return got
-            n = len(self.nums)
-            if not some or (len(some) == 1 and n > 4 * NEIGHBOURS):
-                lo, hi = (j, j) if not some else (max(0, j - NEIGHBOURS), min(n - 1, j + NEIGHBOURS))
-                nums = self.nums
-                for k, r in enumerate(self.fetch(self.p0 + lo, self.p0 + hi), lo):
-                    if k not in some:
-                        some[k] = (r[0], nums[k], *r[1:])
-                return some[j]
-            c = self._all = point_columns(self.fetch(self.p0, self.p0 + n - 1))
-            self._some = {}
+            reads, n = self._reads, len(self.nums)
+            if reads == 0:
+                return self._read(j, j)[j]
+            if reads == 1 and n > 4 * NEIGHBOURS:
+                return self._read(max(0, j - NEIGHBOURS), min(n - 1, j + NEIGHBOURS))[j]
+            c = self._read_all()
         ids = c[3]
         return c[0][j], self.nums[j], c[1][j], c[2][j], ids[j] if type(ids) is tuple else str(ids[j]), c[4][j], c[5][j]
+
+    def hold(self, first: int, last: int) -> None:
+        """Have points `first` .. `last` held, read in one go if some are not (the points with one
+        number's integer part, an interpolation's two neighbours): then `row` reads nothing for them."""
+        if self._all is not None:
+            return
+        some = self._some
+        if all(k in some for k in range(first, last + 1)):
+            return
+        if self._reads < 2 and last - first <= 2 * NEIGHBOURS:
+            self._read(first, last)
+        else:
+            self._read_all()
+
+    def _read(self, first: int, last: int) -> dict:
+        """Points `first` .. `last` read into `_some` (those not held yet); `_some` returned."""
+        some, nums = self._some, self.nums
+        self._reads += 1
+        for k, r in enumerate(self.fetch(self.p0 + first, self.p0 + last), first):
+            if k not in some:
+                some[k] = (r[0], nums[k], *r[1:])
+        return some
+
+    def _read_all(self) -> tuple:
+        c = self._all = point_columns(self.fetch(self.p0, self.p0 + len(self.nums) - 1))
+        self._some = {}
+        return c
 
     def number_at(self, j: int) -> str:
         """The house number as written of the street's `j`-th point: `row(j)[0]`, without building
