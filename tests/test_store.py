@@ -171,3 +171,21 @@ def test_point_ids_come_back_as_written_whether_held_as_integers_or_not(ids):
     assert got == [(number, num, lon, lat, ref, pc, unit) for (number, lon, lat, ref, pc, unit), num in
                    zip(rows, (5, 7, 9))]
     assert all(type(r[4]) is type(ref) for r, ref in zip(got, ids))
+
+
+def test_a_zip_spanning_states_is_narrowed_to_the_querys_state(tmp_path, small_oa):
+    """A ZIP whose towns lie in two states (the NH copy given Vermont's own ZIP, 05905, same towns
+    and streets): the same address is placed in the state the query names."""
+    from addrcode.geocoding.build import build_reference
+    from addrcode.geocoding.geocoder import Geocoder
+    from tests.conftest import relabelled_state
+
+    nh = relabelled_state(small_oa, tmp_path / "nh.csv", state="NH", zip_prefix="059", dlon=2.0)
+    shared = tmp_path / "shared-zip.sqlite"
+    build_reference([small_oa, nh], shared)
+    with Geocoder(shared) as g:
+        towns = g.store.zip_towns("05905")
+        assert {g.store.town_state(c) for c in towns} == {"VT", "NH"}
+        vt, nh_m = (g.geocode(f"1033 Boudle Rd, Bloomfield, {st} 05905") for st in ("VT", "NH"))
+    assert vt.precision == nh_m.precision == "point" and vt.score == nh_m.score
+    assert abs(vt.lon - -71.6690546) < 1e-6 and abs(nh_m.lon - (-71.6690546 + 2.0)) < 1e-6
