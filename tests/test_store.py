@@ -106,21 +106,27 @@ def test_more_hot_towns_than_held_are_not_read_whole_again_and_again(small_refer
     assert asks >= 400 and 2 <= len(loads) <= 12, (asks, len(loads))
 
 
-@pytest.mark.parametrize("n", [4 * NEIGHBOURS + 1, 4 * NEIGHBOURS, 3])
-def test_a_long_streets_second_point_reads_its_neighbours_not_the_street(n):
-    """A national batch meets most streets once or twice: the second point asked of a long street
-    reads the `NEIGHBOURS` each side of it (an interpolation's brackets, the number's other points),
-    a third elsewhere reads the street whole; a short street is read whole at the second. Each way
-    `row` gives the points as stored."""
-    rows = [(str(2 * k), -73.0 - k / 1000, 44.0, f"VT{k}", "05401", "") for k in range(n)]
+def _recorded_street(rows: list, nums: list) -> tuple:
+    """A `Street` over point `rows` (number, lon, lat, ref_id, postcode, unit; integer parts `nums`),
+    the rows `row` must give for them, and the list of (first, last) index ranges it reads."""
     reads = []
 
     def fetch(a, b):
         reads.append((a - 100, b - 100))
         return rows[a - 100:b - 100 + 1]
 
-    st = Street(1, 1, "MAIN ST", "MAIN", "MAIN ST", -73.0, 44.0, 100, [2 * k for k in range(n)], None, fetch)
-    want = [(number, 2 * k, lon, lat, ref, pc, unit) for k, (number, lon, lat, ref, pc, unit) in enumerate(rows)]
+    st = Street(1, 1, "MAIN ST", "MAIN", "MAIN ST", -73.0, 44.0, 100, nums, None, fetch)
+    return st, [(r[0], num, *r[1:]) for r, num in zip(rows, nums)], reads
+
+
+@pytest.mark.parametrize("n", [4 * NEIGHBOURS + 1, 4 * NEIGHBOURS, 3])
+def test_a_long_streets_second_point_reads_its_neighbours_not_the_street(n):
+    """A national batch meets most streets once or twice: the second point asked of a long street
+    reads the `NEIGHBOURS` each side of it (an interpolation's brackets, the number's other points),
+    a third elsewhere reads the street whole; a short street is read whole at the second. Each way
+    `row` gives the points as stored."""
+    st, want, reads = _recorded_street([(str(2 * k), -73.0 - k / 1000, 44.0, f"VT{k}", "05401", "") for k in range(n)],
+                                       [2 * k for k in range(n)])
     mid = n // 2
     assert st.row(mid) == want[mid] and reads == [(mid, mid)]
     assert st.row(mid + 1) == want[mid + 1]
@@ -140,15 +146,8 @@ def test_hold_reads_a_run_of_points_in_one_go():
     neighbours in one read; nothing read when they are held; a run longer than the neighbours (or
     after two reads) reads the street whole. `row` then gives the points as stored."""
     n = 60
-    rows = [(str(k // 3), -73.0 - k / 1000, 44.0, f"VT{k}", "05401", str(k % 3)) for k in range(n)]
-    reads = []
-
-    def fetch(a, b):
-        reads.append((a - 100, b - 100))
-        return rows[a - 100:b - 100 + 1]
-
-    st = Street(1, 1, "MAIN ST", "MAIN", "MAIN ST", -73.0, 44.0, 100, [k // 3 for k in range(n)], None, fetch)
-    want = [(number, k // 3, lon, lat, ref, pc, unit) for k, (number, lon, lat, ref, pc, unit) in enumerate(rows)]
+    st, want, reads = _recorded_street([(str(k // 3), -73.0 - k / 1000, 44.0, f"VT{k}", "05401", str(k % 3))
+                                        for k in range(n)], [k // 3 for k in range(n)])
     st.hold(30, 32)
     assert reads == [(30, 32)] and [st.row(j) for j in (30, 31, 32)] == want[30:33] and len(reads) == 1
     st.hold(31, 32)

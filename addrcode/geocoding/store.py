@@ -81,8 +81,8 @@ class Street:
     key: StreetKey
     fetch: object  # (first point id, last point id) -> [(number, lon, lat, ref_id, postcode, unit)]
     tail: str = ""  # ", TOWN, ST" for labels, filled on first use
-    _some: dict = field(default_factory=dict)  # the points read one by one, by index
-    _all: tuple | None = None  # every point by column (see `point_columns`), once a second one was needed
+    _some: dict = field(default_factory=dict)  # the points read alone or as a run (`hold`, neighbours), by index
+    _all: tuple | None = None  # every point by column (see `point_columns`), once the street is read whole
     _reads: int = 0  # reads into `_some` so far (see `row`)
 
     def row(self, j: int) -> tuple:
